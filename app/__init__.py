@@ -1,0 +1,1 @@
+"""alerter: an Alertmanager-compatible alert router whose cluster state lives in Redis."""

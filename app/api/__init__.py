@@ -1,0 +1,1 @@
+"""Alertmanager API v2 served by Flask."""

@@ -1,0 +1,1 @@
+"""Receiver integrations: each module turns a notification into one delivery."""

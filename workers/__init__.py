@@ -1,0 +1,1 @@
+"""RQ job entry points: group flushes and housekeeping sweeps."""
