@@ -1,0 +1,155 @@
+"""The alert model: what `POST /api/v2/alerts` accepts, and how an alert is kept in Redis.
+
+Alertmanager's ingest rules live here (defaults for startsAt/endsAt, validation, empty label
+values dropped). The merge of two versions of one alert runs inside Redis (see app/store.py) so
+that concurrent posts from several web processes stay atomic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from app.labels import fingerprint, label_name_error
+from app.timeutil import format_time, parse_time
+
+
+@dataclass(slots=True)
+class Alert:
+    """One alert. Times are epoch seconds; `timeout` marks an endsAt filled from resolve_timeout."""
+
+    labels: dict[str, str]
+    annotations: dict[str, str] = field(default_factory=dict)
+    starts_at: float = 0.0
+    ends_at: float = 0.0
+    generator_url: str = ""
+    updated_at: float = 0.0
+    timeout: bool = False
+    fingerprint: str = ""
+
+    def resolved(self, now: float) -> bool:
+        """Alertmanager's rule: resolved once endsAt is not after now."""
+        return self.ends_at <= now
+
+    def encode(self) -> str:
+        """The stored form: `startsAt endsAt updatedAt timeout {json body}`.
+
+        The times sit in front of the JSON so that the merge script in Redis can read them with
+        one pattern match and never re-encode the body.
+        """
+        body = orjson.dumps({"l": self.labels, "a": self.annotations, "g": self.generator_url}).decode()
+        return f"{self.starts_at!r} {self.ends_at!r} {self.updated_at!r} {int(self.timeout)} {body}"
+
+    @classmethod
+    def decode(cls, fp: str, raw: str | bytes) -> Alert:
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        s, e, u, t, body = text.split(" ", 4)
+        data = orjson.loads(body)
+        return cls(
+            labels=data["l"],
+            annotations=data["a"],
+            starts_at=float(s),
+            ends_at=float(e),
+            generator_url=data["g"],
+            updated_at=float(u),
+            timeout=t == "1",
+            fingerprint=fp,
+        )
+
+    def api_fields(self) -> dict[str, Any]:
+        """The fields shared by every API shape of an alert (gettable alert, webhook alert)."""
+        return {
+            "labels": self.labels,
+            "annotations": self.annotations,
+            "startsAt": format_time(self.starts_at),
+            "endsAt": format_time(self.ends_at),
+            "generatorURL": self.generator_url,
+            "fingerprint": self.fingerprint,
+        }
+
+
+class SchemaError(ValueError):
+    """The body does not have the shape of a list of postable alerts (HTTP 422)."""
+
+
+def _string_map(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise SchemaError(f"{where} must be an object of string values")
+    for k, v in value.items():
+        if not isinstance(v, str):
+            raise SchemaError(f"{where}.{k} must be a string, got {type(v).__name__}")
+    return value
+
+
+def parse_postable_alerts(
+    body: Any, now: float, resolve_timeout: float, classic_names: bool = False
+) -> tuple[list[Alert], list[str]]:
+    """Turn a decoded JSON body into alerts, Alertmanager's way.
+
+    Returns the valid alerts and one error line per invalid alert. Shape errors (not a list,
+    an alert without labels, a wrongly typed field) raise SchemaError: Alertmanager's generated
+    server refuses the whole request for those, so nothing is stored.
+    """
+    if not isinstance(body, list):
+        raise SchemaError("body must be a JSON array of alerts")
+    drafts: list[tuple[int, dict[str, Any]]] = []
+    for i, item in enumerate(body):
+        if not isinstance(item, dict):
+            raise SchemaError(f"alert {i}: must be an object")
+        if "labels" not in item:
+            raise SchemaError(f"alert {i}: labels in body is required")
+        labels = _string_map(item["labels"], f"alert {i}: labels")
+        annotations = _string_map(item.get("annotations"), f"alert {i}: annotations")
+        for key in ("startsAt", "endsAt", "generatorURL"):
+            if item.get(key) is not None and not isinstance(item[key], str):
+                raise SchemaError(f"alert {i}: {key} must be a string")
+        drafts.append((i, {"labels": labels, "annotations": annotations, **item}))
+
+    alerts: list[Alert] = []
+    errors: list[str] = []
+    for i, item in drafts:
+        try:
+            alerts.append(_build_alert(item, now, resolve_timeout, classic_names))
+        except ValueError as err:
+            errors.append(f"alert {i} ({_describe(item['labels'])}): {err}")
+    return alerts, errors
+
+
+def _build_alert(item: dict[str, Any], now: float, resolve_timeout: float, classic: bool) -> Alert:
+    # Alertmanager drops labels with empty values before it validates.
+    labels = {k: v for k, v in item["labels"].items() if v != ""}
+    if not labels:
+        raise ValueError("at least one label pair required")
+    for name in labels:
+        problem = label_name_error(name, classic)
+        if problem:
+            raise ValueError(problem)
+    starts_at = parse_time(item["startsAt"]) if item.get("startsAt") else 0.0
+    ends_at = parse_time(item["endsAt"]) if item.get("endsAt") else 0.0
+    timeout = False
+    if not starts_at:
+        starts_at = ends_at or now
+    if not ends_at:
+        ends_at = now + resolve_timeout
+        timeout = True
+    if ends_at < starts_at:
+        raise ValueError("start time must be before end time")
+    return Alert(
+        labels=labels,
+        annotations=item["annotations"],
+        starts_at=starts_at,
+        ends_at=ends_at,
+        generator_url=item.get("generatorURL") or "",
+        updated_at=now,
+        timeout=timeout,
+        fingerprint=fingerprint(labels),
+    )
+
+
+def _describe(labels: dict[str, str]) -> str:
+    name = labels.get("alertname")
+    return f"alertname={name}" if name else f"{len(labels)} labels"

@@ -1,0 +1,191 @@
+"""Alertmanager API v2: the same paths, JSON shapes and status codes (../shared/alertmanager/openapi.yaml)."""
+
+from __future__ import annotations
+
+import platform
+import re
+import time
+from typing import Any
+
+import orjson
+from flask import Blueprint, Response, current_app, request
+
+from app import metrics
+from app.alerts import Alert, SchemaError, parse_postable_alerts
+from app.matchers import Matcher, matches_all, parse_matcher
+from app.runtime import Runtime
+from app.timeutil import format_time
+
+VERSION = "0.1.0"
+
+bp = Blueprint("api_v2", __name__)
+
+
+def _rt() -> Runtime:
+    return current_app.config["RUNTIME"]
+
+
+def json_response(payload: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status=status, mimetype="application/json")
+
+
+def error_response(message: str, status: int) -> Response:
+    """Alertmanager answers API errors with the message as a JSON string."""
+    return json_response(message, status)
+
+
+def _bool_arg(name: str, default: bool = True) -> bool:
+    value = request.args.get(name)
+    if value is None:
+        return default
+    if value.lower() in ("true", "1"):
+        return True
+    if value.lower() in ("false", "0"):
+        return False
+    raise ValueError(f"query parameter {name} must be true or false, got {value!r}")
+
+
+def _filter_matchers() -> list[Matcher]:
+    matchers = []
+    for text in request.args.getlist("filter"):
+        try:
+            matchers.append(parse_matcher(text))
+        except ValueError as err:
+            raise ValueError(f"bad matcher format: {text}: {err}") from None
+    return matchers
+
+
+def _receiver_regex() -> re.Pattern[str] | None:
+    text = request.args.get("receiver")
+    if not text:
+        return None
+    try:
+        return re.compile(f"^(?:{text})$")
+    except re.error as err:
+        raise ValueError(f"failed to parse receiver param: {err}") from None
+
+
+@bp.post("/alerts")
+def post_alerts() -> Response:
+    rt = _rt()
+    now = time.time()
+    try:
+        body = orjson.loads(request.get_data())
+    except orjson.JSONDecodeError as err:
+        return error_response(f"malformed JSON in request body: {err}", 400)
+    try:
+        alerts, errors = parse_postable_alerts(
+            body, now, rt.config.global_.resolve_timeout, classic_names=rt.settings.classic_mode
+        )
+    except SchemaError as err:
+        metrics.alerts_invalid.labels("v2").inc(len(body) if isinstance(body, list) else 1)
+        return error_response(f"request body does not match the API: {err}", 422)
+    for alert in alerts:
+        metrics.alerts_received.labels("v2", "resolved" if alert.resolved(now) else "firing").inc()
+    if errors:
+        metrics.alerts_invalid.labels("v2").inc(len(errors))
+    rt.dispatcher.put_alerts(alerts, now)
+    if errors:
+        return error_response("; ".join(errors), 400)
+    return Response(status=200)
+
+
+def _gettable(alert: Alert, receivers: list[str]) -> dict[str, Any]:
+    out = alert.api_fields()
+    out["receivers"] = [{"name": r} for r in receivers]
+    out["updatedAt"] = format_time(alert.updated_at)
+    out["status"] = {"state": "active", "silencedBy": [], "inhibitedBy": [], "mutedBy": []}
+    return out
+
+
+class _AlertFilter:
+    """The query parameters shared by GET /alerts and GET /alerts/groups."""
+
+    def __init__(self) -> None:
+        self.active = _bool_arg("active")
+        self.silenced = _bool_arg("silenced")
+        self.inhibited = _bool_arg("inhibited")
+        self.unprocessed = _bool_arg("unprocessed")
+        self.matchers = _filter_matchers()
+        self.receiver = _receiver_regex()
+
+    def accepts(self, alert: Alert, gettable: dict[str, Any], now: float) -> bool:
+        if alert.resolved(now):
+            return False
+        if self.receiver and not any(self.receiver.match(r["name"]) for r in gettable["receivers"]):
+            return False
+        if not matches_all(self.matchers, alert.labels):
+            return False
+        status = gettable["status"]
+        if not self.active and status["state"] == "active":
+            return False
+        if not self.unprocessed and status["state"] == "unprocessed":
+            return False
+        if not self.silenced and status["silencedBy"]:
+            return False
+        return self.inhibited or not status["inhibitedBy"]
+
+
+@bp.get("/alerts")
+def get_alerts() -> Response:
+    rt = _rt()
+    try:
+        flt = _AlertFilter()
+    except ValueError as err:
+        return error_response(str(err), 400)
+    now = time.time()
+    out = []
+    for alert in sorted(rt.store.alerts(), key=lambda a: a.fingerprint):
+        gettable = _gettable(alert, rt.dispatcher.receivers_for(alert.labels))
+        if flt.accepts(alert, gettable, now):
+            out.append(gettable)
+    return json_response(out)
+
+
+@bp.get("/alerts/groups")
+def get_alert_groups() -> Response:
+    rt = _rt()
+    try:
+        flt = _AlertFilter()
+    except ValueError as err:
+        return error_response(str(err), 400)
+    now = time.time()
+    out = []
+    for group in rt.store.load_groups(rt.store.group_ids()):
+        alerts = []
+        for alert in sorted(group.alerts, key=lambda a: a.fingerprint):
+            gettable = _gettable(alert, [group.receiver])
+            if flt.accepts(alert, gettable, now):
+                alerts.append(gettable)
+        if alerts:
+            out.append({"labels": group.labels, "receiver": {"name": group.receiver}, "alerts": alerts})
+    out.sort(key=lambda g: (g["receiver"]["name"], sorted(g["labels"].items())))
+    return json_response(out)
+
+
+@bp.get("/receivers")
+def get_receivers() -> Response:
+    return json_response([{"name": name} for name in _rt().config.receivers])
+
+
+@bp.get("/status")
+def get_status() -> Response:
+    rt = _rt()
+    cluster: dict[str, Any] = {"status": "disabled", "peers": []}
+    if not rt.settings.embedded:
+        cluster = {"name": rt.settings.key_prefix, "status": "ready", "peers": []}
+    return json_response(
+        {
+            "cluster": cluster,
+            "config": {"original": rt.config.redacted_yaml()},
+            "uptime": format_time(rt.started_at),
+            "versionInfo": {
+                "version": VERSION,
+                "revision": "",
+                "branch": "",
+                "buildUser": "",
+                "buildDate": "",
+                "goVersion": f"python{platform.python_version()}",
+            },
+        }
+    )

@@ -1,0 +1,131 @@
+"""The dispatcher: routes alerts into aggregation groups and flushes a group when its timer fires.
+
+Ingest (`put_alerts`) routes each alert down the tree and hands the store one batch: the merge,
+the group insertion and the first timer of a new group happen in a single Redis script. A flush
+(`flush`, run by an RQ worker) reads the group, drops muted alerts, runs the notification
+pipeline for every integration of the route's receiver, and removes the resolved alerts it has
+notified; a group left with no alert is deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from app.alerts import Alert
+from app.config import Config, Route
+from app.notify import IntegrationTarget, Pipeline
+from app.route import find_route, group_key, group_labels, match_routes, route_id
+from app.store import AlertStore, GroupRef, GroupState
+
+log = logging.getLogger(__name__)
+
+# Stages that drop alerts before dedup (silences, inhibition); each gets the alerts and `now`.
+MuteStage = Callable[[list[Alert], GroupState, Route, float], list[Alert]]
+
+
+def group_id(route_identity: str, key: str) -> str:
+    """A short stable id for Redis key names; the readable group key is stored beside it."""
+    return hashlib.blake2b(f"{route_identity}\x00{key}".encode(), digest_size=10).hexdigest()
+
+
+@dataclass
+class FlushResult:
+    gid: str
+    notified: int
+    failed: int
+    deleted: bool
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: AlertStore,
+        config: Callable[[], Config],
+        pipeline: Pipeline,
+        mute_stages: Iterable[MuteStage] = (),
+    ) -> None:
+        self.store = store
+        self._config = config
+        self.pipeline = pipeline
+        self.mute_stages = list(mute_stages)
+        self._routes_for = lru_cache(maxsize=65536)(self._compute_groups)
+        self._cache_owner: Config | None = None
+
+    def _compute_groups(self, frozen_labels: tuple[tuple[str, str], ...]) -> tuple[GroupRef, ...]:
+        labels = dict(frozen_labels)
+        refs = []
+        for route in match_routes(self._config().route, labels):
+            rid = route_id(route)
+            key = group_key(route, labels)
+            refs.append(
+                GroupRef(
+                    gid=group_id(rid, key),
+                    key=key,
+                    route_id=rid,
+                    receiver=route.receiver,
+                    labels=group_labels(route, labels),
+                    group_wait=route.group_wait,
+                    group_interval=route.group_interval,
+                )
+            )
+        return tuple(refs)
+
+    def groups_for(self, labels: dict[str, str]) -> tuple[GroupRef, ...]:
+        """The groups an alert with these labels belongs to, cached per config and label set."""
+        config = self._config()
+        if config is not self._cache_owner:
+            self._routes_for.cache_clear()
+            self._cache_owner = config
+        return self._routes_for(tuple(sorted(labels.items())))
+
+    def put_alerts(self, alerts: list[Alert], now: float) -> int:
+        """Store a validated batch and insert it into its groups; one Redis round trip."""
+        return self.store.put(((a, list(self.groups_for(a.labels))) for a in alerts), now)
+
+    def receivers_for(self, labels: dict[str, str]) -> list[str]:
+        return list(dict.fromkeys(g.receiver for g in self.groups_for(labels)))
+
+    def flush(self, gid: str, external_url: str) -> FlushResult | None:
+        """Run one flush of an aggregation group; None when the group no longer exists."""
+        group = self.store.load_group(gid)
+        if group is None:
+            return None
+        config = self._config()
+        route = find_route(config.route, group.route_id)
+        if route is None:
+            # The config in effect no longer has this route: nothing may be sent for it.
+            log.warning(
+                "dropping aggregation group whose route is gone from the config",
+                extra={"fields": {"group": group.key, "route": group.route_id}},
+            )
+            self.store.delete_group(gid)
+            return FlushResult(gid, 0, 0, True)
+        now = time.time()
+        alerts = group.alerts
+        for stage in self.mute_stages:
+            alerts = stage(alerts, group, route, now)
+        firing = [a for a in alerts if not a.resolved(now)]
+        resolved = [a for a in alerts if a.resolved(now)]
+        receiver = config.receivers[route.receiver]
+        deadline = now + max(route.group_interval, 10.0)
+        notified = failed = 0
+        for name, index, cfg in receiver.integrations():
+            target = IntegrationTarget(receiver.name, name, index, cfg)
+            outcome = self.pipeline.run(group, route, target, firing, resolved, now, deadline, external_url)
+            if outcome is None:
+                continue
+            if outcome:
+                notified += 1
+            else:
+                failed += 1
+        deleted = False
+        if not failed:
+            stale = [a.fingerprint for a in group.alerts if a.resolved(now)]
+            if stale or not group.alerts:
+                deleted = self.store.drop_notified_resolved(group, stale)
+        return FlushResult(gid, notified, failed, deleted)

@@ -1,0 +1,166 @@
+"""The notification pipeline for one receiver integration of one group flush.
+
+Stages, as in Alertmanager: dedup against the notification log, take the send lease, send with
+exponential-backoff retries until the flush deadline, commit the log entry. Muting stages
+(inhibition, time intervals, silences) run before this, in the dispatcher.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app import metrics
+from app.alerts import Alert
+from app.config import Route
+from app.nflog import Lease, NotificationLog, needs_update
+from app.notification import Notification
+from app.notifiers import NotifyError
+from app.notifiers.email import send_email
+from app.notifiers.webhook import send_webhook
+from app.store import GroupState
+
+log = logging.getLogger(__name__)
+
+Sender = Callable[[Any, Notification, float], None]
+
+SENDERS: dict[str, Sender] = {"webhook": send_webhook, "email": send_email}
+
+# Alertmanager's retry stage: first wait 0.5 s, then x1.5 each time, +-50 % jitter, at most 60 s.
+_BACKOFF_START = 0.5
+_BACKOFF_FACTOR = 1.5
+_BACKOFF_MAX = 60.0
+
+
+@dataclass(frozen=True)
+class IntegrationTarget:
+    receiver: str
+    integration: str
+    index: int
+    config: Any
+
+    @property
+    def send_resolved(self) -> bool:
+        return bool(self.config.send_resolved)
+
+
+class Pipeline:
+    def __init__(self, nflog: NotificationLog, lease_ttl: float, sleep: Callable[[float], None] = time.sleep):
+        self.nflog = nflog
+        self.lease_ttl = lease_ttl
+        self.sleep = sleep
+
+    def run(
+        self,
+        group: GroupState,
+        route: Route,
+        target: IntegrationTarget,
+        firing: list[Alert],
+        resolved: list[Alert],
+        now: float,
+        deadline: float,
+        external_url: str,
+    ) -> bool | None:
+        """Notify one integration if the log says so.
+
+        Returns None when nothing had to be sent (or another worker is sending it), True after
+        a committed send, False when sending failed until the deadline.
+        """
+        field = self.nflog.field(group.gid, target.receiver, target.integration, target.index)
+        firing_set = frozenset(a.fingerprint for a in firing)
+        resolved_set = frozenset(a.fingerprint for a in resolved)
+        for _ in range(3):
+            entry, seen = self.nflog.read(field)
+            if not needs_update(
+                entry, firing_set, resolved_set, target.send_resolved, route.repeat_interval, now
+            ):
+                return None
+            verdict, lease = self.nflog.acquire(field, seen, firing_set, resolved_set, self.lease_ttl)
+            if verdict == "busy":
+                metrics.nflog_lease_busy.labels(target.integration).inc()
+                return None
+            if lease is not None:
+                break
+        else:
+            return None  # the log keeps changing under us: other workers are on it
+
+        # With send_resolved off, resolved alerts are left out of the message but still logged;
+        # a notification with nothing firing is then not sent at all.
+        alerts = firing + resolved if target.send_resolved else firing
+        if not alerts:
+            self.nflog.commit(lease, firing_set, resolved_set, time.time(), route.repeat_interval)
+            return True
+        notification = Notification.build(
+            receiver=target.receiver,
+            group_key=group.key,
+            group_labels=group.labels,
+            alerts=alerts,
+            now=now,
+            external_url=external_url,
+        )
+        if self._send_with_retries(target, notification, deadline, lease):
+            self.nflog.commit(lease, firing_set, resolved_set, time.time(), route.repeat_interval)
+            return True
+        self.nflog.release(lease)
+        return False
+
+    def _send_with_retries(
+        self, target: IntegrationTarget, n: Notification, deadline: float, lease: Lease
+    ) -> bool:
+        send = SENDERS[target.integration]
+        backoff = _BACKOFF_START
+        attempt = 0
+        while True:
+            # A worker paused past its lease (GC stall, SIGSTOP, partition) must not send what
+            # another worker has taken over: check the lease right before every attempt.
+            if not self.nflog.refresh(lease, self.lease_ttl):
+                log.warning(
+                    "send lease lost before sending; leaving this notification to the worker that took over",
+                    extra={"fields": {"group": n.group_key, "receiver": target.receiver}},
+                )
+                return False
+            attempt += 1
+            metrics.notifications.labels(target.integration).inc()
+            started = time.time()
+            try:
+                send(target.config, n, max(1.0, deadline - started))
+                metrics.notification_latency.labels(target.integration).observe(time.time() - started)
+                log.info(
+                    "notify success",
+                    extra={
+                        "fields": {
+                            "receiver": target.receiver,
+                            "integration": f"{target.integration}[{target.index}]",
+                            "group": n.group_key,
+                            "alerts": len(n.alerts),
+                            "attempts": attempt,
+                        }
+                    },
+                )
+                return True
+            except NotifyError as err:
+                reason = "retryable" if err.retryable else "permanent"
+                metrics.notifications_failed.labels(target.integration, reason).inc()
+                delay = min(backoff * random.uniform(0.5, 1.5), _BACKOFF_MAX)
+                backoff *= _BACKOFF_FACTOR
+                give_up = not err.retryable or time.time() + delay > deadline
+                log.warning(
+                    "notify attempt failed"
+                    + ("; giving up until the next flush" if give_up else "; retrying"),
+                    extra={
+                        "fields": {
+                            "receiver": target.receiver,
+                            "integration": f"{target.integration}[{target.index}]",
+                            "group": n.group_key,
+                            "attempt": attempt,
+                            "err": str(err),
+                        }
+                    },
+                )
+                if give_up:
+                    return False
+                self.sleep(delay)

@@ -1,0 +1,100 @@
+"""One process's view of alerter: settings, the loaded config, Redis and the domain objects.
+
+The web tier, the workers and the embedded all-in-one process each build one Runtime; RQ jobs
+find it through `workers.context`.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+
+import redis
+from rq import Queue
+
+from app import backend, metrics
+from app.config import Config, ConfigError, load_config_file
+from app.dispatcher import Dispatcher
+from app.nflog import NotificationLog
+from app.notify import Pipeline
+from app.settings import Settings
+from app.store import AlertStore, Keys
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "alerter"
+
+
+class Runtime:
+    def __init__(self, settings: Settings, client: redis.Redis | None = None) -> None:
+        self.settings = settings
+        self.client = client if client is not None else backend.connect(settings)
+        self.keys = Keys(settings.key_prefix)
+        self._config = load_config_file(settings.config_file)
+        self._reload_lock = threading.Lock()
+        metrics.config_last_reload_success.set(1)
+        metrics.config_last_reload_time.set(time.time())
+        self.store = AlertStore(self.client, self.keys)
+        self.nflog = NotificationLog(self.client, self.keys, settings.data_retention)
+        self.pipeline = Pipeline(self.nflog, lease_ttl=settings.peer_timeout)
+        self.dispatcher = Dispatcher(self.store, lambda: self._config, self.pipeline)
+        self.queue = Queue(QUEUE_NAME, connection=self.client)
+        self.started_at = time.time()
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    def reload(self) -> str | None:
+        """Load the config file again; keep the old config and return the error if it is bad."""
+        with self._reload_lock:
+            try:
+                new = load_config_file(self.settings.config_file)
+            except (ConfigError, OSError) as err:
+                metrics.config_last_reload_success.set(0)
+                log.error(
+                    "loading the configuration file failed; the previous configuration stays in effect",
+                    extra={"fields": {"file": self.settings.config_file, "err": str(err)}},
+                )
+                return str(err)
+            self._config = new
+            metrics.config_last_reload_success.set(1)
+            metrics.config_last_reload_time.set(time.time())
+            log.info(
+                "completed loading of configuration file",
+                extra={"fields": {"file": self.settings.config_file}},
+            )
+            return None
+
+    @property
+    def external_url(self) -> str:
+        """`--web.external-url`, or Alertmanager's default http://<hostname>:<port>."""
+        if self.settings.external_url:
+            return self.settings.external_url.rstrip("/")
+        return f"http://{socket.gethostname()}:{self.settings.host_port[1]}"
+
+    def enqueue_flushes(self, gids: list[str]) -> None:
+        """Queue one flush job per group in a single pipelined round trip."""
+        with self.client.pipeline() as pipe:
+            for gid in gids:
+                self.queue.enqueue_call(
+                    "workers.flush.flush_group",
+                    args=(gid,),
+                    result_ttl=0,
+                    failure_ttl=3600,
+                    job_timeout=3600,
+                    description=f"flush group {gid}",
+                    pipeline=pipe,
+                )
+            pipe.execute()
+
+    def enqueue_housekeeping(self) -> None:
+        self.queue.enqueue_call(
+            "workers.housekeeping.sweep",
+            result_ttl=0,
+            failure_ttl=3600,
+            job_timeout=3600,
+            description="sweep",
+        )

@@ -1,0 +1,154 @@
+"""Process entry points: the all-in-one process, the gunicorn web tier and the RQ worker."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from typing import Any
+
+import redis
+from gunicorn.app.base import BaseApplication
+from rq import SimpleWorker
+from rq.timeouts import TimerDeathPenalty
+from werkzeug.serving import make_server
+
+from app import backend
+from app.runtime import QUEUE_NAME, Runtime
+from app.settings import Settings
+from app.timers import TimerLoop
+from app.web import create_app, reload_all_gunicorn_workers
+from workers.context import set_runtime
+
+log = logging.getLogger(__name__)
+
+
+class ThreadWorker(SimpleWorker):
+    """An RQ worker that runs in a thread of the all-in-one process: no signal handlers (only
+    the main thread may install them) and thread-safe job timeouts."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        pass
+
+
+def _timer_loop(rt: Runtime) -> TimerLoop:
+    return TimerLoop(
+        rt.client,
+        rt.keys,
+        rt.enqueue_flushes,
+        rt.enqueue_housekeeping,
+        inflight_ttl=rt.settings.peer_timeout,
+        sweep_interval=rt.settings.pushpull_interval,
+    )
+
+
+def _work_forever(worker: SimpleWorker, stop: threading.Event) -> None:
+    """RQ's work loop returns when Redis drops; keep coming back until asked to stop."""
+    backoff = 0.5
+    while not stop.is_set():
+        try:
+            worker.work(logging_level="WARNING")
+        except redis.RedisError as err:
+            log.warning("worker lost Redis (%s); reconnecting in %.1fs", err, backoff)
+        if worker._stop_requested or stop.wait(backoff):
+            return
+        log.warning("RQ work loop ended (Redis unreachable?); restarting it in %.1fs", backoff)
+        backoff = min(backoff * 2, 5.0)
+
+
+def run_all_in_one(settings: Settings) -> int:
+    """Web, timers and workers in one process; the state is snapshotted under --storage.path in
+    embedded mode (no Redis named)."""
+    client = backend.connect(settings)
+    if settings.embedded:
+        backend.load_snapshot(client, settings)
+    rt = Runtime(settings, client)
+    set_runtime(rt)
+    stop = threading.Event()
+    timers = _timer_loop(rt)
+    timers.start()
+    workers = []
+    for n in range(2):
+        worker = ThreadWorker([QUEUE_NAME], connection=rt.client, name=f"embedded-{n}-{time.time_ns()}")
+        thread = threading.Thread(
+            target=_work_forever, args=(worker, stop), daemon=True, name=f"rq-worker-{n}"
+        )
+        thread.start()
+        workers.append(worker)
+    host, port = settings.host_port
+    server = make_server(host, port, create_app(rt), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True, name="http").start()
+    log.info(
+        "listening", extra={"fields": {"address": settings.listen_address, "embedded": settings.embedded}}
+    )
+
+    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=rt.reload).start())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    log.info("shutting down")
+    server.shutdown()
+    timers.stop()
+    for worker in workers:
+        worker.request_stop(signal.SIGTERM, None)
+    if settings.embedded:
+        saved = backend.save_snapshot(rt.client, rt.keys, settings)
+        log.info("state saved", extra={"fields": {"path": settings.storage_path, "keys": saved}})
+    return 0
+
+
+class _Gunicorn(BaseApplication):
+    """gunicorn driven from code: each worker process builds its own Runtime after the fork,
+    because Redis connections must not cross a fork."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        host, port = self.settings.host_port
+        options: dict[str, Any] = {
+            "bind": f"{host}:{port}",
+            "workers": self.settings.web_workers,
+            "threads": self.settings.web_threads,
+            "worker_class": "gthread",
+            "keepalive": 75,
+            "graceful_timeout": 10,
+            "accesslog": None,
+            "logconfig_dict": {"version": 1, "disable_existing_loggers": False, "root": {}},
+            "proc_name": "alerter-web",
+        }
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        rt = Runtime(self.settings)
+        return create_app(rt, on_reload=lambda: reload_all_gunicorn_workers(rt))
+
+
+def run_web(settings: Settings) -> int:
+    # Fail at once on a bad config rather than in every forked worker.
+    Runtime(settings)
+    _Gunicorn(settings).run()
+    return 0
+
+
+def run_worker(settings: Settings) -> int:
+    """An RQ worker (jobs run in this process, no fork per job) plus this process's timer loop."""
+    rt = Runtime(settings)
+    set_runtime(rt)
+    timers = _timer_loop(rt)
+    timers.start()
+    stop = threading.Event()
+    worker = SimpleWorker([QUEUE_NAME], connection=rt.client)
+
+    def on_hup(*_: object) -> None:
+        threading.Thread(target=rt.reload).start()
+
+    signal.signal(signal.SIGHUP, on_hup)
+    _work_forever(worker, stop)
+    timers.stop()
+    return 0

@@ -1,0 +1,266 @@
+"""Alerts and aggregation groups in Redis.
+
+Every write that must be atomic across web and worker processes is a Lua script, so a batch of
+alerts costs one round trip whatever its size, and two instances merging the same alert at the
+same moment cannot lose an update. Key names are listed in docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import orjson
+import redis
+
+from app.alerts import Alert
+
+# Alertmanager's merge of a stored alert with an incoming one, plus insertion into the
+# aggregation groups the alert routes to. ARGV: now, key prefix, then per alert:
+# fingerprint, encoded alert, number of groups, then per group: gid, group_wait,
+# group_interval, group metadata JSON.
+_PUT_SCRIPT = """
+local now = tonumber(ARGV[1])
+local prefix = ARGV[2]
+local function parse(v)
+  local s, e, u, t, body = string.match(v, '^(%S+) (%S+) (%S+) (%d) (.*)$')
+  return {s = tonumber(s), e = tonumber(e), u = tonumber(u), t = t, body = body}
+end
+local function fmt(a)
+  return string.format('%.17g %.17g %.17g %s %s', a.s, a.e, a.u, a.t, a.body)
+end
+local function merge(old_raw, new_raw)
+  local old, new = parse(old_raw), parse(new_raw)
+  -- Merge only when the activity ranges overlap; otherwise the incoming alert replaces.
+  if not ((new.e > old.s and new.e < old.e) or (new.s > old.s and new.s < old.e)) then
+    return new_raw, new
+  end
+  local older, younger = old, new
+  if new.u < old.u then older, younger = new, old end
+  local res = {s = younger.s, e = younger.e, u = younger.u, t = younger.t, body = younger.body}
+  if older.s < res.s then res.s = older.s end
+  if younger.e <= now then
+    if older.e <= now and older.e > younger.e then res.e = older.e end
+  elseif older.e > younger.e and older.t == '0' then
+    res.e = older.e
+  end
+  return fmt(res), res
+end
+local i = 3
+local merged_count = 0
+while i <= #ARGV do
+  local fp, raw, ngroups = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  i = i + 3
+  local value, parsed = raw, nil
+  local old = redis.call('HGET', KEYS[1], fp)
+  if old then
+    value, parsed = merge(old, raw)
+    merged_count = merged_count + 1
+  else
+    parsed = parse(raw)
+  end
+  redis.call('HSET', KEYS[1], fp, value)
+  for _ = 1, ngroups do
+    local gid, gw, gi, meta = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
+    i = i + 4
+    local gkey = prefix .. ':group:' .. gid
+    if redis.call('EXISTS', gkey) == 0 then
+      redis.call('HSET', gkey, 'meta', meta, 'gi', gi, 'flushed', '0')
+      redis.call('SADD', KEYS[3], gid)
+      redis.call('ZADD', KEYS[2], now + gw, gid)
+    end
+    redis.call('HSET', prefix .. ':galerts:' .. gid, fp, value)
+    -- An alert older than group_wait in a group that never flushed is due at once.
+    if parsed.s + gw < now and redis.call('HGET', gkey, 'flushed') == '0' then
+      local due = redis.call('ZSCORE', KEYS[2], gid)
+      if due and tonumber(due) > now then redis.call('ZADD', KEYS[2], now, gid) end
+    end
+  end
+end
+return merged_count
+"""
+
+# Delete hash fields whose value is still the one the caller read (a flush or a GC sweep must
+# not drop an alert that was updated meanwhile). ARGV: the group id (or ''), then field/value
+# pairs. When KEYS[2..4] are given and the hash ends up empty, the aggregation group goes too.
+DELETE_UNCHANGED_SCRIPT = """
+local deleted = 0
+for i = 2, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+    deleted = deleted + 1
+  end
+end
+if #KEYS == 4 and redis.call('HLEN', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[2])
+  redis.call('SREM', KEYS[3], ARGV[1])
+  redis.call('ZREM', KEYS[4], ARGV[1])
+  return -1
+end
+return deleted
+"""
+
+
+class Keys:
+    """Redis key names under one prefix (`--cluster.label`), so clusters can share a Redis."""
+
+    def __init__(self, prefix: str = "alerter") -> None:
+        self.prefix = prefix
+        self.alerts = f"{prefix}:alerts"
+        self.groups = f"{prefix}:groups"
+        self.timers = f"{prefix}:timers"
+        self.nflog = f"{prefix}:nflog"
+        self.silences = f"{prefix}:silences"
+        self.housekeeping_lock = f"{prefix}:housekeeping"
+
+    def group(self, gid: str) -> str:
+        return f"{self.prefix}:group:{gid}"
+
+    def galerts(self, gid: str) -> str:
+        return f"{self.prefix}:galerts:{gid}"
+
+    def inflight(self, gid: str) -> str:
+        return f"{self.prefix}:inflight:{gid}"
+
+    def lease(self, token: str) -> str:
+        return f"{self.prefix}:lease:{token}"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRef:
+    """Where an alert goes: one aggregation group of one route."""
+
+    gid: str
+    key: str
+    route_id: str
+    receiver: str
+    labels: dict[str, str]
+    group_wait: float
+    group_interval: float
+
+    def meta_json(self) -> str:
+        return orjson.dumps(
+            {"key": self.key, "route": self.route_id, "receiver": self.receiver, "labels": self.labels}
+        ).decode()
+
+
+@dataclass(slots=True)
+class GroupState:
+    """An aggregation group as read back from Redis, with its raw alert values for compare-delete."""
+
+    gid: str
+    key: str
+    route_id: str
+    receiver: str
+    labels: dict[str, str]
+    alerts: list[Alert]
+    raw: dict[str, str]
+
+
+class AlertStore:
+    """Reads and atomic writes of alerts and aggregation groups."""
+
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.r = client
+        self.keys = keys
+        self._put = client.register_script(_PUT_SCRIPT)
+        self._delete_unchanged = client.register_script(DELETE_UNCHANGED_SCRIPT)
+
+    def put(self, routed: Iterable[tuple[Alert, list[GroupRef]]], now: float) -> int:
+        """Merge a batch of alerts and insert them into their groups in one round trip.
+
+        Returns how many alerts merged with a stored version.
+        """
+        args: list[str | float | int] = [now, self.keys.prefix]
+        for alert, groups in routed:
+            args += [alert.fingerprint, alert.encode(), len(groups)]
+            for g in groups:
+                args += [g.gid, g.group_wait, g.group_interval, g.meta_json()]
+        if len(args) == 2:
+            return 0
+        keys = [self.keys.alerts, self.keys.timers, self.keys.groups]
+        return int(self._put(keys=keys, args=args))
+
+    def alerts(self) -> list[Alert]:
+        return [Alert.decode(fp.decode(), raw) for fp, raw in self.r.hgetall(self.keys.alerts).items()]
+
+    def iter_raw_alerts(self, batch: int = 1000) -> Iterator[tuple[str, str]]:
+        for fp, raw in self.r.hscan_iter(self.keys.alerts, count=batch):
+            yield fp.decode(), raw.decode()
+
+    def group_ids(self) -> list[str]:
+        return sorted(g.decode() for g in self.r.smembers(self.keys.groups))
+
+    def load_groups(self, gids: list[str]) -> list[GroupState]:
+        """Read many groups in one pipelined round trip; groups deleted meanwhile are left out."""
+        pipe = self.r.pipeline(transaction=False)
+        for gid in gids:
+            pipe.hget(self.keys.group(gid), "meta")
+            pipe.hgetall(self.keys.galerts(gid))
+        replies = pipe.execute()
+        out = []
+        for n, gid in enumerate(gids):
+            meta_raw, alerts_raw = replies[2 * n], replies[2 * n + 1]
+            if meta_raw is None:
+                continue
+            meta = orjson.loads(meta_raw)
+            raw = {fp.decode(): v.decode() for fp, v in alerts_raw.items()}
+            out.append(
+                GroupState(
+                    gid=gid,
+                    key=meta["key"],
+                    route_id=meta["route"],
+                    receiver=meta["receiver"],
+                    labels=meta["labels"],
+                    alerts=[Alert.decode(fp, v) for fp, v in raw.items()],
+                    raw=raw,
+                )
+            )
+        return out
+
+    def load_group(self, gid: str) -> GroupState | None:
+        found = self.load_groups([gid])
+        return found[0] if found else None
+
+    def drop_notified_resolved(self, group: GroupState, fingerprints: Iterable[str]) -> bool:
+        """Remove resolved alerts that were notified and not updated since; True if the group went."""
+        args: list[str] = [group.gid]
+        for fp in fingerprints:
+            args += [fp, group.raw[fp]]
+        keys = [self.keys.galerts(group.gid), self.keys.group(group.gid), self.keys.groups, self.keys.timers]
+        return int(self._delete_unchanged(keys=keys, args=args)) == -1
+
+    def delete_group(self, gid: str) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.delete(self.keys.group(gid), self.keys.galerts(gid))
+        pipe.srem(self.keys.groups, gid)
+        pipe.zrem(self.keys.timers, gid)
+        pipe.execute()
+
+    def gc_resolved(self, now: float) -> int:
+        """Drop alerts whose endsAt has passed from the alert store (groups keep their copies)."""
+        removed = 0
+        batch: list[str] = [""]
+        for fp, raw in self.iter_raw_alerts():
+            if float(raw.split(" ", 2)[1]) <= now:
+                batch += [fp, raw]
+            if len(batch) >= 1001:
+                removed += int(self._delete_unchanged(keys=[self.keys.alerts], args=batch))
+                batch = [""]
+        if len(batch) > 1:
+            removed += int(self._delete_unchanged(keys=[self.keys.alerts], args=batch))
+        return removed
+
+    def rearm_lost_timers(self, now: float) -> int:
+        """Give every group without a timer one due now (a timer can be lost to a crash or a
+        Redis failover); returns how many were re-armed."""
+        gids = self.group_ids()
+        if not gids:
+            return 0
+        pipe = self.r.pipeline(transaction=False)
+        for gid in gids:
+            pipe.zscore(self.keys.timers, gid)
+        missing = [gid for gid, score in zip(gids, pipe.execute(), strict=True) if score is None]
+        if missing:
+            self.r.zadd(self.keys.timers, dict.fromkeys(missing, now), nx=True)
+        return len(missing)

@@ -1,0 +1,123 @@
+"""Group timers: one due time per aggregation group in a Redis sorted set, claimed atomically.
+
+RQ's scheduler keeps due times in whole seconds and its lock can stall every timer for minutes
+after a worker is killed (../shared/rq-notes.md), so each worker process runs this loop instead.
+Claiming is one Lua call: it re-arms each due group for group_interval *before* the flush runs
+(Alertmanager's fixed cadence) and marks a flush in flight, so however many processes run the
+loop, a group has one timer and one pending flush job. The mark expires by itself, so a flush
+lost to a crash is retried at the group's next tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import redis
+
+from app.store import Keys
+
+log = logging.getLogger(__name__)
+
+_CLAIM = """
+local now, prefix, limit, ttl = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
+local claimed = {}
+for _, gid in ipairs(due) do
+  local gkey = prefix .. ':group:' .. gid
+  local interval = redis.call('HGET', gkey, 'gi')
+  if not interval then
+    redis.call('ZREM', KEYS[1], gid)
+  else
+    redis.call('ZADD', KEYS[1], now + tonumber(interval), gid)
+    redis.call('HSET', gkey, 'flushed', '1')
+    if redis.call('SET', prefix .. ':inflight:' .. gid, '1', 'NX', 'PX', ttl) then
+      claimed[#claimed + 1] = gid
+    end
+  end
+end
+return claimed
+"""
+
+
+class TimerLoop:
+    """Claims due group timers and hands their ids to `enqueue`; also triggers housekeeping.
+
+    `housekeeping` runs at most once per `sweep_interval` across the whole cluster (a lock in
+    Redis decides which process does it).
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        enqueue: Callable[[list[str]], None],
+        housekeeping: Callable[[], None],
+        *,
+        inflight_ttl: float,
+        sweep_interval: float,
+        poll_interval: float = 0.1,
+        batch: int = 500,
+    ) -> None:
+        self.r = client
+        self.keys = keys
+        self.enqueue = enqueue
+        self.housekeeping = housekeeping
+        self.inflight_ttl = inflight_ttl
+        self.sweep_interval = sweep_interval
+        self.poll_interval = poll_interval
+        self.batch = batch
+        self._claim = client.register_script(_CLAIM)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def claim_due(self, now: float) -> list[str]:
+        args = [now, self.keys.prefix, self.batch, int(self.inflight_ttl * 1000)]
+        return [g.decode() for g in self._claim(keys=[self.keys.timers], args=args)]
+
+    def tick(self) -> int:
+        """One pass: claim and enqueue everything due now, sweep if it is this process's turn."""
+        claimed = 0
+        while True:
+            gids = self.claim_due(time.time())
+            if gids:
+                self.enqueue(gids)
+                claimed += len(gids)
+            if len(gids) < self.batch:
+                break
+        lock_ms = max(1, int(self.sweep_interval * 1000))
+        if self.r.set(self.keys.housekeeping_lock, "1", nx=True, px=lock_ms):
+            self.housekeeping()
+        return claimed
+
+    def _wait_time(self) -> float:
+        nxt = self.r.zrange(self.keys.timers, 0, 0, withscores=True)
+        if not nxt:
+            return self.poll_interval
+        return min(self.poll_interval, max(0.0, nxt[0][1] - time.time()))
+
+    def run(self) -> None:
+        backoff = self.poll_interval
+        while not self._stop.is_set():
+            try:
+                self.tick()
+                wait = self._wait_time()
+                backoff = self.poll_interval
+            except redis.RedisError as err:
+                log.warning("group timers paused: Redis unreachable (%s); retrying in %.1fs", err, backoff)
+                wait, backoff = backoff, min(backoff * 2, 5.0)
+            except Exception:
+                log.exception("group timer loop failed; retrying")
+                wait = 1.0
+            self._stop.wait(wait)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="group-timers", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)

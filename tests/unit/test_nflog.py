@@ -1,0 +1,79 @@
+"""The notification log: Alertmanager's dedup rules and the send lease."""
+
+from __future__ import annotations
+
+import fakeredis
+import pytest
+
+from app.nflog import Entry, NotificationLog, needs_update
+from app.store import Keys
+
+NOW = 1_700_000_000.0
+F = frozenset
+
+
+def entry(firing: set[str], resolved: set[str], age: float = 10.0) -> Entry:
+    return Entry(F(firing), F(resolved), NOW - age, NOW + 3600)
+
+
+@pytest.mark.parametrize(
+    ("prev", "firing", "resolved", "send_resolved", "expected"),
+    [
+        (None, {"a"}, set(), True, True),  # first notification
+        (None, set(), {"a"}, True, False),  # only resolved, never told
+        (entry({"a"}, set()), {"a", "b"}, set(), True, True),  # a new firing alert
+        (entry({"a", "b"}, set()), {"a"}, {"b"}, False, False),  # resolved, send_resolved off
+        (entry({"a", "b"}, set()), {"a"}, {"b"}, True, True),  # resolved, send_resolved on
+        (entry({"a"}, set()), set(), {"a"}, False, True),  # all resolved: always clear the log
+        (entry(set(), {"a"}), set(), {"a"}, True, False),  # nothing was firing when told
+        (entry({"a"}, set()), {"a"}, set(), True, False),  # unchanged, within repeat_interval
+        (entry({"a"}, set(), age=4000), {"a"}, set(), True, True),  # repeat_interval passed
+    ],
+)
+def test_needs_update(prev, firing, resolved, send_resolved, expected) -> None:
+    assert needs_update(prev, F(firing), F(resolved), send_resolved, 3600, NOW) is expected
+
+
+@pytest.fixture
+def nflog() -> NotificationLog:
+    return NotificationLog(fakeredis.FakeRedis(server=fakeredis.FakeServer()), Keys("t"), retention=7200)
+
+
+def test_only_one_lease_holder_sends(nflog: NotificationLog) -> None:
+    field = nflog.field("g1", "team", "webhook", 0)
+    first, lease = nflog.acquire(field, "", F({"a"}), F(), ttl=15)
+    second, none = nflog.acquire(field, "", F({"a"}), F(), ttl=15)
+    assert (first, second, none) == ("ok", "busy", None)
+    assert lease is not None
+    nflog.commit(lease, F({"a"}), F(), NOW, repeat_interval=600)
+    entry_now, _ = nflog.read(field)
+    assert entry_now is not None and entry_now.firing == F({"a"}) and entry_now.expires_at == NOW + 1200
+    # A worker that read the log before the commit is told to decide again.
+    assert nflog.acquire(field, "", F({"a"}), F(), ttl=15)[0] == "changed"
+    assert nflog.r.exists(lease.key) == 0
+
+
+def test_released_lease_lets_another_worker_retry(nflog: NotificationLog) -> None:
+    field = nflog.field("g1", "team", "webhook", 0)
+    _, lease = nflog.acquire(field, "", F({"a"}), F(), ttl=15)
+    assert lease is not None
+    nflog.release(lease)
+    assert nflog.acquire(field, "", F({"a"}), F(), ttl=15)[0] == "ok"
+
+
+def test_refresh_fails_once_the_lease_is_someone_elses(nflog: NotificationLog) -> None:
+    field = nflog.field("g1", "team", "webhook", 0)
+    _, lease = nflog.acquire(field, "", F({"a"}), F(), ttl=15)
+    assert lease is not None and nflog.refresh(lease, 15)
+    nflog.r.set(lease.key, "other-worker")
+    assert not nflog.refresh(lease, 15)
+
+
+def test_gc_drops_expired_entries(nflog: NotificationLog) -> None:
+    field = nflog.field("g1", "team", "webhook", 0)
+    _, lease = nflog.acquire(field, "", F({"a"}), F(), ttl=15)
+    assert lease is not None
+    nflog.commit(lease, F({"a"}), F(), NOW, repeat_interval=60)
+    assert nflog.gc(NOW + 60) == 0
+    assert nflog.gc(NOW + 121) == 1
+    assert nflog.read(field) == (None, "")

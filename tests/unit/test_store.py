@@ -1,0 +1,128 @@
+"""The alert store: Alertmanager's merge rules and group insertion, run by the Lua script."""
+
+from __future__ import annotations
+
+import fakeredis
+import pytest
+
+from app.alerts import Alert
+from app.labels import fingerprint
+from app.store import AlertStore, GroupRef, Keys
+
+NOW = 1_700_000_000.0
+LABELS = {"alertname": "DiskFull", "instance": "a:9100"}
+
+
+def alert(starts: float, ends: float, updated: float, timeout: bool = False, summary: str = "") -> Alert:
+    return Alert(
+        labels=dict(LABELS),
+        annotations={"summary": summary} if summary else {},
+        starts_at=starts,
+        ends_at=ends,
+        updated_at=updated,
+        timeout=timeout,
+        fingerprint=fingerprint(LABELS),
+    )
+
+
+def group(gid: str = "g1", wait: float = 30.0) -> GroupRef:
+    return GroupRef(gid, '{}:{alertname="DiskFull"}', "{}", "team", {"alertname": "DiskFull"}, wait, 300.0)
+
+
+@pytest.fixture
+def store() -> AlertStore:
+    return AlertStore(fakeredis.FakeRedis(server=fakeredis.FakeServer()), Keys("t"))
+
+
+def stored(store: AlertStore) -> Alert:
+    [a] = store.alerts()
+    return a
+
+
+def test_same_alert_from_two_senders_is_one_alert_with_earliest_start(store: AlertStore) -> None:
+    store.put([(alert(NOW - 100, NOW + 240, NOW - 1, summary="first"), [])], NOW)
+    store.put([(alert(NOW - 50, NOW + 300, NOW, summary="second"), [])], NOW)
+    a = stored(store)
+    assert a.starts_at == NOW - 100  # earliest start wins
+    assert a.ends_at == NOW + 300  # the younger alert's endsAt
+    assert a.annotations == {"summary": "second"}  # the younger alert's annotations
+
+
+def test_merge_is_order_independent(store: AlertStore) -> None:
+    older = alert(NOW - 100, NOW + 240, NOW - 1, summary="first")
+    younger = alert(NOW - 50, NOW + 300, NOW, summary="second")
+    other = AlertStore(fakeredis.FakeRedis(server=fakeredis.FakeServer()), Keys("t"))
+    store.put([(older, [])], NOW)
+    store.put([(younger, [])], NOW)
+    other.put([(younger, [])], NOW)
+    other.put([(older, [])], NOW)
+    assert stored(store) == stored(other)
+
+
+def test_older_sender_endsat_wins_unless_it_came_from_resolve_timeout(store: AlertStore) -> None:
+    store.put([(alert(NOW - 100, NOW + 900, NOW - 1), [])], NOW)
+    store.put([(alert(NOW - 100, NOW + 300, NOW), [])], NOW)
+    assert stored(store).ends_at == NOW + 900
+
+    other = AlertStore(fakeredis.FakeRedis(server=fakeredis.FakeServer()), Keys("t"))
+    other.put([(alert(NOW - 100, NOW + 900, NOW - 1, timeout=True), [])], NOW)
+    other.put([(alert(NOW - 100, NOW + 300, NOW), [])], NOW)
+    assert stored(other).ends_at == NOW + 300
+
+
+def test_later_resolution_wins_when_both_are_resolved(store: AlertStore) -> None:
+    store.put([(alert(NOW - 100, NOW - 5, NOW - 1), [])], NOW)
+    store.put([(alert(NOW - 100, NOW - 20, NOW), [])], NOW)
+    assert stored(store).ends_at == NOW - 5
+
+
+def test_non_overlapping_alert_replaces_the_stored_one(store: AlertStore) -> None:
+    store.put([(alert(NOW - 1000, NOW - 900, NOW - 900), [])], NOW)
+    store.put([(alert(NOW - 10, NOW + 300, NOW), [])], NOW)
+    a = stored(store)
+    assert (a.starts_at, a.ends_at) == (NOW - 10, NOW + 300)
+
+
+def test_new_group_gets_one_timer_at_group_wait(store: AlertStore) -> None:
+    store.put([(alert(NOW - 1, NOW + 300, NOW), [group()])], NOW)
+    store.put([(alert(NOW - 1, NOW + 300, NOW + 5), [group()])], NOW + 5)
+    assert store.r.zrange("t:timers", 0, -1, withscores=True) == [(b"g1", NOW + 30)]
+    [g] = store.load_groups(["g1"])
+    assert g.key == '{}:{alertname="DiskFull"}' and g.receiver == "team"
+    assert [a.fingerprint for a in g.alerts] == [fingerprint(LABELS)]
+
+
+def test_alert_older_than_group_wait_makes_an_unflushed_group_due_now(store: AlertStore) -> None:
+    store.put([(alert(NOW - 3600, NOW + 300, NOW), [group()])], NOW)
+    assert store.r.zscore("t:timers", "g1") == NOW
+
+
+def test_drop_notified_resolved_keeps_updated_alerts_and_deletes_empty_group(store: AlertStore) -> None:
+    store.put([(alert(NOW - 100, NOW - 1, NOW), [group()])], NOW)
+    g = store.load_group("g1")
+    assert g is not None
+    store.put([(alert(NOW - 100, NOW + 300, NOW + 1), [group()])], NOW + 1)  # fired again meanwhile
+    assert store.drop_notified_resolved(g, [g.alerts[0].fingerprint]) is False
+    assert store.load_group("g1") is not None
+    g = store.load_group("g1")
+    assert g is not None
+    assert store.drop_notified_resolved(g, [g.alerts[0].fingerprint]) is True
+    assert store.load_group("g1") is None
+    assert store.r.zscore("t:timers", "g1") is None
+
+
+def test_gc_drops_resolved_alerts_only(store: AlertStore) -> None:
+    firing = Alert(
+        {"alertname": "A"}, {}, NOW - 10, NOW + 300, "", NOW, False, fingerprint({"alertname": "A"})
+    )
+    done = Alert({"alertname": "B"}, {}, NOW - 10, NOW - 1, "", NOW, False, fingerprint({"alertname": "B"}))
+    store.put([(firing, []), (done, [])], NOW)
+    assert store.gc_resolved(NOW) == 1
+    assert [a.labels for a in store.alerts()] == [{"alertname": "A"}]
+
+
+def test_rearm_lost_timers(store: AlertStore) -> None:
+    store.put([(alert(NOW - 1, NOW + 300, NOW), [group()])], NOW)
+    store.r.zrem("t:timers", "g1")
+    assert store.rearm_lost_timers(NOW + 50) == 1
+    assert store.r.zscore("t:timers", "g1") == NOW + 50
