@@ -15,12 +15,14 @@ import redis
 from rq import Queue
 
 from app import backend, metrics
-from app.config import Config, ConfigError, load_config_file
+from app.alerts import Alert
+from app.config import Config, ConfigError, Route, load_config_file
 from app.dispatcher import Dispatcher
 from app.nflog import NotificationLog
 from app.notify import Pipeline
 from app.settings import Settings
-from app.store import AlertStore, Keys
+from app.silence import SilenceStore
+from app.store import AlertStore, GroupState, Keys
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +41,19 @@ class Runtime:
         self.store = AlertStore(self.client, self.keys)
         self.nflog = NotificationLog(self.client, self.keys, settings.data_retention)
         self.pipeline = Pipeline(self.nflog, lease_ttl=settings.peer_timeout)
-        self.dispatcher = Dispatcher(self.store, lambda: self._config, self.pipeline)
+        self.silences = SilenceStore(self.client, self.keys, settings.data_retention)
+        self.dispatcher = Dispatcher(
+            self.store, lambda: self._config, self.pipeline, mute_stages=[self._drop_silenced]
+        )
         self.queue = Queue(QUEUE_NAME, connection=self.client)
         self.started_at = time.time()
+
+    def _drop_silenced(self, alerts: list[Alert], group: GroupState, route: Route, now: float) -> list[Alert]:
+        """Silence stage of the pipeline: silenced alerts are neither sent nor logged."""
+        active = [s for s in self.silences.all() if s.state(now) == "active"]
+        if not active:
+            return alerts
+        return [a for a in alerts if not any(s.mutes(a.labels, now) for s in active)]
 
     @property
     def config(self) -> Config:

@@ -1,6 +1,7 @@
 """RQ job: the periodic sweep (`--cluster.pushpull-interval`).
 
 Re-arms group timers lost to a crash or a failover, drops expired notification-log entries,
+drops silences expired for longer than `--data.retention`,
 and every `--alerts.gc-interval` drops resolved alerts from the alert store (groups keep their
 own copies until the resolution is notified). In embedded mode it also snapshots the state
 under `--storage.path`.
@@ -20,7 +21,11 @@ log = logging.getLogger(__name__)
 def sweep() -> dict[str, int]:
     rt = runtime()
     now = time.time()
-    done = {"rearmed": rt.store.rearm_lost_timers(now), "nflog_expired": rt.nflog.gc(now)}
+    done = {
+        "rearmed": rt.store.rearm_lost_timers(now),
+        "nflog_expired": rt.nflog.gc(now),
+        "silences_dropped": rt.silences.gc(now),
+    }
     gc_ms = max(1, int(rt.settings.gc_interval * 1000))
     if rt.client.set(f"{rt.keys.prefix}:gc", "1", nx=True, px=gc_ms):
         done["alerts_gc"] = rt.store.gc_resolved(now)

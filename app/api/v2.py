@@ -14,6 +14,7 @@ from app import metrics
 from app.alerts import Alert, SchemaError, parse_postable_alerts
 from app.matchers import Matcher, matches_all, parse_matcher
 from app.runtime import Runtime
+from app.silence import Silence, SilenceError, SilenceNotFound, silence_from_api, sort_for_api
 from app.timeutil import format_time
 
 VERSION = "0.1.0"
@@ -90,11 +91,13 @@ def post_alerts() -> Response:
     return Response(status=200)
 
 
-def _gettable(alert: Alert, receivers: list[str]) -> dict[str, Any]:
+def _gettable(alert: Alert, receivers: list[str], silences: list[Silence], now: float) -> dict[str, Any]:
     out = alert.api_fields()
     out["receivers"] = [{"name": r} for r in receivers]
     out["updatedAt"] = format_time(alert.updated_at)
-    out["status"] = {"state": "active", "silencedBy": [], "inhibitedBy": [], "mutedBy": []}
+    silenced_by = sorted(s.id for s in silences if s.mutes(alert.labels, now))
+    state = "suppressed" if silenced_by else "active"
+    out["status"] = {"state": state, "silencedBy": silenced_by, "inhibitedBy": [], "mutedBy": []}
     return out
 
 
@@ -134,9 +137,10 @@ def get_alerts() -> Response:
     except ValueError as err:
         return error_response(str(err), 400)
     now = time.time()
+    silences = rt.silences.all()
     out = []
     for alert in sorted(rt.store.alerts(), key=lambda a: a.fingerprint):
-        gettable = _gettable(alert, rt.dispatcher.receivers_for(alert.labels))
+        gettable = _gettable(alert, rt.dispatcher.receivers_for(alert.labels), silences, now)
         if flt.accepts(alert, gettable, now):
             out.append(gettable)
     return json_response(out)
@@ -150,11 +154,12 @@ def get_alert_groups() -> Response:
     except ValueError as err:
         return error_response(str(err), 400)
     now = time.time()
+    silences = rt.silences.all()
     out = []
     for group in rt.store.load_groups(rt.store.group_ids()):
         alerts = []
         for alert in sorted(group.alerts, key=lambda a: a.fingerprint):
-            gettable = _gettable(alert, [group.receiver])
+            gettable = _gettable(alert, [group.receiver], silences, now)
             if flt.accepts(alert, gettable, now):
                 alerts.append(gettable)
         if alerts:
@@ -189,3 +194,53 @@ def get_status() -> Response:
             },
         }
     )
+
+
+@bp.get("/silences")
+def get_silences() -> Response:
+    rt = _rt()
+    try:
+        matchers = _filter_matchers()
+    except ValueError as err:
+        return error_response(str(err), 400)
+    now = time.time()
+    # Alertmanager filters silences by matching the filter against the silence's own matchers
+    # read as a label set.
+    chosen = [s for s in rt.silences.all() if matches_all(matchers, {m.name: m.value for m in s.matchers})]
+    return json_response([s.to_api(now) for s in sort_for_api(chosen, now)])
+
+
+@bp.post("/silences")
+def post_silences() -> Response:
+    rt = _rt()
+    try:
+        silence = silence_from_api(orjson.loads(request.get_data()))
+        sid = rt.silences.set(silence)
+    except orjson.JSONDecodeError as err:
+        return error_response(f"malformed JSON in request body: {err}", 400)
+    except SilenceError as err:
+        return error_response(str(err), 400)
+    except SilenceNotFound as err:
+        return error_response(str(err), 404)
+    return json_response({"silenceID": sid})
+
+
+@bp.get("/silence/<sid>")
+def get_silence(sid: str) -> Response:
+    rt = _rt()
+    try:
+        return json_response(rt.silences.get(sid).to_api(time.time()))
+    except SilenceNotFound as err:
+        return error_response(str(err), 404)
+
+
+@bp.delete("/silence/<sid>")
+def delete_silence(sid: str) -> Response:
+    rt = _rt()
+    try:
+        rt.silences.expire(sid)
+    except SilenceNotFound as err:
+        return error_response(str(err), 404)
+    except SilenceError as err:
+        return error_response(str(err), 500)
+    return Response(status=200)

@@ -1,0 +1,241 @@
+"""Silences: kept in Redis so a silence made through one instance mutes on every instance.
+
+Creation, update and expiry follow Alertmanager: an update keeps the id only when the matchers
+are unchanged and the time change is one Alertmanager allows (see `_can_update`); otherwise the
+old silence is expired and a new one with a new id replaces it. Every change bumps a version
+counter, so each process re-reads the silences only when they changed.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import orjson
+import redis
+
+from app.labels import label_name_error
+from app.matchers import Matcher, matches_all
+from app.store import DELETE_UNCHANGED_SCRIPT, Keys
+from app.timeutil import format_time, parse_time
+
+PENDING, ACTIVE, EXPIRED = "pending", "active", "expired"
+
+
+class SilenceError(ValueError):
+    """A silence Alertmanager would refuse (HTTP 400)."""
+
+
+class SilenceNotFound(LookupError):
+    def __init__(self) -> None:
+        super().__init__("silence not found")
+
+
+@dataclass(frozen=True)
+class Silence:
+    id: str
+    matchers: tuple[Matcher, ...]
+    starts_at: float
+    ends_at: float
+    updated_at: float
+    created_by: str
+    comment: str
+    annotations: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def state(self, now: float) -> str:
+        if now < self.starts_at:
+            return PENDING
+        if self.ends_at < now:
+            return EXPIRED
+        return ACTIVE
+
+    def mutes(self, labels: Mapping[str, str], now: float) -> bool:
+        return self.state(now) == ACTIVE and matches_all(list(self.matchers), labels)
+
+    def to_api(self, now: float) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "matchers": [matcher_to_api(m) for m in self.matchers],
+            "startsAt": format_time(self.starts_at),
+            "endsAt": format_time(self.ends_at),
+            "updatedAt": format_time(self.updated_at),
+            "createdBy": self.created_by,
+            "comment": self.comment,
+            "status": {"state": self.state(now)},
+        }
+
+    def encode(self) -> str:
+        return orjson.dumps(
+            {
+                "id": self.id,
+                "m": [[m.name, m.op, m.value] for m in self.matchers],
+                "s": self.starts_at,
+                "e": self.ends_at,
+                "u": self.updated_at,
+                "by": self.created_by,
+                "c": self.comment,
+            }
+        ).decode()
+
+    @classmethod
+    def decode(cls, raw: str | bytes) -> Silence:
+        d = orjson.loads(raw)
+        return cls(d["id"], tuple(Matcher(*m) for m in d["m"]), d["s"], d["e"], d["u"], d["by"], d["c"])
+
+
+def matcher_to_api(m: Matcher) -> dict[str, Any]:
+    return {"name": m.name, "value": m.value, "isRegex": m.op in ("=~", "!~"), "isEqual": m.op in ("=", "=~")}
+
+
+def matcher_from_api(d: Any, index: int) -> Matcher:
+    if not isinstance(d, dict) or not isinstance(d.get("name"), str) or not isinstance(d.get("value"), str):
+        raise SilenceError(f"matcher {index}: needs string fields name and value")
+    problem = label_name_error(d["name"])
+    if problem:
+        raise SilenceError(f"invalid label matcher {index}: {problem}")
+    is_regex, is_equal = bool(d.get("isRegex", False)), bool(d.get("isEqual", True))
+    op = ("=~" if is_equal else "!~") if is_regex else ("=" if is_equal else "!=")
+    try:
+        return Matcher(d["name"], op, d["value"])
+    except re.error as err:
+        raise SilenceError(
+            f"invalid label matcher {index}: invalid regular expression {d['value']!r}: {err}"
+        ) from None
+
+
+def silence_from_api(body: Any) -> Silence:
+    """Parse a PostableSilence; shape errors and Alertmanager's validation raise SilenceError."""
+    if not isinstance(body, dict):
+        raise SilenceError("silence must be a JSON object")
+    for key in ("matchers", "startsAt", "endsAt", "createdBy", "comment"):
+        if key not in body:
+            raise SilenceError(f"{key} in body is required")
+    if not isinstance(body["matchers"], list) or not body["matchers"]:
+        raise SilenceError("at least one matcher required")
+    matchers = tuple(matcher_from_api(m, i) for i, m in enumerate(body["matchers"]))
+    if all(m.matches("") for m in matchers):
+        raise SilenceError("at least one matcher must not match the empty string")
+    try:
+        starts, ends = parse_time(body["startsAt"]), parse_time(body["endsAt"])
+    except ValueError as err:
+        raise SilenceError(str(err)) from None
+    return Silence(
+        id=str(body.get("id") or ""),
+        matchers=matchers,
+        starts_at=starts,
+        ends_at=ends,
+        updated_at=0.0,
+        created_by=str(body["createdBy"]),
+        comment=str(body["comment"]),
+    )
+
+
+def _can_update(prev: Silence, new: Silence, now: float) -> bool:
+    if prev.matchers != new.matchers:
+        return False
+    state = prev.state(now)
+    if state == ACTIVE:
+        return int(prev.starts_at) == int(new.starts_at) and new.ends_at >= now
+    if state == PENDING:
+        return new.starts_at >= now
+    return False
+
+
+def sort_for_api(silences: list[Silence], now: float) -> list[Silence]:
+    """Alertmanager's order: active by soonest end, pending by soonest start, expired by latest end."""
+
+    def key(s: Silence) -> tuple[int, float]:
+        state = s.state(now)
+        if state == ACTIVE:
+            return (0, s.ends_at)
+        if state == PENDING:
+            return (1, s.starts_at)
+        return (2, -s.ends_at)
+
+    return sorted(silences, key=key)
+
+
+class SilenceStore:
+    def __init__(self, client: redis.Redis, keys: Keys, retention: float) -> None:
+        self.r = client
+        self.keys = keys
+        self.retention = retention
+        self.version_key = f"{keys.silences}:version"
+        self._lock = threading.Lock()
+        self._cache: tuple[bytes | None, list[Silence]] = (b"unset", [])
+        self._delete_unchanged = client.register_script(DELETE_UNCHANGED_SCRIPT)
+
+    def all(self) -> list[Silence]:
+        """Every stored silence, re-read from Redis only when another process changed them."""
+        version = self.r.get(self.version_key)
+        with self._lock:
+            if version is not None and version == self._cache[0]:
+                return self._cache[1]
+        silences = [Silence.decode(raw) for raw in self.r.hvals(self.keys.silences)]
+        with self._lock:
+            self._cache = (version, silences)
+        return silences
+
+    def get(self, sid: str) -> Silence:
+        raw = self.r.hget(self.keys.silences, sid)
+        if raw is None:
+            raise SilenceNotFound()
+        return Silence.decode(raw)
+
+    def _write(self, *silences: Silence) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        for s in silences:
+            pipe.hset(self.keys.silences, s.id, s.encode())
+        pipe.incr(self.version_key)
+        pipe.execute()
+
+    def set(self, new: Silence, now: float | None = None) -> str:
+        """Create or update a silence the way Alertmanager does; returns the id in effect."""
+        now = time.time() if now is None else now
+        if new.ends_at <= new.starts_at:
+            raise SilenceError("Failed to create silence: start time must be before end time")
+        if new.ends_at < now:
+            raise SilenceError("Failed to create silence: end time can't be in the past")
+        prev = self.get(new.id) if new.id else None
+        if prev is not None and _can_update(prev, new, now):
+            self._write(replace(new, updated_at=now))
+            return new.id
+        replaced = []
+        if prev is not None and prev.state(now) != EXPIRED:
+            replaced.append(_expired(prev, now))
+        created = replace(new, id=str(uuid.uuid4()), starts_at=max(new.starts_at, now), updated_at=now)
+        self._write(*replaced, created)
+        return created.id
+
+    def expire(self, sid: str, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        sil = self.get(sid)
+        if sil.state(now) == EXPIRED:
+            raise SilenceError(f"silence {sid} already expired")
+        self._write(_expired(sil, now))
+
+    def silenced_by(self, labels: Mapping[str, str], now: float) -> list[str]:
+        return sorted(s.id for s in self.all() if s.mutes(labels, now))
+
+    def gc(self, now: float) -> int:
+        """Drop silences that expired more than --data.retention ago."""
+        stale: list[str] = [""]
+        for s in self.all():
+            if s.ends_at + self.retention < now:
+                stale += [s.id, s.encode()]
+        if len(stale) == 1:
+            return 0
+        removed = int(self._delete_unchanged(keys=[self.keys.silences], args=stale))
+        self.r.incr(self.version_key)
+        return removed
+
+
+def _expired(s: Silence, now: float) -> Silence:
+    if s.state(now) == PENDING:
+        return replace(s, starts_at=now, ends_at=now, updated_at=now)
+    return replace(s, ends_at=now, updated_at=now)
