@@ -18,6 +18,7 @@ from app import backend, metrics
 from app.alerts import Alert
 from app.config import Config, ConfigError, Route, load_config_file
 from app.dispatcher import Dispatcher
+from app.inhibit import Inhibitor
 from app.nflog import NotificationLog
 from app.notify import Pipeline
 from app.settings import Settings
@@ -42,11 +43,21 @@ class Runtime:
         self.nflog = NotificationLog(self.client, self.keys, settings.data_retention)
         self.pipeline = Pipeline(self.nflog, lease_ttl=settings.peer_timeout)
         self.silences = SilenceStore(self.client, self.keys, settings.data_retention)
+        self.inhibitor = Inhibitor(lambda: self._config.inhibit_rules, self.store.alerts)
         self.dispatcher = Dispatcher(
-            self.store, lambda: self._config, self.pipeline, mute_stages=[self._drop_silenced]
+            self.store,
+            lambda: self._config,
+            self.pipeline,
+            mute_stages=[self._drop_inhibited, self._drop_silenced],
         )
         self.queue = Queue(QUEUE_NAME, connection=self.client)
         self.started_at = time.time()
+
+    def _drop_inhibited(
+        self, alerts: list[Alert], group: GroupState, route: Route, now: float
+    ) -> list[Alert]:
+        """Inhibition stage: alerts muted by a firing source alert are neither sent nor logged."""
+        return [a for a in alerts if not self.inhibitor.inhibited_by(a.labels, now)]
 
     def _drop_silenced(self, alerts: list[Alert], group: GroupState, route: Route, now: float) -> list[Alert]:
         """Silence stage of the pipeline: silenced alerts are neither sent nor logged."""

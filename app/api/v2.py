@@ -96,8 +96,9 @@ def _gettable(alert: Alert, receivers: list[str], silences: list[Silence], now: 
     out["receivers"] = [{"name": r} for r in receivers]
     out["updatedAt"] = format_time(alert.updated_at)
     silenced_by = sorted(s.id for s in silences if s.mutes(alert.labels, now))
-    state = "suppressed" if silenced_by else "active"
-    out["status"] = {"state": state, "silencedBy": silenced_by, "inhibitedBy": [], "mutedBy": []}
+    inhibited_by = _rt().inhibitor.inhibited_by(alert.labels, now)
+    state = "suppressed" if silenced_by or inhibited_by else "active"
+    out["status"] = {"state": state, "silencedBy": silenced_by, "inhibitedBy": inhibited_by, "mutedBy": []}
     return out
 
 
