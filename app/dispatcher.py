@@ -24,7 +24,7 @@ from app.store import AlertStore, GroupRef, GroupState
 
 log = logging.getLogger(__name__)
 
-# Stages that drop alerts before dedup (silences, inhibition); each gets the alerts and `now`.
+# Stages that drop alerts before dedup (inhibition, time intervals, silences).
 MuteStage = Callable[[list[Alert], GroupState, Route, float], list[Alert]]
 
 
@@ -108,13 +108,17 @@ class Dispatcher:
         now = time.time()
         alerts = group.alerts
         for stage in self.mute_stages:
+            if not alerts:
+                break
             alerts = stage(alerts, group, route, now)
         firing = [a for a in alerts if not a.resolved(now)]
         resolved = [a for a in alerts if a.resolved(now)]
         receiver = config.receivers[route.receiver]
         deadline = now + max(route.group_interval, 10.0)
         notified = failed = 0
-        for name, index, cfg in receiver.integrations():
+        # As in Alertmanager's pipeline, nothing left after muting means nothing to notify or log.
+        integrations = receiver.integrations() if alerts else []
+        for name, index, cfg in integrations:
             target = IntegrationTarget(receiver.name, name, index, cfg)
             outcome = self.pipeline.run(group, route, target, firing, resolved, now, deadline, external_url)
             if outcome is None:

@@ -24,6 +24,7 @@ from app.notify import Pipeline
 from app.settings import Settings
 from app.silence import SilenceStore
 from app.store import AlertStore, GroupState, Keys
+from app.timeinterval import any_contains
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class Runtime:
             self.store,
             lambda: self._config,
             self.pipeline,
-            mute_stages=[self._drop_inhibited, self._drop_silenced],
+            mute_stages=[self._drop_inhibited, self._drop_outside_time_intervals, self._drop_silenced],
         )
         self.queue = Queue(QUEUE_NAME, connection=self.client)
         self.started_at = time.time()
@@ -58,6 +59,19 @@ class Runtime:
     ) -> list[Alert]:
         """Inhibition stage: alerts muted by a firing source alert are neither sent nor logged."""
         return [a for a in alerts if not self.inhibitor.inhibited_by(a.labels, now)]
+
+    def _drop_outside_time_intervals(
+        self, alerts: list[Alert], group: GroupState, route: Route, now: float
+    ) -> list[Alert]:
+        """Time stages: outside every active interval, or inside a mute interval, send nothing."""
+        named = self._config.time_intervals
+        if route.active_time_intervals and not any(
+            any_contains(named[n], now) for n in route.active_time_intervals
+        ):
+            return []
+        if any(any_contains(named[n], now) for n in route.mute_time_intervals):
+            return []
+        return alerts
 
     def _drop_silenced(self, alerts: list[Alert], group: GroupState, route: Route, now: float) -> list[Alert]:
         """Silence stage of the pipeline: silenced alerts are neither sent nor logged."""

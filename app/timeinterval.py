@@ -1,0 +1,60 @@
+"""Time intervals (`time_intervals`, the older `mute_time_intervals`): is an instant inside?
+
+An interval matches when every field it sets matches (an unset field matches always); a named
+time interval is a list of intervals and matches when any of them does. Day-of-month ranges
+may count from the month's end (-1 is the last day), as in Alertmanager.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from app.config import TimeInterval
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo | None:
+    return None if name in ("", "Local") else ZoneInfo(name)
+
+
+def _in_ranges(value: int, ranges: list[tuple[int, int]]) -> bool:
+    return any(lo <= value <= hi for lo, hi in ranges)
+
+
+def _day_of_month_matches(dt: datetime, ranges: list[tuple[int, int]]) -> bool:
+    days = calendar.monthrange(dt.year, dt.month)[1]
+    for begin, end in ranges:
+        lo = days + begin + 1 if begin < 0 else begin
+        hi = days + end + 1 if end < 0 else end
+        if lo > days:
+            continue  # this month is too short for the range
+        if max(lo, -days) <= dt.day <= min(hi, days):
+            return True
+    return False
+
+
+def contains(interval: TimeInterval, ts: float) -> bool:
+    dt = (
+        datetime.fromtimestamp(ts, _zone(interval.location))
+        if interval.location != "Local"
+        else (datetime.fromtimestamp(ts))
+    )
+    if interval.times:
+        minute = dt.hour * 60 + dt.minute
+        if not any(r.start_minute <= minute < r.end_minute for r in interval.times):
+            return False
+    # Python counts Monday as 0; Alertmanager (Go) counts Sunday as 0.
+    if interval.weekdays and not _in_ranges((dt.weekday() + 1) % 7, interval.weekdays):
+        return False
+    if interval.days_of_month and not _day_of_month_matches(dt, interval.days_of_month):
+        return False
+    if interval.months and not _in_ranges(dt.month, interval.months):
+        return False
+    return not interval.years or _in_ranges(dt.year, interval.years)
+
+
+def any_contains(intervals: list[TimeInterval], ts: float) -> bool:
+    return any(contains(i, ts) for i in intervals)
