@@ -10,11 +10,15 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
 
 import fakeredis
 import orjson
 import redis
+from redis.sentinel import Sentinel
 
 from app.settings import Settings
 from app.store import Keys
@@ -25,15 +29,74 @@ SNAPSHOT_FILE = "alerter-state.json"
 
 
 def connect(settings: Settings) -> redis.Redis:
-    """A client for the configured Redis; in embedded mode, for a fresh in-process server."""
+    """A client for the configured Redis; in embedded mode, for a fresh in-process server.
+
+    `--redis.url` (or REDIS_URL) names one server. `--cluster.peer` names the Redis nodes that
+    hold the shared state: when they are Sentinels, the client asks them for the master of the
+    service `--cluster.label` (default "alerter") and follows failovers; otherwise the first
+    peer is the server.
+    """
     if settings.embedded:
         return fakeredis.FakeRedis(server=fakeredis.FakeServer())
-    return redis.Redis.from_url(
-        settings.redis_url,
-        socket_timeout=settings.tcp_timeout,
-        socket_connect_timeout=settings.tcp_timeout,
-        health_check_interval=30,
-    )
+    options = _client_options(settings)
+    if settings.redis_url:
+        return redis.Redis.from_url(settings.redis_url, **options)
+    peers = [parse_peer(p) for p in settings.cluster_peers]
+    if _peers_are_sentinels(peers, _plain(options), settings.settle_timeout):
+        sentinel = Sentinel([(h, p) for h, p, _ in peers], sentinel_kwargs=_plain(options), **options)
+        return sentinel.master_for(settings.sentinel_service, db=peers[0][2])
+    host, port, db = peers[0]
+    return redis.Redis(host=host, port=port, db=db, **options)
+
+
+def parse_peer(text: str) -> tuple[str, int, int]:
+    """`host:port`, `redis://host:port/db` or `rediss://...` to (host, port, db)."""
+    url = urlparse(text if "://" in text else f"redis://{text}")
+    if url.scheme not in ("redis", "rediss") or not url.hostname:
+        raise ValueError(f"--cluster.peer {text!r}: want host:port or a redis:// or rediss:// URL")
+    try:
+        port = url.port or 6379
+    except ValueError:
+        raise ValueError(f"--cluster.peer {text!r}: the port is not a number") from None
+    path = url.path.strip("/") or "0"
+    if not path.isdigit():
+        raise ValueError(f"--cluster.peer {text!r}: the path must be a database number such as /0")
+    return url.hostname, port, int(path)
+
+
+def _client_options(settings: Settings) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "socket_timeout": settings.tcp_timeout,
+        "socket_connect_timeout": settings.tcp_timeout,
+        "health_check_interval": max(1, int(settings.probe_interval)),
+    }
+    options.update(settings.redis_tls_options())
+    return options
+
+
+def _plain(options: dict[str, Any]) -> dict[str, Any]:
+    """Options for one-off connections to peers (no periodic health checks)."""
+    return {k: v for k, v in options.items() if k != "health_check_interval"}
+
+
+def _peers_are_sentinels(peers: list[tuple[str, int, int]], options: dict[str, Any], wait: float) -> bool:
+    """Ask the peers what they are, waiting up to `wait` (--cluster.settle-timeout) for one to
+    answer: alerter must not mistake a Sentinel it could not reach for a Redis server."""
+    deadline = time.monotonic() + wait
+    while True:
+        for host, port, _ in peers:
+            try:
+                info = redis.Redis(host=host, port=port, **options).info("server")
+            except redis.RedisError:
+                continue
+            return info.get("redis_mode") == "sentinel"
+        if time.monotonic() >= deadline:
+            names = ", ".join(f"{h}:{p}" for h, p, _ in peers)
+            raise ConnectionError(
+                f"no --cluster.peer answered within --cluster.settle-timeout ({names}); "
+                "check that Redis or its Sentinels run and are reachable"
+            )
+        time.sleep(0.5)
 
 
 def _snapshot_path(settings: Settings) -> Path:

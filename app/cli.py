@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from app.backend import parse_peer
 from app.durations import parse_duration
 from app.settings import Settings
 
@@ -153,6 +154,11 @@ def parse_settings(argv: list[str], prog: str = "alerter") -> Settings:
     unknown = features - {"classic-mode", "utf8-strict-mode"}
     if unknown:
         build_parser(prog).error(f"--enable-feature: unknown feature(s) {', '.join(sorted(unknown))}")
+    for peer in ns.cluster_peers:
+        try:
+            parse_peer(peer)
+        except ValueError as err:
+            build_parser(prog).error(str(err))
     values = {k: v for k, v in vars(ns).items() if k in Settings.__dataclass_fields__}
     return Settings(**values, classic_mode="classic-mode" in features)
 

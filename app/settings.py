@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
 
 
 @dataclass
@@ -26,6 +29,11 @@ class Settings:
     pushpull_interval: float = 60.0
     tcp_timeout: float = 10.0
     settle_timeout: float = 60.0
+    probe_interval: float = 1.0
+    probe_timeout: float = 0.5
+    reconnect_interval: float = 10.0
+    reconnect_timeout: float = 6 * 3600.0
+    tls_config_file: str = ""
     classic_mode: bool = False  # --enable-feature=classic-mode: pre-UTF-8 label names
     web_workers: int = 2
     web_threads: int = 4
@@ -33,8 +41,35 @@ class Settings:
 
     @property
     def embedded(self) -> bool:
-        """No Redis named: run single-node on an in-process fakeredis."""
-        return not self.redis_url
+        """Single node on an in-process fakeredis: no Redis named, or clustering disabled with
+        an empty --cluster.listen-address as in Alertmanager."""
+        if self.cluster_listen_address == "":
+            return True
+        return not self.redis_url and not self.cluster_peers
+
+    @property
+    def sentinel_service(self) -> str:
+        return self.cluster_label or "alerter"
+
+    def redis_tls_options(self) -> dict[str, Any]:
+        """redis-py TLS options from --cluster.tls-config (a YAML file with ca_file, cert_file,
+        key_file, server_name, insecure_skip_verify), as Alertmanager's TLS config files say."""
+        if not self.tls_config_file:
+            return {}
+        with open(self.tls_config_file) as f:
+            raw = yaml.safe_load(f) or {}
+        tls = raw.get("tls_client_config", raw)
+        options: dict[str, Any] = {"ssl": True}
+        if tls.get("ca_file"):
+            options["ssl_ca_certs"] = tls["ca_file"]
+        if tls.get("cert_file"):
+            options["ssl_certfile"] = tls["cert_file"]
+        if tls.get("key_file"):
+            options["ssl_keyfile"] = tls["key_file"]
+        if tls.get("insecure_skip_verify"):
+            options["ssl_cert_reqs"] = "none"
+            options["ssl_check_hostname"] = False
+        return options
 
     @property
     def key_prefix(self) -> str:
