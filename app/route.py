@@ -1,0 +1,124 @@
+"""The routing tree: which routes an alert goes to, and the keys of its aggregation groups.
+
+These are module functions over `app.config.Route` (the dataclass stays plain data) and follow
+Alertmanager's dispatch/route.go:
+
+* `match_routes` walks depth-first: a route matches when its matchers do; its first matching
+  child takes the alert, later siblings too while the matching child has `continue: true`; a route
+  none of whose children match takes the alert itself.
+* `route_key` is the path of matcher sets (`{}/{severity="page"}`); it is not unique, as in
+  Alertmanager. `route_id` adds each route's position among its siblings and is unique.
+* `group_key` is `<route key>:<group labels>`, the key webhooks receive as `groupKey`.
+
+Ingest routes every alert, so `match_routes` memoises its result per label set on the root route
+(a bounded LRU): a config reload builds a new tree and so starts with a fresh cache. Keys and ids
+are memoised on each route too. Trees are treated as immutable once routed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from typing import Any
+
+from app.config import Route
+from app.matchers import format_matchers, go_quote, matches_all
+
+MATCH_CACHE_SIZE = 16384
+
+LabelKey = tuple[tuple[str, str], ...]
+
+
+def walk(root: Route) -> Iterator[Route]:
+    """Every route of the tree, parent before children, children in file order."""
+    yield root
+    for child in root.routes:
+        yield from walk(child)
+
+
+def link(root: Route) -> Route:
+    """Set `parent` and `index` on every route below `root` (the loader does this already).
+
+    For trees built by hand, e.g. in tests, before asking for keys or ids.
+    """
+    for index, child in enumerate(root.routes):
+        child.parent, child.index = root, index
+        link(child)
+    return root
+
+
+def _match(route: Route, labels: Mapping[str, str]) -> list[Route]:
+    if not matches_all(route.matchers, labels):
+        return []
+    found: list[Route] = []
+    for child in route.routes:
+        matched = _match(child, labels)
+        found += matched
+        if matched and not child.continue_:
+            break
+    return found or [route]
+
+
+def _matcher_for(root: Route) -> Any:
+    """The root's memoised `labels -> routes` function (functools' LRU is thread-safe)."""
+    cached = root.cache.get("match")
+    if cached is None:
+
+        def compute(key: LabelKey) -> tuple[Route, ...]:
+            return tuple(_match(root, dict(key)))
+
+        cached = root.cache["match"] = lru_cache(maxsize=MATCH_CACHE_SIZE)(compute)
+    return cached
+
+
+def match_routes(root: Route, labels: Mapping[str, str]) -> list[Route]:
+    """The routes an alert with these labels is sent to, in tree order (never empty for a root)."""
+    return list(_matcher_for(root)(tuple(sorted(labels.items()))))
+
+
+def route_key(route: Route) -> str:
+    """Alertmanager's Route.Key(): `{}/{owner="team-A"}/{env=~"prod.*"}`."""
+    key = route.cache.get("key")
+    if key is None:
+        own = format_matchers(route.matchers)
+        key = route.cache["key"] = own if route.parent is None else f"{route_key(route.parent)}/{own}"
+    return str(key)
+
+
+def route_id(route: Route) -> str:
+    """Alertmanager's Route.ID(): the key with each route's sibling index, unique in the tree."""
+    rid = route.cache.get("id")
+    if rid is None:
+        own = format_matchers(route.matchers)
+        rid = own if route.parent is None else f"{route_id(route.parent)}/{own}/{route.index}"
+        route.cache["id"] = rid
+    return str(rid)
+
+
+def find_route(root: Route, rid: str) -> Route | None:
+    """The route of the tree whose route_id is `rid`, or None (e.g. after a config reload)."""
+    index = root.cache.get("by_id")
+    if index is None:
+        index = root.cache["by_id"] = {route_id(r): r for r in walk(root)}
+    found = index.get(rid)
+    return found if isinstance(found, Route) else None
+
+
+def group_labels(route: Route, labels: Mapping[str, str]) -> dict[str, str]:
+    """The alert's values for the route's group_by labels (all labels with `...`).
+
+    Labels the alert does not have are left out, as in Alertmanager.
+    """
+    if route.group_by_all:
+        return dict(labels)
+    return {name: labels[name] for name in route.group_by if name in labels}
+
+
+def format_label_set(labels: Mapping[str, str]) -> str:
+    """Prometheus's LabelSet.String(): `{a="1", b="2"}`, names sorted, values Go-quoted."""
+    return "{" + ", ".join(f"{name}={go_quote(labels[name])}" for name in sorted(labels)) + "}"
+
+
+def group_key(route: Route, labels: Mapping[str, str]) -> str:
+    """The aggregation group key: `{}/{severity="page"}:{alertname="DiskFull"}`."""
+    return f"{route_key(route)}:{format_label_set(group_labels(route, labels))}"
