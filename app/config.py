@@ -22,6 +22,15 @@ Loading works in three steps, mirroring Alertmanager's `yaml.UnmarshalStrict` + 
 Integrations alerter cannot deliver (Slack, PagerDuty, ...) are validated the way Alertmanager
 checks them (known fields, required settings, global defaults) and kept raw in
 `Receiver.unsupported`.
+
+Deliberate differences from Alertmanager:
+* URL errors give the reason without the URL (Go quotes the whole URL, which may hold a token).
+* Kept-raw integrations are checked at their top level only (nested fields such as Slack actions
+  are not), and are written back as given (secrets redacted) rather than with every template
+  default Alertmanager fills in.
+* A service name as SMTP port (`smtp.example.org:submission`) is resolved when loading.
+* prometheus/common's `*_ref` secret-manager fields are refused: Alertmanager never resolves them.
+* `routes: [null]`, which crashes Alertmanager, is read as an empty route.
 """
 
 from __future__ import annotations

@@ -14,8 +14,10 @@ the classic parser's error when neither does. `--enable-feature=classic-mode` an
 `utf8-strict-mode` pin one parser; `MODE_*` below select the same behaviours.
 
 Regexes are anchored at both ends and follow Go's RE2 syntax as far as Python's `re` allows: the
-RE2-only spellings people use (`\\z`, `[[:alpha:]]`) are translated and the Perl-only constructs
-RE2 refuses (look-around, back-references) are refused here too.
+RE2-only spellings people use (`\\z`, `[[:alpha:]]`, `\\Q...\\E`, `(?<name>...)`, flags in the
+middle of a pattern) are translated and the Perl-only constructs RE2 refuses (look-around,
+back-references) are refused here too. Still different: RE2's ungreedy flag `(?U)` and Unicode
+classes `\\pL` are refused, and `\\d`/`\\w` also match non-ASCII digits and letters.
 """
 
 from __future__ import annotations
@@ -180,7 +182,13 @@ def _go_regex_to_python(pattern: str) -> str:
     i = 0
     while i < len(pattern):
         ch = pattern[i]
-        if ch == "\\":
+        if pattern.startswith("\\Q", i):
+            # RE2's literal text: \Q...\E (or to the end of the pattern).
+            end = pattern.find("\\E", i + 2)
+            end = len(pattern) if end < 0 else end
+            out.append(re.escape(pattern[i + 2 : end]))
+            i = end + 2
+        elif ch == "\\":
             nxt = pattern[i + 1 : i + 2]
             if nxt.isdigit() and nxt != "0":
                 raise ValueError(f"invalid escape sequence: `\\{nxt}`")

@@ -137,6 +137,8 @@ def test_regex_follows_go_rather_than_python() -> None:
     assert parse_matcher('a=~"x(?i)y"').matches("xY")
     assert parse_matcher('a=~"[[:digit:]]+"').matches("42")
     assert parse_matcher('a=~"(?<n>a)b"').matches("ab")
+    assert parse_matcher('a=~"x\\\\Q.*\\\\E"').matches("x.*")  # RE2's \Q...\E literal text
+    assert not parse_matcher('a=~"x\\\\Q.*"').matches("xyz")
     with pytest.raises(ValueError, match="invalid or unsupported Perl syntax"):
         parse_matcher('a=~"(?=x)"')
     with pytest.raises(ValueError, match="invalid escape sequence"):
