@@ -160,7 +160,7 @@ def parse_settings(argv: list[str], prog: str = "alerter") -> Settings:
         except ValueError as err:
             build_parser(prog).error(str(err))
     values = {k: v for k, v in vars(ns).items() if k in Settings.__dataclass_fields__}
-    return Settings(**values, classic_mode="classic-mode" in features)
+    return Settings(**values, features=frozenset(features))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         output, ok = check_config(args)
         print(output)
+        if not ok:
+            print(f"alerter: error: failed to validate {output.count('FAILED')} file(s)", file=sys.stderr)
         return 0 if ok else 1
 
     settings = parse_settings(args, prog=f"alerter {command}".strip())

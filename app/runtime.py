@@ -36,7 +36,7 @@ class Runtime:
         self.settings = settings
         self.client = client if client is not None else backend.connect(settings)
         self.keys = Keys(settings.key_prefix)
-        self._config = load_config_file(settings.config_file)
+        self._config = load_config_file(settings.config_file, matcher_mode=settings.matcher_mode)
         self._reload_lock = threading.Lock()
         metrics.config_last_reload_success.set(1)
         metrics.config_last_reload_time.set(time.time())
@@ -88,7 +88,7 @@ class Runtime:
         """Load the config file again; keep the old config and return the error if it is bad."""
         with self._reload_lock:
             try:
-                new = load_config_file(self.settings.config_file)
+                new = load_config_file(self.settings.config_file, matcher_mode=self.settings.matcher_mode)
             except (ConfigError, OSError) as err:
                 metrics.config_last_reload_success.set(0)
                 log.error(

@@ -7,6 +7,8 @@ from typing import Any
 
 import yaml
 
+from app.matchers import MODE_CLASSIC, MODE_FALLBACK, MODE_UTF8
+
 
 @dataclass
 class Settings:
@@ -34,7 +36,7 @@ class Settings:
     reconnect_interval: float = 10.0
     reconnect_timeout: float = 6 * 3600.0
     tls_config_file: str = ""
-    classic_mode: bool = False  # --enable-feature=classic-mode: pre-UTF-8 label names
+    features: frozenset[str] = frozenset()  # --enable-feature
     web_workers: int = 2
     web_threads: int = 4
     max_request_bytes: int = 4 * 1024 * 1024
@@ -46,6 +48,17 @@ class Settings:
         if self.cluster_listen_address == "":
             return True
         return not self.redis_url and not self.cluster_peers
+
+    @property
+    def classic_mode(self) -> bool:
+        """--enable-feature=classic-mode: label names and matchers as before UTF-8 support."""
+        return "classic-mode" in self.features
+
+    @property
+    def matcher_mode(self) -> str:
+        if self.classic_mode:
+            return MODE_CLASSIC
+        return MODE_UTF8 if "utf8-strict-mode" in self.features else MODE_FALLBACK
 
     @property
     def sentinel_service(self) -> str:
