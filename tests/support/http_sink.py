@@ -1,0 +1,167 @@
+"""A real HTTP(S) server on 127.0.0.1 that records every request: the webhook receiver of tests.
+
+    with HttpSink() as sink:
+        ...  # point a webhook at sink.url
+        sink.wait_for(1, timeout=10)
+        assert sink.requests[0].json["status"] == "firing"
+
+`respond_with(500, 500)` makes the next requests get those statuses (then the default again).
+With `tls=True` the sink serves HTTPS with a certificate from a throwaway CA (`ca_file`), and with
+`client_ca=True` it also requires a client certificate signed by that CA (see `client_cert_file`).
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import trustme
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    method: str
+    path: str
+    headers: Message  # case-insensitive lookups: headers["content-type"]
+    body: bytes
+    json: Any  # the parsed body, None when it is not JSON
+    received_at: float  # time.time()
+    client_cert_subject: str | None  # CN of the client certificate, when one was presented
+    client_port: int  # the same port on two requests means one kept-alive connection
+
+
+class HttpSink:
+    def __init__(
+        self,
+        statuses: Iterable[int] = (),
+        default_status: int = 200,
+        tls: bool = False,
+        client_ca: bool = False,
+    ) -> None:
+        self.default_status = default_status
+        self._statuses: deque[int] = deque(statuses)
+        self._requests: list[ReceivedRequest] = []
+        self._cond = threading.Condition()
+        self._dir = tempfile.TemporaryDirectory(prefix="http-sink-")
+        self.ca_file = self.client_cert_file = self.client_key_file = ""  # set for TLS sinks
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        scheme = "http"
+        if tls:
+            scheme = "https"
+            self._server.socket = self._tls(client_ca).wrap_socket(self._server.socket, server_side=True)
+        self.port = self._server.server_address[1]
+        self.url = f"{scheme}://127.0.0.1:{self.port}/"
+        # A short poll interval keeps shutdown (which waits for the next poll) quick.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="http-sink", daemon=True
+        )
+
+    def _tls(self, client_ca: bool) -> ssl.SSLContext:
+        ca = trustme.CA()
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1", "localhost").configure_cert(ctx)
+        self.ca_file = str(Path(self._dir.name) / "ca.pem")
+        ca.cert_pem.write_to_path(self.ca_file)
+        if client_ca:
+            ca.configure_trust(ctx)
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            client = ca.issue_cert("alerter-client", common_name="alerter-client")
+            self.client_cert_file = str(Path(self._dir.name) / "client.pem")
+            self.client_key_file = str(Path(self._dir.name) / "client.key")
+            client.cert_chain_pems[0].write_to_path(self.client_cert_file)
+            client.private_key_pem.write_to_path(self.client_key_file)
+        return ctx
+
+    def __enter__(self) -> HttpSink:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+        self._dir.cleanup()
+
+    def respond_with(self, *statuses: int) -> None:
+        """Answer the next requests with these statuses, in order; then `default_status`."""
+        with self._cond:
+            self._statuses.extend(statuses)
+
+    @property
+    def requests(self) -> list[ReceivedRequest]:
+        with self._cond:
+            return list(self._requests)
+
+    def wait_for(self, count: int, timeout: float) -> list[ReceivedRequest]:
+        """Block until at least `count` requests arrived; fail the test at the deadline."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self._requests) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"expected {count} requests within {timeout}s, got {len(self._requests)}: "
+                        f"{[(r.method, r.path) for r in self._requests]}"
+                    )
+                self._cond.wait(left)
+            return list(self._requests)
+
+    def _record(self, request: ReceivedRequest) -> int:
+        with self._cond:
+            self._requests.append(request)
+            self._cond.notify_all()
+            return self._statuses.popleft() if self._statuses else self.default_status
+
+
+def _handler_for(sink: HttpSink) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse can be observed
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            try:
+                parsed = json.loads(body) if body else None
+            except ValueError:
+                parsed = None
+            cert = self.connection.getpeercert() if isinstance(self.connection, ssl.SSLSocket) else None
+            subject = dict(item[0] for item in cert["subject"]).get("commonName") if cert else None
+            status = sink._record(
+                ReceivedRequest(
+                    self.command,
+                    self.path,
+                    self.headers,
+                    body,
+                    parsed,
+                    time.time(),
+                    subject,
+                    self.client_address[1],
+                )
+            )
+            reply = f"status {status}".encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        do_GET = do_POST = do_PUT = _handle
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Keep test output quiet; the requests are recorded instead."""
+
+    return Handler
