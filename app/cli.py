@@ -106,7 +106,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     )
     a(
         "--enable-feature",
-        dest="features",
+        dest="feature_flags",
         action="append",
         default=[],
         help="Comma-separated feature flags (classic-mode).",
@@ -150,7 +150,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 
 def parse_settings(argv: list[str], prog: str = "alerter") -> Settings:
     ns = build_parser(prog).parse_args(argv)
-    features = {f.strip() for item in ns.features for f in item.split(",") if f.strip()}
+    features = {f.strip() for item in ns.feature_flags for f in item.split(",") if f.strip()}
     unknown = features - {"classic-mode", "utf8-strict-mode"}
     if unknown:
         build_parser(prog).error(f"--enable-feature: unknown feature(s) {', '.join(sorted(unknown))}")

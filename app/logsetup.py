@@ -52,5 +52,5 @@ def setup_logging(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(_LEVELS[level])
-    for noisy in ("rq.worker", "rq.queue", "werkzeug"):
+    for noisy in ("rq.worker", "rq.queue", "werkzeug", "urllib3"):
         logging.getLogger(noisy).setLevel(max(_LEVELS[level], logging.WARNING))

@@ -10,6 +10,7 @@ import logging
 import socket
 import threading
 import time
+from typing import Any
 
 import redis
 from rq import Queue
@@ -112,26 +113,24 @@ class Runtime:
             return self.settings.external_url.rstrip("/")
         return f"http://{socket.gethostname()}:{self.settings.host_port[1]}"
 
+    def _enqueue(self, func: str, args: tuple[str, ...], description: str, pipeline: Any = None) -> None:
+        # result_ttl=0: a finished job leaves nothing behind; failed ones stay an hour to inspect.
+        self.queue.enqueue_call(
+            func,
+            args=args,
+            result_ttl=0,
+            failure_ttl=3600,
+            timeout=3600,
+            description=description,
+            pipeline=pipeline,
+        )
+
     def enqueue_flushes(self, gids: list[str]) -> None:
         """Queue one flush job per group in a single pipelined round trip."""
         with self.client.pipeline() as pipe:
             for gid in gids:
-                self.queue.enqueue_call(
-                    "workers.flush.flush_group",
-                    args=(gid,),
-                    result_ttl=0,
-                    failure_ttl=3600,
-                    job_timeout=3600,
-                    description=f"flush group {gid}",
-                    pipeline=pipe,
-                )
+                self._enqueue("workers.flush.flush_group", (gid,), f"flush group {gid}", pipe)
             pipe.execute()
 
     def enqueue_housekeeping(self) -> None:
-        self.queue.enqueue_call(
-            "workers.housekeeping.sweep",
-            result_ttl=0,
-            failure_ttl=3600,
-            job_timeout=3600,
-            description="sweep",
-        )
+        self._enqueue("workers.housekeeping.sweep", (), "housekeeping sweep")

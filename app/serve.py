@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import redis
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 from rq import SimpleWorker
 from rq.timeouts import TimerDeathPenalty
@@ -46,14 +47,15 @@ def _timer_loop(rt: Runtime) -> TimerLoop:
 
 
 def _work_forever(worker: SimpleWorker, stop: threading.Event) -> None:
-    """RQ's work loop returns when Redis drops; keep coming back until asked to stop."""
+    """RQ's work loop also returns when Redis drops; keep coming back until asked to stop
+    (by our event, or by SIGTERM/SIGINT, which RQ's own handlers record)."""
     backoff = 0.5
     while not stop.is_set():
         try:
             worker.work(logging_level="WARNING")
         except redis.RedisError as err:
             log.warning("worker lost Redis (%s); reconnecting in %.1fs", err, backoff)
-        if worker._stop_requested or stop.wait(backoff):
+        if worker._shutdown_requested_date is not None or stop.wait(backoff):
             return
         log.warning("RQ work loop ended (Redis unreachable?); restarting it in %.1fs", backoff)
         backoff = min(backoff * 2, 5.0)
@@ -92,12 +94,27 @@ def run_all_in_one(settings: Settings) -> int:
     log.info("shutting down")
     server.shutdown()
     timers.stop()
-    for worker in workers:
-        worker.request_stop(signal.SIGTERM, None)
+    # Let a send in progress finish, so that what was sent is also logged before the snapshot.
+    deadline = time.monotonic() + 10
+    while any(w.get_state() == "busy" for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
     if settings.embedded:
         saved = backend.save_snapshot(rt.client, rt.keys, settings)
         log.info("state saved", extra={"fields": {"path": settings.storage_path, "keys": saved}})
     return 0
+
+
+class _StructuredGunicornLogger(glogging.Logger):
+    """gunicorn's own messages go through alerter's structured handler (--log.format) rather
+    than gunicorn's text format; per-request access lines are off, as in Alertmanager."""
+
+    def setup(self, cfg: Any) -> None:
+        self.cfg = cfg
+        self.error_log.setLevel(logging.INFO)
+        self.error_log.propagate = True
+
+    def access(self, *args: Any, **kwargs: Any) -> None:
+        pass
 
 
 class _Gunicorn(BaseApplication):
@@ -117,8 +134,8 @@ class _Gunicorn(BaseApplication):
             "worker_class": "gthread",
             "keepalive": 75,
             "graceful_timeout": 10,
-            "accesslog": None,
-            "logconfig_dict": {"version": 1, "disable_existing_loggers": False, "root": {}},
+            "logger_class": _StructuredGunicornLogger,
+            "control_socket_disable": True,
             "proc_name": "alerter-web",
         }
         for key, value in options.items():

@@ -1,0 +1,102 @@
+"""Bad input to POST /api/v2/alerts gets a clear 4xx, and nothing of the bad alerts is stored."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.e2e.conftest import Deployment, alert, start_embedded, webhook_receiver, write_config
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    tmp = tmp_path_factory.mktemp("bad-input")
+    dep = start_embedded(
+        write_config(tmp / "am.yml", [webhook_receiver("http://127.0.0.1:9/")]), tmp / "data"
+    )
+    yield dep
+    for proc in dep.processes:
+        proc.stop()
+
+
+def post_raw(dep: Deployment, data: bytes) -> requests.Response:
+    return requests.post(
+        f"{dep.web_urls[0]}/api/v2/alerts",
+        data=data,
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+
+
+def stored_names(dep: Deployment) -> set[str]:
+    return {a["labels"].get("alertname", "") for a in dep.get("/api/v2/alerts")}
+
+
+def test_malformed_json_is_400(node: Deployment) -> None:
+    r = post_raw(node, b'[{"labels": {"alertname": "Broken"}')
+    assert r.status_code == 400
+    assert "malformed JSON" in r.json()
+    assert "Broken" not in stored_names(node)
+
+
+def test_body_that_is_not_a_list_is_422(node: Deployment) -> None:
+    r = requests.post(f"{node.web_urls[0]}/api/v2/alerts", json=alert("NotAList"), timeout=10)
+    assert r.status_code == 422
+    assert "JSON array" in r.json()
+    assert "NotAList" not in stored_names(node)
+
+
+def test_alert_without_labels_key_refuses_the_whole_batch(node: Deployment) -> None:
+    good = alert("GoodInBadBatch")
+    r = requests.post(f"{node.web_urls[0]}/api/v2/alerts", json=[good, {"annotations": {}}], timeout=10)
+    assert r.status_code == 422
+    assert "alert 1: labels in body is required" in r.json()
+    assert "GoodInBadBatch" not in stored_names(node)
+
+
+def test_invalid_alerts_are_named_and_valid_ones_in_the_batch_are_kept(node: Deployment) -> None:
+    no_labels = {**alert("x"), "labels": {}}
+    empty_name = {**alert("x"), "labels": {"alertname": "EmptyName", "": "v"}}
+    backwards = {**alert("Backwards"), "startsAt": "2024-01-02T00:00:00Z", "endsAt": "2024-01-01T00:00:00Z"}
+    r = requests.post(
+        f"{node.web_urls[0]}/api/v2/alerts",
+        json=[alert("Valid"), no_labels, empty_name, backwards],
+        timeout=10,
+    )
+    assert r.status_code == 400
+    message = r.json()
+    assert "alert 1 (0 labels): at least one label pair required" in message
+    assert "alert 2 (alertname=EmptyName): empty label name" in message
+    assert "alert 3 (alertname=Backwards): start time must be before end time" in message
+    names = stored_names(node)
+    assert "Valid" in names
+    assert not names & {"EmptyName", "Backwards"}
+
+
+def test_ten_megabyte_body_is_413(node: Deployment) -> None:
+    big = [alert("Huge", instance=str(i), filler="x" * 1000) for i in range(10_000)]
+    r = requests.post(f"{node.web_urls[0]}/api/v2/alerts", json=big, timeout=60)
+    assert r.status_code == 413
+    assert "smaller batches" in r.json()
+    assert "Huge" not in stored_names(node)
+
+
+def test_classic_mode_refuses_utf8_label_names(tmp_path: Path) -> None:
+    dep = start_embedded(
+        write_config(tmp_path / "am.yml", [webhook_receiver("http://127.0.0.1:9/")]),
+        tmp_path / "data",
+        "--enable-feature=classic-mode",
+    )
+    try:
+        r = requests.post(
+            f"{dep.web_urls[0]}/api/v2/alerts", json=[alert("Dotted", **{"service.name": "api"})], timeout=10
+        )
+        assert r.status_code == 400
+        assert 'invalid label name "service.name"' in r.json()
+        assert "Dotted" not in stored_names(dep)
+    finally:
+        for proc in dep.processes:
+            proc.stop()
