@@ -128,8 +128,8 @@ def _build_alert(item: dict[str, Any], now: float, resolve_timeout: float, class
         problem = label_name_error(name, classic)
         if problem:
             raise ValueError(problem)
-    starts_at = parse_time(item["startsAt"]) if item.get("startsAt") else 0.0
-    ends_at = parse_time(item["endsAt"]) if item.get("endsAt") else 0.0
+    starts_at = _optional_time(item.get("startsAt"))
+    ends_at = _optional_time(item.get("endsAt"))
     timeout = False
     if not starts_at:
         starts_at = ends_at or now
@@ -148,6 +148,18 @@ def _build_alert(item: dict[str, Any], now: float, resolve_timeout: float, class
         timeout=timeout,
         fingerprint=fingerprint(labels),
     )
+
+
+# Go's zero time (0001-01-01T00:00:00Z), which amtool and Go clients send for "not set".
+_GO_ZERO_TIME = -62135596800.0
+
+
+def _optional_time(text: str | None) -> float:
+    """A timestamp field, or 0.0 when it is absent, empty or Go's zero time (all mean unset)."""
+    if not text:
+        return 0.0
+    ts = parse_time(text)
+    return 0.0 if ts <= _GO_ZERO_TIME else ts
 
 
 def _describe(labels: dict[str, str]) -> str:

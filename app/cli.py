@@ -190,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     from app.config import ConfigError
+    from app.templates import TemplateLoadError
 
     try:
         if command == "web":
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         from app.serve import run_all_in_one
 
         return run_all_in_one(settings)
-    except (ConfigError, OSError) as err:
+    except (ConfigError, TemplateLoadError, OSError) as err:
         log.error("cannot start: fix the configuration and start again", extra={"fields": {"err": str(err)}})
         return 1
 

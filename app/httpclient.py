@@ -19,7 +19,6 @@ import ssl
 import tempfile
 from dataclasses import astuple
 from functools import lru_cache
-from importlib import metadata
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,13 +27,11 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from requests.utils import DEFAULT_CA_BUNDLE_PATH, should_bypass_proxies
 
+from app import __version__
 from app.config import HTTPConfig, TLSConfig
 from app.notifiers import NotifyError
 
-try:
-    USER_AGENT = f"alerter/{metadata.version('alerter')}"
-except metadata.PackageNotFoundError:  # running from a checkout that was never installed
-    USER_AGENT = "alerter/unknown"
+USER_AGENT = f"alerter/{__version__}"
 
 # insecure_skip_verify is the operator's explicit choice; like Alertmanager, do not warn on every send.
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)

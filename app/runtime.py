@@ -15,7 +15,7 @@ from typing import Any
 import redis
 from rq import Queue
 
-from app import backend, metrics
+from app import backend, metrics, templates
 from app.alerts import Alert
 from app.config import Config, ConfigError, Route, load_config_file
 from app.dispatcher import Dispatcher
@@ -25,6 +25,7 @@ from app.notify import Pipeline
 from app.settings import Settings
 from app.silence import SilenceStore
 from app.store import AlertStore, GroupState, Keys
+from app.templates import TemplateLoadError
 from app.timeinterval import any_contains
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class Runtime:
         self.client = client if client is not None else backend.connect(settings)
         self.keys = Keys(settings.key_prefix)
         self._config = load_config_file(settings.config_file, matcher_mode=settings.matcher_mode)
+        templates.load(self._config.templates)
         self._reload_lock = threading.Lock()
         metrics.config_last_reload_success.set(1)
         metrics.config_last_reload_time.set(time.time())
@@ -90,7 +92,8 @@ class Runtime:
         with self._reload_lock:
             try:
                 new = load_config_file(self.settings.config_file, matcher_mode=self.settings.matcher_mode)
-            except (ConfigError, OSError) as err:
+                templates.load(new.templates)
+            except (ConfigError, TemplateLoadError, OSError) as err:
                 metrics.config_last_reload_success.set(0)
                 log.error(
                     "loading the configuration file failed; the previous configuration stays in effect",

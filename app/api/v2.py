@@ -10,14 +10,12 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, current_app, request
 
-from app import metrics
+from app import __version__, metrics
 from app.alerts import Alert, SchemaError, parse_postable_alerts
 from app.matchers import Matcher, matches_all, parse_matcher
 from app.runtime import Runtime
 from app.silence import Silence, SilenceError, SilenceNotFound, silence_from_api, sort_for_api
 from app.timeutil import format_time
-
-VERSION = "0.1.0"
 
 bp = Blueprint("api_v2", __name__)
 
@@ -186,7 +184,7 @@ def get_status() -> Response:
             "config": {"original": rt.config.redacted_yaml()},
             "uptime": format_time(rt.started_at),
             "versionInfo": {
-                "version": VERSION,
+                "version": __version__,
                 "revision": "",
                 "branch": "",
                 "buildUser": "",

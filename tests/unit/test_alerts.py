@@ -76,3 +76,10 @@ def test_encode_decode_round_trip() -> None:
         [{"labels": {"alertname": "X"}, "annotations": {"s": "a b"}, "generatorURL": "http://p/g"}]
     )
     assert Alert.decode(a.fingerprint, a.encode()) == a
+
+
+def test_go_zero_time_means_unset_as_amtool_sends_it() -> None:
+    zero = "0001-01-01T00:00:00.000Z"
+    [a], errors = parse([{"labels": {"alertname": "X"}, "startsAt": zero, "endsAt": zero}])
+    assert errors == []
+    assert (a.starts_at, a.ends_at, a.timeout) == (NOW, NOW + 300, True)
