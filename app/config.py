@@ -261,7 +261,25 @@ class Config:
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def redacted_yaml(self) -> str:
-        """The parsed config as Alertmanager writes it back: defaults filled, secrets `<secret>`."""
+        """The parsed config as Alertmanager writes it back: defaults filled, secrets `<secret>`.
+
+        This is `config.original` of GET /api/v2/status, which amtool reads back with its own
+        Alertmanager's strict parser (`amtool config show`, `config routes show|test`). Fields are
+        written as Alertmanager marshals them (fields tagged `omitempty` left out when empty), with
+        one rule so that the amtool most distributions ship (0.25, Debian's) can read the output:
+        a field Alertmanager 0.25 does not know is written only when the operator set it to
+        something other than its default. So the defaults later versions fill in are not written
+        (global `smtp_tls_config`, `slack_app_url` and `rocketchat_api_url`, a webhook's `url_file`
+        and `timeout`), nor is a receiver's `labels` while it holds only the `name` label that
+        Alertmanager (0.33+) adds itself. Current Alertmanager fills the same defaults back in, so
+        the output loads there (and in alerter's `load_config`) to the same config.
+
+        Known limitation: since Alertmanager 0.26 a webhook `url` is a secret and is written as
+        `<secret>`, which 0.25 cannot parse as a URL; amtool 0.25 therefore cannot read the config
+        of a setup with webhook receivers (`unsupported scheme "" for URL`). Newer amtools can.
+        Settings the operator wrote in newer syntax (fields added after 0.25, UTF-8 label names in
+        matchers) are written as set, and amtool 0.25 refuses them as it would refuse the file.
+        """
         return _dump_yaml(_config_yaml(self))
 
 
@@ -1589,6 +1607,8 @@ _GLOBAL_ORDER = [
     "mattermost_webhook_url",
     "mattermost_webhook_url_file",
 ]
+# Global URLs whose defaults Alertmanager 0.25 does not know (it refuses the fields).
+_GLOBAL_URLS_AFTER_0_25 = ("slack_app_url", "rocketchat_api_url")
 GLOBAL_URL_DEFAULTS = {
     "pagerduty_url": "https://events.pagerduty.com/v2/enqueue",
     "opsgenie_api_url": "https://api.opsgenie.com/",
@@ -2232,6 +2252,9 @@ def _http_yaml(http: HTTPConfig) -> dict[str, Any]:
 def _global_yaml(g: GlobalConfig) -> dict[str, Any]:
     secrets = {*_GLOBAL_SECRETS, *_GLOBAL_SECRET_URLS}
     extra = {k: (_secret(v) if k in secrets else v) for k, v in {**GLOBAL_URL_DEFAULTS, **g.extra}.items()}
+    for key in _GLOBAL_URLS_AFTER_0_25:  # defaults of newer versions: only when set to something else
+        if extra.get(key) == GLOBAL_URL_DEFAULTS[key]:
+            del extra[key]
     values: dict[str, Any] = {
         "smtp_from": g.smtp_from,
         "smtp_hello": g.smtp_hello,
@@ -2242,7 +2265,8 @@ def _global_yaml(g: GlobalConfig) -> dict[str, Any]:
         "smtp_auth_secret": _secret(g.smtp_auth_secret),
         "smtp_auth_secret_file": g.smtp_auth_secret_file,
         "smtp_auth_identity": g.smtp_auth_identity,
-        "smtp_tls_config": _tls_yaml(g.smtp_tls_config),
+        # Newer than Alertmanager 0.25, so only when set (Alertmanager writes the empty default).
+        "smtp_tls_config": None if _tls_is_zero(g.smtp_tls_config) else _tls_yaml(g.smtp_tls_config),
         "smtp_force_implicit_tls": g.smtp_force_implicit_tls,
         **extra,
     }
@@ -2301,14 +2325,14 @@ def _route_yaml(route: Route) -> dict[str, Any]:
 
 
 def _webhook_yaml(w: WebhookConfig) -> dict[str, Any]:
+    # Alertmanager always writes url_file and timeout; both are newer than 0.25 (which refuses
+    # them), so they are written only when set.
     return {
         "send_resolved": w.send_resolved,
         "http_config": _http_yaml(w.http_config),
-        **_compact({"url": _secret(w.url)}),
-        "url_file": w.url_file,
+        **_compact({"url": _secret(w.url), "url_file": w.url_file}),
         "max_alerts": w.max_alerts,
-        "timeout": format_go_duration(w.timeout),
-        **_compact({"payload": w.payload}),
+        **_compact({"timeout": format_go_duration(w.timeout) if w.timeout else None, "payload": w.payload}),
     }
 
 
@@ -2380,7 +2404,11 @@ _RECEIVER_ORDER = [
 
 
 def _receiver_yaml(receiver: Receiver) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": receiver.name, "labels": receiver.labels}
+    out: dict[str, Any] = {"name": receiver.name}
+    # Receiver labels (Alertmanager 0.33+, which always adds name=<receiver name>) are written only
+    # when the operator set more than that: the field is unknown to older Alertmanagers.
+    if receiver.labels != {"name": receiver.name}:
+        out["labels"] = dict(sorted(receiver.labels.items()))  # Go writes map keys sorted
     for key in _RECEIVER_ORDER:
         if key == "email_configs" and receiver.email_configs:
             out[key] = [_email_yaml(e) for e in receiver.email_configs]

@@ -13,7 +13,11 @@ from tests.support.redis_server import RedisServer
 
 def test_split_restart_of_every_process_keeps_the_pending_notification(tmp_path: Path) -> None:
     with HttpSink() as sink, RedisServer() as redis:
-        config = write_config(tmp_path / "am.yml", [webhook_receiver(sink.url)], route={"group_wait": "4s", "repeat_interval": "1h"})
+        config = write_config(
+            tmp_path / "am.yml",
+            [webhook_receiver(sink.url)],
+            route={"group_wait": "4s", "repeat_interval": "1h"},
+        )
         dep = start_split(config, redis)
         dep.post([alert("Restarted", instance="a")])
         for proc in dep.processes:
@@ -35,7 +39,11 @@ def test_split_restart_of_every_process_keeps_the_pending_notification(tmp_path:
 
 def test_embedded_restart_keeps_the_pending_notification_and_the_log(tmp_path: Path) -> None:
     with HttpSink() as sink:
-        config = write_config(tmp_path / "am.yml", [webhook_receiver(sink.url)], route={"group_wait": "3s", "repeat_interval": "1h"})
+        config = write_config(
+            tmp_path / "am.yml",
+            [webhook_receiver(sink.url)],
+            route={"group_wait": "3s", "repeat_interval": "1h"},
+        )
         dep = start_embedded(config, tmp_path / "data")
         dep.post([alert("Restarted", instance="a")])
         dep.processes[0].stop()
