@@ -31,6 +31,8 @@ Deliberate differences from Alertmanager:
 * A service name as SMTP port (`smtp.example.org:submission`) is resolved when loading.
 * prometheus/common's `*_ref` secret-manager fields are refused: Alertmanager never resolves them.
 * `routes: [null]`, which crashes Alertmanager, is read as an empty route.
+* The config written back leaves out fields newer than Alertmanager 0.25 while they hold their
+  default (Alertmanager writes them), so that amtool 0.25 can read it: see `Config.redacted_yaml`.
 """
 
 from __future__ import annotations
