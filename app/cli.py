@@ -14,6 +14,7 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 
 from app.backend import parse_peer
@@ -179,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if ok else 1
 
     settings = parse_settings(args, prog=f"alerter {command}".strip())
+    if command == "web" and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Before prometheus_client is imported: gunicorn's workers share their metrics through
+        # files here, so /metrics counts the whole web tier whichever worker answers.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="alerter-metrics-")
     from app.logsetup import setup_logging
 
     setup_logging(settings.log_level, settings.log_format)

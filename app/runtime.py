@@ -33,13 +33,40 @@ log = logging.getLogger(__name__)
 QUEUE_NAME = "alerter"
 
 
+def load_validated(settings: Settings) -> Config:
+    """Load --config.file and the template files it names; raises ConfigError or
+    TemplateLoadError (callers decide whether that stops the process)."""
+    config = load_config_file(settings.config_file, matcher_mode=settings.matcher_mode)
+    templates.load(config.templates)
+    return config
+
+
+def reload_validated(settings: Settings) -> tuple[Config | None, str | None]:
+    """Reload for SIGHUP and /-/reload: (new config, None), or (None, error) with the error
+    logged and counted, so that the caller keeps its previous config."""
+    try:
+        new = load_validated(settings)
+    except (ConfigError, TemplateLoadError, OSError) as err:
+        metrics.config_last_reload_success.set(0)
+        log.error(
+            "loading the configuration file failed; the previous configuration stays in effect",
+            extra={"fields": {"file": settings.config_file, "err": str(err)}},
+        )
+        return None, str(err)
+    metrics.config_last_reload_success.set(1)
+    metrics.config_last_reload_time.set(time.time())
+    log.info("completed loading of configuration file", extra={"fields": {"file": settings.config_file}})
+    return new, None
+
+
 class Runtime:
-    def __init__(self, settings: Settings, client: redis.Redis | None = None) -> None:
+    def __init__(
+        self, settings: Settings, client: redis.Redis | None = None, config: Config | None = None
+    ) -> None:
         self.settings = settings
         self.client = client if client is not None else backend.connect(settings)
         self.keys = Keys(settings.key_prefix)
-        self._config = load_config_file(settings.config_file, matcher_mode=settings.matcher_mode)
-        templates.load(self._config.templates)
+        self._config = config if config is not None else load_validated(settings)
         self._reload_lock = threading.Lock()
         metrics.config_last_reload_success.set(1)
         metrics.config_last_reload_time.set(time.time())
@@ -90,24 +117,10 @@ class Runtime:
     def reload(self) -> str | None:
         """Load the config file again; keep the old config and return the error if it is bad."""
         with self._reload_lock:
-            try:
-                new = load_config_file(self.settings.config_file, matcher_mode=self.settings.matcher_mode)
-                templates.load(new.templates)
-            except (ConfigError, TemplateLoadError, OSError) as err:
-                metrics.config_last_reload_success.set(0)
-                log.error(
-                    "loading the configuration file failed; the previous configuration stays in effect",
-                    extra={"fields": {"file": self.settings.config_file, "err": str(err)}},
-                )
-                return str(err)
-            self._config = new
-            metrics.config_last_reload_success.set(1)
-            metrics.config_last_reload_time.set(time.time())
-            log.info(
-                "completed loading of configuration file",
-                extra={"fields": {"file": self.settings.config_file}},
-            )
-            return None
+            new, err = reload_validated(self.settings)
+            if new is not None:
+                self._config = new
+            return err
 
     @property
     def external_url(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -11,12 +12,14 @@ from typing import Any
 import redis
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
+from prometheus_client import multiprocess
 from rq import SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 from werkzeug.serving import make_server
 
 from app import backend
-from app.runtime import QUEUE_NAME, Runtime
+from app.config import Config
+from app.runtime import QUEUE_NAME, Runtime, load_validated, reload_validated
 from app.settings import Settings
 from app.timers import TimerLoop
 from app.web import create_app, reload_all_gunicorn_workers
@@ -117,15 +120,28 @@ class _StructuredGunicornLogger(glogging.Logger):
         pass
 
 
+def _forget_worker_metrics(_server: Any, worker: Any) -> None:
+    """A gunicorn worker exited: its live gauges must stop counting in /metrics."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)
+
+
 class _Gunicorn(BaseApplication):
-    """gunicorn driven from code: each worker process builds its own Runtime after the fork,
-    because Redis connections must not cross a fork."""
+    """gunicorn driven from code. The master loads and validates the config (at start and on
+    every SIGHUP, keeping the old one when the file is bad); each worker builds its own Runtime
+    after the fork (Redis connections must not cross a fork) from the master's config, so a
+    worker that boots while the file on disk is broken still serves the config in effect."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.config: Config | None = None
         super().__init__()
 
     def load_config(self) -> None:
+        if self.config is None:
+            self.config = load_validated(self.settings)  # a bad config stops the start
+        else:
+            self.config = reload_validated(self.settings)[0] or self.config
         host, port = self.settings.host_port
         options: dict[str, Any] = {
             "bind": f"{host}:{port}",
@@ -135,6 +151,7 @@ class _Gunicorn(BaseApplication):
             "keepalive": 75,
             "graceful_timeout": 10,
             "logger_class": _StructuredGunicornLogger,
+            "child_exit": _forget_worker_metrics,
             "control_socket_disable": True,
             "proc_name": "alerter-web",
         }
@@ -142,13 +159,11 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        rt = Runtime(self.settings)
+        rt = Runtime(self.settings, config=self.config)
         return create_app(rt, on_reload=lambda: reload_all_gunicorn_workers(rt))
 
 
 def run_web(settings: Settings) -> int:
-    # Fail at once on a bad config rather than in every forked worker.
-    Runtime(settings)
     _Gunicorn(settings).run()
     return 0
 

@@ -10,9 +10,10 @@ from urllib.parse import urlparse
 
 import redis
 from flask import Flask, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from app import metrics
 from app.api.v2 import bp as api_v2
 from app.api.v2 import error_response
 from app.runtime import Runtime
@@ -57,7 +58,7 @@ def create_app(runtime: Runtime, on_reload: Callable[[], str | None] | None = No
 
     @app.get(f"{prefix}/metrics")
     def prom_metrics() -> Response:
-        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+        return Response(metrics.exposition(), mimetype=CONTENT_TYPE_LATEST)
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_: RequestEntityTooLarge) -> Response:
