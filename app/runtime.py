@@ -17,6 +17,7 @@ from rq import Queue
 
 from app import backend, metrics, templates
 from app.alerts import Alert
+from app.cluster import Membership, config_hash
 from app.config import Config, ConfigError, Route, load_config_file
 from app.dispatcher import Dispatcher
 from app.inhibit import Inhibitor
@@ -83,6 +84,26 @@ class Runtime:
         )
         self.queue = Queue(QUEUE_NAME, connection=self.client)
         self.started_at = time.time()
+        self.membership: Membership | None = None
+
+    def join_cluster(self, role: str) -> None:
+        """Publish this process's heartbeat (not in embedded mode: no cluster there)."""
+        if self.settings.embedded:
+            return
+        address = self.settings.cluster_advertise_address
+        if not address and role != "worker":
+            host, port = self.settings.host_port
+            address = f"{socket.gethostname() if host in ('', '0.0.0.0', '::') else host}:{port}"
+        self.membership = Membership(
+            self.client,
+            self.keys,
+            role=role,
+            address=address,
+            config_hash=lambda: config_hash(self._config.original),
+            interval=self.settings.gossip_interval,
+            timeout=self.settings.peer_timeout,
+        )
+        self.membership.start()
 
     def _drop_inhibited(
         self, alerts: list[Alert], group: GroupState, route: Route, now: float

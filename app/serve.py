@@ -72,6 +72,7 @@ def run_all_in_one(settings: Settings) -> int:
         backend.load_snapshot(client, settings)
     rt = Runtime(settings, client)
     set_runtime(rt)
+    rt.join_cluster("all")
     stop = threading.Event()
     timers = _timer_loop(rt)
     timers.start()
@@ -160,6 +161,7 @@ class _Gunicorn(BaseApplication):
 
     def load(self) -> Any:
         rt = Runtime(self.settings, config=self.config)
+        rt.join_cluster("web")
         return create_app(rt, on_reload=lambda: reload_all_gunicorn_workers(rt))
 
 
@@ -172,6 +174,7 @@ def run_worker(settings: Settings) -> int:
     """An RQ worker (jobs run in this process, no fork per job) plus this process's timer loop."""
     rt = Runtime(settings)
     set_runtime(rt)
+    rt.join_cluster("worker")
     timers = _timer_loop(rt)
     timers.start()
     stop = threading.Event()

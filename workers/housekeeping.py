@@ -26,6 +26,8 @@ def sweep() -> dict[str, int]:
         "nflog_expired": rt.nflog.gc(now),
         "silences_dropped": rt.silences.gc(now),
     }
+    if rt.membership is not None:
+        done["peers_forgotten"] = rt.membership.prune(now)
     gc_ms = max(1, int(rt.settings.gc_interval * 1000))
     if rt.client.set(f"{rt.keys.prefix}:gc", "1", nx=True, px=gc_ms):
         done["alerts_gc"] = rt.store.gc_resolved(now)

@@ -181,8 +181,15 @@ def get_receivers() -> Response:
 def get_status() -> Response:
     rt = _rt()
     cluster: dict[str, Any] = {"status": "disabled", "peers": []}
-    if not rt.settings.embedded:
-        cluster = {"name": rt.settings.key_prefix, "status": "ready", "peers": []}
+    if rt.membership is not None:
+        peers = rt.membership.peers()
+        # "ready" once this process's own heartbeat is visible in Redis, as a settled member.
+        settled = any(p.name == rt.membership.name for p in peers)
+        cluster = {
+            "name": rt.membership.name,
+            "status": "ready" if settled else "settling",
+            "peers": [{**p.to_api(), "role": p.role, "configHash": p.config_hash} for p in peers],
+        }
     return json_response(
         {
             "cluster": cluster,
