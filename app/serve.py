@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -49,19 +50,34 @@ def _timer_loop(rt: Runtime) -> TimerLoop:
     )
 
 
-def _work_forever(worker: SimpleWorker, stop: threading.Event) -> None:
-    """RQ's work loop also returns when Redis drops; keep coming back until asked to stop
-    (by our event, or by SIGTERM/SIGINT, which RQ's own handlers record)."""
-    backoff = 0.5
-    while not stop.is_set():
+class WorkerLoop:
+    """Runs RQ's work loop, and runs it again with a fresh worker when it ends because Redis went
+    away (RQ's loop returns then, and would refuse to re-register a name it still thinks alive).
+    Stops on our event, or on SIGTERM/SIGINT, which RQ's own handlers record."""
+
+    def __init__(self, make_worker: Callable[[], SimpleWorker], stop: threading.Event) -> None:
+        self.make_worker = make_worker
+        self.stop = stop
+        self.worker = make_worker()
+
+    def busy(self) -> bool:
         try:
-            worker.work(logging_level="WARNING")
-        except redis.RedisError as err:
-            log.warning("worker lost Redis (%s); reconnecting in %.1fs", err, backoff)
-        if worker._shutdown_requested_date is not None or stop.wait(backoff):
-            return
-        log.warning("RQ work loop ended (Redis unreachable?); restarting it in %.1fs", backoff)
-        backoff = min(backoff * 2, 5.0)
+            return self.worker.get_state() == "busy"
+        except redis.RedisError:
+            return False
+
+    def run(self) -> None:
+        backoff = 0.5
+        while not self.stop.is_set():
+            try:
+                self.worker.work(logging_level="WARNING")
+            except redis.RedisError as err:
+                log.warning("worker lost Redis (%s); reconnecting in %.1fs", err, backoff)
+            if self.worker._shutdown_requested_date is not None or self.stop.wait(backoff):
+                return
+            log.warning("RQ work loop ended (Redis unreachable?); restarting it in %.1fs", backoff)
+            backoff = min(backoff * 2, 5.0)
+            self.worker = self.make_worker()
 
 
 def run_all_in_one(settings: Settings) -> int:
@@ -76,14 +92,9 @@ def run_all_in_one(settings: Settings) -> int:
     stop = threading.Event()
     timers = _timer_loop(rt)
     timers.start()
-    workers = []
-    for n in range(2):
-        worker = ThreadWorker([QUEUE_NAME], connection=rt.client, name=f"embedded-{n}-{time.time_ns()}")
-        thread = threading.Thread(
-            target=_work_forever, args=(worker, stop), daemon=True, name=f"rq-worker-{n}"
-        )
-        thread.start()
-        workers.append(worker)
+    loops = [WorkerLoop(lambda: ThreadWorker([QUEUE_NAME], connection=rt.client), stop) for _ in range(2)]
+    for n, loop in enumerate(loops):
+        threading.Thread(target=loop.run, daemon=True, name=f"rq-worker-{n}").start()
     host, port = settings.host_port
     server = make_server(host, port, create_app(rt), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True, name="http").start()
@@ -100,11 +111,13 @@ def run_all_in_one(settings: Settings) -> int:
     timers.stop()
     # Let a send in progress finish, so that what was sent is also logged before the snapshot.
     deadline = time.monotonic() + 10
-    while any(w.get_state() == "busy" for w in workers) and time.monotonic() < deadline:
+    while any(loop.busy() for loop in loops) and time.monotonic() < deadline:
         time.sleep(0.05)
     if settings.embedded:
         saved = backend.save_snapshot(rt.client, rt.keys, settings)
         log.info("state saved", extra={"fields": {"path": settings.storage_path, "keys": saved}})
+    if rt.membership is not None:
+        rt.membership.stop()
     return 0
 
 
@@ -177,13 +190,10 @@ def run_worker(settings: Settings) -> int:
     rt.join_cluster("worker")
     timers = _timer_loop(rt)
     timers.start()
-    stop = threading.Event()
-    worker = SimpleWorker([QUEUE_NAME], connection=rt.client)
-
-    def on_hup(*_: object) -> None:
-        threading.Thread(target=rt.reload).start()
-
-    signal.signal(signal.SIGHUP, on_hup)
-    _work_forever(worker, stop)
+    loop = WorkerLoop(lambda: SimpleWorker([QUEUE_NAME], connection=rt.client), threading.Event())
+    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=rt.reload).start())
+    loop.run()
     timers.stop()
+    if rt.membership is not None:
+        rt.membership.stop()
     return 0
