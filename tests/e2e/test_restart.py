@@ -6,6 +6,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import requests
+
+from app.timeutil import format_time
 from tests.e2e.conftest import alert, holds, start_embedded, start_split, webhook_receiver, write_config
 from tests.support.http_sink import HttpSink
 from tests.support.redis_server import RedisServer
@@ -58,3 +61,30 @@ def test_embedded_restart_keeps_the_pending_notification_and_the_log(tmp_path: P
             holds(lambda: len(sink.requests) == 1, 3 + 2 * 2, "notified again after a second restart")
         finally:
             dep.processes[0].stop()
+
+
+def test_embedded_restart_keeps_silences(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "am.yml", [webhook_receiver("http://127.0.0.1:9/")])
+    dep = start_embedded(config, tmp_path / "data")
+    silence = {
+        "matchers": [{"name": "alertname", "value": "Quiet", "isRegex": False, "isEqual": True}],
+        "startsAt": format_time(time.time()),
+        "endsAt": format_time(time.time() + 3600),
+        "createdBy": "ops",
+        "comment": "kept across restarts",
+    }
+    r = requests.post(f"{dep.web_urls[0]}/api/v2/silences", json=silence, timeout=10)
+    assert r.status_code == 200, r.text
+    sid = r.json()["silenceID"]
+    dep.processes[0].stop()
+
+    dep = start_embedded(config, tmp_path / "data")
+    try:
+        [kept] = dep.get("/api/v2/silences")
+        assert (kept["id"], kept["comment"], kept["status"]["state"]) == (
+            sid,
+            "kept across restarts",
+            "active",
+        )
+    finally:
+        dep.processes[0].stop()
