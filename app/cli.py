@@ -161,7 +161,8 @@ def parse_settings(argv: list[str], prog: str = "alerter") -> Settings:
         except ValueError as err:
             build_parser(prog).error(str(err))
     values = {k: v for k, v in vars(ns).items() if k in Settings.__dataclass_fields__}
-    return Settings(**values, features=frozenset(features))
+    listen_given = any(a == "--web.listen-address" or a.startswith("--web.listen-address=") for a in argv)
+    return Settings(**values, features=frozenset(features), serve_worker_metrics=listen_given)
 
 
 def main(argv: list[str] | None = None) -> int:

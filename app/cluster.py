@@ -22,6 +22,7 @@ import orjson
 import redis
 from prometheus_client import Gauge
 
+from app.metrics import redis_roundtrip
 from app.store import Keys
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,9 @@ class Membership:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                started = time.perf_counter()
+                self.r.ping()
+                redis_roundtrip.set(time.perf_counter() - started)
                 self.beat()
                 live = self.peers()
                 peers_gauge.set(len(live))

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from app import metrics
 from app.alerts import Alert
 from app.config import Config, Route
 from app.notify import IntegrationTarget, Pipeline
@@ -85,7 +86,8 @@ class Dispatcher:
 
     def put_alerts(self, alerts: list[Alert], now: float) -> int:
         """Store a validated batch and insert it into its groups; one Redis round trip."""
-        return self.store.put(((a, list(self.groups_for(a.labels))) for a in alerts), now)
+        with metrics.alert_processing.time():
+            return self.store.put(((a, list(self.groups_for(a.labels))) for a in alerts), now)
 
     def receivers_for(self, labels: dict[str, str]) -> list[str]:
         return list(dict.fromkeys(g.receiver for g in self.groups_for(labels)))

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import redis
+
 from app import metrics
 from app.alerts import Alert
 from app.config import Route
@@ -74,7 +76,12 @@ class Pipeline:
         firing_set = frozenset(a.fingerprint for a in firing)
         resolved_set = frozenset(a.fingerprint for a in resolved)
         for _ in range(3):
-            entry, seen = self.nflog.read(field)
+            metrics.nflog_queries.inc()
+            try:
+                entry, seen = self.nflog.read(field)
+            except (redis.RedisError, ValueError):
+                metrics.nflog_query_errors.inc()
+                raise
             if not needs_update(
                 entry, firing_set, resolved_set, target.send_resolved, route.repeat_interval, now
             ):
@@ -118,6 +125,7 @@ class Pipeline:
             # A worker paused past its lease (GC stall, SIGSTOP, partition) must not send what
             # another worker has taken over: check the lease right before every attempt.
             if not self.nflog.refresh(lease, self.lease_ttl):
+                metrics.nflog_lease_lost.inc()
                 log.warning(
                     "send lease lost before sending; leaving this notification to the worker that took over",
                     extra={"fields": {"group": n.group_key, "receiver": target.receiver}},

@@ -35,10 +35,12 @@ QUEUE_NAME = "alerter"
 
 
 def load_validated(settings: Settings) -> Config:
-    """Load --config.file and the template files it names; raises ConfigError or
-    TemplateLoadError (callers decide whether that stops the process)."""
+    """Load --config.file and the template files it names, and record the success in the
+    reload metrics; raises ConfigError or TemplateLoadError (callers decide what that means)."""
     config = load_config_file(settings.config_file, matcher_mode=settings.matcher_mode)
     templates.load(config.templates)
+    metrics.config_last_reload_success.set(1)
+    metrics.config_last_reload_time.set(time.time())
     return config
 
 
@@ -54,8 +56,6 @@ def reload_validated(settings: Settings) -> tuple[Config | None, str | None]:
             extra={"fields": {"file": settings.config_file, "err": str(err)}},
         )
         return None, str(err)
-    metrics.config_last_reload_success.set(1)
-    metrics.config_last_reload_time.set(time.time())
     log.info("completed loading of configuration file", extra={"fields": {"file": settings.config_file}})
     return new, None
 
@@ -68,6 +68,8 @@ class Runtime:
         self.client = client if client is not None else backend.connect(settings)
         self.keys = Keys(settings.key_prefix)
         self._config = config if config is not None else load_validated(settings)
+        metrics.config_last_reload_success.set(1)
+        metrics.config_last_reload_time.set(time.time())
         self._reload_lock = threading.Lock()
         metrics.config_last_reload_success.set(1)
         metrics.config_last_reload_time.set(time.time())

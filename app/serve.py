@@ -13,7 +13,7 @@ from typing import Any
 import redis
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
-from prometheus_client import multiprocess
+from prometheus_client import multiprocess, start_http_server
 from rq import SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 from werkzeug.serving import make_server
@@ -188,6 +188,11 @@ def run_worker(settings: Settings) -> int:
     rt = Runtime(settings)
     set_runtime(rt)
     rt.join_cluster("worker")
+    if settings.serve_worker_metrics:
+        # Notification counters live in the workers: they serve /metrics like any Alertmanager.
+        host, port = settings.host_port
+        start_http_server(port, addr=host)
+        log.info("serving worker metrics", extra={"fields": {"address": settings.listen_address}})
     timers = _timer_loop(rt)
     timers.start()
     loop = WorkerLoop(lambda: SimpleWorker([QUEUE_NAME], connection=rt.client), threading.Event())

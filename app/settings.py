@@ -37,6 +37,7 @@ class Settings:
     reconnect_timeout: float = 6 * 3600.0
     tls_config_file: str = ""
     features: frozenset[str] = frozenset()  # --enable-feature
+    serve_worker_metrics: bool = False  # `alerter worker` given an explicit --web.listen-address
     web_workers: int = 2
     web_threads: int = 4
     max_request_bytes: int = 4 * 1024 * 1024

@@ -36,6 +36,7 @@ def create_app(runtime: Runtime, on_reload: Callable[[], str | None] | None = No
     prefix = route_prefix(runtime)
     app.register_blueprint(api_v2, url_prefix=f"{prefix}/api/v2")
     reload = on_reload or runtime.reload
+    cluster_state = metrics.ClusterStateCollector(runtime)
 
     @app.get(f"{prefix}/-/healthy")
     def healthy() -> Response:
@@ -58,7 +59,7 @@ def create_app(runtime: Runtime, on_reload: Callable[[], str | None] | None = No
 
     @app.get(f"{prefix}/metrics")
     def prom_metrics() -> Response:
-        return Response(metrics.exposition(), mimetype=CONTENT_TYPE_LATEST)
+        return Response(metrics.exposition(cluster_state), mimetype=CONTENT_TYPE_LATEST)
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_: RequestEntityTooLarge) -> Response:

@@ -71,6 +71,7 @@ class Deployment:
 
     web_urls: list[str]
     processes: list[ManagedProcess] = field(default_factory=list)
+    worker_urls: list[str] = field(default_factory=list)
 
     def post(self, alerts: list[dict[str, Any]]) -> None:
         """Send the batch to every web instance, as every Prometheus server does."""
@@ -107,7 +108,12 @@ def start_split(config: Path, redis: RedisServer, webs: int = 2, workers: int = 
     common = [f"--config.file={config}", f"--redis.url={redis.url}", "--log.level=debug", *extra]
     dep = Deployment([])
     for _ in range(workers):
-        dep.processes.append(ManagedProcess(alerter_command("worker", *common)))
+        # Each worker serves its own /metrics (its notification counters) on a port of its own.
+        port = free_port()
+        dep.worker_urls.append(f"http://127.0.0.1:{port}")
+        dep.processes.append(
+            ManagedProcess(alerter_command("worker", *common, f"--web.listen-address=127.0.0.1:{port}"))
+        )
     for _ in range(webs):
         port = free_port()
         dep.processes.append(
