@@ -52,6 +52,20 @@ def _listen_address(text: str) -> str:
     return text
 
 
+# --cluster.* durations: (flag, Settings field). See docs/cluster-flags.md for their meaning.
+_CLUSTER_DURATIONS = [
+    ("--cluster.peer-timeout", "peer_timeout"),
+    ("--cluster.gossip-interval", "gossip_interval"),
+    ("--cluster.pushpull-interval", "pushpull_interval"),
+    ("--cluster.tcp-timeout", "tcp_timeout"),
+    ("--cluster.settle-timeout", "settle_timeout"),
+    ("--cluster.probe-interval", "probe_interval"),
+    ("--cluster.probe-timeout", "probe_timeout"),
+    ("--cluster.reconnect-interval", "reconnect_interval"),
+    ("--cluster.reconnect-timeout", "reconnect_timeout"),
+]
+
+
 def build_parser(prog: str) -> argparse.ArgumentParser:
     d = Settings()
     p = argparse.ArgumentParser(
@@ -116,36 +130,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     a("--cluster.advertise-address", dest="cluster_advertise_address", default="")
     a("--cluster.peer", dest="cluster_peers", action="append", default=[])
     a("--cluster.label", dest="cluster_label", default="")
-    a(
-        "--cluster.peer-timeout",
-        dest="peer_timeout",
-        type=_duration("--cluster.peer-timeout"),
-        default=d.peer_timeout,
-    )
-    a(
-        "--cluster.gossip-interval",
-        dest="gossip_interval",
-        type=_duration("--cluster.gossip-interval"),
-        default=d.gossip_interval,
-    )
-    a(
-        "--cluster.pushpull-interval",
-        dest="pushpull_interval",
-        type=_duration("--cluster.pushpull-interval"),
-        default=d.pushpull_interval,
-    )
-    a(
-        "--cluster.tcp-timeout",
-        dest="tcp_timeout",
-        type=_duration("--cluster.tcp-timeout"),
-        default=d.tcp_timeout,
-    )
-    a(
-        "--cluster.settle-timeout",
-        dest="settle_timeout",
-        type=_duration("--cluster.settle-timeout"),
-        default=d.settle_timeout,
-    )
+    for flag, dest in _CLUSTER_DURATIONS:
+        a(flag, dest=dest, type=_duration(flag), default=getattr(d, dest))
+    a("--cluster.tls-config", dest="tls_config_file", default="", help="TLS settings for Redis (YAML file).")
     return p
 
 

@@ -34,6 +34,15 @@ def error_response(message: str, status: int) -> Response:
     return json_response(message, status)
 
 
+class BadQuery(ValueError):
+    """A query parameter Alertmanager would refuse (HTTP 400)."""
+
+
+@bp.errorhandler(BadQuery)
+def bad_query(err: BadQuery) -> Response:
+    return error_response(str(err), 400)
+
+
 def _bool_arg(name: str, default: bool = True) -> bool:
     value = request.args.get(name)
     if value is None:
@@ -42,7 +51,7 @@ def _bool_arg(name: str, default: bool = True) -> bool:
         return True
     if value.lower() in ("false", "0"):
         return False
-    raise ValueError(f"query parameter {name} must be true or false, got {value!r}")
+    raise BadQuery(f"query parameter {name} must be true or false, got {value!r}")
 
 
 def _filter_matchers() -> list[Matcher]:
@@ -51,7 +60,7 @@ def _filter_matchers() -> list[Matcher]:
         try:
             matchers.append(parse_matcher(text))
         except ValueError as err:
-            raise ValueError(f"bad matcher format: {text}: {err}") from None
+            raise BadQuery(f"bad matcher format: {text}: {err}") from None
     return matchers
 
 
@@ -62,7 +71,7 @@ def _receiver_regex() -> re.Pattern[str] | None:
     try:
         return re.compile(f"^(?:{text})$")
     except re.error as err:
-        raise ValueError(f"failed to parse receiver param: {err}") from None
+        raise BadQuery(f"failed to parse receiver param: {err}") from None
 
 
 @bp.post("/alerts")
@@ -132,10 +141,7 @@ class _AlertFilter:
 @bp.get("/alerts")
 def get_alerts() -> Response:
     rt = _rt()
-    try:
-        flt = _AlertFilter()
-    except ValueError as err:
-        return error_response(str(err), 400)
+    flt = _AlertFilter()
     now = time.time()
     silences = rt.silences.all()
     out = []
@@ -149,10 +155,7 @@ def get_alerts() -> Response:
 @bp.get("/alerts/groups")
 def get_alert_groups() -> Response:
     rt = _rt()
-    try:
-        flt = _AlertFilter()
-    except ValueError as err:
-        return error_response(str(err), 400)
+    flt = _AlertFilter()
     now = time.time()
     silences = rt.silences.all()
     out = []
@@ -210,10 +213,7 @@ def get_status() -> Response:
 @bp.get("/silences")
 def get_silences() -> Response:
     rt = _rt()
-    try:
-        matchers = _filter_matchers()
-    except ValueError as err:
-        return error_response(str(err), 400)
+    matchers = _filter_matchers()
     now = time.time()
     # Alertmanager filters silences by matching the filter against the silence's own matchers
     # read as a label set.

@@ -1,0 +1,147 @@
+"""API v2 through Flask's test client on an in-process Redis: shapes, filters, errors."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import fakeredis
+import pytest
+import yaml
+from flask.testing import FlaskClient
+
+from app.runtime import Runtime
+from app.settings import Settings
+from app.timeutil import format_time
+from app.web import create_app
+
+CONFIG = {
+    "route": {
+        "receiver": "default",
+        "group_by": ["alertname"],
+        "routes": [
+            {"matchers": ['severity="page"'], "receiver": "pager", "continue": True},
+            {"matchers": ['alertname="Disk"'], "receiver": "default"},
+        ],
+    },
+    "receivers": [
+        {"name": "default", "webhook_configs": [{"url": "http://127.0.0.1:9/"}]},
+        {"name": "pager", "webhook_configs": [{"url": "http://127.0.0.1:9/p"}]},
+    ],
+}
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> FlaskClient:
+    path = tmp_path / "am.yml"
+    path.write_text(yaml.safe_dump(CONFIG))
+    settings = Settings(config_file=str(path), storage_path=str(tmp_path), external_url="http://am.example/")
+    rt = Runtime(settings, fakeredis.FakeRedis(server=fakeredis.FakeServer()))
+    return create_app(rt).test_client()
+
+
+def post_alerts(client: FlaskClient, *labelsets: dict[str, str]) -> None:
+    now = time.time()
+    body = [
+        {"labels": ls, "startsAt": format_time(now), "endsAt": format_time(now + 300)} for ls in labelsets
+    ]
+    assert client.post("/api/v2/alerts", json=body).status_code == 200
+
+
+def test_alerts_have_alertmanager_shape_and_receivers(client: FlaskClient) -> None:
+    post_alerts(client, {"alertname": "Disk", "severity": "page"}, {"alertname": "CPU"})
+    alerts = client.get("/api/v2/alerts").get_json()
+    assert [a["labels"]["alertname"] for a in alerts] == sorted(
+        ["Disk", "CPU"], key=lambda n: next(a["fingerprint"] for a in alerts if a["labels"]["alertname"] == n)
+    )
+    disk = next(a for a in alerts if a["labels"]["alertname"] == "Disk")
+    assert set(disk) == {
+        "labels",
+        "annotations",
+        "startsAt",
+        "endsAt",
+        "generatorURL",
+        "fingerprint",
+        "receivers",
+        "updatedAt",
+        "status",
+    }
+    assert disk["receivers"] == [{"name": "pager"}, {"name": "default"}]  # continue: the next sibling too
+    assert disk["status"] == {"state": "active", "silencedBy": [], "inhibitedBy": [], "mutedBy": []}
+
+
+def test_filters_and_receiver_regex(client: FlaskClient) -> None:
+    post_alerts(client, {"alertname": "Disk", "severity": "page"}, {"alertname": "CPU"})
+    names = lambda q: sorted(a["labels"]["alertname"] for a in client.get(f"/api/v2/alerts?{q}").get_json())  # noqa: E731
+    assert names("filter=alertname%3D~%22D.*%22") == ["Disk"]
+    assert names("receiver=pag.*") == ["Disk"]
+    assert names("receiver=pag") == []  # anchored, as in Alertmanager
+    assert names("active=false") == []
+
+
+def test_silenced_alert_is_suppressed_and_filtered(client: FlaskClient) -> None:
+    post_alerts(client, {"alertname": "Disk"})
+    now = time.time()
+    r = client.post(
+        "/api/v2/silences",
+        json={
+            "matchers": [{"name": "alertname", "value": "Disk", "isRegex": False}],
+            "startsAt": format_time(now),
+            "endsAt": format_time(now + 60),
+            "createdBy": "me",
+            "comment": "c",
+        },
+    )
+    sid = r.get_json()["silenceID"]
+    [alert] = client.get("/api/v2/alerts").get_json()
+    assert alert["status"] == {"state": "suppressed", "silencedBy": [sid], "inhibitedBy": [], "mutedBy": []}
+    assert client.get("/api/v2/alerts?silenced=false").get_json() == []
+    assert client.get(f"/api/v2/silence/{sid}").get_json()["status"] == {"state": "active"}
+    assert [s["id"] for s in client.get("/api/v2/silences?filter=alertname%3DDisk").get_json()] == [sid]
+    assert client.get("/api/v2/silences?filter=alertname%3DOther").get_json() == []
+    assert client.delete(f"/api/v2/silence/{sid}").status_code == 200
+    assert client.get("/api/v2/alerts?silenced=false").get_json()[0]["status"]["state"] == "active"
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/api/v2/alerts?active=maybe", "query parameter active must be true or false"),
+        ("/api/v2/alerts?filter=%7Bbroken", "bad matcher format"),
+        ("/api/v2/alerts/groups?receiver=(", "failed to parse receiver param"),
+        ("/api/v2/silences?filter=%3D%3D", "bad matcher format"),
+    ],
+)
+def test_bad_queries_are_400_with_a_message(client: FlaskClient, path: str, message: str) -> None:
+    r = client.get(path)
+    assert r.status_code == 400
+    assert message in r.get_json()
+
+
+def test_silence_errors(client: FlaskClient) -> None:
+    assert client.get("/api/v2/silence/nope").status_code == 404
+    assert client.delete("/api/v2/silence/nope").status_code == 404
+    r = client.post("/api/v2/silences", json={"matchers": []})
+    assert r.status_code == 400
+
+
+def test_groups_status_and_receivers(client: FlaskClient) -> None:
+    post_alerts(client, {"alertname": "Disk", "severity": "page"}, {"alertname": "Disk", "severity": "info"})
+    groups = client.get("/api/v2/alerts/groups").get_json()
+    assert [(g["receiver"]["name"], g["labels"], len(g["alerts"])) for g in groups] == [
+        ("default", {"alertname": "Disk"}, 2),
+        ("pager", {"alertname": "Disk"}, 1),
+    ]
+    status = client.get("/api/v2/status").get_json()
+    assert status["cluster"] == {"status": "disabled", "peers": []}
+    assert "receiver: default" in status["config"]["original"]
+    assert "<secret>" in status["config"]["original"]
+    assert set(status["versionInfo"]) == {
+        "version",
+        "revision",
+        "branch",
+        "buildUser",
+        "buildDate",
+        "goVersion",
+    }
+    assert client.get("/api/v2/receivers").get_json() == [{"name": "default"}, {"name": "pager"}]
