@@ -1,0 +1,253 @@
+"""Notification benchmark: how late is each group's first notification, and how many per second.
+
+    bench/notify [--groups=10000] [--workers=1,2,4] [--group-wait=5] [--max-wait=150] [--profile=DIR]
+
+For Alertmanager 0.25 and for alerter with 1, 2 and 4 `alerter worker` processes (web tier
+`alerter web` on a private redis-server), each run freshly started:
+
+* one route grouping by alertname, group_wait --group-wait seconds, group_interval 1h,
+  repeat_interval 24h, one webhook receiver: a fast local sink (asyncio, keep-alive, in its own
+  process) that records the arrival time of every notification and its group;
+* --groups alerts with distinct alertnames (so --groups groups, one alert each, startsAt = now)
+  are posted in batches of 64 over 4 connections; each group's due time is the moment its batch
+  was sent + group_wait;
+* the run waits until every group was notified (or --max-wait seconds past the last due time).
+
+Prints, per run: lateness of each group's first delivery against its due time (p50/p99/max;
+a group never notified counts as infinitely late), notifications/s (delivered / (last arrival -
+first arrival)), duplicate deliveries, CPU use, and the goals: p99 lateness < 1 s at 10,000
+groups, notifications/s from 1 to 2 workers >= 1.7x. --profile=DIR records py-spy profiles of the
+alerter workers during delivery and prints their hotspots.
+"""
+
+import argparse
+import math
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (
+    Bench,
+    Profiler,
+    cpu_seconds,
+    machine_summary,
+    make_alert,
+    pct,
+    post_batches,
+    ratio,
+    reproduce_line,
+    rfc3339,
+    sink_count,
+    sink_dump,
+    start_sink,
+    summarize_profile,
+    table,
+    wait_for,
+    write_config,
+)
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--groups", type=int, default=10_000)
+    p.add_argument("--group-wait", type=float, default=5.0, help="seconds")
+    p.add_argument("--workers", default="1,2,4", help="alerter worker counts to run")
+    p.add_argument("--servers", default="alertmanager,alerter")
+    p.add_argument("--web-workers", type=int, default=2)
+    p.add_argument("--web-threads", type=int, default=4)
+    p.add_argument(
+        "--max-wait", type=float, default=150.0, help="give up this many seconds after the last group was due"
+    )
+    p.add_argument("--profile", default=None, help="directory for py-spy profiles of the alerter workers")
+    p.add_argument("--keep", action="store_true")
+    return p.parse_args()
+
+
+def gw_text(seconds: float) -> str:
+    return f"{int(seconds * 1000)}ms"
+
+
+def run_one(
+    bench: Bench, kind: str, workers: int, args: argparse.Namespace, profiler: Profiler
+) -> dict[str, Any]:
+    sink = start_sink(bench)
+    label = "alertmanager" if kind == "alertmanager" else f"alerter x{workers}"
+    cfg = write_config(
+        bench.dir / f"config-{kind}-{workers}.yml",
+        f"http://127.0.0.1:{sink.port}/notify",
+        group_wait=gw_text(args.group_wait),
+    )
+    redis = None
+    worker_pids: list[int] = []
+    if kind == "alertmanager":
+        server = bench.alertmanager(cfg)
+        busy_pids = lambda: server.pids()  # noqa: E731
+    else:
+        redis = bench.redis()
+        server = bench.alerter_web(cfg, redis.url, args.web_workers, args.web_threads)
+        procs = [bench.alerter_worker(cfg, redis.url, n) for n in range(workers)]
+        worker_pids = [p.pid for p in procs]
+        wait_for(
+            lambda: redis.client.scard("rq:workers") >= workers,
+            30,
+            f"{workers} alerter workers registered",
+            procs[0],
+        )
+        busy_pids = lambda: worker_pids  # noqa: E731
+    time.sleep(1)
+
+    n = args.groups
+    starts = rfc3339(time.time())
+    alerts = [make_alert(i, n, starts, "", name="NotifyBench", width=5) for i in range(n)]
+    for a in alerts:
+        del a["endsAt"]  # firing until resolve_timeout (5m), far beyond the run
+    batches = [alerts[i : i + 64] for i in range(0, n, 64)]
+    sent_at: dict[int, float] = {}
+    cpu0 = cpu_seconds(busy_pids())
+    redis_cpu0 = cpu_seconds([redis.proc.pid]) if redis else 0.0
+    post_s = post_batches(server.port, batches, 4, on_send=lambda idx, t: sent_at.__setitem__(idx, t))
+    due = {}
+    for idx, batch in enumerate(batches):
+        for a in batch:
+            due[a["labels"]["alertname"]] = sent_at[idx] + args.group_wait
+    first_due, last_due = min(due.values()), max(due.values())
+    if kind != "alertmanager" and profiler.enabled:
+        time.sleep(max(0.0, first_due - 0.5 - time.time()))
+        profiler.start(f"notify-x{workers}", worker_pids, 600)
+    deadline = last_due + args.max_wait
+    delivered = 0
+    while time.time() < deadline:
+        delivered = sink_count(sink)["count"]
+        if delivered >= n:
+            break
+        time.sleep(0.25)
+    time.sleep(1.0)  # late duplicates, if any
+    profiles = profiler.finish(early=True)
+    cpu = cpu_seconds(busy_pids()) - cpu0
+    redis_cpu = (cpu_seconds([redis.proc.pid]) - redis_cpu0) if redis else 0.0
+    stats = sink_count(sink)
+    records = sink_dump(sink)
+    bench.stop_all()
+
+    first: dict[str, float] = {}
+    per_group: dict[str, int] = defaultdict(int)
+    for t, group, _n in records:
+        per_group[group] += 1
+        if group not in first or t < first[group]:
+            first[group] = t
+    lateness = [first[g] - d if g in first else math.inf for g, d in due.items()]
+    arrivals = sorted(first.values())
+    span = arrivals[-1] - arrivals[0] if len(arrivals) > 1 else 0.0
+    unknown = sum(c for g, c in per_group.items() if g not in due)
+    window = (arrivals[-1] - first_due) if arrivals else 0.0
+    return {
+        "label": label,
+        "kind": kind,
+        "workers": workers,
+        "post_s": post_s,
+        "post_spread": last_due - first_due,
+        "delivered_groups": sum(1 for g in due if g in first),
+        "notifications": len(records),
+        "duplicates": sum(c - 1 for g, c in per_group.items() if g in due and c > 1),
+        "unknown": unknown,
+        "p50": pct(lateness, 50),
+        "p99": pct(lateness, 99),
+        "max": max(lateness),
+        "min": min(lateness),
+        "rate": (len(arrivals) - 1) / span if span else float("nan"),
+        "window": window,
+        "cpu_cores": cpu / window if window else 0.0,
+        "redis_cores": redis_cpu / window if window else 0.0,
+        "sink": stats,
+        "profiles": profiles,
+    }
+
+
+def fmt_s(x: float) -> str:
+    return "never" if math.isinf(x) else f"{x:.3f}"
+
+
+def main() -> int:
+    args = parse_args()
+    print(f"machine: {machine_summary()}")
+    print(
+        f"{args.groups:,} groups (one alert each), group_wait {args.group_wait:g}s, webhook sink on "
+        f"loopback; alerter web {args.web_workers}x{args.web_threads} on a private redis-server\n",
+        flush=True,
+    )
+    runs: list[tuple[str, int]] = []
+    for s in [x for x in args.servers.split(",") if x]:
+        if s == "alertmanager":
+            runs.append(("alertmanager", 0))
+        else:
+            runs += [("alerter", int(w)) for w in args.workers.split(",") if w]
+    results = []
+    with Bench("notify", keep=args.keep) as bench:
+        profiler = Profiler(bench, Path(args.profile).resolve() if args.profile else None)
+        for kind, workers in runs:
+            r = run_one(bench, kind, workers, args, profiler)
+            results.append(r)
+            print(
+                f"== {r['label']}: posted {args.groups:,} alerts in {r['post_s']:.2f} s "
+                f"(due times spread over "
+                f"{r['post_spread']:.2f} s)\n"
+                f"   first deliveries: {r['delivered_groups']:,}/{args.groups:,} groups; lateness p50 "
+                f"{fmt_s(r['p50'])} s, p99 {fmt_s(r['p99'])} s, max {fmt_s(r['max'])} s "
+                f"(min {fmt_s(r['min'])} s)\n"
+                f"   {r['rate']:,.0f} notifications/s; {r['notifications']:,} notifications received, "
+                f"{r['duplicates']} duplicates, {r['unknown']} for unknown groups; cores busy while sending: "
+                + (
+                    f"workers {r['cpu_cores']:.2f}, redis {r['redis_cores']:.2f}"
+                    if r["kind"] == "alerter"
+                    else f"alertmanager {r['cpu_cores']:.2f}"
+                ),
+                flush=True,
+            )
+            if r["profiles"]:
+                print(f"   py-spy profiles: {', '.join(map(str, r['profiles']))}")
+                print("   " + summarize_profile(r["profiles"]).replace("\n", "\n   "))
+    print()
+    rows = [
+        [
+            r["label"],
+            fmt_s(r["p50"]),
+            fmt_s(r["p99"]),
+            fmt_s(r["max"]),
+            f"{r['rate']:,.0f}",
+            "PASS" if r["p99"] < 1.0 else "FAIL",
+        ]
+        for r in results
+    ]
+    print(table(rows, ["run", "lateness p50 s", "p99 s", "max s", "notifications/s", "goal p99 < 1 s"]))
+    by_workers = {r["workers"]: r for r in results if r["kind"] == "alerter"}
+    am = next((r for r in results if r["kind"] == "alertmanager"), None)
+    if 1 in by_workers and 2 in by_workers:
+        s = by_workers[2]["rate"] / by_workers[1]["rate"]
+        print(
+            f"\nscaling 1 -> 2 workers: {s:.2f}x notifications/s "
+            f"(goal >= 1.7x: {'PASS' if s >= 1.7 else 'FAIL'})"
+        )
+    if 1 in by_workers and 4 in by_workers:
+        print(f"scaling 1 -> 4 workers: {by_workers[4]['rate'] / by_workers[1]['rate']:.2f}x notifications/s")
+    if am:
+        for w, r in sorted(by_workers.items()):
+            print(
+                f"alerter x{w} / Alertmanager: notifications/s {ratio(r['rate'], am['rate'])}, "
+                f"p99 lateness {fmt_s(r['p99'])} s vs {fmt_s(am['p99'])} s"
+            )
+    shown = vars(args).copy()
+    shown.pop("keep")
+    print("\nreproduce: " + reproduce_line("notify", shown))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted: every process this benchmark started was stopped", file=sys.stderr)
+        sys.exit(130)
