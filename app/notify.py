@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,10 +52,15 @@ class IntegrationTarget:
 
 
 class Pipeline:
-    def __init__(self, nflog: NotificationLog, lease_ttl: float, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self, nflog: NotificationLog, lease_ttl: float, sleep: Callable[[float], None] | None = None
+    ) -> None:
         self.nflog = nflog
         self.lease_ttl = lease_ttl
-        self.sleep = sleep
+        # Set when the process shuts down: a retry wait ends at once and the retries are left to
+        # the next flush (of this or another worker), instead of holding the shutdown up.
+        self.stopping = threading.Event()
+        self.sleep = sleep or self.stopping.wait
 
     def run(
         self,
@@ -172,3 +178,5 @@ class Pipeline:
                 if give_up:
                     return False
                 self.sleep(delay)
+                if self.stopping.is_set():
+                    return False

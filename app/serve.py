@@ -39,6 +39,17 @@ class ThreadWorker(SimpleWorker):
         pass
 
 
+class StoppingWorker(SimpleWorker):
+    """RQ's worker for `alerter worker`: on SIGTERM/SIGINT it also tells the pipeline to stop
+    retrying, so the warm shutdown (finish the current job) does not wait out a retry schedule."""
+
+    on_stop: Callable[[], None] = staticmethod(lambda: None)
+
+    def request_stop(self, signum: int, frame: Any) -> None:
+        self.on_stop()
+        super().request_stop(signum, frame)
+
+
 def _timer_loop(rt: Runtime) -> TimerLoop:
     return TimerLoop(
         rt.client,
@@ -107,6 +118,7 @@ def run_all_in_one(settings: Settings) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     stop.wait()
     log.info("shutting down")
+    rt.pipeline.stopping.set()
     server.shutdown()
     timers.stop()
     # Let a send in progress finish, so that what was sent is also logged before the snapshot.
@@ -195,7 +207,13 @@ def run_worker(settings: Settings) -> int:
         log.info("serving worker metrics", extra={"fields": {"address": settings.listen_address}})
     timers = _timer_loop(rt)
     timers.start()
-    loop = WorkerLoop(lambda: SimpleWorker([QUEUE_NAME], connection=rt.client), threading.Event())
+
+    def make_worker() -> SimpleWorker:
+        worker = StoppingWorker([QUEUE_NAME], connection=rt.client)
+        worker.on_stop = rt.pipeline.stopping.set
+        return worker
+
+    loop = WorkerLoop(make_worker, threading.Event())
     signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=rt.reload).start())
     loop.run()
     timers.stop()
