@@ -28,17 +28,22 @@ log = logging.getLogger(__name__)
 SNAPSHOT_FILE = "alerter-state.json"
 
 
-def connect(settings: Settings) -> redis.Redis:
+def connect(settings: Settings, blocking_wait: float = 0.0) -> redis.Redis:
     """A client for the configured Redis; in embedded mode, for a fresh in-process server.
 
     `--redis.url` (or REDIS_URL) names one server. `--cluster.peer` names the Redis nodes that
     hold the shared state: when they are Sentinels, the client asks them for the master of the
     service `--cluster.label` (default "alerter") and follows failovers; otherwise the first
     peer is the server.
+
+    `blocking_wait`: the longest blocking command this client will send (RQ's dequeue); its
+    read timeout is that much longer than --cluster.tcp-timeout, so an idle wait never reads
+    as a lost connection.
     """
     if settings.embedded:
         return fakeredis.FakeRedis(server=fakeredis.FakeServer())
     options = _client_options(settings)
+    options["socket_timeout"] = settings.tcp_timeout + blocking_wait
     if settings.redis_url:
         return redis.Redis.from_url(settings.redis_url, **options)
     peers = [parse_peer(p) for p in settings.cluster_peers]
@@ -66,7 +71,6 @@ def parse_peer(text: str) -> tuple[str, int, int]:
 
 def _client_options(settings: Settings) -> dict[str, Any]:
     options: dict[str, Any] = {
-        "socket_timeout": settings.tcp_timeout,
         "socket_connect_timeout": settings.tcp_timeout,
         "health_check_interval": max(1, int(settings.probe_interval)),
     }

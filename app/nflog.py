@@ -26,10 +26,17 @@ if redis.call('SET', KEYS[2], ARGV[3], 'NX', 'PX', ARGV[4]) then return 'ok' end
 return 'busy'
 """
 
+# Record a send, unless another worker committed a newer notification for this integration
+# while ours was in flight (a slow receiver, or a pause): writing ours then would roll the log
+# back and make the next flush send the newer content again.
 _COMMIT = """
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local written = 0
+if (redis.call('HGET', KEYS[1], ARGV[1]) or '') == ARGV[4] then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  written = 1
+end
 if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
-return 1
+return written
 """
 
 _RELEASE = """
@@ -71,6 +78,7 @@ class Lease:
     field: str
     key: str
     token: str
+    seen: str  # the log entry as read when the lease was taken; the commit must find it unchanged
 
 
 def needs_update(
@@ -133,7 +141,7 @@ class NotificationLog:
         token = uuid.uuid4().hex
         result = self._acquire(keys=[self.keys.nflog, key], args=[field, seen, token, int(ttl * 1000)])
         verdict = result.decode() if isinstance(result, bytes) else result
-        return verdict, (Lease(field, key, token) if verdict == "ok" else None)
+        return verdict, (Lease(field, key, token, seen) if verdict == "ok" else None)
 
     def refresh(self, lease: Lease, ttl: float) -> bool:
         """Extend a lease while its holder is still retrying; False if it was lost."""
@@ -146,11 +154,13 @@ class NotificationLog:
         resolved: frozenset[str],
         now: float,
         repeat_interval: float,
-    ) -> None:
-        """Record a successful send and drop the lease, atomically."""
+    ) -> bool:
+        """Record a successful send and drop the lease, atomically; False when a newer entry
+        was committed meanwhile and is kept."""
         expiry = min(self.retention, 2 * repeat_interval) if repeat_interval > 0 else self.retention
         entry = Entry(firing, resolved, now, now + expiry)
-        self._commit(keys=[self.keys.nflog, lease.key], args=[lease.field, entry.encode(), lease.token])
+        args = [lease.field, entry.encode(), lease.token, lease.seen]
+        return bool(self._commit(keys=[self.keys.nflog, lease.key], args=args))
 
     def release(self, lease: Lease) -> None:
         self._release(keys=[lease.key], args=[lease.token])

@@ -29,6 +29,12 @@ from workers.context import set_runtime
 log = logging.getLogger(__name__)
 
 
+# How long an idle RQ worker blocks waiting for a job (RQ derives it from worker_ttl - 15). Its
+# connection's read timeout is longer (backend.connect's blocking_wait), so waiting for work is
+# never mistaken for a lost Redis, which RQ would answer with growing back-off sleeps.
+DEQUEUE_WAIT = 30
+
+
 class ThreadWorker(SimpleWorker):
     """An RQ worker that runs in a thread of the all-in-one process: no signal handlers (only
     the main thread may install them) and thread-safe job timeouts."""
@@ -69,26 +75,37 @@ class WorkerLoop:
     def __init__(self, make_worker: Callable[[], SimpleWorker], stop: threading.Event) -> None:
         self.make_worker = make_worker
         self.stop = stop
-        self.worker = make_worker()
+        self.worker: SimpleWorker | None = None  # built in run(), retried while Redis is away
 
     def busy(self) -> bool:
         try:
-            return self.worker.get_state() == "busy"
+            return self.worker is not None and self.worker.get_state() == "busy"
         except redis.RedisError:
             return False
 
     def run(self) -> None:
         backoff = 0.5
         while not self.stop.is_set():
+            if self.worker is None:
+                try:
+                    # RQ's worker talks to Redis as it is built (CLIENT SETNAME): during an
+                    # outage or a failover that fails too, and the loop tries again later.
+                    self.worker = self.make_worker()
+                except redis.RedisError as err:
+                    log.warning("cannot register an RQ worker yet (%s); retrying in %.1fs", err, backoff)
+                    if self.stop.wait(backoff):
+                        return
+                    backoff = min(backoff * 2, 5.0)
+                    continue
             try:
                 self.worker.work(logging_level="WARNING")
             except redis.RedisError as err:
-                log.warning("worker lost Redis (%s); reconnecting in %.1fs", err, backoff)
+                log.warning("worker lost Redis (%s)", err)
             if self.worker._shutdown_requested_date is not None or self.stop.wait(backoff):
                 return
             log.warning("RQ work loop ended (Redis unreachable?); restarting it in %.1fs", backoff)
             backoff = min(backoff * 2, 5.0)
-            self.worker = self.make_worker()
+            self.worker = None
 
 
 def run_all_in_one(settings: Settings) -> int:
@@ -103,7 +120,13 @@ def run_all_in_one(settings: Settings) -> int:
     stop = threading.Event()
     timers = _timer_loop(rt)
     timers.start()
-    loops = [WorkerLoop(lambda: ThreadWorker([QUEUE_NAME], connection=rt.client), stop) for _ in range(2)]
+    worker_client = client if settings.embedded else backend.connect(settings, blocking_wait=DEQUEUE_WAIT)
+    loops = [
+        WorkerLoop(
+            lambda: ThreadWorker([QUEUE_NAME], connection=worker_client, worker_ttl=DEQUEUE_WAIT + 15), stop
+        )
+        for _ in range(2)
+    ]
     for n, loop in enumerate(loops):
         threading.Thread(target=loop.run, daemon=True, name=f"rq-worker-{n}").start()
     host, port = settings.host_port
@@ -208,8 +231,10 @@ def run_worker(settings: Settings) -> int:
     timers = _timer_loop(rt)
     timers.start()
 
+    worker_client = backend.connect(settings, blocking_wait=DEQUEUE_WAIT)
+
     def make_worker() -> SimpleWorker:
-        worker = StoppingWorker([QUEUE_NAME], connection=rt.client)
+        worker = StoppingWorker([QUEUE_NAME], connection=worker_client, worker_ttl=DEQUEUE_WAIT + 15)
         worker.on_stop = rt.pipeline.stopping.set
         return worker
 

@@ -47,12 +47,9 @@ RESUME_SLACK = 5.0
 
 
 def test_master_killed_notifications_resume_and_no_group_is_lost(tmp_path: Path) -> None:
-    """KNOWN ALERTER BUG (at the time of writing, app/serve.py WorkerLoop.run): every `alerter
-    worker` process exits about 0.5 s after the master dies, so nothing is sent after the
-    failover. After RQ's work loop ends on the lost connection, WorkerLoop.run builds a fresh
-    SimpleWorker outside its try block; rq's Worker.__init__ calls CLIENT SETNAME, which raises
-    redis.ConnectionError while Sentinel still names the dead master, and the exception ends
-    run_worker. With that construction retried (tried on a scratch copy), this test passes."""
+    """Regression: workers once exited about 0.5 s after the master died, because rebuilding
+    RQ's worker (CLIENT SETNAME) failed while Sentinel still named the dead master; WorkerLoop
+    now retries that construction."""
     began = time.monotonic()
     with (
         SlowSink(0.1) as sink,

@@ -130,10 +130,9 @@ def test_worker_frozen_mid_send_does_not_roll_back_a_newer_notification(tmp_path
     worker wakes it must not record {a} over {a, b} in the notification log: that would make
     the next flush notify {a, b} a second time. Exactly two requests: {a}, then {a, b}.
 
-    KNOWN ALERTER BUG (at the time of writing): the commit script (_COMMIT in app/nflog.py) writes
-    the entry whether or not its lease is still held or the entry changed since it was read, so
-    the woken worker's stale {a} overwrites {a, b} and a third request, {a, b} again, follows
-    at the next group_interval tick.
+    Regression: the commit script (_COMMIT in app/nflog.py) once wrote the entry even when it had
+    changed since it was read, so the woken worker's stale {a} overwrote {a, b} and a third
+    request, {a, b} again, followed at the next group_interval tick.
     """
     began = time.monotonic()
     with deployment(tmp_path, first_status=200) as (sink, cluster, redis_server):
@@ -192,9 +191,9 @@ def test_slow_receiver_answering_late_does_not_roll_back_a_newer_notification(tm
     worker notifies {a, b} (leases are per content, so it does not wait) and logs it. The late
     answer must not make the first worker log {a} over {a, b}. Exactly two requests.
 
-    KNOWN ALERTER BUG (at the time of writing): as in the test above, _COMMIT in app/nflog.py
-    overwrites the newer entry, and {a, b} is sent a second time at the next tick. Only a
-    receiver slower than group_interval and a change to the group are needed.
+    Regression, as above: a late commit once overwrote the newer entry and {a, b} was sent a
+    second time at the next tick. Only a receiver slower than group_interval and a change to
+    the group were needed.
     """
     began = time.monotonic()
     with deployment(tmp_path, first_status=200) as (sink, cluster, redis_server):

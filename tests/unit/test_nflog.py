@@ -77,3 +77,15 @@ def test_gc_drops_expired_entries(nflog: NotificationLog) -> None:
     assert nflog.gc(NOW + 60) == 0
     assert nflog.gc(NOW + 121) == 1
     assert nflog.read(field) == (None, "")
+
+
+def test_a_late_commit_does_not_roll_back_a_newer_notification(nflog: NotificationLog) -> None:
+    field = nflog.field("g1", "team", "webhook", 0)
+    _, slow = nflog.acquire(field, "", F({"a"}), F(), ttl=15)  # sending {a} to a slow receiver
+    _, fast = nflog.acquire(field, "", F({"a", "b"}), F(), ttl=15)  # another worker sends {a,b}
+    assert slow is not None and fast is not None
+    assert nflog.commit(fast, F({"a", "b"}), F(), NOW, repeat_interval=600) is True
+    assert nflog.commit(slow, F({"a"}), F(), NOW + 1, repeat_interval=600) is False
+    entry, _ = nflog.read(field)
+    assert entry is not None and entry.firing == F({"a", "b"})
+    assert nflog.r.exists(slow.key) == 0  # its lease is dropped all the same
