@@ -89,8 +89,9 @@ def post_alerts() -> Response:
     except SchemaError as err:
         metrics.alerts_invalid.labels("v2").inc(len(body) if isinstance(body, list) else 1)
         return error_response(f"request body does not match the API: {err}", 422)
-    for alert in alerts:
-        metrics.alerts_received.labels("v2", "resolved" if alert.resolved(now) else "firing").inc()
+    resolved = sum(1 for a in alerts if a.resolved(now))
+    metrics.alerts_received.labels("v2", "firing").inc(len(alerts) - resolved)
+    metrics.alerts_received.labels("v2", "resolved").inc(resolved)
     if errors:
         metrics.alerts_invalid.labels("v2").inc(len(errors))
     rt.dispatcher.put_alerts(alerts, now)
