@@ -382,6 +382,57 @@ def cpu_seconds(pids: Iterable[int]) -> float:
     return total
 
 
+def system_busy_seconds() -> float:
+    """CPU seconds spent busy by the whole machine since boot (all cores, /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / CLK_TCK
+
+
+def own_cpu_seconds(bench: Bench) -> float:
+    """CPU seconds of this benchmark: this process, finished children, and live children."""
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    live = [pid for p in bench.procs for pid in (p.pid, *children(p.pid))]
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime + cpu_seconds(live)
+
+
+class ForeignLoad:
+    """How many cores processes this benchmark did not start kept busy over an interval (other
+    people's test runs on a shared machine): a run with a high figure is disturbed."""
+
+    def __init__(self, bench: Bench) -> None:
+        self.bench = bench
+        self.t0 = time.monotonic()
+        self.sys0 = system_busy_seconds()
+        self.own0 = own_cpu_seconds(bench)
+
+    def cores(self) -> float:
+        elapsed = time.monotonic() - self.t0
+        foreign = (system_busy_seconds() - self.sys0) - (own_cpu_seconds(self.bench) - self.own0)
+        return max(0.0, foreign / elapsed) if elapsed > 0 else 0.0
+
+
+def wait_quiet(max_wait: float, threshold: float = 0.25) -> float:
+    """Before a run: wait (up to max_wait s) until the machine is nearly idle, since every core
+    counts on a 2-core machine. Returns the cores found busy at the last check."""
+    deadline = time.monotonic() + max_wait
+    said = 0.0
+    while True:
+        b0, t0 = system_busy_seconds(), time.monotonic()
+        time.sleep(2.0)
+        busy = (system_busy_seconds() - b0) / (time.monotonic() - t0)
+        if busy < threshold or time.monotonic() >= deadline:
+            if busy >= threshold:
+                print(f"   (machine still busy: {busy:.2f} cores used by others; running anyway)", flush=True)
+            return busy
+        if time.monotonic() - said > 30:
+            print(f"   (waiting for the machine to quieten: {busy:.2f} cores busy elsewhere)", flush=True)
+            said = time.monotonic()
+
+
 # ----------------------------------------------------------------------------- HTTP
 
 

@@ -38,6 +38,7 @@ from common import (
     BENCH,
     WRK,
     Bench,
+    ForeignLoad,
     Profiler,
     children,
     cpu_seconds,
@@ -50,6 +51,7 @@ from common import (
     rfc3339,
     summarize_profile,
     table,
+    wait_quiet,
     write_config,
 )
 
@@ -68,6 +70,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--scenarios", default="fresh,resend", help="comma list of fresh,resend")
     p.add_argument("--servers", default="alertmanager,alerter", help="comma list of alertmanager,alerter")
     p.add_argument("--profile", default=None, help="directory for py-spy profiles of alerter's web workers")
+    p.add_argument(
+        "--quiet-wait", type=int, default=300, help="wait up to this long for an idle machine before each run"
+    )
     p.add_argument("--keep", action="store_true", help="keep the temp dir with logs and configs")
     return p.parse_args()
 
@@ -119,6 +124,7 @@ def stored_alerts(kind: str, port: int, redis: Any) -> int:
 def run_one(
     bench: Bench, kind: str, scenario: str, args: argparse.Namespace, profiler: Profiler
 ) -> dict[str, Any]:
+    wait_quiet(args.quiet_wait)
     cfg = write_config(
         bench.dir / f"config-{kind}-{scenario}.yml", f"http://127.0.0.1:{free_port()}/", group_wait="1h"
     )
@@ -143,7 +149,9 @@ def run_one(
     evalsha0 = redis.info("commandstats").get("cmdstat_evalsha", {}) if redis else {}
     if kind == "alerter":
         profiler.start(f"ingest-{scenario}", children(server.proc.pid), max(1, args.duration - 2))
+    foreign = ForeignLoad(bench)
     res = run_wrk(bench, server.url, args, args.duration, args.alerts, starts, "host")
+    foreign_cores = foreign.cores()
     profiles = profiler.finish()
     cpu1 = {"server": cpu_seconds(server_pids), "redis": cpu_seconds(redis_pids)}
     per_pid = [cpu_seconds([pid]) - c for pid, c in per_pid0.items()]
@@ -176,6 +184,7 @@ def run_one(
             "wrk": res["cpu_s"] / seconds,
         },
         "profiles": profiles,
+        "foreign_cores": foreign_cores,
         "per_process_cores": [c / (res["duration_us"] / 1e6) for c in per_pid],
     }
     if redis:
@@ -232,7 +241,9 @@ def main() -> int:
                     f"redis {util['redis']:.2f}, "
                     f"wrk {util['wrk']:.2f}){extra}\n"
                     f"    cores busy per server process: "
-                    + ", ".join(f"{c:.2f}" for c in r["per_process_cores"]),
+                    + ", ".join(f"{c:.2f}" for c in r["per_process_cores"])
+                    + f"; other processes on the machine: {r['foreign_cores']:.2f} cores"
+                    + ("  ** DISTURBED RUN **" if r["foreign_cores"] > 0.2 else ""),
                     flush=True,
                 )
                 if r["profiles"]:

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
     Bench,
+    ForeignLoad,
     Profiler,
     cpu_seconds,
     machine_summary,
@@ -47,6 +48,7 @@ from common import (
     summarize_profile,
     table,
     wait_for,
+    wait_quiet,
     write_config,
 )
 
@@ -63,6 +65,9 @@ def parse_args() -> argparse.Namespace:
         "--max-wait", type=float, default=150.0, help="give up this many seconds after the last group was due"
     )
     p.add_argument("--profile", default=None, help="directory for py-spy profiles of the alerter workers")
+    p.add_argument(
+        "--quiet-wait", type=int, default=300, help="wait up to this long for an idle machine before each run"
+    )
     p.add_argument("--keep", action="store_true")
     return p.parse_args()
 
@@ -74,6 +79,7 @@ def gw_text(seconds: float) -> str:
 def run_one(
     bench: Bench, kind: str, workers: int, args: argparse.Namespace, profiler: Profiler
 ) -> dict[str, Any]:
+    wait_quiet(args.quiet_wait)
     sink = start_sink(bench)
     label = "alertmanager" if kind == "alertmanager" else f"alerter x{workers}"
     cfg = write_config(
@@ -109,6 +115,8 @@ def run_one(
     sent_at: dict[int, float] = {}
     cpu0 = cpu_seconds(busy_pids())
     redis_cpu0 = cpu_seconds([redis.proc.pid]) if redis else 0.0
+    cmd0 = redis.info("commandstats") if redis else {}
+    foreign = ForeignLoad(bench)
     post_s = post_batches(server.port, batches, 4, on_send=lambda idx, t: sent_at.__setitem__(idx, t))
     due = {}
     for idx, batch in enumerate(batches):
@@ -126,9 +134,16 @@ def run_one(
             break
         time.sleep(0.25)
     time.sleep(1.0)  # late duplicates, if any
+    foreign_cores = foreign.cores()
     profiles = profiler.finish(early=True)
     cpu = cpu_seconds(busy_pids()) - cpu0
     redis_cpu = (cpu_seconds([redis.proc.pid]) - redis_cpu0) if redis else 0.0
+    cmd1 = redis.info("commandstats") if redis else {}
+    commands = {
+        k.removeprefix("cmdstat_"): v["calls"] - cmd0.get(k, {}).get("calls", 0)
+        for k, v in cmd1.items()
+        if v["calls"] - cmd0.get(k, {}).get("calls", 0) > 0
+    }
     stats = sink_count(sink)
     records = sink_dump(sink)
     bench.stop_all()
@@ -162,6 +177,8 @@ def run_one(
         "window": window,
         "cpu_cores": cpu / window if window else 0.0,
         "redis_cores": redis_cpu / window if window else 0.0,
+        "redis_commands": commands,
+        "foreign_cores": foreign_cores,
         "sink": stats,
         "profiles": profiles,
     }
@@ -204,9 +221,19 @@ def main() -> int:
                     f"workers {r['cpu_cores']:.2f}, redis {r['redis_cores']:.2f}"
                     if r["kind"] == "alerter"
                     else f"alertmanager {r['cpu_cores']:.2f}"
-                ),
+                )
+                + f"; other processes on the machine: {r['foreign_cores']:.2f} cores"
+                + ("  ** DISTURBED RUN **" if r["foreign_cores"] > 0.2 else ""),
                 flush=True,
             )
+            if r["redis_commands"] and r["notifications"]:
+                per = sorted(r["redis_commands"].items(), key=lambda kv: -kv[1])
+                total = sum(c for _, c in per)
+                print(
+                    f"   Redis commands per notification (posting included): "
+                    f"{total / r['notifications']:.1f} = "
+                    + ", ".join(f"{k} {c / r['notifications']:.1f}" for k, c in per[:10])
+                )
             if r["profiles"]:
                 print(f"   py-spy profiles: {', '.join(map(str, r['profiles']))}")
                 print("   " + summarize_profile(r["profiles"]).replace("\n", "\n   "))

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
     Bench,
+    ForeignLoad,
     Profiler,
     children,
     free_port,
@@ -43,6 +44,7 @@ from common import (
     summarize_profile,
     table,
     wait_for,
+    wait_quiet,
     write_config,
 )
 
@@ -59,6 +61,9 @@ def parse_args() -> argparse.Namespace:
         "--profile",
         default=None,
         help="directory for py-spy profiles of alerter's web workers during the GETs",
+    )
+    p.add_argument(
+        "--quiet-wait", type=int, default=300, help="wait up to this long for an idle machine before each run"
     )
     p.add_argument("--keep", action="store_true")
     return p.parse_args()
@@ -94,6 +99,7 @@ def time_get(port: int, path: str, n: int) -> tuple[list[float], Any]:
 
 
 def run_one(bench: Bench, kind: str, args: argparse.Namespace, profiler: Profiler) -> dict[str, Any]:
+    wait_quiet(args.quiet_wait)
     cfg = write_config(bench.dir / f"config-{kind}.yml", f"http://127.0.0.1:{free_port()}/", group_wait="1h")
     redis = None
     if kind == "alertmanager":
@@ -113,6 +119,7 @@ def run_one(bench: Bench, kind: str, args: argparse.Namespace, profiler: Profile
     profiles: dict[str, list[Path]] = {}
     if kind == "alerter":
         profiler.start("get-alerts", children(server.proc.pid), 600)
+    foreign = ForeignLoad(bench)
     t_alerts, doc = time_get(server.port, "/api/v2/alerts", args.requests)
     profiles["GET /api/v2/alerts"] = profiler.finish(early=True)
     n_alerts = len(doc)
@@ -122,6 +129,7 @@ def run_one(bench: Bench, kind: str, args: argparse.Namespace, profiler: Profile
     profiles["GET /api/v2/alerts/groups"] = profiler.finish(early=True)
     n_groups = len(doc)
     n_group_alerts = sum(len(g["alerts"]) for g in doc)
+    foreign_cores = foreign.cores()
     after = memory(kind, procs(), redis)
     if n_alerts != args.alerts or n_groups != args.groups or n_group_alerts != args.alerts:
         print(
@@ -141,6 +149,7 @@ def run_one(bench: Bench, kind: str, args: argparse.Namespace, profiler: Profile
         "n_alerts": n_alerts,
         "n_groups": n_groups,
         "profiles": profiles,
+        "foreign_cores": foreign_cores,
     }
 
 
@@ -191,7 +200,13 @@ def main() -> int:
                     f"   {name:26s} p50 {1000 * s[len(s) // 2]:8.0f} ms  max {1000 * s[-1]:8.0f} ms  "
                     f"({len(s)} requests)"
                 )
-            print(f"   returned {r['n_alerts']:,} alerts, {r['n_groups']:,} groups\n", flush=True)
+            print(
+                f"   returned {r['n_alerts']:,} alerts, {r['n_groups']:,} groups; "
+                f"other processes on the machine during the GETs: {r['foreign_cores']:.2f} cores"
+                + ("  ** DISTURBED RUN **" if r["foreign_cores"] > 0.2 else "")
+                + "\n",
+                flush=True,
+            )
             for name, files in r["profiles"].items():
                 if files:
                     print(f"   py-spy profile of {name}: {', '.join(map(str, files))}")
