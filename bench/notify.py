@@ -114,6 +114,7 @@ def run_one(
     batches = [alerts[i : i + 64] for i in range(0, n, 64)]
     sent_at: dict[int, float] = {}
     cpu0 = cpu_seconds(busy_pids())
+    sink_cpu0 = cpu_seconds([sink.proc.pid])
     redis_cpu0 = cpu_seconds([redis.proc.pid]) if redis else 0.0
     cmd0 = redis.info("commandstats") if redis else {}
     foreign = ForeignLoad(bench)
@@ -137,6 +138,7 @@ def run_one(
     foreign_cores = foreign.cores()
     profiles = profiler.finish(early=True)
     cpu = cpu_seconds(busy_pids()) - cpu0
+    sink_cpu = cpu_seconds([sink.proc.pid]) - sink_cpu0
     redis_cpu = (cpu_seconds([redis.proc.pid]) - redis_cpu0) if redis else 0.0
     cmd1 = redis.info("commandstats") if redis else {}
     commands = {
@@ -178,6 +180,7 @@ def run_one(
         "cpu_cores": cpu / window if window else 0.0,
         "redis_cores": redis_cpu / window if window else 0.0,
         "redis_commands": commands,
+        "sink_cores": sink_cpu / window if window else 0.0,
         "foreign_cores": foreign_cores,
         "sink": stats,
         "profiles": profiles,
@@ -222,6 +225,7 @@ def main() -> int:
                     if r["kind"] == "alerter"
                     else f"alertmanager {r['cpu_cores']:.2f}"
                 )
+                + f", webhook sink {r['sink_cores']:.2f}"
                 + f"; other processes on the machine: {r['foreign_cores']:.2f} cores"
                 + ("  ** DISTURBED RUN **" if r["foreign_cores"] > 0.2 else ""),
                 flush=True,
