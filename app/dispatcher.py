@@ -20,7 +20,7 @@ from app import metrics
 from app.alerts import Alert
 from app.config import Config, Route
 from app.notify import IntegrationTarget, Pipeline
-from app.route import find_route, group_key, group_labels, match_routes, route_id
+from app.route import find_route, group_key, group_labels, match_routes, route_id, routing_key
 from app.store import AlertStore, GroupRef, GroupState
 
 log = logging.getLogger(__name__)
@@ -77,12 +77,13 @@ class Dispatcher:
         return tuple(refs)
 
     def groups_for(self, labels: dict[str, str]) -> tuple[GroupRef, ...]:
-        """The groups an alert with these labels belongs to, cached per config and label set."""
+        """The groups an alert with these labels belongs to, cached per config and per the
+        labels routing reads (route.routing_key)."""
         config = self._config()
         if config is not self._cache_owner:
             self._routes_for.cache_clear()
             self._cache_owner = config
-        return self._routes_for(tuple(sorted(labels.items())))
+        return self._routes_for(routing_key(config.route, labels))
 
     def put_alerts(self, alerts: list[Alert], now: float) -> int:
         """Store a validated batch and insert it into its groups; one Redis round trip."""

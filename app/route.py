@@ -71,9 +71,36 @@ def _matcher_for(root: Route) -> Any:
     return cached
 
 
+def routing_key(root: Route, labels: Mapping[str, str]) -> LabelKey:
+    """The part of a label set that routing and grouping read: the labels some route matches on
+    or groups by (all labels when a route groups by '...').
+
+    Alerts that differ only in other labels (instance, pod, ...) route and group alike, so
+    caches keyed on this hit for a handful of keys instead of one per alert.
+    """
+    names = root.cache.get("names")
+    if names is None:
+        names = root.cache["names"] = _routing_names(root)
+    if not names:
+        return tuple(sorted(labels.items()))
+    return tuple((n, labels[n]) for n in names if n in labels)
+
+
+def _routing_names(root: Route) -> tuple[str, ...]:
+    """Sorted label names the tree reads; empty when a route groups by every label."""
+    names: set[str] = set()
+    for route in walk(root):
+        if route.group_by_all:
+            return ()
+        names.update(m.name for m in route.matchers)
+        names.update(route.group_by)
+    # A tree that reads no label at all still needs a non-empty marker: () means "everything".
+    return tuple(sorted(names)) or ("",)
+
+
 def match_routes(root: Route, labels: Mapping[str, str]) -> list[Route]:
     """The routes an alert with these labels is sent to, in tree order (never empty for a root)."""
-    return list(_matcher_for(root)(tuple(sorted(labels.items()))))
+    return list(_matcher_for(root)(routing_key(root, labels)))
 
 
 def route_key(route: Route) -> str:

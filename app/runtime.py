@@ -32,6 +32,7 @@ from app.timeinterval import any_contains
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "alerter"
+FLUSH_BATCH = 20
 
 
 def load_validated(settings: Settings) -> Config:
@@ -152,7 +153,7 @@ class Runtime:
             return self.settings.external_url.rstrip("/")
         return f"http://{socket.gethostname()}:{self.settings.host_port[1]}"
 
-    def _enqueue(self, func: str, args: tuple[str, ...], description: str, pipeline: Any = None) -> None:
+    def _enqueue(self, func: str, args: tuple[Any, ...], description: str, pipeline: Any = None) -> None:
         # result_ttl=0: a finished job leaves nothing behind; failed ones stay an hour to inspect.
         self.queue.enqueue_call(
             func,
@@ -165,10 +166,15 @@ class Runtime:
         )
 
     def enqueue_flushes(self, gids: list[str]) -> None:
-        """Queue one flush job per group in a single pipelined round trip."""
+        """Queue flush jobs of up to FLUSH_BATCH groups each, in one pipelined round trip.
+
+        Batches keep RQ's per-job cost off each notification while still spreading a burst of
+        due groups over every worker.
+        """
         with self.client.pipeline() as pipe:
-            for gid in gids:
-                self._enqueue("workers.flush.flush_group", (gid,), f"flush group {gid}", pipe)
+            for i in range(0, len(gids), FLUSH_BATCH):
+                batch = gids[i : i + FLUSH_BATCH]
+                self._enqueue("workers.flush.flush_groups", (batch,), f"flush {len(batch)} groups", pipe)
             pipe.execute()
 
     def enqueue_housekeeping(self) -> None:

@@ -240,3 +240,19 @@ def test_hand_built_trees_can_be_linked() -> None:
     assert child.parent is root and child.index == 1
     assert route_id(child) == '{}/{x="y"}/1' and route_key(child) == '{}/{x="y"}'
     assert [r.receiver for r in match_routes(root, {"x": "y"})] == ["c"]
+
+
+def test_routing_key_keeps_only_the_labels_routes_read() -> None:
+    from app.config import load_config
+    from app.route import routing_key
+
+    cfg = load_config(
+        "route:\n  receiver: a\n  group_by: [alertname]\n"
+        "  routes:\n  - matchers: [team=db]\n    receiver: a\n"
+        "receivers:\n- name: a\n"
+    )
+    one = routing_key(cfg.route, {"alertname": "X", "team": "db", "instance": "h1"})
+    two = routing_key(cfg.route, {"alertname": "X", "team": "db", "instance": "h2"})
+    assert one == two == (("alertname", "X"), ("team", "db"))
+    everything = load_config("route:\n  receiver: a\n  group_by: ['...']\nreceivers:\n- name: a\n")
+    assert routing_key(everything.route, {"b": "2", "a": "1"}) == (("a", "1"), ("b", "2"))
