@@ -129,8 +129,9 @@ class Pipeline:
         attempt = 0
         while True:
             # A worker paused past its lease (GC stall, SIGSTOP, partition) must not send what
-            # another worker has taken over: check the lease right before every attempt.
-            if not self.nflog.refresh(lease, self.lease_ttl):
+            # another worker has taken over: check the lease before every retry (the first
+            # attempt follows the acquisition at once).
+            if attempt and not self.nflog.refresh(lease, self.lease_ttl):
                 metrics.nflog_lease_lost.inc()
                 log.warning(
                     "send lease lost before sending; leaving this notification to the worker that took over",
