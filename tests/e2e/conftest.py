@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,16 +53,6 @@ def alert(alertname: str, ends_in: float = 300.0, started_ago: float = 0.0, **la
         "endsAt": format_time(now + ends_in),
         "generatorURL": f"http://prometheus.test/graph?g0.expr={alertname}",
     }
-
-
-def holds(predicate: Callable[[], bool], seconds: float, message: str) -> None:
-    """Assert that a condition stays true for a whole window (a negative check: "nothing more
-    arrives"); fails as soon as it turns false."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert predicate(), message
-        time.sleep(0.05)
-    assert predicate(), message
 
 
 @dataclass

@@ -12,9 +12,9 @@ from pathlib import Path
 import requests
 
 from app.timeutil import format_time
-from tests.e2e.conftest import alert, holds, webhook_receiver, write_config
+from tests.e2e.conftest import alert, webhook_receiver, write_config
 from tests.support.http_sink import HttpSink
-from tests.support.processes import wait_until
+from tests.support.processes import holds, wait_until
 
 INHIBIT = {
     "inhibit_rules": [

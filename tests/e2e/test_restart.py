@@ -9,8 +9,9 @@ from pathlib import Path
 import requests
 
 from app.timeutil import format_time
-from tests.e2e.conftest import alert, holds, start_embedded, start_split, webhook_receiver, write_config
+from tests.e2e.conftest import alert, start_embedded, start_split, webhook_receiver, write_config
 from tests.support.http_sink import HttpSink
+from tests.support.processes import holds
 from tests.support.redis_server import RedisServer
 
 

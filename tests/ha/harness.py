@@ -445,14 +445,3 @@ class SlowSink(HttpSink):
         status = super()._record(request)
         time.sleep(self.delay)
         return status
-
-
-def stays(predicate: Callable[[], bool], seconds: float, explain: Callable[[], str]) -> None:
-    """Like tests.e2e.conftest.holds (a bounded negative window), but the failure message is
-    built when the condition breaks, so it shows what broke it."""
-    deadline = time.monotonic() + seconds
-    while True:
-        assert predicate(), explain()
-        if time.monotonic() >= deadline:
-            return
-        time.sleep(0.05)

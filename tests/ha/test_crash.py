@@ -36,9 +36,8 @@ from tests.ha.harness import (
     describe,
     group_name,
     notification_key,
-    stays,
 )
-from tests.support.processes import wait_until
+from tests.support.processes import holds, wait_until
 from tests.support.redis_server import RedisServer
 
 SEED = int(os.environ.get("ALERTER_HA_SEED", "1207"))
@@ -147,7 +146,7 @@ def test_random_sigkills_lose_nothing_and_duplicate_at_most_once_per_worker_kill
             quiet_from = max(time.time(), last_worker_kill + PEER_TIMEOUT + 2 * GROUP_INTERVAL + 1)
             time.sleep(max(0.0, quiet_from - time.time()))
             settled = len(sink.requests)
-            stays(
+            holds(
                 lambda: len(sink.requests) == settled,
                 2 * GROUP_INTERVAL + 1,
                 lambda: (

@@ -31,9 +31,8 @@ from tests.ha.harness import (
     describe,
     group_name,
     notification_key,
-    stays,
 )
-from tests.support.processes import wait_until
+from tests.support.processes import holds, wait_until
 from tests.support.redis_server import RedisHACluster
 
 DOWN_AFTER_MS = 1000
@@ -132,7 +131,7 @@ def test_master_killed_notifications_resume_and_no_group_is_lost(tmp_path: Path)
             assert not cluster.exited(), f"alerter processes exited: {cluster.exited()}\n{cluster.tails(30)}"
             # Late resends would follow a lease expiry and the next tick; then nothing more arrives.
             settled = len(sink.requests)
-            stays(
+            holds(
                 lambda: len(sink.requests) == settled,
                 PEER_TIMEOUT + 2 * GROUP_INTERVAL + 1,
                 lambda: (

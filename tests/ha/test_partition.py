@@ -19,8 +19,8 @@ import orjson
 import requests
 
 from tests.e2e.conftest import alert, webhook_receiver, write_config
-from tests.ha.harness import AlerterCluster, HoldingSink, Slot, describe, notification_key, stays
-from tests.support.processes import wait_until
+from tests.ha.harness import AlerterCluster, HoldingSink, Slot, describe, notification_key
+from tests.support.processes import holds, wait_until
 from tests.support.redis_server import RedisServer
 
 PEER_TIMEOUT = 3.0
@@ -108,7 +108,7 @@ def test_worker_frozen_mid_send_loses_its_lease_and_does_not_send_again(tmp_path
             message=f"the resumed worker did not report its lost lease\n{frozen.process.log_tail()}",
         )
         window = PEER_TIMEOUT + 2 * GROUP_INTERVAL + 1
-        stays(
+        holds(
             lambda: len(sink.requests) == 2,
             window,
             lambda: (
@@ -167,7 +167,7 @@ def test_worker_frozen_mid_send_does_not_roll_back_a_newer_notification(tmp_path
                 return [orjson.loads(v)["f"] for v in c.hvals("alerter:nflog")]
 
         window = PEER_TIMEOUT + 2 * GROUP_INTERVAL + 1
-        stays(
+        holds(
             lambda: len(sink.requests) == 2,
             window,
             lambda: (
@@ -222,7 +222,7 @@ def test_slow_receiver_answering_late_does_not_roll_back_a_newer_notification(tm
             10,
             message=f"the slow send did not complete\n{slow.process.log_tail()}",
         )
-        stays(
+        holds(
             lambda: len(sink.requests) == 2,
             2 * GROUP_INTERVAL + 1,
             lambda: (

@@ -103,6 +103,19 @@ def wait_until(
         time.sleep(interval)
 
 
+def holds(predicate: Callable[[], bool], seconds: float, message: str | Callable[[], str]) -> None:
+    """Assert that a condition stays true for a whole window (a negative check: "nothing more
+    arrives"); fails as soon as it turns false. `message` may be a callable, built only when the
+    condition breaks, so the failure shows what broke it."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if not predicate():
+            raise AssertionError(message() if callable(message) else message)
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.05)
+
+
 def alerter_command(*args: str) -> list[str]:
     """argv that runs alerter from the interpreter running the tests.
 
