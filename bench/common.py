@@ -12,6 +12,7 @@ generatorURL). Alert i has alertname BenchAlert<i mod groups>, so grouping by al
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import http.client
@@ -750,3 +751,19 @@ def sink_dump(sink: Server) -> list[tuple[float, str, int]]:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["sink"]:
         run_sink(int(sys.argv[2]))
+
+
+def print_reproduce(name: str, args: argparse.Namespace) -> None:
+    """The command line that reproduces this run (every option spelled out, --keep left out)."""
+    shown = vars(args).copy()
+    shown.pop("keep")
+    print("\nreproduce: " + reproduce_line(name, shown))
+
+
+def run_main(main: Callable[[], int]) -> None:
+    """Run a benchmark's main; on Ctrl-C say that its processes were stopped (by their finalizers)."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted: every process this benchmark started was stopped", file=sys.stderr)
+        sys.exit(130)

@@ -46,9 +46,10 @@ from common import (
     http_get,
     load_alerts,
     machine_summary,
+    print_reproduce,
     ratio,
-    reproduce_line,
     rfc3339,
+    run_main,
     summarize_profile,
     table,
     wait_quiet,
@@ -278,15 +279,9 @@ def main() -> int:
                 ]
             )
     print(table(rows, ["run", "alerts/s", "p50 ms", "p99 ms", "goal >=1.0x, lower p99"]))
-    shown = vars(args).copy()
-    shown.pop("keep")
-    print("\nreproduce: " + reproduce_line("ingest", shown))
+    print_reproduce("ingest", args)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted: every process this benchmark started was stopped", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

@@ -39,9 +39,10 @@ from common import (
     make_alert,
     pct,
     post_batches,
+    print_reproduce,
     ratio,
-    reproduce_line,
     rfc3339,
+    run_main,
     sink_count,
     sink_dump,
     start_sink,
@@ -270,15 +271,9 @@ def main() -> int:
                 f"alerter x{w} / Alertmanager: notifications/s {ratio(r['rate'], am['rate'])}, "
                 f"p99 lateness {fmt_s(r['p99'])} s vs {fmt_s(am['p99'])} s"
             )
-    shown = vars(args).copy()
-    shown.pop("keep")
-    print("\nreproduce: " + reproduce_line("notify", shown))
+    print_reproduce("notify", args)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted: every process this benchmark started was stopped", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

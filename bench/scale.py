@@ -37,10 +37,11 @@ from common import (
     load_alerts,
     machine_summary,
     mb,
+    print_reproduce,
     pss,
     ratio,
-    reproduce_line,
     rss,
+    run_main,
     summarize_profile,
     table,
     wait_for,
@@ -266,15 +267,9 @@ def main() -> int:
             ],
         ]
         print(table(rows, ["figure", "Alertmanager", "alerter", "alerter/AM", "goal <=0.5x"]))
-    shown = vars(args).copy()
-    shown.pop("keep")
-    print("\nreproduce: " + reproduce_line("scale", shown))
+    print_reproduce("scale", args)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted: every process this benchmark started was stopped", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)
