@@ -19,7 +19,7 @@ from functools import lru_cache
 from app import metrics
 from app.alerts import Alert
 from app.config import Config, Route
-from app.notify import IntegrationTarget, Pipeline
+from app.notify import IntegrationTarget, Outcome, Pipeline
 from app.route import find_route, group_key, group_labels, match_routes, route_id, routing_key
 from app.store import AlertStore, GroupRef, GroupState
 
@@ -118,20 +118,19 @@ class Dispatcher:
         resolved = [a for a in alerts if a.resolved(now)]
         receiver = config.receivers[route.receiver]
         deadline = now + max(route.group_interval, 10.0)
-        notified = failed = 0
+        notified = failed = busy = 0
         # As in Alertmanager's pipeline, nothing left after muting means nothing to notify or log.
         integrations = receiver.integrations() if alerts else []
         for name, index, cfg in integrations:
             target = IntegrationTarget(receiver.name, name, index, cfg)
             outcome = self.pipeline.run(group, route, target, firing, resolved, now, deadline, external_url)
-            if outcome is None:
-                continue
-            if outcome:
-                notified += 1
-            else:
-                failed += 1
+            notified += outcome is Outcome.SENT
+            failed += outcome is Outcome.FAILED
+            busy += outcome is Outcome.BUSY
         deleted = False
-        if not failed:
+        # Resolved alerts leave the group only once every integration has logged them; a busy
+        # lease may belong to a worker that died before committing, and the next tick retries.
+        if not failed and not busy:
             stale = [a.fingerprint for a in group.alerts if a.resolved(now)]
             if stale or not group.alerts:
                 deleted = self.store.drop_notified_resolved(group, stale)

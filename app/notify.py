@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import redis
@@ -37,6 +38,20 @@ SENDERS: dict[str, Sender] = {"webhook": send_webhook, "email": send_email}
 _BACKOFF_START = 0.5
 _BACKOFF_FACTOR = 1.5
 _BACKOFF_MAX = 60.0
+
+
+class Outcome(Enum):
+    """What one integration's pipeline run did; the dispatcher needs more than sent/not sent.
+
+    BUSY matters after a crash: a lease still held by a worker that died between sending and
+    committing means the notification is *not* known to be delivered, so the group must keep its
+    resolved alerts until a later flush has sent and logged their resolution.
+    """
+
+    SENT = "sent"
+    UP_TO_DATE = "up to date"
+    BUSY = "busy"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -72,12 +87,8 @@ class Pipeline:
         now: float,
         deadline: float,
         external_url: str,
-    ) -> bool | None:
-        """Notify one integration if the log says so.
-
-        Returns None when nothing had to be sent (or another worker is sending it), True after
-        a committed send, False when sending failed until the deadline.
-        """
+    ) -> Outcome:
+        """Notify one integration if the log says so, and say what happened."""
         field = self.nflog.field(group.gid, target.receiver, target.integration, target.index)
         firing_set = frozenset(a.fingerprint for a in firing)
         resolved_set = frozenset(a.fingerprint for a in resolved)
@@ -91,22 +102,22 @@ class Pipeline:
             if not needs_update(
                 entry, firing_set, resolved_set, target.send_resolved, route.repeat_interval, now
             ):
-                return None
+                return Outcome.UP_TO_DATE
             verdict, lease = self.nflog.acquire(field, seen, firing_set, resolved_set, self.lease_ttl)
             if verdict == "busy":
                 metrics.nflog_lease_busy.labels(target.integration).inc()
-                return None
+                return Outcome.BUSY
             if lease is not None:
                 break
         else:
-            return None  # the log keeps changing under us: other workers are on it
+            return Outcome.BUSY  # the log keeps changing under us: other workers are on it
 
         # With send_resolved off, resolved alerts are left out of the message but still logged;
         # a notification with nothing firing is then not sent at all.
         alerts = firing + resolved if target.send_resolved else firing
         if not alerts:
             self.nflog.commit(lease, firing_set, resolved_set, time.time(), route.repeat_interval)
-            return True
+            return Outcome.SENT
         notification = Notification.build(
             receiver=target.receiver,
             group_key=group.key,
@@ -117,9 +128,9 @@ class Pipeline:
         )
         if self._send_with_retries(target, notification, deadline, lease):
             self.nflog.commit(lease, firing_set, resolved_set, time.time(), route.repeat_interval)
-            return True
+            return Outcome.SENT
         self.nflog.release(lease)
-        return False
+        return Outcome.FAILED
 
     def _send_with_retries(
         self, target: IntegrationTarget, n: Notification, deadline: float, lease: Lease

@@ -404,23 +404,36 @@ def _quiet_on_dead_senders(sink: HttpSink) -> None:
     server.handle_error = handle_error  # type: ignore[method-assign]
 
 
-class HoldingSink(HttpSink):
-    """An HttpSink that records which process sent each request and holds its first request
-    unanswered until `release` is set, then answers it with `first_status`: a receiver that
-    hangs while the test freezes the sender mid-send."""
+class SenderRecordingSink(HttpSink):
+    """An HttpSink that records which process sent each request (`senders`, in arrival order,
+    None when the sender was none of `candidate_pids`): the tests tell a worker that sent and
+    died from one that sent twice."""
 
-    def __init__(self, candidate_pids: Callable[[], Iterable[int]], first_status: int = 200) -> None:
+    def __init__(self, candidate_pids: Callable[[], Iterable[int]] = tuple) -> None:
         super().__init__()
         self.candidate_pids = candidate_pids
-        self.first_status = first_status
-        self.release = threading.Event()
         self.senders: list[int | None] = []
+        _quiet_on_dead_senders(self)
 
     def _record(self, request: ReceivedRequest) -> int:
         pid = pid_owning_connection(request.client_port, self.port, self.candidate_pids())
         with self._cond:  # reentrant: HttpSink._record takes it too
-            first = not self._requests
             self.senders.append(pid)
+            return super()._record(request)
+
+
+class HoldingSink(SenderRecordingSink):
+    """Holds its first request unanswered until `release` is set, then answers it with
+    `first_status`: a receiver that hangs while the test freezes the sender mid-send."""
+
+    def __init__(self, candidate_pids: Callable[[], Iterable[int]], first_status: int = 200) -> None:
+        super().__init__(candidate_pids)
+        self.first_status = first_status
+        self.release = threading.Event()
+
+    def _record(self, request: ReceivedRequest) -> int:
+        with self._cond:
+            first = not self._requests
             status = super()._record(request)
         if first:
             self.release.wait(timeout=120)
@@ -432,14 +445,13 @@ class HoldingSink(HttpSink):
         super().__exit__(*exc)
 
 
-class SlowSink(HttpSink):
-    """An HttpSink that records each request at once but answers only after `delay` seconds, as
-    a busy receiver does: the sender is mid-send (sent, not yet committed) for that long."""
+class SlowSink(SenderRecordingSink):
+    """Records each request at once but answers only after `delay` seconds, as a busy receiver
+    does: the sender is mid-send (sent, not yet committed) for that long."""
 
-    def __init__(self, delay: float) -> None:
-        super().__init__()
+    def __init__(self, delay: float, candidate_pids: Callable[[], Iterable[int]] = tuple) -> None:
+        super().__init__(candidate_pids)
         self.delay = delay
-        _quiet_on_dead_senders(self)
 
     def _record(self, request: ReceivedRequest) -> int:
         status = super()._record(request)

@@ -37,6 +37,7 @@ from tests.ha.harness import (
     group_name,
     notification_key,
 )
+from tests.support.http_sink import ReceivedRequest
 from tests.support.processes import holds, wait_until
 from tests.support.redis_server import RedisServer
 
@@ -52,11 +53,13 @@ GROUP_INTERVAL = 2.0
 SETTLE_TIMEOUT = 45.0
 # The receiver answers after this long: a worker killed meanwhile has sent but not committed.
 RECEIVER_DELAY = 0.3
-# A duplicate is the resend of a notification whose first copy reached the receiver just before
-# its worker was killed (or was still in the socket when the kill came): the kill lies within
-# this window around the first copy's arrival.
-KILL_BEFORE_ARRIVAL = 1.5
-KILL_AFTER_ARRIVAL = 3.0
+# A duplicate is the resend of a notification whose first copy's sender was killed after the
+# copy reached the receiver and before the answer could be committed: within this long of the
+# arrival (the receiver's delay, the commit's round trip and scheduling slack).
+KILL_AFTER_ARRIVAL = RECEIVER_DELAY + 1.0
+# When the sink could not tell the sender (it died before the lookup), any worker killed within
+# this window around the first copy's arrival may explain the duplicate.
+KILL_BEFORE_ARRIVAL_UNKNOWN_SENDER = 1.5
 
 
 def test_random_sigkills_lose_nothing_and_duplicate_at_most_once_per_worker_kill(tmp_path: Path) -> None:
@@ -69,6 +72,7 @@ def test_random_sigkills_lose_nothing_and_duplicate_at_most_once_per_worker_kill
         cluster = AlerterCluster(
             config, [f"--redis.url={redis_server.url}"], peer_timeout=f"{PEER_TIMEOUT:g}s"
         )
+        sink.candidate_pids = lambda: list(cluster.worker_pids())
         client = redis_server.client()
         pusher: Pusher | None = None
         try:
@@ -161,6 +165,7 @@ def test_random_sigkills_lose_nothing_and_duplicate_at_most_once_per_worker_kill
             client.close()
 
         received = sink.requests
+        senders = dict(zip((id(r) for r in received), sink.senders, strict=True))
         counts = count_notifications(received)
         per_group = Counter((group_name(r), r.json["status"]) for r in received)
 
@@ -173,12 +178,25 @@ def test_random_sigkills_lose_nothing_and_duplicate_at_most_once_per_worker_kill
                 unexpected.append(describe(r, t0))
         assert not unexpected, "unexpected notifications:\n" + "\n".join(unexpected)
 
-        # Duplicates: every key received more than once, each attributed to a distinct worker kill.
+        # Duplicates: every key received more than once, each explained by a distinct kill of
+        # the worker that sent the first copy, after that copy arrived and before its commit.
         worker_kills = [(t, n, p) for t, n, p in kills if n.startswith("worker")]
         web_kills = [k for k in kills if k[1].startswith("web")]
         duplicates = []
         unexplained = []
         used: set[int] = set()
+
+        def explaining_kill(first: ReceivedRequest) -> int | None:
+            sender, arrived = senders[id(first)], first.received_at
+            for i, (t, _, pid) in enumerate(worker_kills):
+                if i in used or t > arrived + KILL_AFTER_ARRIVAL:
+                    continue
+                if pid == sender and t >= arrived:
+                    return i
+                if sender is None and t >= arrived - KILL_BEFORE_ARRIVAL_UNKNOWN_SENDER:
+                    return i
+            return None
+
         for key, n in sorted(
             counts.items(),
             key=lambda kv: min(r.received_at for r in received if notification_key(r) == kv[0]),
@@ -186,17 +204,13 @@ def test_random_sigkills_lose_nothing_and_duplicate_at_most_once_per_worker_kill
             if n == 1:
                 continue
             copies = sorted((r for r in received if notification_key(r) == key), key=lambda r: r.received_at)
-            first = copies[0].received_at
+            sender = senders[id(copies[0])]
             for extra in copies[1:]:
-                match = next(
-                    (
-                        i
-                        for i, (t, _, _) in enumerate(worker_kills)
-                        if i not in used and first - KILL_BEFORE_ARRIVAL <= t <= first + KILL_AFTER_ARRIVAL
-                    ),
-                    None,
+                match = explaining_kill(copies[0])
+                line = (
+                    f"{describe(copies[0], t0)} (sent by pid {sender}) again at "
+                    f"t={extra.received_at - t0:7.3f}s (by pid {senders[id(extra)]})"
                 )
-                line = f"{describe(copies[0], t0)} again at t={extra.received_at - t0:7.3f}s"
                 if match is None:
                     unexplained.append(line)
                 else:

@@ -14,7 +14,7 @@ from app.config import Route, WebhookConfig
 from app.labels import fingerprint
 from app.nflog import NotificationLog
 from app.notifiers import NotifyError
-from app.notify import IntegrationTarget, Pipeline
+from app.notify import IntegrationTarget, Outcome, Pipeline
 from app.store import GroupState, Keys
 
 
@@ -49,27 +49,27 @@ def test_retryable_errors_are_retried_with_growing_backoff_then_committed(nflog,
     waits: list[float] = []
     pipeline = Pipeline(nflog, lease_ttl=15, sleep=waits.append)
     sender = FakeSender(NotifyError("503", retryable=True), NotifyError("503", retryable=True), None)
-    assert run(pipeline, sender, monkeypatch) is True
+    assert run(pipeline, sender, monkeypatch) is Outcome.SENT
     assert len(sender.calls) == 3
     assert 0.25 <= waits[0] <= 0.75 and 0.375 <= waits[1] <= 1.125  # 0.5 s then x1.5, +-50 %
     # Logged: the same content is not sent again.
-    assert run(pipeline, FakeSender(), monkeypatch) is None
+    assert run(pipeline, FakeSender(), monkeypatch) is Outcome.UP_TO_DATE
 
 
 def test_permanent_error_is_not_retried_and_releases_the_lease(nflog, monkeypatch) -> None:
     pipeline = Pipeline(nflog, lease_ttl=15, sleep=lambda s: None)
     sender = FakeSender(NotifyError("400 bad request", retryable=False))
-    assert run(pipeline, sender, monkeypatch) is False
+    assert run(pipeline, sender, monkeypatch) is Outcome.FAILED
     assert len(sender.calls) == 1
     retry = FakeSender()
-    assert run(pipeline, retry, monkeypatch) is True  # the next flush may try again at once
+    assert run(pipeline, retry, monkeypatch) is Outcome.SENT  # the next flush may try again at once
     assert len(retry.calls) == 1
 
 
 def test_gives_up_at_the_deadline(nflog, monkeypatch) -> None:
     pipeline = Pipeline(nflog, lease_ttl=15, sleep=lambda s: None)
     sender = FakeSender(*[NotifyError("timeout", retryable=True)] * 100)
-    assert run(pipeline, sender, monkeypatch, deadline=0.0) is False
+    assert run(pipeline, sender, monkeypatch, deadline=0.0) is Outcome.FAILED
     assert len(sender.calls) == 1
 
 
@@ -80,5 +80,5 @@ def test_a_worker_whose_lease_was_taken_over_does_not_send(nflog, monkeypatch) -
 
     pipeline = Pipeline(nflog, lease_ttl=15, sleep=steal)
     sender = FakeSender(NotifyError("503", retryable=True), None)
-    assert run(pipeline, sender, monkeypatch) is False
+    assert run(pipeline, sender, monkeypatch) is Outcome.FAILED
     assert len(sender.calls) == 1  # the retry after the takeover never happened

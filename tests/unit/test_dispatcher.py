@@ -1,0 +1,91 @@
+"""Dispatcher flushes on an in-process Redis: what a group keeps after each kind of outcome."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import fakeredis
+import pytest
+import yaml
+
+from app import notify
+from app.alerts import Alert
+from app.labels import fingerprint
+from app.runtime import Runtime
+from app.settings import Settings
+
+CONFIG = {
+    "route": {"receiver": "team", "group_by": ["alertname"]},
+    "receivers": [{"name": "team", "webhook_configs": [{"url": "http://127.0.0.1:9/"}]}],
+}
+
+
+@pytest.fixture
+def rt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Runtime:
+    path = tmp_path / "am.yml"
+    path.write_text(yaml.safe_dump(CONFIG))
+    settings = Settings(config_file=str(path), storage_path=str(tmp_path), peer_timeout=15.0)
+    return Runtime(settings, fakeredis.FakeRedis(server=fakeredis.FakeServer()))
+
+
+def put(rt: Runtime, ends_in: float) -> str:
+    labels = {"alertname": "Disk"}
+    now = time.time()
+    alert = Alert(labels, {}, now - 60, now + ends_in, "", now, False, fingerprint(labels))
+    rt.dispatcher.put_alerts([alert], now)
+    (gid,) = rt.store.group_ids()
+    return gid
+
+
+def record_sends(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    statuses: list[str] = []
+
+    def send(cfg: Any, n: Any, timeout: float) -> None:
+        statuses.append(n.status)
+
+    monkeypatch.setitem(notify.SENDERS, "webhook", send)
+    return statuses
+
+
+def test_resolution_sent_and_logged_drops_the_group(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    sent = record_sends(monkeypatch)
+    gid = put(rt, ends_in=300)
+    rt.dispatcher.flush(gid, "http://am")
+    put(rt, ends_in=-1)
+    result = rt.dispatcher.flush(gid, "http://am")
+    assert sent == ["firing", "resolved"]
+    assert result is not None and result.deleted
+    assert rt.store.load_group(gid) is None
+
+
+def test_resolution_whose_lease_a_dead_worker_holds_keeps_the_group_for_the_retry(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that sent the resolution and died before committing leaves its lease behind:
+    the flush that finds it busy must keep the resolved alert, so the retry after the lease
+    expires still has something to send."""
+    sent = record_sends(monkeypatch)
+    gid = put(rt, ends_in=300)
+    rt.dispatcher.flush(gid, "http://am")
+    put(rt, ends_in=-1)
+    group = rt.store.load_group(gid)
+    assert group is not None
+    field = rt.nflog.field(gid, "team", "webhook", 0)
+    _, seen = rt.nflog.read(field)
+    resolved = frozenset(a.fingerprint for a in group.alerts)
+    verdict, _ = rt.nflog.acquire(field, seen, frozenset(), resolved, ttl=15)  # the dead worker's
+    assert verdict == "ok"
+
+    result = rt.dispatcher.flush(gid, "http://am")
+    assert sent == ["firing"]
+    assert result is not None and not result.deleted
+    kept = rt.store.load_group(gid)
+    assert kept is not None and [a.fingerprint for a in kept.alerts] == list(resolved)
+
+    for key in rt.client.scan_iter(f"{rt.keys.prefix}:lease:*"):
+        rt.client.delete(key)  # the lease's TTL ran out
+    rt.dispatcher.flush(gid, "http://am")
+    assert sent == ["firing", "resolved"]
+    assert rt.store.load_group(gid) is None
