@@ -73,6 +73,10 @@ class Entry:
         return cls(frozenset(d["f"]), frozenset(d["r"]), d["ts"], d["x"])
 
 
+# An entry as read (None when absent) with its raw text, which acquire() compares against.
+LogRead = tuple["Entry | None", str]
+
+
 @dataclass(frozen=True, slots=True)
 class Lease:
     field: str
@@ -120,13 +124,15 @@ class NotificationLog:
     def field(gid: str, receiver: str, integration: str, index: int) -> str:
         return f"{gid}:{receiver}/{integration}/{index}"
 
-    def read(self, field: str) -> tuple[Entry | None, str]:
+    def read(self, field: str) -> LogRead:
         """The entry and its raw text ('' when absent), which acquire() compares against."""
-        raw = self.r.hget(self.keys.nflog, field)
-        if raw is None:
-            return None, ""
-        text = raw.decode()
-        return Entry.decode(text), text
+        return _log_read(self.r.hget(self.keys.nflog, field))
+
+    def read_many(self, fields: list[str]) -> list[LogRead]:
+        """read() for many entries in one round trip."""
+        if not fields:
+            return []
+        return [_log_read(raw) for raw in self.r.hmget(self.keys.nflog, fields)]
 
     def acquire(
         self, field: str, seen: str, firing: frozenset[str], resolved: frozenset[str], ttl: float
@@ -174,3 +180,10 @@ class NotificationLog:
         if len(stale) == 1:
             return 0
         return int(self._delete_unchanged(keys=[self.keys.nflog], args=stale))
+
+
+def _log_read(raw: bytes | None) -> LogRead:
+    if raw is None:
+        return None, ""
+    text = raw.decode()
+    return Entry.decode(text), text

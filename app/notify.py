@@ -21,7 +21,7 @@ import redis
 from app import metrics
 from app.alerts import Alert
 from app.config import Route
-from app.nflog import Lease, NotificationLog, needs_update
+from app.nflog import Lease, LogRead, NotificationLog, needs_update
 from app.notification import Notification
 from app.notifiers import NotifyError
 from app.notifiers.email import send_email
@@ -65,6 +65,10 @@ class IntegrationTarget:
     def send_resolved(self) -> bool:
         return bool(self.config.send_resolved)
 
+    def log_field(self, gid: str) -> str:
+        """This integration's entry for group `gid` in the notification log."""
+        return NotificationLog.field(gid, self.receiver, self.integration, self.index)
+
 
 class Pipeline:
     def __init__(
@@ -87,18 +91,24 @@ class Pipeline:
         now: float,
         deadline: float,
         external_url: str,
+        known: LogRead | None = None,
     ) -> Outcome:
-        """Notify one integration if the log says so, and say what happened."""
-        field = self.nflog.field(group.gid, target.receiver, target.integration, target.index)
+        """Notify one integration if the log says so, and say what happened.
+
+        `known` is the log entry as the caller already read it (a batched read); if it is stale
+        the lease says so and the entry is read again.
+        """
+        field = target.log_field(group.gid)
         firing_set = frozenset(a.fingerprint for a in firing)
         resolved_set = frozenset(a.fingerprint for a in resolved)
         for _ in range(3):
             metrics.nflog_queries.inc()
             try:
-                entry, seen = self.nflog.read(field)
+                entry, seen = known if known is not None else self.nflog.read(field)
             except (redis.RedisError, ValueError):
                 metrics.nflog_query_errors.inc()
                 raise
+            known = None
             if not needs_update(
                 entry, firing_set, resolved_set, target.send_resolved, route.repeat_interval, now
             ):

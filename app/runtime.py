@@ -72,8 +72,6 @@ class Runtime:
         metrics.config_last_reload_success.set(1)
         metrics.config_last_reload_time.set(time.time())
         self._reload_lock = threading.Lock()
-        metrics.config_last_reload_success.set(1)
-        metrics.config_last_reload_time.set(time.time())
         self.store = AlertStore(self.client, self.keys)
         self.nflog = NotificationLog(self.client, self.keys, settings.data_retention)
         self.pipeline = Pipeline(self.nflog, lease_ttl=settings.peer_timeout)
@@ -129,7 +127,8 @@ class Runtime:
 
     def _drop_silenced(self, alerts: list[Alert], group: GroupState, route: Route, now: float) -> list[Alert]:
         """Silence stage of the pipeline: silenced alerts are neither sent nor logged."""
-        active = [s for s in self.silences.all() if s.state(now) == "active"]
+        silences = self.silences.all(max_age=self.settings.gossip_interval)
+        active = [s for s in silences if s.state(now) == "active"]
         if not active:
             return alerts
         return [a for a in alerts if not any(s.mutes(a.labels, now) for s in active)]

@@ -8,6 +8,7 @@ counter, so each process re-reads the silences only when they changed.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -168,12 +169,25 @@ class SilenceStore:
         self.version_key = f"{keys.silences}:version"
         self._lock = threading.Lock()
         self._cache: tuple[bytes | None, list[Silence]] = (b"unset", [])
+        self._checked_at = -math.inf  # time.monotonic() of the last version check
         self._delete_unchanged = client.register_script(DELETE_UNCHANGED_SCRIPT)
 
-    def all(self) -> list[Silence]:
-        """Every stored silence, re-read from Redis only when another process changed them."""
+    def all(self, max_age: float = 0.0) -> list[Silence]:
+        """Every stored silence, re-read from Redis only when another process changed them.
+
+        With `max_age` the version check itself is skipped for that long after the last one:
+        a worker flushing thousands of groups a second checks once per --cluster.gossip-interval,
+        as an Alertmanager replica sees its peers' silences a gossip round late. The API always
+        checks, so a client reads its own writes through any instance.
+        """
+        if max_age > 0 and time.monotonic() - self._checked_at < max_age:
+            with self._lock:
+                if self._cache[0] != b"unset":
+                    return self._cache[1]
+        checked_at = time.monotonic()
         version = self.r.get(self.version_key)
         with self._lock:
+            self._checked_at = checked_at
             if version is not None and version == self._cache[0]:
                 return self._cache[1]
         silences = [Silence.decode(raw) for raw in self.r.hvals(self.keys.silences)]

@@ -191,12 +191,18 @@ class AlertStore:
     def group_ids(self) -> list[str]:
         return sorted(g.decode() for g in self.r.smembers(self.keys.groups))
 
-    def load_groups(self, gids: list[str]) -> list[GroupState]:
-        """Read many groups in one pipelined round trip; groups deleted meanwhile are left out."""
+    def load_groups(self, gids: list[str], release_inflight: bool = False) -> list[GroupState]:
+        """Read many groups in one pipelined round trip; groups deleted meanwhile are left out.
+
+        With `release_inflight` (a flush about to run) the groups' in-flight marks go in the same
+        round trip: from then on the timer loop may queue the groups' next flush.
+        """
         pipe = self.r.pipeline(transaction=False)
         for gid in gids:
             pipe.hget(self.keys.group(gid), "meta")
             pipe.hgetall(self.keys.galerts(gid))
+        if release_inflight and gids:
+            pipe.delete(*(self.keys.inflight(gid) for gid in gids))
         replies = pipe.execute()
         out = []
         for n, gid in enumerate(gids):

@@ -103,6 +103,15 @@ def test_a_second_store_sees_changes_made_through_the_first(store: SilenceStore)
     assert other.all()[0].state(NOW + 2) == "expired"
 
 
+def test_a_worker_checks_for_other_processes_changes_at_most_once_per_max_age(store: SilenceStore) -> None:
+    worker = SilenceStore(store.r, Keys("t"), retention=3600)
+    assert worker.all(max_age=3600) == []
+    sid = store.set(silence_from_api(body(NOW, NOW + 60)), NOW)
+    assert worker.all(max_age=3600) == []  # checked moments ago: the cached list is used
+    assert [s.id for s in worker.all(max_age=0.0)] == [sid]  # the API's read checks every time
+    assert [s.id for s in worker.all(max_age=3600)] == [sid]
+
+
 def test_expired_silences_are_kept_for_the_retention_then_dropped(store: SilenceStore) -> None:
     sid = store.set(silence_from_api(body(NOW, NOW + 60)), NOW)
     store.expire(sid, NOW + 10)
