@@ -8,8 +8,12 @@ from functools import lru_cache
 ZERO_TIME = "0001-01-01T00:00:00.000Z"
 
 
+@lru_cache(maxsize=65536)
 def format_time(ts: float) -> str:
-    """Format epoch seconds as RFC 3339 in UTC with milliseconds, like Alertmanager's API."""
+    """Format epoch seconds as RFC 3339 in UTC with milliseconds, like Alertmanager's API.
+
+    Cached: listing 100,000 alerts formats 300,000 times, most of them shared by whole batches.
+    """
     dt = datetime.fromtimestamp(ts, UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
