@@ -4,7 +4,8 @@ A `Notification` is built once per send from the group's alerts, with each alert
 of the flush time, so that every integration (and every retry) describes the same moment.
 `template_data` gives templates the fields of Alertmanager's `template.Data` under the same names
 (`Receiver`, `Status`, `Alerts.Firing`, `GroupLabels.SortedPairs`, `CommonLabels`, ...), so that
-a template written against Alertmanager's data model reads naturally in Jinja2.
+an operator's Go template runs unchanged (app.gotemplate: `Struct` records, `TEMPLATE_METHODS` for
+Alertmanager's methods) and alerter's Jinja2 defaults read the same names.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cmp_to_key
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from app.alerts import Alert
 
+# Go's zero time.Time, the EndsAt templates see for a firing alert (re-exported for callers).
+from app.gotemplate import GO_ZERO_TIME as GO_ZERO_TIME
+from app.gotemplate import Struct
+
 FIRING = "firing"
 RESOLVED = "resolved"
-
-# Go's zero time.Time: what Alertmanager's templates see as the EndsAt of a firing alert.
-GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
 
 _ALERTNAME = "alertname"
 _REGEX_META = re.compile(r"([\\.+*?()|\[\]{}^$])")
@@ -144,36 +146,72 @@ class Pair(NamedTuple):
     Value: str
 
 
+class Strings(list[str]):
+    """Alertmanager's Strings: a list of strings with `Join`, as in `.GroupLabels.Values.Join " "`."""
+
+    TEMPLATE_METHODS: ClassVar[frozenset[str]] = frozenset({"Join"})
+
+    def Join(self, sep: str) -> str:
+        return sep.join(self)
+
+
+class Pairs(list[Pair]):
+    """Alertmanager's Pairs: `SortedPairs` with `Names`, `Values`, and `name=value, ...` as text."""
+
+    TEMPLATE_METHODS: ClassVar[frozenset[str]] = frozenset({"Names", "Values", "String"})
+
+    @property
+    def Names(self) -> Strings:
+        return Strings(p.Name for p in self)
+
+    @property
+    def Values(self) -> Strings:
+        return Strings(p.Value for p in self)
+
+    def String(self) -> str:
+        return ", ".join(f"{p.Name}={p.Value}" for p in self)
+
+
 class KV(dict[str, str]):
     """A label or annotation map with the accessors of Alertmanager's template KV type.
 
     The accessors keep Alertmanager's capitalised names so that templates read the same.
 
     `SortedPairs` puts `alertname` first and sorts the other names, as Alertmanager does, so that
-    lists built from it (the default subject, for one) come out in the same order.
+    lists built from it (the default subject, for one) come out in the same order. Go templates
+    reach the accessors through TEMPLATE_METHODS; they come before a label of the same name there.
     """
 
+    TEMPLATE_METHODS: ClassVar[frozenset[str]] = frozenset(
+        {"SortedPairs", "Names", "Values", "Remove", "String"}
+    )
+
     @property
-    def SortedPairs(self) -> list[Pair]:
+    def SortedPairs(self) -> Pairs:
         rest = sorted(k for k in self if k != _ALERTNAME)
         names = [_ALERTNAME, *rest] if _ALERTNAME in self else rest
-        return [Pair(k, self[k]) for k in names]
+        return Pairs(Pair(k, self[k]) for k in names)
 
     @property
-    def Names(self) -> list[str]:
-        return [p.Name for p in self.SortedPairs]
+    def Names(self) -> Strings:
+        return self.SortedPairs.Names
 
     @property
-    def Values(self) -> list[str]:
-        return [p.Value for p in self.SortedPairs]
+    def Values(self) -> Strings:
+        return self.SortedPairs.Values
 
     def Remove(self, names: Iterable[str]) -> KV:
         drop = set(names)
         return KV({k: v for k, v in self.items() if k not in drop})
 
+    def String(self) -> str:
+        return self.SortedPairs.String()
+
 
 class AlertList(list[dict[str, Any]]):
     """The alerts of the template data, with Alertmanager's `.Firing` and `.Resolved` views."""
+
+    TEMPLATE_METHODS: ClassVar[frozenset[str]] = frozenset({"Firing", "Resolved"})
 
     @property
     def Firing(self) -> list[dict[str, Any]]:
@@ -184,27 +222,32 @@ class AlertList(list[dict[str, Any]]):
         return [a for a in self if a["Status"] == RESOLVED]
 
 
-def _template_alert(a: AlertData) -> dict[str, Any]:
-    return {
-        "Status": a.status,
-        "Labels": KV(a.labels),
-        "Annotations": KV(a.annotations),
-        "StartsAt": datetime.fromtimestamp(a.starts_at, UTC),
-        # Alertmanager hides the end time of an alert that still fires.
-        "EndsAt": GO_ZERO_TIME if a.firing else datetime.fromtimestamp(a.ends_at, UTC),
-        "GeneratorURL": a.generator_url,
-        "Fingerprint": a.fingerprint,
-    }
+def _template_alert(a: AlertData) -> Struct:
+    """Alertmanager's template.Alert; a Struct, so a misspelt field fails as it does there."""
+    return Struct(
+        {
+            "Status": a.status,
+            "Labels": KV(a.labels),
+            "Annotations": KV(a.annotations),
+            "StartsAt": datetime.fromtimestamp(a.starts_at, UTC),
+            # Alertmanager hides the end time of an alert that still fires.
+            "EndsAt": GO_ZERO_TIME if a.firing else datetime.fromtimestamp(a.ends_at, UTC),
+            "GeneratorURL": a.generator_url,
+            "Fingerprint": a.fingerprint,
+        }
+    )
 
 
-def template_data(n: Notification) -> dict[str, Any]:
-    """The data Alertmanager gives its templates (`template.Data`), in a Jinja2-friendly form."""
-    return {
-        "Receiver": quote_meta(n.receiver),
-        "Status": n.status,
-        "Alerts": AlertList(_template_alert(a) for a in n.alerts),
-        "GroupLabels": KV(n.group_labels),
-        "CommonLabels": KV(common_pairs([a.labels for a in n.alerts])),
-        "CommonAnnotations": KV(common_pairs([a.annotations for a in n.alerts])),
-        "ExternalURL": n.external_url,
-    }
+def template_data(n: Notification) -> Struct:
+    """The data Alertmanager gives its templates (`template.Data`), for Go templates and Jinja2."""
+    return Struct(
+        {
+            "Receiver": quote_meta(n.receiver),
+            "Status": n.status,
+            "Alerts": AlertList(_template_alert(a) for a in n.alerts),
+            "GroupLabels": KV(n.group_labels),
+            "CommonLabels": KV(common_pairs([a.labels for a in n.alerts])),
+            "CommonAnnotations": KV(common_pairs([a.annotations for a in n.alerts])),
+            "ExternalURL": n.external_url,
+        }
+    )

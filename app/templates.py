@@ -1,76 +1,64 @@
-"""Notification templates: Jinja2 in a sandbox, with alerter's defaults and the operator's files.
+"""Notification templates: the operator's Go templates, and alerter's own defaults in Jinja2.
 
-alerter renders every template (email subject, bodies, headers, to/from) with Jinja2, not with Go's
-text/template: **custom Go templates are not interpreted**. A Go action such as
-`{{ .CommonLabels.alertname }}` is read as Jinja2 and fails to render, and the notification fails
-with a message that says so. The one exception is the references Alertmanager's own defaults use,
-`{{ template "email.default.subject" . }}` and `{{ template "email.default.html" . }}` (and the
-`__subject` it is built on): wherever they appear in a template they render alerter's defaults from
-config/templates/, so an alertmanager.yml that relies on Alertmanager's defaults works unchanged.
-Alertmanager has no `email.default.text`, so a reference to it is an error here too.
+Every template an operator writes, a config field (email `headers`, `html`, `text`, `to`, `from`)
+or a `templates:` file, is Go's text/template, as in Alertmanager, and runs in the sandboxed
+interpreter of `app.gotemplate`.
+
+One exception keeps configs written for earlier alerter releases, whose fields were Jinja2,
+working: a config field that does not parse as a Go template but compiles as Jinja2
+(`{{ Status|upper }}`, `{% for a in Alerts %}`) is rendered with Jinja2 in its immutable
+sandbox, autoescaped for HTML. A field that is neither reports the Go parse error. Template
+files are Go only.
+
+The `templates:` files are parsed when the config loads (a file that does not parse fails the
+load, and `alerter check-config` names it); their `define`s are available to every field, a
+later file replacing an earlier definition as Alertmanager's globs do.
+
+Alertmanager's default template names stay alerter's own defaults, written in Jinja2 under
+config/templates/ and rendered in Jinja2's immutable sandbox: a Go `{{ template "NAME" . }}` of
+`email.default.subject`, `__subject` or `email.default.html` renders them and inserts their
+output as is (autoescaped for HTML), so an alertmanager.yml relying on Alertmanager's defaults
+works unchanged. A `templates:` file that defines one of those names replaces it, as in
+Alertmanager. Alertmanager has no `email.default.text`, so a reference to it is an error here too.
 
 Templates see the data of `app.notification.template_data` (Alertmanager's field names:
-`Status`, `Alerts.Firing`, `GroupLabels.SortedPairs`, ...). Label and annotation values are data:
-they are never evaluated as templates, so `{{ 7*7 }}` inside a label value stays literal, and in
-HTML bodies every value is autoescaped. The sandbox (immutable: templates cannot change the data
-either) keeps a template from reaching Python internals.
-
-The operator's template files (the config's `templates:` globs) are loaded as Jinja2 templates
-named by their file name, for `{% include %}`, `{% import %}` and `{% extends %}`; a template
-text that is exactly such a name renders that file. A file named like one of alerter's defaults
-replaces it, as a later `define` does in Alertmanager.
+`.Status`, `.Alerts.Firing`, `.GroupLabels.SortedPairs`, ...). Label and annotation values are
+data: they are never evaluated as templates, and in HTML bodies every value is escaped.
 """
 
 from __future__ import annotations
 
 import glob
 import os
-import re
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
-from jinja2 import ChoiceLoader, DictLoader, FileSystemLoader, Template, TemplateError
+from jinja2 import FileSystemLoader, Template, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from app import gotemplate
 
 DEFAULTS_DIR = Path(__file__).resolve().parent.parent / "config" / "templates"
 
-# Alertmanager's default template names that alerter renders with its own defaults.
+# Alertmanager's default template names that alerter renders with its own Jinja2 defaults.
 GO_DEFAULTS = {
     "email.default.subject": "email.subject.j2",
     "__subject": "email.subject.j2",
     "email.default.html": "email.html.j2",
 }
 
-_GO_REFERENCE = re.compile(r'\{\{(-?)\s*template\s+"([^"]*)"\s+\.\s*(-?)\}\}')
-_GO_SYNTAX = re.compile(r"\{\{-?\s*(\.|(template|define|range|with|if|else|end)\b)")
 _SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 
 
 class RenderError(Exception):
-    """A template that does not compile or render; the message says which and why."""
+    """A template that does not parse or render; the message says which and why."""
 
 
 class TemplateLoadError(Exception):
-    """An operator template file that cannot be read."""
-
-
-def _go_references_to_jinja(text: str) -> str:
-    """Rewrite references to Alertmanager's default templates as Jinja2 includes.
-
-    Trim markers carry over (`{{- template ... -}}` trims like `{%- include ... -%}`); references
-    to any other Go template are left alone and fail to compile as Jinja2.
-    """
-
-    def include(m: re.Match[str]) -> str:
-        target = GO_DEFAULTS.get(m.group(2))
-        if target is None:
-            return m.group(0)
-        return f'{{%{m.group(1)} include "{target}" {m.group(3)}%}}'
-
-    return _GO_REFERENCE.sub(include, text)
+    """An operator template file that cannot be read or does not parse."""
 
 
 def _safe_href(url: str) -> str:
@@ -80,53 +68,97 @@ def _safe_href(url: str) -> str:
     return str(url) if scheme in _SAFE_SCHEMES else "#"
 
 
+def _defaults_environment(html: bool) -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(
+        loader=FileSystemLoader(DEFAULTS_DIR), autoescape=html, auto_reload=False
+    )
+    env.filters["urlquery"] = quote_plus  # Go's urlquery, used for the receiver link
+    env.filters["safe_href"] = _safe_href
+    return env
+
+
+# alerter's defaults, compiled once per process: one environment with autoescaping, one without.
+_DEFAULTS = {html: _defaults_environment(html) for html in (False, True)}
+
+
+def render_default(name: str, data: Any, html: bool) -> str | None:
+    """alerter's Jinja2 rendering of one of Alertmanager's default template names; None for
+    any other name. Raises RenderError."""
+    target = GO_DEFAULTS.get(name)
+    if target is None:
+        return None
+    if not isinstance(data, Mapping):
+        raise RenderError(
+            f'template "{name}" needs the notification data: write {{{{ template "{name}" . }}}}'
+        )
+    try:
+        return _DEFAULTS[html].get_template(target).render(data)
+    except TemplateError as err:
+        raise RenderError(f"{name}: {type(err).__name__}: {err}") from None
+
+
+@lru_cache(maxsize=256)
+def _legacy_jinja(text: str, html: bool) -> Template | None:
+    """The text compiled as Jinja2 (alerter's earlier template dialect), or None if it is not."""
+    try:
+        return _DEFAULTS[html].from_string(text)
+    except TemplateError:
+        return None
+
+
 class Templates:
-    """alerter's defaults plus one config's template files, compiled on first use."""
+    """One config's template files, parsed, with alerter's defaults behind them."""
 
     def __init__(self, files: Mapping[str, str] | None = None) -> None:
-        self.names = frozenset(files or ()) | frozenset(p.name for p in DEFAULTS_DIR.glob("*.j2"))
-        loader = ChoiceLoader([DictLoader(dict(files or {})), FileSystemLoader(DEFAULTS_DIR)])
-        self._envs = {
-            html: ImmutableSandboxedEnvironment(loader=loader, autoescape=html, auto_reload=False)
-            for html in (False, True)
-        }
-        for env in self._envs.values():
-            env.filters["urlquery"] = quote_plus  # Go's urlquery, used for the receiver link
-            env.filters["safe_href"] = _safe_href
-        self._compile = lru_cache(maxsize=256)(self._compile_text)
-
-    def _compile_text(self, text: str, html: bool) -> Template:
-        return self._envs[html].from_string(_go_references_to_jinja(text))
-
-    def render(self, text_or_name: str, data: Mapping[str, Any], html: bool) -> str:
-        """Render a template text, or the loaded template of that name; raise RenderError."""
+        """Parse the files (name -> text); raise TemplateLoadError naming the one that fails."""
         try:
-            if text_or_name in self.names:
-                template = self._envs[html].get_template(text_or_name)
-            else:
-                template = self._compile(text_or_name, html)
-            return template.render(data)
-        except TemplateError as err:
-            hint = ""
-            if _GO_SYNTAX.search(text_or_name):
-                hint = " (alerter renders templates with Jinja2 and does not run Go templates)"
-            raise RenderError(f"{type(err).__name__}: {err}{hint}") from None
+            self._go = gotemplate.TemplateSet(files)
+        except gotemplate.ParseError as err:
+            raise TemplateLoadError(str(err)) from None
+
+    def render(self, text: str, data: Mapping[str, Any], html: bool) -> str:
+        """Render a Go template text against the data; raise RenderError."""
+        try:
+            return self._go.execute(text, data, html=html, fallback=render_default)
+        except gotemplate.ParseError as err:
+            legacy = _legacy_jinja(text, html)
+            if legacy is None:
+                raise RenderError(str(err)) from None
+            try:
+                return legacy.render(data)
+            except TemplateError as jinja_err:
+                raise RenderError(f"{type(jinja_err).__name__}: {jinja_err}") from None
+        except gotemplate.GoTemplateError as err:
+            raise RenderError(str(err)) from None
 
 
 def read_template_files(patterns: list[str]) -> dict[str, str]:
     """The files matched by the config's `templates:` globs, by file name (later ones win).
 
-    A glob that matches nothing is fine, as in Alertmanager.
+    A glob that matches nothing is fine, as in Alertmanager, and `*` matches hidden files too, as
+    Go's filepath.Glob does. Raises TemplateLoadError worded like Go's file errors.
     """
     files: dict[str, str] = {}
     for pattern in patterns:
-        for path in sorted(glob.glob(pattern)):
+        for path in sorted(glob.glob(pattern, include_hidden=True)):
             try:
                 with open(path, encoding="utf-8") as handle:
                     files[os.path.basename(path)] = handle.read()
-            except (OSError, UnicodeDecodeError) as err:
-                raise TemplateLoadError(f"cannot read template file {path}: {err}") from None
+            except OSError as err:
+                raise TemplateLoadError(f"open {path}: {(err.strerror or str(err)).lower()}") from None
+            except UnicodeDecodeError:
+                raise TemplateLoadError(f"read {path}: the file is not valid UTF-8") from None
     return files
+
+
+def check(patterns: list[str]) -> str | None:
+    """What Alertmanager would refuse in these template files (unreadable, or a Go parse error
+    naming the file and line), or None when they all load. For `alerter check-config`."""
+    try:
+        Templates(read_template_files(patterns))
+    except TemplateLoadError as err:
+        return str(err)
+    return None
 
 
 _current = Templates()
@@ -135,12 +167,14 @@ _current = Templates()
 def load(patterns: list[str]) -> None:
     """Use these template globs from now on (call on every config load and reload).
 
-    Raises TemplateLoadError, leaving the templates in effect unchanged, when a file cannot be read.
+    Raises TemplateLoadError, leaving the templates in effect unchanged, when a file cannot be
+    read or does not parse.
     """
     global _current
     _current = Templates(read_template_files(patterns))
 
 
-def render(template_text_or_name: str, data: Mapping[str, Any], html: bool) -> str:
-    """Render with the templates in effect; HTML output is autoescaped. Raises RenderError."""
-    return _current.render(template_text_or_name, data, html)
+def render(text: str, data: Mapping[str, Any], html: bool) -> str:
+    """Render a Go template text with the templates in effect; HTML output is escaped. Raises
+    RenderError."""
+    return _current.render(text, data, html)

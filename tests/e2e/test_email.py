@@ -48,3 +48,43 @@ def test_email_with_starttls_and_auth(deploy, tmp_path: Path) -> None:
         html = next(p for p in msg.walk() if p.get_content_type() == "text/html").get_content()
         assert "a:9100" in html and "b:9100" in html
         assert len(smtp.messages) == 1
+
+
+def test_go_templates_from_the_config_and_its_template_files(deploy, tmp_path: Path) -> None:
+    """Alertmanager's template syntax end to end: a `templates:` file with a define, a Go subject
+    header calling it, a Go HTML body (values escaped), and the default subject beside them."""
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "mail.tmpl").write_text(
+        '{{ define "my.extra" }}({{ len .Alerts.Firing }} firing in {{ .CommonLabels.datacenter }})'
+        "{{ end }}\n"
+    )
+    html = "<ul>\n{{- range .Alerts.Firing }}\n<li>{{ .Annotations.summary }}</li>\n{{- end }}\n</ul>"
+    with SmtpServer() as smtp:
+        common = {"from": "alerter@example.com", "smarthost": f"127.0.0.1:{smtp.port}", "require_tls": False}
+        subject = '[{{ .Status | toUpper }}] {{ .GroupLabels.app }} {{ template "my.extra" . }}'
+        receiver = {
+            "name": "team-mail",
+            "email_configs": [
+                {"to": "custom@example.com", "headers": {"Subject": subject}, "html": html, **common},
+                {"to": "defaults@example.com", **common},
+            ],
+        }
+        extra = {"templates": ["templates/*.tmpl"]}
+        route = {"group_by": ["alertname", "app"]}
+        dep = deploy(write_config(tmp_path / "am.yml", [receiver], route=route, extra=extra))
+        alerts = [alert("DiskFull", instance=i, datacenter="dc1", app="shop") for i in ("b:9100", "a:9100")]
+        alerts[0]["annotations"]["summary"] = "disk <full> on b"
+        dep.post(alerts)
+
+        mails = {m.rcpt_tos[0]: m.message for m in smtp.wait_for(2, timeout=20)}
+        custom, default = mails["custom@example.com"], mails["defaults@example.com"]
+        assert custom["Subject"] == "[FIRING] shop (2 firing in dc1)"
+        body = next(p for p in custom.walk() if p.get_content_type() == "text/html").get_content()
+        # The template's output, with SMTP's CRLF line ends and the line end MIME text parts end with.
+        assert body.replace("\r\n", "\n") == (
+            "<ul>\n<li>DiskFull on a:9100</li>\n<li>disk &lt;full&gt; on b</li>\n</ul>\n"
+        )
+        # Alertmanager's default subject (alerter's Jinja2 default) is unaffected by the template file.
+        assert default["Subject"] == "[FIRING:2] DiskFull shop (dc1)"
+        assert "disk &lt;full&gt; on b" in default.get_body(("html",)).get_content()
+        assert len(smtp.messages) == 2

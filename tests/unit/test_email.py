@@ -272,7 +272,7 @@ def test_unreachable_server_is_retryable() -> None:
     [
         ({"to": "not an address"}, "to 'not an address' is not a list of email addresses"),
         ({"from_": "a@example.org, b@example.org"}, "from must be exactly one address"),
-        ({"headers": {"Subject": "{{ .Status }}"}}, "does not run Go templates"),
+        ({"headers": {"Subject": "{{ .Status | upper }}"}}, 'function "upper" not defined'),
     ],
 )
 def test_config_problems_are_permanent_and_send_nothing(overrides: dict[str, Any], problem: str) -> None:

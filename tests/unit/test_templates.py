@@ -148,14 +148,41 @@ def test_default_references_render_wherever_they_appear() -> None:
     assert "<title>[FIRING:1] X </title>" in html
 
 
-def test_go_templates_other_than_the_defaults_are_not_interpreted() -> None:
+def test_operator_templates_are_go_templates() -> None:
+    data = template_data(notification([make_alert(alertname="X", dc="eu")], {"alertname": "X"}))
+    render = templates.render
+    text = "[{{ .Status | toUpper }}] {{ .GroupLabels.alertname }} {{ .CommonLabels.nope }}"
+    text += "({{ .CommonLabels.dc }})"
+    assert render(text, data, False) == "[FIRING] X (eu)"
+    # Go and the Jinja2 defaults render the same default subject.
+    go_subject = (
+        '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] '
+        '{{ .GroupLabels.SortedPairs.Values | join " " }} {{ if gt (len .CommonLabels) (len .GroupLabels) }}'
+        '({{ with .CommonLabels.Remove .GroupLabels.Names }}{{ .Values | join " " }}{{ end }}){{ end }}'
+    )
+    assert render(go_subject, data, False) == render('{{ template "email.default.subject" . }}', data, False)
+    assert render("", data, False) == ""
+
+
+def test_go_errors_name_the_template_line_and_action() -> None:
     data = template_data(notification([make_alert(alertname="X")], {"alertname": "X"}))
     # Alertmanager has no email.default.text: referring to it fails there too.
-    for text in ('{{ template "email.default.text" . }}', "{{ .CommonLabels.alertname }}"):
-        with pytest.raises(templates.RenderError, match="does not run Go templates"):
-            templates.render(text, data, False)
-    # The same data in Jinja2 renders.
-    assert templates.render("{{ CommonLabels.alertname }}", data, False) == "X"
+    with pytest.raises(
+        templates.RenderError, match=r'at <template "email.default.text" .>: no such template'
+    ):
+        templates.render('{{ template "email.default.text" . }}', data, False)
+    with pytest.raises(templates.RenderError, match=r"template: inline:2: function \"upper\" not defined"):
+        templates.render("ok\n{{ .Status | upper }}", data, False)
+    with pytest.raises(templates.RenderError, match="can't evaluate field Alert in type struct"):
+        templates.render("{{ range .Alert }}{{ end }}", data, False)
+
+
+def test_legacy_jinja2_fields_still_render() -> None:
+    """Config fields written for earlier alerter releases (Jinja2) render when they are not Go."""
+    data = template_data(notification([make_alert(alertname="X", instance="<a>")], {"alertname": "X"}))
+    assert templates.render("{{ Status|upper }} {{ CommonLabels.alertname }}", data, False) == "FIRING X"
+    text = "{% for a in Alerts %}<p>{{ a.Labels.instance }}</p>{% endfor %}"
+    assert templates.render(text, data, True) == "<p>&lt;a&gt;</p>"
     # A missing key renders empty, like Go's missingkey=zero.
     assert templates.render("[{{ CommonLabels.nope }}]", data, False) == "[]"
 
@@ -168,15 +195,18 @@ def test_values_are_data_never_code_and_html_is_escaped() -> None:
             {"alertname": "X"},
         )
     )
-    text = templates.render("{{ CommonLabels.payload }}|{{ CommonAnnotations.summary }}", data, False)
+    text = templates.render("{{ .CommonLabels.payload }}|{{ .CommonAnnotations.summary }}", data, False)
     assert text == f"{evil}|{evil}"
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt; {{ 7*7 }} {% raw %}"
+    go_html = templates.render("<p>{{ .CommonAnnotations.summary }}</p>", data, True)
+    assert go_html == f"<p>{escaped}</p>"
     html = templates.render('{{ template "email.default.html" . }}', data, True)
     assert "<script>" not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; {{ 7*7 }} {% raw %}" in html
+    assert escaped in html
     assert "49" not in html
 
 
-def test_unsafe_links_are_neutralised_in_html() -> None:
+def test_unsafe_links_are_neutralised_in_the_default_html() -> None:
     alert = make_alert(alertname="X")
     alert.generator_url = "javascript:alert(document.cookie)"
     html = templates.render(
@@ -189,39 +219,66 @@ def test_unsafe_links_are_neutralised_in_html() -> None:
 
 def test_sandbox_keeps_templates_away_from_python_and_the_data() -> None:
     data = template_data(notification([make_alert(alertname="X")], {}))
-    for text in ("{{ Alerts.__class__.__mro__ }}", "{{ Alerts.append(1) }}", "{{ GroupLabels.update(a=1) }}"):
-        with pytest.raises(templates.RenderError, match="SecurityError"):
+    for text in ("{{ .Alerts.__class__ }}", "{{ .Alerts.append 1 }}", "{{ .Receiver.upper }}"):
+        with pytest.raises(templates.RenderError, match=r"can't evaluate field|has arguments"):
             templates.render(text, data, False)
+    # On a map, a name is a key (missing: empty), never the dict's method.
+    assert templates.render("[{{ .GroupLabels.update }}]", data, False) == "[]"
+    # The legacy Jinja2 path is Jinja2's immutable sandbox.
+    with pytest.raises(templates.RenderError, match="SecurityError"):
+        templates.render("{{ Alerts.append(1) }}", data, False)
     assert len(data["Alerts"]) == 1
 
 
 @pytest.mark.usefixtures("operator_templates")
-def test_operator_template_files_are_loaded_by_name(tmp_path: Path) -> None:
-    (tmp_path / "subject.tmpl").write_text("{{ Status|upper }} {{ GroupLabels.alertname }}\n")
-    (tmp_path / "macros.tmpl").write_text("{% macro who(a) %}{{ a.Labels.instance }}{% endmacro %}")
-    # A Go template file among them is fine as long as nothing renders it.
-    (tmp_path / "legacy.tmpl").write_text('{{ define "x" }}{{ .Status }}{{ end }}')
+def test_operator_template_files_define_go_templates(tmp_path: Path) -> None:
+    (tmp_path / "a.tmpl").write_text(
+        '{{ define "my.subject" }}{{ .Status | toUpper }} {{ template "my.who" . }}{{ end }}\n'
+        '{{ define "my.who" }}{{ range .Alerts }}{{ .Labels.instance }}{{ end }}{{ end }}\n'
+    )
+    # Later files replace earlier definitions, as Alertmanager's globs do.
+    (tmp_path / "b.tmpl").write_text('{{ define "my.who" }}<{{ len .Alerts }}>{{ end }}')
     templates.load([str(tmp_path / "*.tmpl"), str(tmp_path / "none" / "*.tmpl")])
     data = template_data(notification([make_alert(alertname="X", instance="a")], {"alertname": "X"}))
-    assert templates.render("subject.tmpl", data, False) == "FIRING X"
-    assert templates.render('[{% include "subject.tmpl" %}]', data, False) == "[FIRING X]"
-    text = '{% import "macros.tmpl" as m %}{% for a in Alerts %}{{ m.who(a) }}{% endfor %}'
-    assert templates.render(text, data, False) == "a"
+    assert templates.render('[{{ template "my.subject" . }}]', data, False) == "[FIRING <1>]"
+    # In HTML, a template's own text is markup and stays as written.
+    assert templates.render('{{ template "my.who" . }}', data, True) == "<1>"
 
 
 @pytest.mark.usefixtures("operator_templates")
-def test_an_operator_file_can_replace_a_default(tmp_path: Path) -> None:
-    (tmp_path / "email.subject.j2").write_text("custom {{ Status }}")
-    templates.load([str(tmp_path / "*.j2")])
+def test_an_operator_define_replaces_a_default(tmp_path: Path) -> None:
+    (tmp_path / "subject.tmpl").write_text(
+        '{{ define "email.default.subject" }}custom {{ .Status }}{{ end }}'
+    )
+    templates.load([str(tmp_path / "*.tmpl")])
     data = template_data(notification([make_alert(alertname="X")], {}))
     assert templates.render('{{ template "email.default.subject" . }}', data, False) == "custom firing"
+    # Other defaults stay alerter's own.
+    assert templates.render('{{ template "__subject" . }}', data, False) == "[FIRING:1]  (X)"
 
 
 @pytest.mark.usefixtures("operator_templates")
-def test_an_unreadable_template_file_keeps_the_templates_in_effect(tmp_path: Path) -> None:
-    (tmp_path / "ok.tmpl").write_text("ok")
+def test_a_default_reference_needs_the_data(tmp_path: Path) -> None:
+    data = template_data(notification([make_alert(alertname="X")], {}))
+    with pytest.raises(templates.RenderError, match="needs the notification data"):
+        templates.render('{{ template "email.default.subject" .Status }}', data, False)
+
+
+@pytest.mark.usefixtures("operator_templates")
+def test_template_files_that_do_not_load_keep_the_templates_in_effect(tmp_path: Path) -> None:
+    (tmp_path / "ok.tmpl").write_text('{{ define "ok" }}ok{{ end }}')
     templates.load([str(tmp_path / "*.tmpl")])
     (tmp_path / "bad.tmpl").write_bytes(b"\xff\xfe not utf-8")
-    with pytest.raises(templates.TemplateLoadError, match=r"bad\.tmpl"):
+    with pytest.raises(templates.TemplateLoadError, match=r"bad\.tmpl: the file is not valid UTF-8"):
         templates.load([str(tmp_path / "*.tmpl")])
-    assert templates.render("ok.tmpl", {}, False) == "ok"
+    (tmp_path / "bad.tmpl").write_text('line 1\n{{ define "x" }}{{ if .X }}\n')
+    with pytest.raises(templates.TemplateLoadError, match=r"template: bad\.tmpl:3: unexpected EOF"):
+        templates.load([str(tmp_path / "*.tmpl")])
+    assert templates.render('{{ template "ok" . }}', {}, False) == "ok"
+
+
+def test_check_reports_the_first_file_that_does_not_parse(tmp_path: Path) -> None:
+    (tmp_path / ".hidden.tmpl").write_text("{{ end }}")  # Go's globs match hidden files
+    assert templates.check([str(tmp_path / "*.tmpl")]) == "template: .hidden.tmpl:1: unexpected {{end}}"
+    (tmp_path / ".hidden.tmpl").unlink()
+    assert templates.check([str(tmp_path / "*.tmpl"), str(tmp_path / "missing" / "*")]) is None
