@@ -1,10 +1,23 @@
-"""HTTP and TLS for the integrations: Prometheus' `http_config` and `tls_config` on requests.
+"""HTTP and TLS for the integrations: Prometheus' `http_config` and `tls_config`, on urllib3.
 
-One `requests.Session` is kept per distinct transport setup (TLS settings and proxy) and
-process, so that notifications to the same receiver reuse pooled connections; a forked worker
-builds its own instead of sharing its parent's sockets. Credentials are not part of the session:
-they are read for every request, from the config or from their files, as Prometheus does, so a
-rotated password file is picked up without a reload.
+Requests are sent with urllib3 directly rather than through `requests`: a notification is one
+POST of bytes that are already encoded, and `requests`' per-request machinery (preparing and
+merging the request, hooks, cookies, environment lookups, its adapter) cost about as much CPU as
+the HTTP exchange itself. The little of it that alerter needs is done here, the Go way:
+
+- One `urllib3.PoolManager` (and one `ProxyManager` per proxy) is kept per distinct transport
+  setup (TLS settings and proxy settings) and process, so that notifications to the same
+  receiver reuse pooled connections; a forked worker builds its own instead of sharing its
+  parent's sockets.
+- Credentials are not part of the transport: they are read for every request, from the config
+  or from their files, as Prometheus does, so a rotated password file is picked up without a
+  reload. Credentials in the URL's userinfo become basic auth when nothing else is configured.
+- Redirects follow Go's `net/http` client: at most 10; 301, 302 and 303 turn a POST into a GET
+  without body; 307 and 308 repeat the POST; `Authorization` only goes on to the same host or
+  its subdomains. `follow_redirects: false` returns the redirect response itself.
+- Proxies follow prometheus/common: `proxy_url` proxies everything unless `no_proxy` is set, in
+  which case Go's `httpproxy` rules apply (which never proxy localhost or loopback addresses);
+  `proxy_from_environment` reads HTTP_PROXY, HTTPS_PROXY and NO_PROXY once per process.
 
 `tls_context` builds the `ssl.SSLContext` of a Prometheus `tls_config` and `value_or_file` reads
 a credential; the email integration uses both too. Like Go's client, a configured CA replaces the
@@ -14,18 +27,23 @@ default trust store instead of adding to it.
 from __future__ import annotations
 
 import base64
+import contextlib
+import http.client
+import ipaddress
 import os
 import ssl
 import tempfile
-from dataclasses import astuple
+import time
+import urllib.request
+from dataclasses import dataclass
+from email.message import Message
 from functools import lru_cache
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, NamedTuple
+from urllib.parse import unquote, urljoin, urlsplit
 
-import requests
+import certifi
 import urllib3
-from requests.adapters import HTTPAdapter
-from requests.utils import DEFAULT_CA_BUNDLE_PATH, should_bypass_proxies
+from urllib3.util import Retry, parse_url
 
 from app import __version__
 from app.config import HTTPConfig, TLSConfig
@@ -43,6 +61,17 @@ _TLS_VERSIONS = {
     "TLS13": ssl.TLSVersion.TLSv1_3,
 }
 
+MAX_REDIRECTS = 10  # Go's http.Client stops after 10
+_REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
+# Retries are alerter's business (the notify loop, with backoff); urllib3 must neither retry a
+# failed request nor follow redirects itself (its rules differ from Go's: it keeps a POST on 302).
+_NO_RETRIES = Retry(total=False, redirect=False, raise_on_redirect=False, raise_on_status=False)
+# Connections kept per host: the threads of a worker that send to one receiver at once.
+_POOL_SIZE = 10
+# Hosts (pools) kept per transport: a transport serves every receiver with the same TLS and
+# proxy settings, usually all of them; an evicted pool only costs a new connection.
+_POOLS_PER_TRANSPORT = 64
+
 
 def tls_context(cfg: TLSConfig) -> ssl.SSLContext:
     """The client SSL context for a tls_config; raises ValueError naming the setting at fault.
@@ -53,17 +82,21 @@ def tls_context(cfg: TLSConfig) -> ssl.SSLContext:
         if cfg.ca_file or cfg.ca:
             ctx = ssl.create_default_context(cafile=cfg.ca_file or None, cadata=cfg.ca or None)
         else:
-            ctx = ssl.create_default_context(cafile=DEFAULT_CA_BUNDLE_PATH)
+            ctx = ssl.create_default_context(cafile=certifi.where())
     except (OSError, ssl.SSLError) as err:
         raise ValueError(f"tls_config: cannot load the CA ({cfg.ca_file or 'inline ca'}): {err}") from None
     if cfg.insecure_skip_verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-    for setting, value in (("min_version", cfg.min_version), ("max_version", cfg.max_version)):
+    # SSLContext accepts any attribute, so a misspelt one (min_version) would be silently ignored.
+    for attribute, setting, value in (
+        ("minimum_version", "min_version", cfg.min_version),
+        ("maximum_version", "max_version", cfg.max_version),
+    ):
         if value:
             if value not in _TLS_VERSIONS:
                 raise ValueError(f"tls_config: unknown {setting} {value!r}")
-            setattr(ctx, setting, _TLS_VERSIONS[value])
+            setattr(ctx, attribute, _TLS_VERSIONS[value])
     if cfg.cert_file or cfg.cert:
         _load_client_cert(ctx, cfg)
     return ctx
@@ -93,55 +126,255 @@ def _write_pem(directory: str, name: str, pem: str) -> str:
     return path
 
 
-class _TLSAdapter(HTTPAdapter):
-    """An adapter whose connections use one prepared SSL context and TLS server name.
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What a caller learns of the answer: its status, headers and (fully read) body."""
 
-    requests would otherwise load its own CA bundle into every connection (see `cert_verify`),
-    which would widen the trust a configured `ca_file` is meant to narrow.
+    status_code: int
+    headers: urllib3.HTTPHeaderDict
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        """The body as text, in the charset the Content-Type names (UTF-8 otherwise); only error
+        messages quote it, so undecodable bytes are replaced rather than raised on."""
+        message = Message()
+        message["Content-Type"] = self.headers.get("Content-Type", "")
+        charset = message.get_content_charset() or "utf-8"
+        try:
+            return self.content.decode(charset, errors="replace")
+        except LookupError:
+            return self.content.decode("utf-8", errors="replace")
+
+
+class _Target(NamedTuple):
+    """A request URL taken apart once: what urllib3 needs to pick a pool and send."""
+
+    scheme: str
+    host: str  # lower-case, IDNA-encoded; IPv6 addresses in brackets (urllib3's form)
+    port: int  # explicit or the scheme's default
+    request_uri: str  # path and query, percent-encoded
+    url: str  # the absolute URL without userinfo or fragment (what a proxy is sent)
+    authorization: str | None  # basic auth from the URL's userinfo, as Go's client sends it
+
+
+class _InvalidURL(ValueError):
+    """A URL alerter cannot send to; the message says why without quoting the URL."""
+
+
+@lru_cache(maxsize=512)
+def _target(url: str) -> _Target:
+    """Parse a URL (cached: receivers post to the same few URLs over and over)."""
+    try:
+        parts = parse_url(url)
+    except urllib3.exceptions.LocationParseError:
+        raise _InvalidURL("cannot parse it") from None
+    if parts.scheme not in ("http", "https"):
+        raise _InvalidURL("http:// or https:// is required" if parts.scheme is None else "unsupported scheme")
+    if not parts.host:
+        raise _InvalidURL("no host")
+    authorization = None
+    if parts.auth is not None:
+        user, _, password = parts.auth.partition(":")
+        token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
+        authorization = f"Basic {token}"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    bare = parts._replace(auth=None, fragment=None)
+    return _Target(parts.scheme, parts.host, port, parts.request_uri, bare.url, authorization)
+
+
+class _ProxyBypass:
+    """Go's golang.org/x/net/http/httpproxy rules for NO_PROXY (and for `no_proxy`).
+
+    Entries are separated by commas: `*` (no proxy at all), an IP address or CIDR range, or a
+    domain name, which matches itself and its subdomains (`.example.com` and `*.example.com`
+    only the subdomains); IP addresses and domain names may carry a port. Requests to localhost
+    and loopback addresses never go through the proxy, whatever the list says.
     """
 
-    def __init__(self, context: ssl.SSLContext, server_name: str) -> None:
-        self._context = context
-        self._server_name = server_name
-        super().__init__()
+    def __init__(self, spec: str) -> None:
+        self._all = False
+        self._networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        self._addresses: list[tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, str]] = []
+        self._domains: list[tuple[str, str, bool]] = []  # (".suffix", port, the bare name matches too)
+        for entry in spec.split(","):
+            item = entry.strip().lower()
+            if not item:
+                continue
+            if item == "*":
+                self._all = True
+                return
+            if "/" in item:
+                with contextlib.suppress(ValueError):  # Go ignores what it cannot parse
+                    self._networks.append(ipaddress.ip_network(item, strict=False))
+                continue
+            host, port = _split_host_port(item)
+            if not host:
+                continue
+            try:
+                self._addresses.append((ipaddress.ip_address(host), port))
+                continue
+            except ValueError:
+                pass
+            if host.startswith("*."):
+                host = host[1:]
+            exact = not host.startswith(".")
+            suffix = "." + host if exact else host
+            if not suffix.isascii():  # urllib3 hands over hosts IDNA-encoded
+                with contextlib.suppress(UnicodeError):
+                    suffix = "." + suffix[1:].encode("idna").decode("ascii")
+            self._domains.append((suffix, port, exact))
 
-    def _tls_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        kwargs["ssl_context"] = self._context
-        if self._server_name:
-            kwargs["server_hostname"] = self._server_name
-        return kwargs
+    def bypasses(self, host: str, port: int) -> bool:
+        """Whether a request to host:port goes direct. `host` is as urllib3 parsed it."""
+        host = host.strip("[]").lower()
+        if host == "localhost":
+            return True
+        try:
+            address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+        except ValueError:
+            address = None
+        if address is not None and address.is_loopback:
+            return True
+        if self._all:
+            return True
+        port_text = str(port)
+        if address is not None:
+            if any(address in network for network in self._networks):
+                return True
+            if any(address == ip and (not p or p == port_text) for ip, p in self._addresses):
+                return True
+        return any(
+            (host.endswith(suffix) or (exact and host == suffix[1:])) and (not p or p == port_text)
+            for suffix, p, exact in self._domains
+        )
 
-    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **kwargs: Any) -> None:
-        super().init_poolmanager(connections, maxsize, block, **self._tls_kwargs(kwargs))
 
-    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
-        return super().proxy_manager_for(proxy, **self._tls_kwargs(kwargs))
+def _split_host_port(item: str) -> tuple[str, str]:
+    """Go's net.SplitHostPort, falling back to the whole item as host (no port) when it fails."""
+    if item.startswith("["):
+        end = item.find("]")
+        if end > 0 and item[end + 1 : end + 2] == ":":
+            return item[1:end], item[end + 2 :]
+        return item, ""
+    if item.count(":") == 1:
+        host, port = item.split(":")
+        return host, port
+    return item, ""
 
-    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
-        """Leave verification to the SSL context."""
+
+def _proxy_manager(proxy_url: str, ctx: ssl.SSLContext, pool_kw: dict[str, Any]) -> urllib3.ProxyManager:
+    """A ProxyManager for one proxy; the URL's userinfo becomes Proxy-Authorization, as in Go.
+
+    The tls_config applies to the receiver behind the proxy and, for an https:// proxy, to the
+    proxy too (Go's transport uses one TLS config for both).
+    """
+    if "://" not in proxy_url:
+        proxy_url = "http://" + proxy_url  # Go reads a bare host:port as an HTTP proxy
+    try:
+        parts = parse_url(proxy_url)
+    except urllib3.exceptions.LocationParseError:
+        raise ValueError("proxy_url: cannot parse the proxy URL") from None
+    if parts.scheme not in ("http", "https") or not parts.host:
+        raise ValueError(
+            f"proxy_url: unsupported proxy {parts.scheme or ''}://{parts.host or ''} "
+            "(alerter supports http:// and https:// proxies)"
+        )
+    headers = {}
+    if parts.auth is not None:
+        user, _, password = parts.auth.partition(":")
+        headers = urllib3.make_headers(proxy_basic_auth=f"{unquote(user)}:{unquote(password)}")
+    bare = parts._replace(auth=None, path=None, query=None, fragment=None).url
+    proxy_ctx = ctx if parts.scheme == "https" else None
+    return urllib3.ProxyManager(bare, proxy_headers=headers, proxy_ssl_context=proxy_ctx, **pool_kw)
+
+
+class _Transport:
+    """The connection pools of one transport setup in one process, and its proxy choice."""
+
+    def __init__(
+        self, tls_cfg: TLSConfig, proxy_url: str, no_proxy: str, proxy_from_environment: bool
+    ) -> None:
+        ctx = tls_context(tls_cfg)
+        pool_kw: dict[str, Any] = {
+            "num_pools": _POOLS_PER_TRANSPORT,
+            "maxsize": _POOL_SIZE,
+            "ssl_context": ctx,
+            # The certificate is checked against server_name instead of the dialled host.
+            "server_hostname": tls_cfg.server_name or None,
+        }
+        self.direct = urllib3.PoolManager(**pool_kw)
+        # Per scheme of the target: the manager of its proxy, or None to go direct.
+        self._proxies: dict[str, urllib3.ProxyManager | None] = {"http": None, "https": None}
+        self._bypass: _ProxyBypass | None = None  # None: every request uses the proxy
+        if proxy_url:
+            manager = _proxy_manager(proxy_url, ctx, pool_kw)
+            self._proxies = {"http": manager, "https": manager}
+            self._bypass = _ProxyBypass(no_proxy) if no_proxy else None
+        elif proxy_from_environment:
+            # Go reads these once per process (httpproxy.FromEnvironment behind a sync.Once).
+            env = urllib.request.getproxies_environment()
+            managers: dict[str, urllib3.ProxyManager] = {}
+            for scheme in ("http", "https"):
+                value = env.get(scheme, "")
+                if value:
+                    if value not in managers:
+                        managers[value] = _proxy_manager(value, ctx, pool_kw)
+                    self._proxies[scheme] = managers[value]
+            self._bypass = _ProxyBypass(env.get("no", ""))
+
+    def manager_for(self, target: _Target) -> urllib3.PoolManager:
+        """The direct pool manager or the proxy's, for this target."""
+        proxy = self._proxies[target.scheme]
+        if proxy is None or (self._bypass is not None and self._bypass.bypasses(target.host, target.port)):
+            return self.direct
+        return proxy
+
+    def send(
+        self, method: str, target: _Target, body: bytes | None, headers: dict[str, str], timeout: float
+    ) -> urllib3.BaseHTTPResponse:
+        """One request, no retries or redirects; the body is read and the connection released."""
+        manager = self.manager_for(target)
+        if manager is self.direct:
+            # Straight to the host's pool: PoolManager.urlopen would parse the URL once more.
+            pool = manager.connection_from_host(target.host, target.port, target.scheme)
+            return pool.urlopen(
+                method,
+                target.request_uri,
+                body=body,
+                headers=headers,
+                retries=_NO_RETRIES,
+                redirect=False,
+                assert_same_host=False,
+                timeout=timeout,
+                preload_content=True,
+            )
+        return manager.urlopen(
+            method,
+            target.url,
+            body=body,
+            headers=headers,
+            retries=_NO_RETRIES,
+            redirect=False,
+            timeout=timeout,
+            preload_content=True,
+        )
 
 
 @lru_cache(maxsize=128)
-def _session(key: tuple[Any, ...], pid: int) -> requests.Session:
-    """The session for one transport setup in one process (`pid` keeps forks apart)."""
-    tls, proxy_url, proxy_from_environment = key
-    tls_cfg = TLSConfig(*tls)
-    session = requests.Session()
-    # Go's client reads proxy settings (and nothing else) from the environment only when told.
-    session.trust_env = proxy_from_environment
-    session.verify = not tls_cfg.insecure_skip_verify
-    adapter = _TLSAdapter(tls_context(tls_cfg), tls_cfg.server_name)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    if proxy_url:
-        session.proxies = {"http": proxy_url, "https": proxy_url}
-    return session
+def _transport(key: tuple[Any, ...], pid: int) -> _Transport:
+    """The transport for one setup in one process (`pid` keeps forks apart)."""
+    tls, proxy_url, no_proxy, proxy_from_environment = key
+    return _Transport(TLSConfig(*tls), proxy_url, no_proxy, proxy_from_environment)
 
 
-def session_for(cfg: HTTPConfig) -> requests.Session:
-    """The shared session for this http_config's transport; raises ValueError for a bad TLS setup."""
-    key = (astuple(cfg.tls_config), cfg.proxy_url, cfg.proxy_from_environment)
-    return _session(key, os.getpid())
+def transport_for(cfg: HTTPConfig) -> _Transport:
+    """The shared transport for this http_config; raises ValueError for a bad TLS or proxy setup."""
+    # vars() rather than dataclasses.astuple, which deep-copies and cost 15 % of a send: the
+    # fields are plain strings and booleans, in definition order.
+    tls = tuple(vars(cfg.tls_config).values())
+    key = (tls, cfg.proxy_url, cfg.no_proxy, cfg.proxy_from_environment)
+    return _transport(key, os.getpid())
 
 
 def value_or_file(value: str, path: str, what: str, strip: bool = True) -> str:
@@ -188,31 +421,136 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}/<redacted>"
 
 
-def _transport_problem(err: requests.RequestException) -> str:
-    """What went wrong on the wire, without the URL requests puts into its messages."""
-    if isinstance(err, requests.exceptions.SSLError):
+class _TooManyRedirects(Exception):
+    """More than MAX_REDIRECTS redirects."""
+
+
+class _BadRedirect(Exception):
+    """A redirect to a URL alerter cannot follow (unparseable, not http or https)."""
+
+
+def post(cfg: HTTPConfig, url: str, body: bytes, content_type: str, timeout: float, what: str) -> Response:
+    """POST with the http_config's auth, TLS, proxy and redirect settings.
+
+    Returns the response whatever its status, with its body read (so the connection is back in
+    the pool). Raises NotifyError for failures before a response arrives: retryable for network
+    and credential-file problems, as Alertmanager retries every failed request; not retryable for
+    a TLS or proxy setup that cannot load or a URL that cannot be used. Messages never hold the
+    URL's path or the credentials; they start with `what` (the integration) and the redacted URL.
+    """
+    try:
+        transport = transport_for(cfg)
+        target = _target(url)
+    except ValueError as err:
+        problem = str(err)
+        if isinstance(err, _InvalidURL):
+            problem = f"the URL is not valid ({err}); check url or url_file"
+        raise NotifyError(f"{_where(what, url)}: {problem}", retryable=False) from None
+    try:
+        headers = {"User-Agent": USER_AGENT, "Content-Type": content_type, **_auth_headers(cfg)}
+    except NotifyError as err:
+        raise NotifyError(f"{_where(what, url)}: {err}", retryable=err.retryable) from None
+    try:
+        return _exchange(transport, target, body, headers, timeout, cfg.follow_redirects)
+    except (urllib3.exceptions.HTTPError, ValueError, _TooManyRedirects, _BadRedirect) as err:
+        problem, retryable = _transport_problem(err)
+        raise NotifyError(f"{_where(what, url)}: {problem}", retryable=retryable) from None
+
+
+def _where(what: str, url: str) -> str:
+    """The start of an error message; built only on failure, as redacting parses the URL."""
+    return f"{what} POST to {redact_url(url)}"
+
+
+def _exchange(
+    transport: _Transport,
+    target: _Target,
+    body: bytes | None,
+    headers: dict[str, str],
+    timeout: float,
+    follow_redirects: bool,
+) -> Response:
+    """The POST and, when allowed, the redirects after it, by Go's net/http rules.
+
+    Every hop gets what is left of `timeout` (connect and read each), so redirects cannot
+    stretch a send past the flush's deadline.
+    """
+    method = "POST"
+    deadline = time.monotonic() + timeout
+    for hop in range(MAX_REDIRECTS + 1):
+        hop_headers = headers
+        if target.authorization is not None and "Authorization" not in headers:
+            hop_headers = {**headers, "Authorization": target.authorization}
+        left = timeout if hop == 0 else max(deadline - time.monotonic(), 0.001)
+        raw = transport.send(method, target, body, hop_headers, left)
+        location = raw.headers.get("Location") if raw.status in _REDIRECT_STATUSES else None
+        if not follow_redirects or not location:
+            return Response(raw.status, raw.headers, raw.data)
+        if hop == MAX_REDIRECTS:
+            raise _TooManyRedirects
+        try:
+            next_target = _target(urljoin(target.url, location))
+        except _InvalidURL as err:
+            raise _BadRedirect(str(err)) from None
+        if target.authorization is not None and not urlsplit(location).netloc:
+            # Go resolves a relative Location against the URL, userinfo included.
+            next_target = next_target._replace(authorization=target.authorization)
+        if raw.status in (301, 302, 303) and method not in ("GET", "HEAD"):
+            method, body = "GET", None
+            headers = {k: v for k, v in headers.items() if k != "Content-Type"}
+        if "Authorization" in headers and not _same_site(target.host, next_target.host):
+            headers = {k: v for k, v in headers.items() if k != "Authorization"}
+        target = next_target
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _same_site(origin: str, destination: str) -> bool:
+    """Go's rule for forwarding credentials on a redirect: the same host or one of its
+    subdomains (ports are not compared)."""
+    return destination == origin or destination.endswith("." + origin)
+
+
+_INVALID_URL = "the URL is not valid; check url or url_file"
+
+
+def _transport_problem(err: BaseException) -> tuple[str, bool]:
+    """What went wrong on the wire, and whether a retry may help; without the URL urllib3 puts
+    into some of its messages."""
+    exc = urllib3.exceptions
+    if isinstance(err, exc.SSLError):
         cause = _innermost(err)
         detail = (
             getattr(cause, "verify_message", None) or getattr(cause, "reason", None) or type(cause).__name__
         )
-        return f"TLS handshake failed ({detail}); check tls_config (ca_file, server_name, client certificate)"
-    if isinstance(err, requests.exceptions.ProxyError):
-        return f"the proxy failed ({_os_detail(err)}); check proxy_url"
-    if isinstance(err, requests.exceptions.ConnectTimeout):
-        return "timed out connecting; check that the receiver is reachable from alerter"
-    if isinstance(err, requests.exceptions.Timeout):
-        return "timed out waiting for the response; the receiver is slow or the timeout too short"
-    if isinstance(err, requests.exceptions.TooManyRedirects):
-        return "too many redirects; check the URL"
-    if isinstance(err, requests.exceptions.ConnectionError):
-        return f"connection failed ({_os_detail(err)}); check that the receiver is up and reachable"
-    if isinstance(err, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
-        return "the URL is not valid; check url or url_file"
-    return f"request failed ({type(err).__name__})"
+        return (
+            f"TLS handshake failed ({detail}); check tls_config (ca_file, server_name, client certificate)",
+            True,
+        )
+    if isinstance(err, exc.ProxyError):
+        return f"the proxy failed ({_os_detail(err)}); check proxy_url", True
+    # NewConnectionError is a ConnectTimeoutError too: refusals and DNS failures come first.
+    if isinstance(err, exc.NewConnectionError):
+        return f"connection failed ({_os_detail(err)}); check that the receiver is up and reachable", True
+    if isinstance(err, exc.ConnectTimeoutError):
+        return "timed out connecting; check that the receiver is reachable from alerter", True
+    if isinstance(err, exc.ReadTimeoutError):
+        return "timed out waiting for the response; the receiver is slow or the timeout too short", True
+    if isinstance(err, exc.ProtocolError):
+        return f"connection failed ({_os_detail(err)}); check that the receiver is up and reachable", True
+    if isinstance(err, _TooManyRedirects):
+        return "too many redirects; check the URL", True
+    if isinstance(err, _BadRedirect):
+        return f"the receiver redirected to a URL alerter cannot follow ({err}); check the URL", True
+    if isinstance(err, exc.LocationValueError | http.client.InvalidURL):
+        return _INVALID_URL, False
+    if isinstance(err, ValueError):
+        # http.client refuses header values with line breaks; a credentials file can be fixed.
+        return "a header value is not valid (line break?); check the credentials", True
+    return f"request failed ({type(err).__name__})", True
 
 
 def _innermost(err: BaseException) -> BaseException:
-    """The root cause of a requests error: urllib3 nests the OS or SSL error a few levels down."""
+    """The root cause of a urllib3 error: it nests the OS or SSL error a few levels down."""
     seen: set[int] = set()
     current: BaseException = err
     while id(current) not in seen:
@@ -230,42 +568,3 @@ def _os_detail(err: BaseException) -> str:
     if isinstance(cause, OSError) and cause.strerror:
         return cause.strerror
     return type(cause).__name__
-
-
-def post(
-    cfg: HTTPConfig, url: str, body: bytes, content_type: str, timeout: float, what: str
-) -> requests.Response:
-    """POST with the http_config's auth, TLS, proxy and redirect settings.
-
-    Returns the response whatever its status (with its body read, so the connection goes back to
-    the pool). Raises NotifyError for failures before a response arrives: retryable for network
-    and credential-file problems, as Alertmanager retries every failed request; not retryable for
-    a TLS setup that cannot load or a URL that cannot be parsed. Messages never hold the URL's
-    path or the credentials; they start with `what` (the integration) and the redacted URL.
-    """
-    where = f"{what} POST to {redact_url(url)}"
-    try:
-        session = session_for(cfg)
-    except ValueError as err:
-        raise NotifyError(f"{where}: {err}", retryable=False) from None
-    try:
-        headers = {"User-Agent": USER_AGENT, "Content-Type": content_type, **_auth_headers(cfg)}
-    except NotifyError as err:
-        raise NotifyError(f"{where}: {err}", retryable=err.retryable) from None
-    proxies = None
-    if cfg.proxy_url and cfg.no_proxy and should_bypass_proxies(url, no_proxy=cfg.no_proxy):
-        proxies = {"http": "", "https": ""}
-    try:
-        response = session.post(
-            url,
-            data=body,
-            headers=headers,
-            timeout=timeout,
-            allow_redirects=cfg.follow_redirects,
-            proxies=proxies,
-        )
-        response.content  # noqa: B018 - read the body now so the connection is released
-    except requests.RequestException as err:
-        retryable = not isinstance(err, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema)
-        raise NotifyError(f"{where}: {_transport_problem(err)}", retryable=retryable) from None
-    return response

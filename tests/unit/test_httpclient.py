@@ -1,0 +1,428 @@
+"""app.httpclient against real local servers: redirects by Go's rules, proxy selection
+(`proxy_url`, `no_proxy`, `proxy_from_environment`, CONNECT tunnels), TLS settings, URL
+credentials, invalid URLs and timeouts, and the error messages each one gives."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import urllib3
+
+from app import httpclient
+from app.config import Authorization, BasicAuth, HTTPConfig, TLSConfig
+from app.httpclient import MAX_REDIRECTS, USER_AGENT, Response, _ProxyBypass, post
+from app.notifiers import NotifyError
+from tests.support.http_sink import HttpSink
+
+BODY = b'{"status":"firing"}'
+# A request sent direct to TEST-NET-1 (RFC 5737): refused or unanswered, depending on the network.
+DIRECT_FAILURE = "connection failed|timed out connecting"
+
+
+def send(cfg: HTTPConfig, url: str, timeout: float = 5) -> Response:
+    return post(cfg, url, BODY, "application/json", timeout, "webhook")
+
+
+@pytest.fixture(autouse=True)
+def fresh_transports() -> Iterator[None]:
+    """Transports are cached per process; tests that change the environment need new ones."""
+    httpclient._transport.cache_clear()
+    yield
+    httpclient._transport.cache_clear()
+
+
+# --- redirects ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seen:
+    method: str
+    path: str
+    headers: Message
+    body: bytes
+
+
+class RedirectServer:
+    """Answers `routes[path] = (status, location)`, and 200 for any other path; records all."""
+
+    def __init__(self, routes: dict[str, tuple[int, str]]) -> None:
+        self.routes = routes
+        self.seen: list[Seen] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                server.seen.append(Seen(self.command, self.path, self.headers, body))
+                status, location = server.routes.get(self.path, (200, ""))
+                self.send_response(status)
+                if location:
+                    self.send_header("Location", location.format(port=server.port))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = _handle
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: requests are recorded instead."""
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+
+    def __enter__(self) -> RedirectServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+BEARER = HTTPConfig(authorization=Authorization("Bearer", "s3cret"))
+
+
+@pytest.mark.parametrize("status", [307, 308])
+def test_307_and_308_repeat_the_post_with_its_body_and_credentials(status: int) -> None:
+    with RedirectServer({"/a": (status, "/b")}) as server:
+        response = send(BEARER, server.url + "/a")
+    assert response.status_code == 200
+    assert [(s.method, s.path) for s in server.seen] == [("POST", "/a"), ("POST", "/b")]
+    final = server.seen[1]
+    assert final.body == BODY
+    assert final.headers["Content-Type"] == "application/json"
+    assert final.headers["Authorization"] == "Bearer s3cret"  # same host: kept
+    assert final.headers["User-Agent"] == USER_AGENT
+
+
+@pytest.mark.parametrize("status", [301, 302, 303])
+def test_301_302_303_turn_the_post_into_a_get_without_body(status: int) -> None:
+    with RedirectServer({"/a": (status, "http://127.0.0.1:{port}/b?x=1")}) as server:
+        assert send(HTTPConfig(), server.url + "/a").status_code == 200
+    assert [(s.method, s.path) for s in server.seen] == [("POST", "/a"), ("GET", "/b?x=1")]
+    assert server.seen[1].body == b""
+    assert server.seen[1].headers["Content-Type"] is None
+
+
+def test_credentials_are_not_forwarded_to_another_host() -> None:
+    # 127.0.0.1 and localhost are the same server but not the same host name, as in Go.
+    with RedirectServer({"/a": (307, "http://localhost:{port}/b")}) as server:
+        send(BEARER, server.url + "/a")
+    assert server.seen[0].headers["Authorization"] == "Bearer s3cret"
+    assert server.seen[1].path == "/b"
+    assert server.seen[1].headers["Authorization"] is None
+    assert server.seen[1].body == BODY
+
+
+def test_url_credentials_follow_a_relative_redirect_only() -> None:
+    routes = {"/a": (307, "/b"), "/b": (307, "http://127.0.0.1:{port}/c")}
+    with RedirectServer(routes) as server:
+        send(HTTPConfig(), f"http://u:p@127.0.0.1:{server.port}/a")
+    expected = "Basic " + base64.b64encode(b"u:p").decode()
+    assert [(s.path, s.headers["Authorization"]) for s in server.seen] == [
+        ("/a", expected),
+        ("/b", expected),
+        ("/c", None),  # an absolute Location without userinfo carries none, as in Go
+    ]
+
+
+def test_redirect_loops_stop_after_ten_and_are_retryable() -> None:
+    with (
+        RedirectServer({"/loop": (302, "/loop")}) as server,
+        pytest.raises(NotifyError, match="too many redirects; check the URL") as failure,
+    ):
+        send(HTTPConfig(), server.url + "/loop")
+    assert failure.value.retryable
+    assert len(server.seen) == MAX_REDIRECTS + 1
+    assert "/loop" not in str(failure.value)
+
+
+def test_redirects_are_returned_not_followed_when_disabled() -> None:
+    with RedirectServer({"/a": (302, "/b")}) as server:
+        response = send(HTTPConfig(follow_redirects=False), server.url + "/a")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/b"
+    assert [s.path for s in server.seen] == ["/a"]
+
+
+def test_redirect_to_an_unsupported_scheme_is_reported() -> None:
+    with (
+        RedirectServer({"/a": (302, "ftp://files.test/secret")}) as server,
+        pytest.raises(NotifyError, match="redirected to a URL alerter cannot follow") as failure,
+    ):
+        send(HTTPConfig(), server.url + "/a")
+    assert "secret" not in str(failure.value)
+
+
+# --- URLs, credentials, responses ------------------------------------------------------------
+
+
+def test_userinfo_in_the_url_becomes_basic_auth_and_stays_out_of_the_request_line() -> None:
+    with HttpSink() as sink:
+        send(HTTPConfig(), f"http://al%40ice:p%3Ass@127.0.0.1:{sink.port}/hook")
+        request = sink.wait_for(1, timeout=5)[0]
+        assert request.path == "/hook"
+        assert request.headers["Authorization"] == "Basic " + base64.b64encode(b"al@ice:p:ss").decode()
+
+        # Configured credentials win over the URL's, as in Go's client.
+        configured = HTTPConfig(basic_auth=BasicAuth(username="u", password="p"))
+        send(configured, f"http://x:y@127.0.0.1:{sink.port}/hook")
+        assert sink.wait_for(2, timeout=5)[1].headers["Authorization"] == "Basic dTpw"
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://files.test/x", "http:///path-only", "http://[::1/x"])
+def test_unusable_urls_are_permanent_errors(url: str) -> None:
+    with pytest.raises(NotifyError, match=r"the URL is not valid .*check url or url_file") as failure:
+        send(HTTPConfig(), url)
+    assert not failure.value.retryable
+
+
+def test_a_line_break_in_a_credential_is_refused_without_quoting_it(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("abc\ndef")
+    cfg = HTTPConfig(authorization=Authorization("Bearer", "", str(token)))
+    with HttpSink() as sink, pytest.raises(NotifyError, match="header value is not valid") as failure:
+        send(cfg, sink.url)
+    assert failure.value.retryable  # the file can be fixed without a reload
+    assert "abc" not in str(failure.value)
+
+
+def test_response_text_uses_the_declared_charset() -> None:
+    headers = urllib3.HTTPHeaderDict({"Content-Type": "text/plain; charset=latin-1"})
+    assert Response(400, headers, "café".encode("latin-1")).text == "café"
+    assert Response(400, urllib3.HTTPHeaderDict(), b"\xff ok").text == "\ufffd ok"
+    unknown = urllib3.HTTPHeaderDict({"Content-Type": "text/plain; charset=klingon"})
+    assert Response(400, unknown, "é".encode()).text == "é"
+
+
+def test_a_silent_receiver_times_out_as_retryable() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # accepts (backlog), never answers
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+        with pytest.raises(NotifyError, match="timed out waiting for the response") as failure:
+            send(HTTPConfig(), url, timeout=0.3)
+    assert failure.value.retryable
+
+
+def test_transports_are_shared_per_setup_and_process() -> None:
+    plain = httpclient.transport_for(HTTPConfig())
+    assert httpclient.transport_for(HTTPConfig(basic_auth=BasicAuth(username="u"))) is plain
+    assert httpclient.transport_for(HTTPConfig(tls_config=TLSConfig(server_name="x"))) is not plain
+    assert httpclient.transport_for(HTTPConfig(proxy_url="http://proxy.test:3128")) is not plain
+    key = (tuple(vars(TLSConfig()).values()), "", "", False)
+    assert httpclient._transport(key, -1) is not httpclient._transport(key, -2)  # a fork builds its own
+
+
+# --- proxies ---------------------------------------------------------------------------------
+
+
+def test_no_proxy_follows_gos_httpproxy_rules() -> None:
+    bypass = _ProxyBypass("example.com, .sub.test, *.wild.test, 10.0.0.0/8, 192.168.1.1, api.test:8443, ::2")
+    direct = [
+        ("example.com", 80),
+        ("www.example.com", 443),
+        ("a.sub.test", 80),
+        ("a.wild.test", 80),
+        ("10.1.2.3", 80),
+        ("192.168.1.1", 9999),
+        ("api.test", 8443),
+        ("[::2]", 80),
+        ("localhost", 80),  # never proxied once no_proxy applies
+        ("127.0.0.5", 80),
+        ("[::1]", 80),
+    ]
+    proxied = [
+        ("notexample.com", 80),
+        ("sub.test", 80),  # a leading dot: subdomains only
+        ("wild.test", 80),
+        ("11.0.0.1", 80),
+        ("192.168.1.2", 80),
+        ("api.test", 443),
+        ("[::3]", 80),
+    ]
+    assert [h for h, p in direct if not bypass.bypasses(h, p)] == []
+    assert [h for h, p in proxied if bypass.bypasses(h, p)] == []
+    assert _ProxyBypass("*").bypasses("anything.test", 80)
+    assert not _ProxyBypass("bad/cidr, :80, ").bypasses("anything.test", 80)
+
+
+def test_proxy_url_without_no_proxy_proxies_even_loopback_with_proxy_credentials() -> None:
+    with HttpSink() as proxy:
+        auth_proxy = f"http://pu:pp@127.0.0.1:{proxy.port}"
+        send(HTTPConfig(proxy_url=auth_proxy), "http://127.0.0.1:1/hook?t=1")
+        request = proxy.wait_for(1, timeout=5)[0]
+    assert request.path == "http://127.0.0.1:1/hook?t=1"
+    assert request.headers["Proxy-Authorization"] == "Basic " + base64.b64encode(b"pu:pp").decode()
+    assert request.body == BODY
+
+
+def test_no_proxy_sends_matching_and_loopback_hosts_direct() -> None:
+    with HttpSink() as proxy, HttpSink() as receiver:
+        cfg = HTTPConfig(proxy_url=proxy.url, no_proxy="192.0.2.0/24")
+        send(cfg, receiver.url + "loopback")  # loopback: direct once no_proxy is set
+        assert receiver.wait_for(1, timeout=5)[0].path == "/loopback"
+        with pytest.raises(NotifyError, match=DIRECT_FAILURE):
+            send(cfg, "http://192.0.2.1/x", timeout=0.5)  # direct, to an address nobody serves
+        send(cfg, "http://other.invalid/y")
+        assert [r.path for r in proxy.wait_for(1, timeout=5)] == ["http://other.invalid/y"]
+
+
+def test_unsupported_proxy_scheme_is_a_permanent_error() -> None:
+    with pytest.raises(NotifyError, match=r"unsupported proxy socks5://.*http:// and https://") as failure:
+        send(HTTPConfig(proxy_url="socks5://127.0.0.1:1080"), "http://receiver.test/")
+    assert not failure.value.retryable
+
+
+def test_unreachable_proxy_is_reported_as_the_proxys_fault() -> None:
+    with HttpSink() as gone:
+        port = gone.port
+    with pytest.raises(NotifyError, match=r"the proxy failed .*check proxy_url") as failure:
+        send(HTTPConfig(proxy_url=f"http://127.0.0.1:{port}"), "http://receiver.test/secret")
+    assert failure.value.retryable
+    assert "secret" not in str(failure.value)
+
+
+@pytest.fixture
+def proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy", "request_method"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    return monkeypatch
+
+
+def test_proxy_from_environment_uses_the_schemes_variable_and_no_proxy(proxy_env: pytest.MonkeyPatch) -> None:
+    with HttpSink() as proxy, HttpSink() as receiver:
+        proxy_env.setenv("HTTP_PROXY", f"127.0.0.1:{proxy.port}")  # no scheme: http, as in Go
+        proxy_env.setenv("NO_PROXY", "192.0.2.1")
+        cfg = HTTPConfig(proxy_from_environment=True)
+        send(cfg, "http://via-proxy.invalid/a")
+        with pytest.raises(NotifyError, match=DIRECT_FAILURE):
+            send(cfg, "http://192.0.2.1/b", timeout=0.5)
+        send(cfg, receiver.url + "c")  # loopback: never proxied from the environment
+        assert [r.path for r in proxy.wait_for(1, timeout=5)] == ["http://via-proxy.invalid/a"]
+        assert receiver.wait_for(1, timeout=5)[0].path == "/c"
+
+        # Without proxy_from_environment the variables are ignored.
+        with pytest.raises(NotifyError, match=DIRECT_FAILURE):
+            send(HTTPConfig(), "http://192.0.2.2/d", timeout=0.5)
+        assert len(proxy.requests) == 1
+
+
+def test_https_proxy_variable_does_not_apply_to_http_urls(proxy_env: pytest.MonkeyPatch) -> None:
+    with HttpSink() as proxy:
+        proxy_env.setenv("HTTPS_PROXY", proxy.url)
+        with pytest.raises(NotifyError, match=DIRECT_FAILURE):
+            send(HTTPConfig(proxy_from_environment=True), "http://192.0.2.1/a", timeout=0.5)
+        assert proxy.requests == []
+
+
+class TunnelProxy:
+    """A CONNECT proxy: records each CONNECT request line and pipes bytes both ways."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.connects: list[str] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = client.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        line = head.split(b"\r\n", 1)[0].decode()
+        self.connects.append(line)
+        host, port = line.split()[1].rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
+        _pipe(client, upstream)
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while chunk := source.recv(65536):
+            sink.sendall(chunk)
+    except OSError:
+        pass
+    finally:
+        for sock in (source, sink):
+            sock.close()
+
+
+def test_https_through_a_proxy_tunnels_and_verifies_the_receiver() -> None:
+    proxy = TunnelProxy()
+    try:
+        with HttpSink(tls=True) as receiver:
+            url = f"https://localhost:{receiver.port}/hook"
+            tls = TLSConfig(ca_file=receiver.ca_file)
+            send(HTTPConfig(proxy_url=f"http://127.0.0.1:{proxy.port}", tls_config=tls), url)
+            assert receiver.wait_for(1, timeout=5)[0].path == "/hook"  # end to end through the tunnel
+            assert [c.rsplit(" ", 1)[0] for c in proxy.connects] == [f"CONNECT localhost:{receiver.port}"]
+
+            # The tls_config applies behind the proxy: without the CA, the receiver is not trusted.
+            with pytest.raises(NotifyError, match="TLS handshake failed"):
+                send(HTTPConfig(proxy_url=f"http://127.0.0.1:{proxy.port}"), url)
+    finally:
+        proxy.close()
+
+
+# --- TLS -------------------------------------------------------------------------------------
+
+
+def test_inline_ca_and_tls_versions() -> None:
+    with HttpSink(tls=True) as sink:
+        inline = TLSConfig(ca=Path(sink.ca_file).read_text())
+        assert send(HTTPConfig(tls_config=inline), sink.url).status_code == 200
+        both = TLSConfig(ca_file=sink.ca_file, min_version="TLS12", max_version="TLS13")
+        assert send(HTTPConfig(tls_config=both), sink.url).status_code == 200
+        assert len(sink.wait_for(2, timeout=5)) == 2
+
+
+def test_a_tls_version_the_server_refuses_fails_the_handshake() -> None:
+    with HttpSink(tls=True) as sink:
+        sink._server.socket.context.maximum_version = httpclient.ssl.TLSVersion.TLSv1_2
+        tls = TLSConfig(ca_file=sink.ca_file, min_version="TLS13")
+        with pytest.raises(NotifyError, match=r"TLS handshake failed .*check tls_config") as failure:
+            send(HTTPConfig(tls_config=tls), sink.url)
+    assert failure.value.retryable
+
+
+def test_plain_http_receivers_ignore_the_tls_config() -> None:
+    with HttpSink() as sink:
+        tls = TLSConfig(server_name="elsewhere.test", min_version="TLS13")
+        assert send(HTTPConfig(tls_config=tls), sink.url).status_code == 200
+
+
+def test_tls_versions_reach_the_ssl_context() -> None:
+    ctx = httpclient.tls_context(TLSConfig(min_version="TLS12", max_version="TLS13"))
+    assert ctx.minimum_version == httpclient.ssl.TLSVersion.TLSv1_2
+    assert ctx.maximum_version == httpclient.ssl.TLSVersion.TLSv1_3
+    with pytest.raises(ValueError, match="unknown max_version 'TLS99'"):
+        httpclient.tls_context(TLSConfig(max_version="TLS99"))
