@@ -93,6 +93,21 @@ def reproduce_line(script: str, args: dict[str, Any]) -> str:
     return f"cd {shlex.quote(str(ROOT))} && " + " ".join(shlex.quote(p) for p in parts)
 
 
+# What each outside binary is for and the Debian package that brings it.
+_PACKAGES = {ALERTMANAGER: "prometheus-alertmanager", WRK: "wrk", "redis-server": "redis-server"}
+
+
+def require_binaries(servers: Iterable[str], *extra: str) -> None:
+    """Stop before starting anything when a binary the run needs is missing, naming the package
+    to install, instead of failing half-way with a traceback."""
+    needed = ["redis-server", *extra] + ([ALERTMANAGER] if "alertmanager" in servers else [])
+    missing = [b for b in needed if shutil.which(b) is None]
+    if missing:
+        packages = " ".join(sorted({_PACKAGES[b] for b in missing}))
+        install = f"apt-get update && apt-get install -y {packages}"
+        sys.exit(f"missing {', '.join(missing)}: install with `{install}`")
+
+
 def machine_summary() -> str:
     cpu = "?"
     with contextlib.suppress(OSError):

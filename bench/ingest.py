@@ -48,6 +48,7 @@ from common import (
     machine_summary,
     print_reproduce,
     ratio,
+    require_binaries,
     rfc3339,
     run_main,
     summarize_profile,
@@ -201,6 +202,7 @@ def main() -> int:
     args = parse_args()
     scenarios = [s for s in args.scenarios.split(",") if s]
     servers = [s for s in args.servers.split(",") if s]
+    require_binaries(servers, WRK)
     profiler_dir = Path(args.profile).resolve() if args.profile else None
     print(f"machine: {machine_summary()}")
     print(

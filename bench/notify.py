@@ -41,6 +41,7 @@ from common import (
     post_batches,
     print_reproduce,
     ratio,
+    require_binaries,
     rfc3339,
     run_main,
     sink_count,
@@ -194,6 +195,7 @@ def fmt_s(x: float) -> str:
 
 def main() -> int:
     args = parse_args()
+    require_binaries(args.servers.split(","))
     print(f"machine: {machine_summary()}")
     print(
         f"{args.groups:,} groups (one alert each), group_wait {args.group_wait:g}s, webhook sink on "

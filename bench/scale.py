@@ -40,6 +40,7 @@ from common import (
     print_reproduce,
     pss,
     ratio,
+    require_binaries,
     rss,
     run_main,
     summarize_profile,
@@ -156,6 +157,7 @@ def run_one(bench: Bench, kind: str, args: argparse.Namespace, profiler: Profile
 
 def main() -> int:
     args = parse_args()
+    require_binaries(args.servers.split(","))
     print(f"machine: {machine_summary()}")
     print(
         f"{args.alerts:,} firing alerts in {args.groups:,} groups; alerter web {args.web_workers} workers x "
