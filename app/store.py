@@ -64,14 +64,16 @@ for _, item in ipairs(batch.a) do
     local g = batch.g[gid]
     local gw, gi, meta = g[1], g[2], g[3]
     local gkey = prefix .. ':group:' .. gid
-    if redis.call('EXISTS', gkey) == 0 then
+    local flushed = redis.call('HGET', gkey, 'flushed')
+    if not flushed then
       redis.call('HSET', gkey, 'meta', meta, 'gi', string.format('%.17g', gi), 'flushed', '0')
       redis.call('SADD', KEYS[3], gid)
       redis.call('ZADD', KEYS[2], now + gw, gid)
+      flushed = '0'
     end
     redis.call('HSET', prefix .. ':galerts:' .. gid, fp, value)
     -- An alert older than group_wait in a group that never flushed is due at once.
-    if parsed.s + gw < now and redis.call('HGET', gkey, 'flushed') == '0' then
+    if parsed.s + gw < now and flushed == '0' then
       local due = redis.call('ZSCORE', KEYS[2], gid)
       if due and tonumber(due) > now then redis.call('ZADD', KEYS[2], now, gid) end
     end
