@@ -582,10 +582,13 @@ class Profiler:
         self.bench = bench
         self.out_dir = out_dir
         self.runs: list[tuple[Proc, Path]] = []
+        if out_dir is not None and not PY_SPY.exists():
+            install = ".venv/bin/pip install -e '.[bench]'"
+            sys.exit(f"--profile needs py-spy in {PY_SPY.parent}: install it with `{install}`")
 
     @property
     def enabled(self) -> bool:
-        return self.out_dir is not None and PY_SPY.exists()
+        return self.out_dir is not None
 
     def start(self, label: str, pids: list[int], seconds: float) -> None:
         if not self.enabled:
