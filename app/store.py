@@ -8,7 +8,7 @@ same moment cannot lose an update. Key names are listed in docs/architecture.md.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 import redis
@@ -139,11 +139,13 @@ class GroupRef:
     labels: dict[str, str]
     group_wait: float
     group_interval: float
+    # The metadata stored with a new group, encoded once: refs are cached per routing key and
+    # every ingested alert would otherwise encode it again.
+    meta_json: str = field(init=False, repr=False, compare=False)
 
-    def meta_json(self) -> str:
-        return orjson.dumps(
-            {"key": self.key, "route": self.route_id, "receiver": self.receiver, "labels": self.labels}
-        ).decode()
+    def __post_init__(self) -> None:
+        meta = {"key": self.key, "route": self.route_id, "receiver": self.receiver, "labels": self.labels}
+        object.__setattr__(self, "meta_json", orjson.dumps(meta).decode())
 
 
 @dataclass(slots=True)
@@ -178,7 +180,7 @@ class AlertStore:
         for alert, refs in routed:
             for g in refs:
                 if g.gid not in groups:
-                    groups[g.gid] = (g.group_wait, g.group_interval, g.meta_json())
+                    groups[g.gid] = (g.group_wait, g.group_interval, g.meta_json)
             items.append((alert.fingerprint, alert.encode(), [g.gid for g in refs]))
         if not items:
             return 0
