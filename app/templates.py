@@ -14,12 +14,17 @@ The `templates:` files are parsed when the config loads (a file that does not pa
 load, and `alerter check-config` names it); their `define`s are available to every field, a
 later file replacing an earlier definition as Alertmanager's globs do.
 
-Alertmanager's default template names stay alerter's own defaults, written in Jinja2 under
-config/templates/ and rendered in Jinja2's immutable sandbox: a Go `{{ template "NAME" . }}` of
-`email.default.subject`, `__subject` or `email.default.html` renders them and inserts their
-output as is (autoescaped for HTML), so an alertmanager.yml relying on Alertmanager's defaults
-works unchanged. A `templates:` file that defines one of those names replaces it, as in
-Alertmanager. Alertmanager has no `email.default.text`, so a reference to it is an error here too.
+Alertmanager's default template names are alerter's own, under config/templates/, so that an
+alertmanager.yml and template files relying on Alertmanager's defaults work unchanged:
+- the email defaults stay Jinja2, rendered in Jinja2's immutable sandbox: a Go
+  `{{ template "NAME" . }}` of `email.default.subject`, `__subject` (the same subject rule, kept
+  in one place) or `email.default.html` renders them and inserts their output as is (autoescaped
+  for HTML);
+- the helpers operators' templates call (`__alertmanager`, `__alertmanagerURL`, `__description`,
+  `__text_alert_list`, `__text_alert_list_markdown`) are Go `define`s in defaults.gotmpl, loaded
+  before the operator's files.
+A `templates:` file that defines one of those names replaces it, as in Alertmanager. Alertmanager
+has no `email.default.text`, so a reference to it is an error here too.
 
 Templates see the data of `app.notification.template_data` (Alertmanager's field names:
 `.Status`, `.Alerts.Firing`, `.GroupLabels.SortedPairs`, ...). Label and annotation values are
@@ -42,9 +47,13 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from app import gotemplate
 
 DEFAULTS_DIR = Path(__file__).resolve().parent.parent / "config" / "templates"
+# alerter's Go definitions of Alertmanager's helper templates, parsed before the operator's files.
+# Its name has a "/", which no file of a `templates:` glob (named by its base name) can have.
+_GO_DEFAULTS_NAME = "alerter/defaults.gotmpl"
+_GO_DEFAULTS_TEXT = (DEFAULTS_DIR / "defaults.gotmpl").read_text(encoding="utf-8")
 
 # Alertmanager's default template names that alerter renders with its own Jinja2 defaults.
-GO_DEFAULTS = {
+JINJA_DEFAULTS = {
     "email.default.subject": "email.subject.j2",
     "__subject": "email.subject.j2",
     "email.default.html": "email.html.j2",
@@ -84,7 +93,7 @@ _DEFAULTS = {html: _defaults_environment(html) for html in (False, True)}
 def render_default(name: str, data: Any, html: bool) -> str | None:
     """alerter's Jinja2 rendering of one of Alertmanager's default template names; None for
     any other name. Raises RenderError."""
-    target = GO_DEFAULTS.get(name)
+    target = JINJA_DEFAULTS.get(name)
     if target is None:
         return None
     if not isinstance(data, Mapping):
@@ -110,9 +119,10 @@ class Templates:
     """One config's template files, parsed, with alerter's defaults behind them."""
 
     def __init__(self, files: Mapping[str, str] | None = None) -> None:
-        """Parse the files (name -> text); raise TemplateLoadError naming the one that fails."""
+        """Parse the files (name -> text) after alerter's Go defaults, which they may redefine;
+        raise TemplateLoadError naming the file that fails."""
         try:
-            self._go = gotemplate.TemplateSet(files)
+            self._go = gotemplate.TemplateSet({_GO_DEFAULTS_NAME: _GO_DEFAULTS_TEXT, **(files or {})})
         except gotemplate.ParseError as err:
             raise TemplateLoadError(str(err)) from None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -146,6 +147,72 @@ def test_default_references_render_wherever_they_appear() -> None:
     html = render('{{ template "email.default.html" . }}', data, True)
     assert html.startswith("<!DOCTYPE html>")
     assert "<title>[FIRING:1] X </title>" in html
+
+
+def firing_and_resolved() -> dict[str, Any]:
+    """A firing alert with annotations and a resolved one without, for a receiver whose name
+    Alertmanager regex-quotes in the data (`team\\.ops eu`)."""
+    alerts = [
+        make_alert(
+            annotations={"summary": "disk <full>", "runbook": "http://wiki/disk"},
+            alertname="Disk",
+            instance="b",
+        ),
+        make_alert(ends_in=-5, alertname="Disk", instance="a"),
+    ]
+    return template_data(notification(alerts, {"alertname": "Disk"}, receiver="team.ops eu"))
+
+
+FIRING_TEXT = (
+    "Labels:\n - alertname = Disk\n - instance = b\n"
+    "Annotations:\n - runbook = http://wiki/disk\n - summary = disk <full>\n"
+    "Source: http://prometheus.test/graph\n"
+)
+RESOLVED_TEXT = (
+    "Labels:\n - alertname = Disk\n - instance = a\nAnnotations:\nSource: http://prometheus.test/graph\n"
+)
+FIRING_MARKDOWN = (
+    "\nLabels:\n  - alertname = Disk\n  - instance = b\n"
+    "\nAnnotations:\n  - runbook = http://wiki/disk\n  - summary = disk <full>\n"
+    "\nSource: http://prometheus.test/graph\n"
+)
+RESOLVED_MARKDOWN = "\nLabels:\n  - alertname = Disk\n  - instance = a\n\nAnnotations:\n\nSource: http://prometheus.test/graph\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{{ template "__alertmanager" . }}', "Alertmanager"),
+        # The receiver as the data has it (regex-quoted), query-escaped.
+        ('{{ template "__alertmanagerURL" . }}', "http://alerter.test:9093/#/alerts?receiver=team%5C.ops+eu"),
+        ('[{{ template "__description" . }}]', "[]"),
+        ('{{ template "__subject" . }}', "[FIRING:1] Disk "),
+        ('{{ template "__text_alert_list" .Alerts.Firing }}', FIRING_TEXT),
+        # Alerts in the data's order: the resolved one (instance a) first.
+        ('{{ template "__text_alert_list" .Alerts }}', RESOLVED_TEXT + FIRING_TEXT),
+        ('[{{ template "__text_alert_list" list }}]', "[]"),
+        ('{{ template "__text_alert_list_markdown" .Alerts.Firing }}', FIRING_MARKDOWN + "\n"),
+        ('{{ template "__text_alert_list_markdown" .Alerts }}', RESOLVED_MARKDOWN + FIRING_MARKDOWN + "\n"),
+        ('[{{ template "__text_alert_list_markdown" list }}]', "[\n]"),
+    ],
+)
+def test_alertmanagers_default_definitions_render_as_there(text: str, expected: str) -> None:
+    assert templates.render(text, firing_and_resolved(), html=False) == expected
+
+
+def test_default_definitions_escape_values_in_html() -> None:
+    html = templates.render('{{ template "__text_alert_list" .Alerts.Firing }}', firing_and_resolved(), True)
+    assert html == FIRING_TEXT.replace("<full>", "&lt;full&gt;")
+
+
+@pytest.mark.usefixtures("operator_templates")
+def test_an_operator_define_replaces_a_go_default(tmp_path: Path) -> None:
+    # A file named like alerter's own defaults does not hide the definitions it does not make.
+    (tmp_path / "defaults.gotmpl").write_text('{{ define "__alertmanager" }}Pager{{ end }}')
+    templates.load([str(tmp_path / "*.gotmpl")])
+    data = firing_and_resolved()
+    assert templates.render('{{ template "__alertmanager" . }}', data, False) == "Pager"
+    assert templates.render('{{ template "__text_alert_list" .Alerts.Firing }}', data, False) == FIRING_TEXT
 
 
 def test_operator_templates_are_go_templates() -> None:
