@@ -12,12 +12,15 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-WORKDIR /src
-# Only what the package needs: no venv, tests or caches from the build context.
+WORKDIR /opt/alerter
+# Only what the package needs: no venv, tests or caches from the build context. The install is
+# editable because app/templates.py reads the default templates from config/templates beside
+# the code, which a plain `pip install .` would leave behind.
 COPY pyproject.toml ./
 COPY app ./app
 COPY workers ./workers
-RUN pip install . && rm -rf /src
+COPY config/templates ./config/templates
+RUN pip install -e .
 
 COPY config/alertmanager.yml /etc/alertmanager/alertmanager.yml
 # Run unprivileged, as prom/alertmanager does; the data dir must belong to that user (named

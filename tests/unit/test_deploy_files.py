@@ -270,10 +270,13 @@ def test_every_bind_mount_source_exists() -> None:
 def test_dockerfile_builds_alerter_on_python_311_slim() -> None:
     text = (REPO_ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim\b", text, re.M)
-    assert re.search(r"^RUN pip install \.", text, re.M)
+    assert re.search(r"^RUN pip install -e \.", text, re.M)
     assert re.search(r'^ENTRYPOINT \["alerter"\]', text, re.M)
-    for copied in re.findall(r"^COPY (\S+)", text, re.M):
-        assert (REPO_ROOT / copied).exists(), copied
+    copied = re.findall(r"^COPY (\S+)", text, re.M)
+    for path in copied:
+        assert (REPO_ROOT / path).exists(), path
+    # The default templates are read at import time from beside the code.
+    assert "config/templates" in copied
 
 
 # -- Sentinel ----------------------------------------------------------------------------------
