@@ -20,8 +20,7 @@ from functools import lru_cache
 from app import metrics
 from app.alerts import Alert
 from app.config import Config, Route
-from app.nflog import LogRead
-from app.notify import IntegrationTarget, Outcome, Pipeline
+from app.notify import IntegrationTarget, Job, Outcome, Pipeline
 from app.route import find_route, group_key, group_labels, match_routes, route_id, routing_key
 from app.store import AlertStore, GroupRef, GroupState
 
@@ -113,19 +112,19 @@ class Dispatcher:
         for group in self.store.load_groups(gids, release_inflight=True):
             with _one_group_failing(group):
                 plans.append(self._plan(group, config))
-        fields = [t.log_field(plan.group.gid) for plan in plans for t in plan.targets]
-        entries = dict(zip(fields, self.pipeline.nflog.read_many(fields), strict=True))
+        jobs = [job for plan in plans for job in plan.jobs]
+        outcomes = dict(zip(map(id, jobs), self.pipeline.run_many(jobs, external_url), strict=True))
         results = []
         for plan in plans:
             with _one_group_failing(plan.group):
-                results.append(self._notify(plan, entries, external_url))
+                results.append(self._finish(plan, [outcomes[id(job)] for job in plan.jobs]))
         return results
 
     def _plan(self, group: GroupState, config: Config) -> _Plan:
         """What one flush of `group` has to tell whom, after the muting stages."""
         route = find_route(config.route, group.route_id)
         if route is None:
-            return _Plan(group, None, [], [], [], time.time())
+            return _Plan(group, None, [], time.time())
         now = time.time()
         alerts = group.alerts
         for stage in self.mute_stages:
@@ -133,18 +132,28 @@ class Dispatcher:
                 break
             alerts = stage(alerts, group, route, now)
         receiver = config.receivers[route.receiver]
-        # As in Alertmanager's pipeline, nothing left after muting means nothing to notify or log.
-        targets = [
-            IntegrationTarget(receiver.name, name, index, cfg)
-            for name, index, cfg in (receiver.integrations() if alerts else [])
-        ]
         firing = [a for a in alerts if not a.resolved(now)]
         resolved = [a for a in alerts if a.resolved(now)]
-        return _Plan(group, route, targets, firing, resolved, now)
+        deadline = now + max(route.group_interval, 10.0)
+        # As in Alertmanager's pipeline, nothing left after muting means nothing to notify or log.
+        jobs = [
+            Job(
+                group,
+                route,
+                IntegrationTarget(receiver.name, name, index, cfg),
+                firing,
+                resolved,
+                now,
+                deadline,
+            )
+            for name, index, cfg in (receiver.integrations() if alerts else [])
+        ]
+        return _Plan(group, route, jobs, now)
 
-    def _notify(self, plan: _Plan, entries: dict[str, LogRead], external_url: str) -> FlushResult:
-        group, route, now = plan.group, plan.route, plan.now
-        if route is None:
+    def _finish(self, plan: _Plan, outcomes: list[Outcome]) -> FlushResult:
+        """Drop what the flush has notified; a group whose route is gone goes entirely."""
+        group = plan.group
+        if plan.route is None:
             # The config in effect no longer has this route: nothing may be sent for it.
             log.warning(
                 "dropping aggregation group whose route is gone from the config",
@@ -152,24 +161,15 @@ class Dispatcher:
             )
             self.store.delete_group(group.gid)
             return FlushResult(group.gid, 0, 0, True)
-        deadline = now + max(route.group_interval, 10.0)
-        notified = failed = busy = 0
-        for target in plan.targets:
-            known = entries[target.log_field(group.gid)]
-            outcome = self.pipeline.run(
-                group, route, target, plan.firing, plan.resolved, now, deadline, external_url, known
-            )
-            notified += outcome is Outcome.SENT
-            failed += outcome is Outcome.FAILED
-            busy += outcome is Outcome.BUSY
+        failed = outcomes.count(Outcome.FAILED)
         deleted = False
         # Resolved alerts leave the group only once every integration has logged them; a busy
         # lease may belong to a worker that died before committing, and the next tick retries.
-        if not failed and not busy:
-            stale = [a.fingerprint for a in group.alerts if a.resolved(now)]
+        if not failed and Outcome.BUSY not in outcomes:
+            stale = [a.fingerprint for a in group.alerts if a.resolved(plan.now)]
             if stale or not group.alerts:
                 deleted = self.store.drop_notified_resolved(group, stale)
-        return FlushResult(group.gid, notified, failed, deleted)
+        return FlushResult(group.gid, outcomes.count(Outcome.SENT), failed, deleted)
 
 
 @contextmanager
@@ -183,11 +183,9 @@ def _one_group_failing(group: GroupState) -> Iterator[None]:
 
 @dataclass
 class _Plan:
-    """One group's flush after muting: the integrations to run and the alerts they report."""
+    """One group's flush after muting: a pipeline job per integration to run."""
 
     group: GroupState
     route: Route | None  # None: the route is gone from the config in effect
-    targets: list[IntegrationTarget]
-    firing: list[Alert]
-    resolved: list[Alert]
+    jobs: list[Job]
     now: float

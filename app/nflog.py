@@ -10,8 +10,10 @@ simply expires so that another worker can retry.
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Literal
 
 import orjson
@@ -19,11 +21,21 @@ import redis
 
 from app.store import DELETE_UNCHANGED_SCRIPT, Keys
 
-_ACQUIRE = """
-local current = redis.call('HGET', KEYS[1], ARGV[1]) or ''
-if current ~= ARGV[2] then return 'changed' end
-if redis.call('SET', KEYS[2], ARGV[3], 'NX', 'PX', ARGV[4]) then return 'ok' end
-return 'busy'
+# acquire() for many notifications in one call. KEYS: the log, then one lease key per item;
+# ARGV: the TTL, then per item: field, entry as read, token. Returns one verdict per item.
+_ACQUIRE_MANY = """
+local verdicts = {}
+for i = 2, #KEYS do
+  local field, seen, token = ARGV[3 * i - 4], ARGV[3 * i - 3], ARGV[3 * i - 2]
+  if (redis.call('HGET', KEYS[1], field) or '') ~= seen then
+    verdicts[#verdicts + 1] = 'changed'
+  elseif redis.call('SET', KEYS[i], token, 'NX', 'PX', ARGV[1]) then
+    verdicts[#verdicts + 1] = 'ok'
+  else
+    verdicts[#verdicts + 1] = 'busy'
+  end
+end
+return verdicts
 """
 
 # Record a send, unless another worker committed a newer notification for this integration
@@ -83,6 +95,16 @@ class Lease:
     key: str
     token: str
     seen: str  # the log entry as read when the lease was taken; the commit must find it unchanged
+    taken_at: float = dataclass_field(default_factory=time.monotonic)
+
+    def age(self) -> float:
+        return time.monotonic() - self.taken_at
+
+
+# What acquire() says: "ok" (the lease is ours), "busy" (another worker holds it: it sends, or
+# its lease expires and a later flush retries), "changed" (another worker committed meanwhile,
+# so decide again).
+Verdict = Literal["ok", "busy", "changed"]
 
 
 def needs_update(
@@ -114,7 +136,7 @@ class NotificationLog:
         self.r = client
         self.keys = keys
         self.retention = retention
-        self._acquire = client.register_script(_ACQUIRE)
+        self._acquire_many = client.register_script(_ACQUIRE_MANY)
         self._commit = client.register_script(_COMMIT)
         self._release = client.register_script(_RELEASE)
         self._refresh = client.register_script(_REFRESH)
@@ -136,18 +158,35 @@ class NotificationLog:
 
     def acquire(
         self, field: str, seen: str, firing: frozenset[str], resolved: frozenset[str], ttl: float
-    ) -> tuple[Literal["ok", "busy", "changed"], Lease | None]:
-        """Take the lease to send this content, if the entry is still what the caller read.
+    ) -> tuple[Verdict, Lease | None]:
+        """Take the lease to send this content, if the entry is still what the caller read."""
+        return self.acquire_many([(field, seen, firing, resolved)], ttl)[0]
 
-        "busy": another worker holds it (it sends, or its lease expires and a later flush
-        retries); "changed": another worker committed meanwhile, so decide again.
-        """
+    def acquire_many(
+        self, wanted: list[tuple[str, str, frozenset[str], frozenset[str]]], ttl: float
+    ) -> list[tuple[Verdict, Lease | None]]:
+        """acquire() for (field, seen, firing, resolved) items in one round trip: a flush batch
+        takes all its leases at once instead of one round trip per notification."""
+        if not wanted:
+            return []
+        leases = [
+            Lease(field, self.lease_key(field, firing, resolved), uuid.uuid4().hex, seen)
+            for field, seen, firing, resolved in wanted
+        ]
+        args: list[str | int] = [int(ttl * 1000)]
+        for lease in leases:
+            args += [lease.field, lease.seen, lease.token]
+        replies = self._acquire_many(keys=[self.keys.nflog, *(lease.key for lease in leases)], args=args)
+        out: list[tuple[Verdict, Lease | None]] = []
+        for reply, lease in zip(replies, leases, strict=True):
+            verdict = reply.decode() if isinstance(reply, bytes) else reply
+            out.append((verdict, lease if verdict == "ok" else None))
+        return out
+
+    def lease_key(self, field: str, firing: frozenset[str], resolved: frozenset[str]) -> str:
+        """One lease per (group, integration, content): a different content is a different send."""
         content = "|".join([field, ",".join(sorted(firing)), ",".join(sorted(resolved))])
-        key = self.keys.lease(hashlib.sha1(content.encode()).hexdigest())
-        token = uuid.uuid4().hex
-        result = self._acquire(keys=[self.keys.nflog, key], args=[field, seen, token, int(ttl * 1000)])
-        verdict = result.decode() if isinstance(result, bytes) else result
-        return verdict, (Lease(field, key, token, seen) if verdict == "ok" else None)
+        return self.keys.lease(hashlib.sha1(content.encode()).hexdigest())
 
     def refresh(self, lease: Lease, ttl: float) -> bool:
         """Extend a lease while its holder is still retrying; False if it was lost."""

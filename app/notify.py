@@ -12,7 +12,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -70,6 +70,27 @@ class IntegrationTarget:
         return NotificationLog.field(gid, self.receiver, self.integration, self.index)
 
 
+@dataclass
+class Job:
+    """One integration of one group flush: what to report and the log entry as read."""
+
+    group: GroupState
+    route: Route
+    target: IntegrationTarget
+    firing: list[Alert]
+    resolved: list[Alert]
+    now: float
+    deadline: float
+    firing_set: frozenset[str] = field(init=False)
+    resolved_set: frozenset[str] = field(init=False)
+    log_field: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.firing_set = frozenset(a.fingerprint for a in self.firing)
+        self.resolved_set = frozenset(a.fingerprint for a in self.resolved)
+        self.log_field = self.target.log_field(self.group.gid)
+
+
 class Pipeline:
     def __init__(
         self, nflog: NotificationLog, lease_ttl: float, sleep: Callable[[float], None] | None = None
@@ -81,63 +102,78 @@ class Pipeline:
         self.stopping = threading.Event()
         self.sleep = sleep or self.stopping.wait
 
-    def run(
-        self,
-        group: GroupState,
-        route: Route,
-        target: IntegrationTarget,
-        firing: list[Alert],
-        resolved: list[Alert],
-        now: float,
-        deadline: float,
-        external_url: str,
-        known: LogRead | None = None,
-    ) -> Outcome:
-        """Notify one integration if the log says so, and say what happened.
+    def run_many(self, jobs: list[Job], external_url: str) -> list[Outcome]:
+        """Run a flush batch's notifications: every log entry read in one round trip, every due
+        notification's lease taken in another, then one send and one commit each.
 
-        `known` is the log entry as the caller already read it (a batched read); if it is stale
-        the lease says so and the entry is read again.
+        A lease is refreshed before a send when earlier sends of the batch have made it old,
+        so what a worker holds stays what it may send. One job failing (Redis gone mid-batch)
+        counts as FAILED and does not stop the others.
         """
-        field = target.log_field(group.gid)
-        firing_set = frozenset(a.fingerprint for a in firing)
-        resolved_set = frozenset(a.fingerprint for a in resolved)
-        for _ in range(3):
-            metrics.nflog_queries.inc()
+        reads = self._read([job.log_field for job in jobs])
+        outcomes: list[Outcome] = [Outcome.UP_TO_DATE] * len(jobs)
+        due = [i for i, job in enumerate(jobs) if self._due(job, reads[i])]
+        wanted = [(jobs[i].log_field, reads[i][1], jobs[i].firing_set, jobs[i].resolved_set) for i in due]
+        for i, (verdict, lease) in zip(due, self.nflog.acquire_many(wanted, self.lease_ttl), strict=True):
             try:
-                entry, seen = known if known is not None else self.nflog.read(field)
-            except (redis.RedisError, ValueError):
-                metrics.nflog_query_errors.inc()
-                raise
-            known = None
-            if not needs_update(
-                entry, firing_set, resolved_set, target.send_resolved, route.repeat_interval, now
-            ):
-                return Outcome.UP_TO_DATE
-            verdict, lease = self.nflog.acquire(field, seen, firing_set, resolved_set, self.lease_ttl)
-            if verdict == "busy":
-                metrics.nflog_lease_busy.labels(target.integration).inc()
-                return Outcome.BUSY
-            if lease is not None:
-                break
-        else:
-            return Outcome.BUSY  # the log keeps changing under us: other workers are on it
+                if verdict == "changed":
+                    outcomes[i] = self.run(jobs[i], external_url)
+                else:
+                    outcomes[i] = self._after_acquire(jobs[i], lease, external_url)
+            except Exception:
+                log.exception("notifying failed", extra={"fields": {"group": jobs[i].group.key}})
+                outcomes[i] = Outcome.FAILED
+        return outcomes
 
+    def run(self, job: Job, external_url: str) -> Outcome:
+        """Notify one integration if the log says so, and say what happened; when the entry
+        changes between reading it and taking the lease, read and decide again."""
+        for _ in range(3):
+            (known,) = self._read([job.log_field])
+            if not self._due(job, known):
+                return Outcome.UP_TO_DATE
+            verdict, lease = self.nflog.acquire(
+                job.log_field, known[1], job.firing_set, job.resolved_set, self.lease_ttl
+            )
+            if verdict != "changed":
+                return self._after_acquire(job, lease, external_url)
+        return Outcome.BUSY  # the log keeps changing under us: other workers are on it
+
+    def _read(self, fields: list[str]) -> list[LogRead]:
+        metrics.nflog_queries.inc(len(fields))
+        try:
+            return self.nflog.read_many(fields)
+        except (redis.RedisError, ValueError):
+            metrics.nflog_query_errors.inc()
+            raise
+
+    def _due(self, job: Job, known: LogRead) -> bool:
+        route, target = job.route, job.target
+        return needs_update(
+            known[0], job.firing_set, job.resolved_set, target.send_resolved, route.repeat_interval, job.now
+        )
+
+    def _after_acquire(self, job: Job, lease: Lease | None, external_url: str) -> Outcome:
+        """Send what a job is due to send if the lease is ours (None: another worker holds it)."""
+        if lease is None:
+            metrics.nflog_lease_busy.labels(job.target.integration).inc()
+            return Outcome.BUSY
         # With send_resolved off, resolved alerts are left out of the message but still logged;
         # a notification with nothing firing is then not sent at all.
-        alerts = firing + resolved if target.send_resolved else firing
+        alerts = job.firing + job.resolved if job.target.send_resolved else job.firing
         if not alerts:
-            self.nflog.commit(lease, firing_set, resolved_set, time.time(), route.repeat_interval)
+            self.nflog.commit(lease, job.firing_set, job.resolved_set, time.time(), job.route.repeat_interval)
             return Outcome.SENT
         notification = Notification.build(
-            receiver=target.receiver,
-            group_key=group.key,
-            group_labels=group.labels,
+            receiver=job.target.receiver,
+            group_key=job.group.key,
+            group_labels=job.group.labels,
             alerts=alerts,
-            now=now,
+            now=job.now,
             external_url=external_url,
         )
-        if self._send_with_retries(target, notification, deadline, lease):
-            self.nflog.commit(lease, firing_set, resolved_set, time.time(), route.repeat_interval)
+        if self._send_with_retries(job.target, notification, job.deadline, lease):
+            self.nflog.commit(lease, job.firing_set, job.resolved_set, time.time(), job.route.repeat_interval)
             return Outcome.SENT
         self.nflog.release(lease)
         return Outcome.FAILED
@@ -150,9 +186,10 @@ class Pipeline:
         attempt = 0
         while True:
             # A worker paused past its lease (GC stall, SIGSTOP, partition) must not send what
-            # another worker has taken over: check the lease before every retry (the first
-            # attempt follows the acquisition at once).
-            if attempt and not self.nflog.refresh(lease, self.lease_ttl):
+            # another worker has taken over: check the lease before every retry, and before the
+            # first attempt too when the batch's earlier sends took a share of its TTL.
+            fresh = not attempt and lease.age() < self.lease_ttl / 3
+            if not fresh and not self.nflog.refresh(lease, self.lease_ttl):
                 metrics.nflog_lease_lost.inc()
                 log.warning(
                     "send lease lost before sending; leaving this notification to the worker that took over",

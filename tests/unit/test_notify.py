@@ -14,7 +14,7 @@ from app.config import Route, WebhookConfig
 from app.labels import fingerprint
 from app.nflog import NotificationLog
 from app.notifiers import NotifyError
-from app.notify import IntegrationTarget, Outcome, Pipeline
+from app.notify import IntegrationTarget, Job, Outcome, Pipeline
 from app.store import GroupState, Keys
 
 
@@ -35,14 +35,18 @@ def nflog() -> NotificationLog:
     return NotificationLog(fakeredis.FakeRedis(server=fakeredis.FakeServer()), Keys("t"), retention=3600)
 
 
-def run(pipeline: Pipeline, sender: FakeSender, monkeypatch: pytest.MonkeyPatch, deadline: float = 30) -> Any:
-    monkeypatch.setitem(notify.SENDERS, "webhook", sender)
-    labels = {"alertname": "A"}
+def job_for(name: str, deadline: float = 30) -> Job:
+    labels = {"alertname": name}
     now = time.time()
     alert = Alert(labels, {}, now - 10, now + 300, "", now, False, fingerprint(labels))
-    group = GroupState("g1", '{}:{alertname="A"}', "{}", "team", {"alertname": "A"}, [alert], {})
+    group = GroupState(f"g-{name}", f'{{}}:{{alertname="{name}"}}', "{}", "team", labels, [alert], {})
     target = IntegrationTarget("team", "webhook", 0, WebhookConfig(url="http://x/"))
-    return pipeline.run(group, Route(receiver="team"), target, [alert], [], now, now + deadline, "http://am")
+    return Job(group, Route(receiver="team"), target, [alert], [], now, now + deadline)
+
+
+def run(pipeline: Pipeline, sender: FakeSender, monkeypatch: pytest.MonkeyPatch, deadline: float = 30) -> Any:
+    monkeypatch.setitem(notify.SENDERS, "webhook", sender)
+    return pipeline.run(job_for("A", deadline), "http://am")
 
 
 def test_retryable_errors_are_retried_with_growing_backoff_then_committed(nflog, monkeypatch) -> None:
@@ -82,3 +86,36 @@ def test_a_worker_whose_lease_was_taken_over_does_not_send(nflog, monkeypatch) -
     sender = FakeSender(NotifyError("503", retryable=True), None)
     assert run(pipeline, sender, monkeypatch) is Outcome.FAILED
     assert len(sender.calls) == 1  # the retry after the takeover never happened
+
+
+def test_a_batch_sends_what_is_due_and_leaves_what_another_worker_holds(nflog, monkeypatch) -> None:
+    pipeline = Pipeline(nflog, lease_ttl=15, sleep=lambda s: None)
+    sender = FakeSender()
+    monkeypatch.setitem(notify.SENDERS, "webhook", sender)
+    logged, held, due = job_for("Logged"), job_for("Held"), job_for("Due")
+    assert pipeline.run(logged, "http://am") is Outcome.SENT
+    nflog.acquire(held.log_field, "", held.firing_set, held.resolved_set, ttl=15)  # another worker's
+    sender.calls.clear()
+
+    outcomes = pipeline.run_many([logged, held, due], "http://am")
+    assert outcomes == [Outcome.UP_TO_DATE, Outcome.BUSY, Outcome.SENT]
+    assert [n.group_labels["alertname"] for n in sender.calls] == ["Due"]
+
+
+def test_a_lease_grown_old_during_the_batch_is_checked_before_its_first_send(nflog, monkeypatch) -> None:
+    """Leases are taken for the whole batch at once: one whose holder spent longer than a third
+    of the TTL on earlier sends is refreshed first, and not used if another worker took it."""
+    pipeline = Pipeline(nflog, lease_ttl=0.3, sleep=lambda s: None)
+    first, second = job_for("First"), job_for("Second")
+
+    def slow_send_then_takeover(cfg: Any, n: Any, timeout: float) -> None:
+        calls.append(n.group_labels["alertname"])
+        time.sleep(0.15)
+        nflog.r.set(
+            nflog.lease_key(second.log_field, second.firing_set, second.resolved_set), "another-worker"
+        )
+
+    calls: list[str] = []
+    monkeypatch.setitem(notify.SENDERS, "webhook", slow_send_then_takeover)
+    assert pipeline.run_many([first, second], "http://am") == [Outcome.SENT, Outcome.FAILED]
+    assert calls == ["First"]
