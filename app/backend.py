@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import fakeredis
 import orjson
 import redis
 from redis.sentinel import Sentinel
@@ -41,6 +40,10 @@ def connect(settings: Settings, blocking_wait: float = 0.0) -> redis.Redis:
     as a lost connection.
     """
     if settings.embedded:
+        # Imported here: the clustered web and worker processes never need it, and it costs
+        # each of them a few MB of RSS.
+        import fakeredis
+
         return fakeredis.FakeRedis(server=fakeredis.FakeServer())
     options = _client_options(settings)
     options["socket_timeout"] = settings.tcp_timeout + blocking_wait
