@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, request
 
 from app import __version__, metrics
 from app.alerts import Alert, SchemaError, parse_postable_alerts
+from app.gcpause import gc_paused
 from app.matchers import Matcher, matches_all, parse_matcher
 from app.route import find_route
 from app.runtime import Runtime
@@ -146,11 +147,12 @@ def get_alerts() -> Response:
     now = time.time()
     silences = rt.silences.all()
     out = []
-    for alert in sorted(rt.store.alerts(), key=lambda a: a.fingerprint):
-        gettable = _gettable(alert, rt.dispatcher.receivers_for(alert.labels), silences, now)
-        if flt.accepts(alert, gettable, now):
-            out.append(gettable)
-    return json_response(out)
+    with gc_paused():
+        for alert in sorted(rt.store.alerts(), key=lambda a: a.fingerprint):
+            gettable = _gettable(alert, rt.dispatcher.receivers_for(alert.labels), silences, now)
+            if flt.accepts(alert, gettable, now):
+                out.append(gettable)
+        return json_response(out)
 
 
 @bp.get("/alerts/groups")
@@ -161,19 +163,20 @@ def get_alert_groups() -> Response:
     silences = rt.silences.all()
     out = []
     root = rt.config.route
-    for group in rt.store.load_groups(rt.store.group_ids()):
-        # After a reload the route's receiver in the config in effect is the one that gets told.
-        route = find_route(root, group.route_id)
-        receiver = route.receiver if route is not None else group.receiver
-        alerts = []
-        for alert in sorted(group.alerts, key=lambda a: a.fingerprint):
-            gettable = _gettable(alert, [receiver], silences, now)
-            if flt.accepts(alert, gettable, now):
-                alerts.append(gettable)
-        if alerts:
-            out.append({"labels": group.labels, "receiver": {"name": receiver}, "alerts": alerts})
-    out.sort(key=lambda g: (g["receiver"]["name"], sorted(g["labels"].items())))
-    return json_response(out)
+    with gc_paused():
+        for group in rt.store.load_groups(rt.store.group_ids()):
+            # After a reload the route's receiver in the config in effect is the one that gets told.
+            route = find_route(root, group.route_id)
+            receiver = route.receiver if route is not None else group.receiver
+            alerts = []
+            for alert in sorted(group.alerts, key=lambda a: a.fingerprint):
+                gettable = _gettable(alert, [receiver], silences, now)
+                if flt.accepts(alert, gettable, now):
+                    alerts.append(gettable)
+            if alerts:
+                out.append({"labels": group.labels, "receiver": {"name": receiver}, "alerts": alerts})
+        out.sort(key=lambda g: (g["receiver"]["name"], sorted(g["labels"].items())))
+        return json_response(out)
 
 
 @bp.get("/receivers")

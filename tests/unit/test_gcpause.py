@@ -1,0 +1,41 @@
+"""gc_paused: the collector is off while any large read runs and back on after the last one."""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+from app.gcpause import gc_paused
+
+
+def test_collector_comes_back_when_the_last_of_overlapping_reads_ends() -> None:
+    assert gc.isenabled()
+    first_in, first_may_end = threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def first() -> None:
+        with gc_paused():
+            first_in.set()
+            first_may_end.wait(5)
+            seen.append(gc.isenabled())
+
+    t = threading.Thread(target=first)
+    t.start()
+    assert first_in.wait(5)
+    with gc_paused():
+        seen.append(gc.isenabled())
+    seen.append(gc.isenabled())  # the first read is still running
+    first_may_end.set()
+    t.join(5)
+    assert seen == [False, False, False]
+    assert gc.isenabled()
+
+
+def test_a_collector_switched_off_by_someone_else_stays_off() -> None:
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
