@@ -10,8 +10,9 @@ simply expires so that another worker can retry.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import os
 import time
-import uuid
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Literal
@@ -20,6 +21,16 @@ import orjson
 import redis
 
 from app.store import DELETE_UNCHANGED_SCRIPT, Keys
+
+# Lease tokens: the pid (read each time: forked processes share this module's state), a random
+# part in case a pid is reused, and a counter; cheaper than a uuid4 per notification.
+_TOKEN_RANDOM = os.urandom(6).hex()
+_token_numbers = itertools.count()
+
+
+def _new_token() -> str:
+    return f"{os.getpid()}.{_TOKEN_RANDOM}.{next(_token_numbers)}"
+
 
 # acquire() for many notifications in one call. KEYS: the log, then one lease key per item;
 # ARGV: the TTL, then per item: field, entry as read, token. Returns one verdict per item.
@@ -170,7 +181,7 @@ class NotificationLog:
         if not wanted:
             return []
         leases = [
-            Lease(field, self.lease_key(field, firing, resolved), uuid.uuid4().hex, seen)
+            Lease(field, self.lease_key(field, firing, resolved), _new_token(), seen)
             for field, seen, firing, resolved in wanted
         ]
         args: list[str | int] = [int(ttl * 1000)]
