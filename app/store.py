@@ -49,6 +49,7 @@ local function merge(old_raw, new_raw)
   return fmt(res), res
 end
 local merged_count = 0
+local flushed_by_gid = {}
 for _, item in ipairs(batch.a) do
   local fp, raw = item[1], item[2]
   local value, parsed = raw, nil
@@ -64,12 +65,17 @@ for _, item in ipairs(batch.a) do
     local g = batch.g[gid]
     local gw, gi, meta = g[1], g[2], g[3]
     local gkey = prefix .. ':group:' .. gid
-    local flushed = redis.call('HGET', gkey, 'flushed')
+    -- A batch usually holds several alerts of one group (one rule's alerts): look it up once.
+    local flushed = flushed_by_gid[gid]
     if not flushed then
-      redis.call('HSET', gkey, 'meta', meta, 'gi', string.format('%.17g', gi), 'flushed', '0')
-      redis.call('SADD', KEYS[3], gid)
-      redis.call('ZADD', KEYS[2], now + gw, gid)
-      flushed = '0'
+      flushed = redis.call('HGET', gkey, 'flushed')
+      if not flushed then
+        redis.call('HSET', gkey, 'meta', meta, 'gi', string.format('%.17g', gi), 'flushed', '0')
+        redis.call('SADD', KEYS[3], gid)
+        redis.call('ZADD', KEYS[2], now + gw, gid)
+        flushed = '0'
+      end
+      flushed_by_gid[gid] = flushed
     end
     redis.call('HSET', prefix .. ':galerts:' .. gid, fp, value)
     -- An alert older than group_wait in a group that never flushed is due at once.
