@@ -23,7 +23,7 @@ import requests
 
 from app.timeutil import format_time
 from tests.support.http_sink import HttpSink, ReceivedRequest
-from tests.support.processes import ManagedProcess, alerter_command, wait_until
+from tests.support.processes import ManagedProcess, alerter_command, holds, wait_until
 from tests.support.redis_server import free_port
 
 # ---------------------------------------------------------------------------------------------
@@ -349,6 +349,20 @@ def count_notifications(requests_: list[ReceivedRequest]) -> Counter[Notificatio
 def describe(req: ReceivedRequest, t0: float) -> str:
     fps = sorted(a["fingerprint"] for a in req.json["alerts"])
     return f"t={req.received_at - t0:7.3f}s {group_name(req)} {req.json['status']} {fps}"
+
+
+def no_more_arrive(sink: HttpSink, seconds: float, t0: float, after: str) -> None:
+    """Assert that the sink receives nothing for `seconds` from now; the failure lists what
+    came `after` the given moment."""
+    settled = len(sink.requests)
+    holds(
+        lambda: len(sink.requests) == settled,
+        seconds,
+        lambda: (
+            f"notifications still arriving {after}:\n"
+            + "\n".join(describe(r, t0) for r in sink.requests[settled:])
+        ),
+    )
 
 
 def committed_firing_sets(client: redis.Redis, prefix: str = "alerter") -> set[frozenset[str]]:

@@ -35,10 +35,11 @@ from tests.ha.harness import (
     count_notifications,
     describe,
     group_name,
+    no_more_arrive,
     notification_key,
 )
 from tests.support.http_sink import ReceivedRequest
-from tests.support.processes import holds, wait_until
+from tests.support.processes import wait_until
 from tests.support.redis_server import RedisServer
 
 SEED = int(os.environ.get("ALERTER_HA_SEED", "1207"))
@@ -149,15 +150,7 @@ def test_random_sigkills_lose_nothing_and_duplicate_at_most_once_per_worker_kill
             last_worker_kill = max((t for t, n, _ in kills if n.startswith("worker")), default=t0)
             quiet_from = max(time.time(), last_worker_kill + PEER_TIMEOUT + 2 * GROUP_INTERVAL + 1)
             time.sleep(max(0.0, quiet_from - time.time()))
-            settled = len(sink.requests)
-            holds(
-                lambda: len(sink.requests) == settled,
-                2 * GROUP_INTERVAL + 1,
-                lambda: (
-                    "notifications still arriving after the cluster settled:\n"
-                    + "\n".join(describe(r, t0) for r in sink.requests[settled:])
-                ),
-            )
+            no_more_arrive(sink, 2 * GROUP_INTERVAL + 1, t0, "after the cluster settled")
         finally:
             if pusher is not None:
                 pusher.stop()

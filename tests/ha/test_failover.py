@@ -30,9 +30,10 @@ from tests.ha.harness import (
     SlowSink,
     describe,
     group_name,
+    no_more_arrive,
     notification_key,
 )
-from tests.support.processes import holds, wait_until
+from tests.support.processes import wait_until
 from tests.support.redis_server import RedisHACluster
 
 DOWN_AFTER_MS = 1000
@@ -130,15 +131,7 @@ def test_master_killed_notifications_resume_and_no_group_is_lost(tmp_path: Path)
             done_at = time.time()
             assert not cluster.exited(), f"alerter processes exited: {cluster.exited()}\n{cluster.tails(30)}"
             # Late resends would follow a lease expiry and the next tick; then nothing more arrives.
-            settled = len(sink.requests)
-            holds(
-                lambda: len(sink.requests) == settled,
-                PEER_TIMEOUT + 2 * GROUP_INTERVAL + 1,
-                lambda: (
-                    "notifications still arriving once every group was notified:\n"
-                    + "\n".join(describe(r, t0) for r in sink.requests[settled:])
-                ),
-            )
+            no_more_arrive(sink, PEER_TIMEOUT + 2 * GROUP_INTERVAL + 1, t0, "once every group was notified")
         finally:
             if pusher is not None:
                 pusher.stop()
