@@ -7,6 +7,7 @@ exponential-backoff retries until the flush deadline, commit the log entry. Muti
 
 from __future__ import annotations
 
+import heapq
 import logging
 import random
 import threading
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 import redis
 
@@ -106,28 +107,40 @@ class Pipeline:
         """Run a flush batch's notifications: every log entry read in one round trip, every due
         notification's lease taken in another, then one send and one commit each.
 
-        A lease is refreshed before a send when earlier sends of the batch have made it old,
-        so what a worker holds stays what it may send. One job failing (Redis gone mid-batch)
-        counts as FAILED and does not stop the others.
+        Sends go one at a time (a worker killed mid-batch leaves at most one notification sent
+        and not logged), first attempts first: a receiver that fails and is retried with backoff
+        does not hold up the rest of the batch. One job failing (Redis gone mid-batch) counts as
+        FAILED and does not stop the others.
         """
         reads = self._read([job.log_field for job in jobs])
         outcomes: list[Outcome] = [Outcome.UP_TO_DATE] * len(jobs)
         due = [i for i, job in enumerate(jobs) if self._due(job, reads[i])]
         wanted = [(jobs[i].log_field, reads[i][1], jobs[i].firing_set, jobs[i].resolved_set) for i in due]
+        deliveries: list[tuple[int, _Delivery]] = []
         for i, (verdict, lease) in zip(due, self.nflog.acquire_many(wanted, self.lease_ttl), strict=True):
+            job = jobs[i]
             try:
-                if verdict == "changed":
-                    outcomes[i] = self.run(jobs[i], external_url)
+                got = self._acquire_again(job) if verdict == "changed" else lease or self._busy(job)
+                if isinstance(got, Outcome):
+                    outcomes[i] = got
+                    continue
+                prepared = self._prepare(job, got, external_url)
+                if isinstance(prepared, Outcome):
+                    outcomes[i] = prepared
                 else:
-                    outcomes[i] = self._after_acquire(jobs[i], lease, external_url)
+                    deliveries.append((i, prepared))
             except Exception:
-                log.exception("notifying failed", extra={"fields": {"group": jobs[i].group.key}})
+                log.exception("notifying failed", extra={"fields": {"group": job.group.key}})
                 outcomes[i] = Outcome.FAILED
+        self._deliver(deliveries, outcomes)
         return outcomes
 
     def run(self, job: Job, external_url: str) -> Outcome:
-        """Notify one integration if the log says so, and say what happened; when the entry
-        changes between reading it and taking the lease, read and decide again."""
+        """Notify one integration if the log says so, and say what happened."""
+        return self.run_many([job], external_url)[0]
+
+    def _acquire_again(self, job: Job) -> Outcome | Lease:
+        """The entry changed between reading it and taking the lease: read and decide again."""
         for _ in range(3):
             (known,) = self._read([job.log_field])
             if not self._due(job, known):
@@ -136,8 +149,12 @@ class Pipeline:
                 job.log_field, known[1], job.firing_set, job.resolved_set, self.lease_ttl
             )
             if verdict != "changed":
-                return self._after_acquire(job, lease, external_url)
+                return lease or self._busy(job)
         return Outcome.BUSY  # the log keeps changing under us: other workers are on it
+
+    def _busy(self, job: Job) -> Outcome:
+        metrics.nflog_lease_busy.labels(job.target.integration).inc()
+        return Outcome.BUSY
 
     def _read(self, fields: list[str]) -> list[LogRead]:
         metrics.nflog_queries.inc(len(fields))
@@ -153,16 +170,13 @@ class Pipeline:
             known[0], job.firing_set, job.resolved_set, target.send_resolved, route.repeat_interval, job.now
         )
 
-    def _after_acquire(self, job: Job, lease: Lease | None, external_url: str) -> Outcome:
-        """Send what a job is due to send if the lease is ours (None: another worker holds it)."""
-        if lease is None:
-            metrics.nflog_lease_busy.labels(job.target.integration).inc()
-            return Outcome.BUSY
+    def _prepare(self, job: Job, lease: Lease, external_url: str) -> Outcome | _Delivery:
+        """The message to send under `lease`, or SENT when there is nothing to send."""
         # With send_resolved off, resolved alerts are left out of the message but still logged;
         # a notification with nothing firing is then not sent at all.
         alerts = job.firing + job.resolved if job.target.send_resolved else job.firing
         if not alerts:
-            self.nflog.commit(lease, job.firing_set, job.resolved_set, time.time(), job.route.repeat_interval)
+            self._commit(job, lease)
             return Outcome.SENT
         notification = Notification.build(
             receiver=job.target.receiver,
@@ -172,70 +186,109 @@ class Pipeline:
             now=job.now,
             external_url=external_url,
         )
-        if self._send_with_retries(job.target, notification, job.deadline, lease):
-            self.nflog.commit(lease, job.firing_set, job.resolved_set, time.time(), job.route.repeat_interval)
-            return Outcome.SENT
-        self.nflog.release(lease)
-        return Outcome.FAILED
+        return _Delivery(job, lease, notification)
 
-    def _send_with_retries(
-        self, target: IntegrationTarget, n: Notification, deadline: float, lease: Lease
-    ) -> bool:
-        send = SENDERS[target.integration]
-        backoff = _BACKOFF_START
-        attempt = 0
-        while True:
-            # A worker paused past its lease (GC stall, SIGSTOP, partition) must not send what
-            # another worker has taken over: check the lease before every retry, and before the
-            # first attempt too when the batch's earlier sends took a share of its TTL.
-            fresh = not attempt and lease.age() < self.lease_ttl / 3
-            if not fresh and not self.nflog.refresh(lease, self.lease_ttl):
-                metrics.nflog_lease_lost.inc()
-                log.warning(
-                    "send lease lost before sending; leaving this notification to the worker that took over",
-                    extra={"fields": {"group": n.group_key, "receiver": target.receiver}},
-                )
-                return False
-            attempt += 1
-            metrics.notifications.labels(target.integration).inc()
-            started = time.time()
-            try:
-                send(target.config, n, max(1.0, deadline - started))
-                metrics.notification_latency.labels(target.integration).observe(time.time() - started)
-                log.info(
-                    "notify success",
-                    extra={
-                        "fields": {
-                            "receiver": target.receiver,
-                            "integration": f"{target.integration}[{target.index}]",
-                            "group": n.group_key,
-                            "alerts": len(n.alerts),
-                            "attempts": attempt,
-                        }
-                    },
-                )
-                return True
-            except NotifyError as err:
-                reason = "retryable" if err.retryable else "permanent"
-                metrics.notifications_failed.labels(target.integration, reason).inc()
-                delay = min(backoff * random.uniform(0.5, 1.5), _BACKOFF_MAX)
-                backoff *= _BACKOFF_FACTOR
-                give_up = not err.retryable or time.time() + delay > deadline
-                log.warning(
-                    "notify attempt failed"
-                    + ("; giving up until the next flush" if give_up else "; retrying"),
-                    extra={
-                        "fields": {
-                            "receiver": target.receiver,
-                            "integration": f"{target.integration}[{target.index}]",
-                            "group": n.group_key,
-                            "attempt": attempt,
-                            "err": str(err),
-                        }
-                    },
-                )
-                if give_up:
-                    return False
-                self.sleep(delay)
-                if self.stopping.is_set():
-                    return False
+    def _commit(self, job: Job, lease: Lease) -> None:
+        self.nflog.commit(lease, job.firing_set, job.resolved_set, time.time(), job.route.repeat_interval)
+
+    def _deliver(self, deliveries: list[tuple[int, _Delivery]], outcomes: list[Outcome]) -> None:
+        """First attempts in batch order, then the retries, each when its backoff is over."""
+        retries: list[tuple[float, int, _Delivery]] = []
+        for i, d in deliveries:
+            self._step(i, d, outcomes, retries)
+        while retries:
+            retry_at, i, d = heapq.heappop(retries)
+            wait = retry_at - time.time()
+            if wait > 0:
+                self.sleep(wait)
+            if self.stopping.is_set():
+                for j, rest in [(i, d)] + [(j, e) for _, j, e in retries]:
+                    self.nflog.release(rest.lease)
+                    outcomes[j] = Outcome.FAILED
+                return
+            self._step(i, d, outcomes, retries)
+
+    def _step(
+        self, i: int, d: _Delivery, outcomes: list[Outcome], retries: list[tuple[float, int, _Delivery]]
+    ) -> None:
+        """One attempt of delivery `d`; it ends as SENT or FAILED, or waits in `retries`."""
+        try:
+            result = self._attempt(d)
+            if result == "sent":
+                self._commit(d.job, d.lease)
+                outcomes[i] = Outcome.SENT
+            elif result == "retry":
+                heapq.heappush(retries, (d.retry_at, i, d))
+            else:
+                self.nflog.release(d.lease)
+                outcomes[i] = Outcome.FAILED
+        except Exception:
+            log.exception("notifying failed", extra={"fields": {"group": d.job.group.key}})
+            outcomes[i] = Outcome.FAILED
+
+    def _attempt(self, d: _Delivery) -> Literal["sent", "retry", "failed"]:
+        target, n = d.job.target, d.notification
+        # A worker paused past its lease (GC stall, SIGSTOP, partition) must not send what
+        # another worker has taken over: check the lease before every retry, and before the
+        # first attempt too when the batch's earlier sends took a share of its TTL.
+        fresh = not d.attempt and d.lease.age() < self.lease_ttl / 3
+        if not fresh and not self.nflog.refresh(d.lease, self.lease_ttl):
+            metrics.nflog_lease_lost.inc()
+            log.warning(
+                "send lease lost before sending; leaving this notification to the worker that took over",
+                extra={"fields": {"group": n.group_key, "receiver": target.receiver}},
+            )
+            return "failed"
+        d.attempt += 1
+        metrics.notifications.labels(target.integration).inc()
+        started = time.time()
+        try:
+            SENDERS[target.integration](target.config, n, max(1.0, d.job.deadline - started))
+        except NotifyError as err:
+            reason = "retryable" if err.retryable else "permanent"
+            metrics.notifications_failed.labels(target.integration, reason).inc()
+            delay = min(d.backoff * random.uniform(0.5, 1.5), _BACKOFF_MAX)
+            d.backoff *= _BACKOFF_FACTOR
+            give_up = not err.retryable or time.time() + delay > d.job.deadline
+            log.warning(
+                "notify attempt failed" + ("; giving up until the next flush" if give_up else "; retrying"),
+                extra={
+                    "fields": {
+                        "receiver": target.receiver,
+                        "integration": f"{target.integration}[{target.index}]",
+                        "group": n.group_key,
+                        "attempt": d.attempt,
+                        "err": str(err),
+                    }
+                },
+            )
+            if give_up:
+                return "failed"
+            d.retry_at = time.time() + delay
+            return "retry"
+        metrics.notification_latency.labels(target.integration).observe(time.time() - started)
+        log.info(
+            "notify success",
+            extra={
+                "fields": {
+                    "receiver": target.receiver,
+                    "integration": f"{target.integration}[{target.index}]",
+                    "group": n.group_key,
+                    "alerts": len(n.alerts),
+                    "attempts": d.attempt,
+                }
+            },
+        )
+        return "sent"
+
+
+@dataclass
+class _Delivery:
+    """A notification being sent under its lease, with its retry state."""
+
+    job: Job
+    lease: Lease
+    notification: Notification
+    attempt: int = 0
+    backoff: float = _BACKOFF_START
+    retry_at: float = 0.0
