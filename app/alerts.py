@@ -96,7 +96,7 @@ def parse_postable_alerts(
     """
     if not isinstance(body, list):
         raise SchemaError("body must be a JSON array of alerts")
-    drafts: list[tuple[int, dict[str, Any]]] = []
+    drafts: list[tuple[int, dict[str, Any], dict[str, str], dict[str, str]]] = []
     for i, item in enumerate(body):
         if not isinstance(item, dict):
             raise SchemaError(f"alert {i}: must be an object")
@@ -107,27 +107,37 @@ def parse_postable_alerts(
         for key in ("startsAt", "endsAt", "generatorURL"):
             if item.get(key) is not None and not isinstance(item[key], str):
                 raise SchemaError(f"alert {i}: {key} must be a string")
-        drafts.append((i, {"labels": labels, "annotations": annotations, **item}))
+        drafts.append((i, item, labels, annotations))
 
     alerts: list[Alert] = []
     errors: list[str] = []
-    for i, item in drafts:
+    for i, item, labels, annotations in drafts:
         try:
-            alerts.append(_build_alert(item, now, resolve_timeout, classic_names))
+            alerts.append(_build_alert(item, labels, annotations, now, resolve_timeout, classic_names))
         except ValueError as err:
-            errors.append(f"alert {i} ({_describe(item['labels'])}): {err}")
+            errors.append(f"alert {i} ({_describe(labels)}): {err}")
     return alerts, errors
 
 
-def _build_alert(item: dict[str, Any], now: float, resolve_timeout: float, classic: bool) -> Alert:
-    # Alertmanager drops labels with empty values before it validates.
-    labels = {k: v for k, v in item["labels"].items() if v != ""}
+def _build_alert(
+    item: dict[str, Any],
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    now: float,
+    resolve_timeout: float,
+    classic: bool,
+) -> Alert:
+    # Alertmanager drops labels with empty values before it validates (copying only then:
+    # this runs for every ingested alert).
+    if "" in labels.values():
+        labels = {k: v for k, v in labels.items() if v != ""}
     if not labels:
         raise ValueError("at least one label pair required")
-    for name in labels:
-        problem = label_name_error(name, classic)
-        if problem:
-            raise ValueError(problem)
+    if classic or "" in labels:
+        for name in labels:
+            problem = label_name_error(name, classic)
+            if problem:
+                raise ValueError(problem)
     starts_at = _optional_time(item.get("startsAt"))
     ends_at = _optional_time(item.get("endsAt"))
     timeout = False
@@ -140,7 +150,7 @@ def _build_alert(item: dict[str, Any], now: float, resolve_timeout: float, class
         raise ValueError("start time must be before end time")
     return Alert(
         labels=labels,
-        annotations=item["annotations"],
+        annotations=annotations,
         starts_at=starts_at,
         ends_at=ends_at,
         generator_url=item.get("generatorURL") or "",
