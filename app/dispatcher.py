@@ -94,11 +94,6 @@ class Dispatcher:
     def receivers_for(self, labels: dict[str, str]) -> list[str]:
         return list(dict.fromkeys(g.receiver for g in self.groups_for(labels)))
 
-    def flush(self, gid: str, external_url: str) -> FlushResult | None:
-        """Run one flush of an aggregation group; None when the group no longer exists."""
-        results = self.flush_many([gid], external_url)
-        return results[0] if results else None
-
     def flush_many(self, gids: list[str], external_url: str) -> list[FlushResult]:
         """Flush a batch of groups whose timers fired, one result per group that still exists.
 
@@ -112,12 +107,12 @@ class Dispatcher:
         for group in self.store.load_groups(gids, release_inflight=True):
             with _one_group_failing(group):
                 plans.append(self._plan(group, config))
-        jobs = [job for plan in plans for job in plan.jobs]
-        outcomes = dict(zip(map(id, jobs), self.pipeline.run_many(jobs, external_url), strict=True))
+        outcomes = iter(self.pipeline.run_many([job for plan in plans for job in plan.jobs], external_url))
         results = []
         for plan in plans:
+            plan_outcomes = [next(outcomes) for _ in plan.jobs]
             with _one_group_failing(plan.group):
-                results.append(self._finish(plan, [outcomes[id(job)] for job in plan.jobs]))
+                results.append(self._finish(plan, plan_outcomes))
         return results
 
     def _plan(self, group: GroupState, config: Config) -> _Plan:

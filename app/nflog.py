@@ -157,12 +157,9 @@ class NotificationLog:
     def field(gid: str, receiver: str, integration: str, index: int) -> str:
         return f"{gid}:{receiver}/{integration}/{index}"
 
-    def read(self, field: str) -> LogRead:
-        """The entry and its raw text ('' when absent), which acquire() compares against."""
-        return _log_read(self.r.hget(self.keys.nflog, field))
-
     def read_many(self, fields: list[str]) -> list[LogRead]:
-        """read() for many entries in one round trip."""
+        """Each entry and its raw text ('' when absent), which acquire() compares against, in one
+        round trip."""
         if not fields:
             return []
         return [_log_read(raw) for raw in self.r.hmget(self.keys.nflog, fields)]

@@ -135,10 +135,6 @@ class Pipeline:
         self._deliver(deliveries, outcomes)
         return outcomes
 
-    def run(self, job: Job, external_url: str) -> Outcome:
-        """Notify one integration if the log says so, and say what happened."""
-        return self.run_many([job], external_url)[0]
-
     def _acquire_again(self, job: Job) -> Outcome | Lease:
         """The entry changed between reading it and taking the lease: read and decide again."""
         for _ in range(3):

@@ -237,10 +237,6 @@ class AlertStore:
             )
         return out
 
-    def load_group(self, gid: str) -> GroupState | None:
-        found = self.load_groups([gid])
-        return found[0] if found else None
-
     def drop_notified_resolved(self, group: GroupState, fingerprints: Iterable[str]) -> bool:
         """Remove resolved alerts that were notified and not updated since; True if the group went."""
         args: list[str] = [group.gid]

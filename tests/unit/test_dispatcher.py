@@ -12,9 +12,11 @@ import yaml
 
 from app import notify
 from app.alerts import Alert
+from app.dispatcher import FlushResult
 from app.labels import fingerprint
 from app.runtime import Runtime
 from app.settings import Settings
+from app.store import GroupState
 
 CONFIG = {
     "route": {"receiver": "team", "group_by": ["alertname"]},
@@ -39,6 +41,16 @@ def put(rt: Runtime, ends_in: float) -> str:
     return gid
 
 
+def flush(rt: Runtime, gid: str) -> FlushResult | None:
+    results = rt.dispatcher.flush_many([gid], "http://am")
+    return results[0] if results else None
+
+
+def load(rt: Runtime, gid: str) -> GroupState | None:
+    found = rt.store.load_groups([gid])
+    return found[0] if found else None
+
+
 def record_sends(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     statuses: list[str] = []
 
@@ -52,12 +64,12 @@ def record_sends(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_resolution_sent_and_logged_drops_the_group(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     sent = record_sends(monkeypatch)
     gid = put(rt, ends_in=300)
-    rt.dispatcher.flush(gid, "http://am")
+    flush(rt, gid)
     put(rt, ends_in=-1)
-    result = rt.dispatcher.flush(gid, "http://am")
+    result = flush(rt, gid)
     assert sent == ["firing", "resolved"]
     assert result is not None and result.deleted
-    assert rt.store.load_group(gid) is None
+    assert load(rt, gid) is None
 
 
 def test_resolution_whose_lease_a_dead_worker_holds_keeps_the_group_for_the_retry(
@@ -68,24 +80,24 @@ def test_resolution_whose_lease_a_dead_worker_holds_keeps_the_group_for_the_retr
     expires still has something to send."""
     sent = record_sends(monkeypatch)
     gid = put(rt, ends_in=300)
-    rt.dispatcher.flush(gid, "http://am")
+    flush(rt, gid)
     put(rt, ends_in=-1)
-    group = rt.store.load_group(gid)
+    group = load(rt, gid)
     assert group is not None
     field = rt.nflog.field(gid, "team", "webhook", 0)
-    _, seen = rt.nflog.read(field)
+    ((_, seen),) = rt.nflog.read_many([field])
     resolved = frozenset(a.fingerprint for a in group.alerts)
     verdict, _ = rt.nflog.acquire(field, seen, frozenset(), resolved, ttl=15)  # the dead worker's
     assert verdict == "ok"
 
-    result = rt.dispatcher.flush(gid, "http://am")
+    result = flush(rt, gid)
     assert sent == ["firing"]
     assert result is not None and not result.deleted
-    kept = rt.store.load_group(gid)
+    kept = load(rt, gid)
     assert kept is not None and [a.fingerprint for a in kept.alerts] == list(resolved)
 
     for key in rt.client.scan_iter(f"{rt.keys.prefix}:lease:*"):
         rt.client.delete(key)  # the lease's TTL ran out
-    rt.dispatcher.flush(gid, "http://am")
+    flush(rt, gid)
     assert sent == ["firing", "resolved"]
-    assert rt.store.load_group(gid) is None
+    assert load(rt, gid) is None

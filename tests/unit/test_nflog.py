@@ -46,7 +46,7 @@ def test_only_one_lease_holder_sends(nflog: NotificationLog) -> None:
     assert (first, second, none) == ("ok", "busy", None)
     assert lease is not None
     nflog.commit(lease, F({"a"}), F(), NOW, repeat_interval=600)
-    entry_now, _ = nflog.read(field)
+    ((entry_now, _),) = nflog.read_many([field])
     assert entry_now is not None and entry_now.firing == F({"a"}) and entry_now.expires_at == NOW + 1200
     # A worker that read the log before the commit is told to decide again.
     assert nflog.acquire(field, "", F({"a"}), F(), ttl=15)[0] == "changed"
@@ -76,7 +76,7 @@ def test_gc_drops_expired_entries(nflog: NotificationLog) -> None:
     nflog.commit(lease, F({"a"}), F(), NOW, repeat_interval=60)
     assert nflog.gc(NOW + 60) == 0
     assert nflog.gc(NOW + 121) == 1
-    assert nflog.read(field) == (None, "")
+    assert nflog.read_many([field]) == [(None, "")]
 
 
 def test_a_late_commit_does_not_roll_back_a_newer_notification(nflog: NotificationLog) -> None:
@@ -86,6 +86,6 @@ def test_a_late_commit_does_not_roll_back_a_newer_notification(nflog: Notificati
     assert slow is not None and fast is not None
     assert nflog.commit(fast, F({"a", "b"}), F(), NOW, repeat_interval=600) is True
     assert nflog.commit(slow, F({"a"}), F(), NOW + 1, repeat_interval=600) is False
-    entry, _ = nflog.read(field)
+    ((entry, _),) = nflog.read_many([field])
     assert entry is not None and entry.firing == F({"a", "b"})
     assert nflog.r.exists(slow.key) == 0  # its lease is dropped all the same

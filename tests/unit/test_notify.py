@@ -46,7 +46,7 @@ def job_for(name: str, deadline: float = 30) -> Job:
 
 def run(pipeline: Pipeline, sender: FakeSender, monkeypatch: pytest.MonkeyPatch, deadline: float = 30) -> Any:
     monkeypatch.setitem(notify.SENDERS, "webhook", sender)
-    return pipeline.run(job_for("A", deadline), "http://am")
+    return pipeline.run_many([job_for("A", deadline)], "http://am")[0]
 
 
 def test_retryable_errors_are_retried_with_growing_backoff_then_committed(nflog, monkeypatch) -> None:
@@ -93,7 +93,7 @@ def test_a_batch_sends_what_is_due_and_leaves_what_another_worker_holds(nflog, m
     sender = FakeSender()
     monkeypatch.setitem(notify.SENDERS, "webhook", sender)
     logged, held, due = job_for("Logged"), job_for("Held"), job_for("Due")
-    assert pipeline.run(logged, "http://am") is Outcome.SENT
+    assert pipeline.run_many([logged], "http://am") == [Outcome.SENT]
     nflog.acquire(held.log_field, "", held.firing_set, held.resolved_set, ttl=15)  # another worker's
     sender.calls.clear()
 
