@@ -7,9 +7,11 @@ that concurrent posts from several web processes stay atomic.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import orjson
 
 from app.labels import fingerprint, label_name_error
@@ -74,59 +76,77 @@ class SchemaError(ValueError):
     """The body does not have the shape of a list of postable alerts (HTTP 422)."""
 
 
-def _string_map(value: Any, where: str) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise SchemaError(f"{where} must be an object of string values")
-    for k, v in value.items():
-        if not isinstance(v, str):
-            raise SchemaError(f"{where}.{k} must be a string, got {type(v).__name__}")
-    return value
+class MalformedJSON(ValueError):
+    """The body is not JSON at all (HTTP 400)."""
+
+
+class _Postable(msgspec.Struct):
+    """One element of the body, typed as Alertmanager's API spec types a postable alert.
+
+    msgspec checks these types in C while it decodes: checking them field by field in Python
+    was a fifth of the CPU of an ingest request. Unknown fields are ignored, as Alertmanager does.
+    """
+
+    labels: dict[str, str]
+    annotations: dict[str, str] | None = None
+    startsAt: str | None = None
+    endsAt: str | None = None
+    generatorURL: str | None = None
+
+
+_DECODER = msgspec.json.Decoder(list[_Postable])
+
+# msgspec's "Expected `str | null`, got `int` - at `$[0].startsAt`", in the words of the API.
+_EXPECTED = re.compile(
+    r"^Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`(?: - at `\$\[(?P<i>\d+)\]\.?(?P<path>[^`]*)`)?$"
+)
+_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)` - at `\$\[(?P<i>\d+)\]`$")
+_KINDS = {"str": "a string", "str | null": "a string", "object": "an object", "object | null": "an object"}
+
+
+def _schema_message(err: msgspec.ValidationError) -> str:
+    text = str(err)
+    if m := _MISSING.match(text):
+        return f"alert {m['i']}: {m['field']} in body is required"
+    m = _EXPECTED.match(text)
+    if m is None:
+        return text
+    if m["i"] is None:
+        return f"body must be a JSON array of alerts, got {m['got']}"
+    path = m["path"] or "alert"
+    if path.endswith("[...]"):  # msgspec does not name the key of a map value
+        path = f"every value in {path[:-5]}"
+    return f"alert {m['i']}: {path} must be {_KINDS.get(m['want'], m['want'])}, got {m['got']}"
 
 
 def parse_postable_alerts(
-    body: Any, now: float, resolve_timeout: float, classic_names: bool = False
+    data: bytes, now: float, resolve_timeout: float, classic_names: bool = False
 ) -> tuple[list[Alert], list[str]]:
-    """Turn a decoded JSON body into alerts, Alertmanager's way.
+    """Turn a request body into alerts, Alertmanager's way.
 
-    Returns the valid alerts and one error line per invalid alert. Shape errors (not a list,
-    an alert without labels, a wrongly typed field) raise SchemaError: Alertmanager's generated
-    server refuses the whole request for those, so nothing is stored.
+    Returns the valid alerts and one error line per invalid alert. A body that is not JSON
+    raises MalformedJSON; shape errors (not a list, an alert without labels, a wrongly typed
+    field) raise SchemaError: Alertmanager's generated server refuses the whole request for
+    those, so nothing is stored.
     """
-    if not isinstance(body, list):
-        raise SchemaError("body must be a JSON array of alerts")
-    drafts: list[tuple[int, dict[str, Any], dict[str, str], dict[str, str]]] = []
-    for i, item in enumerate(body):
-        if not isinstance(item, dict):
-            raise SchemaError(f"alert {i}: must be an object")
-        if "labels" not in item:
-            raise SchemaError(f"alert {i}: labels in body is required")
-        labels = _string_map(item["labels"], f"alert {i}: labels")
-        annotations = _string_map(item.get("annotations"), f"alert {i}: annotations")
-        for key in ("startsAt", "endsAt", "generatorURL"):
-            if item.get(key) is not None and not isinstance(item[key], str):
-                raise SchemaError(f"alert {i}: {key} must be a string")
-        drafts.append((i, item, labels, annotations))
-
+    try:
+        items = _DECODER.decode(data)
+    except msgspec.ValidationError as err:
+        raise SchemaError(_schema_message(err)) from None
+    except msgspec.DecodeError as err:
+        raise MalformedJSON(str(err)) from None
     alerts: list[Alert] = []
     errors: list[str] = []
-    for i, item, labels, annotations in drafts:
+    for i, item in enumerate(items):
         try:
-            alerts.append(_build_alert(item, labels, annotations, now, resolve_timeout, classic_names))
+            alerts.append(_build_alert(item, now, resolve_timeout, classic_names))
         except ValueError as err:
-            errors.append(f"alert {i} ({_describe(labels)}): {err}")
+            errors.append(f"alert {i} ({_describe(item.labels)}): {err}")
     return alerts, errors
 
 
-def _build_alert(
-    item: dict[str, Any],
-    labels: dict[str, str],
-    annotations: dict[str, str],
-    now: float,
-    resolve_timeout: float,
-    classic: bool,
-) -> Alert:
+def _build_alert(item: _Postable, now: float, resolve_timeout: float, classic: bool) -> Alert:
+    labels = item.labels
     # Alertmanager drops labels with empty values before it validates (copying only then:
     # this runs for every ingested alert).
     if "" in labels.values():
@@ -138,8 +158,8 @@ def _build_alert(
             problem = label_name_error(name, classic)
             if problem:
                 raise ValueError(problem)
-    starts_at = _optional_time(item.get("startsAt"))
-    ends_at = _optional_time(item.get("endsAt"))
+    starts_at = _optional_time(item.startsAt)
+    ends_at = _optional_time(item.endsAt)
     timeout = False
     if not starts_at:
         starts_at = ends_at or now
@@ -150,10 +170,10 @@ def _build_alert(
         raise ValueError("start time must be before end time")
     return Alert(
         labels=labels,
-        annotations=annotations,
+        annotations=item.annotations or {},
         starts_at=starts_at,
         ends_at=ends_at,
-        generator_url=item.get("generatorURL") or "",
+        generator_url=item.generatorURL or "",
         updated_at=now,
         timeout=timeout,
         fingerprint=fingerprint(labels),

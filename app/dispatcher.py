@@ -89,7 +89,7 @@ class Dispatcher:
     def put_alerts(self, alerts: list[Alert], now: float) -> int:
         """Store a validated batch and insert it into its groups; one Redis round trip."""
         with metrics.alert_processing.time():
-            return self.store.put(((a, list(self.groups_for(a.labels))) for a in alerts), now)
+            return self.store.put(((a, self.groups_for(a.labels)) for a in alerts), now)
 
     def receivers_for(self, labels: dict[str, str]) -> list[str]:
         return list(dict.fromkeys(g.receiver for g in self.groups_for(labels)))

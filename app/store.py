@@ -7,7 +7,7 @@ same moment cannot lose an update. Key names are listed in docs/architecture.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import orjson
@@ -16,53 +16,68 @@ import redis
 from app.alerts import Alert
 
 # Alertmanager's merge of a stored alert with an incoming one, plus insertion into the
-# aggregation groups the alert routes to. ARGV: now, key prefix, and the batch as one JSON
-# document {"g": {gid: [group_wait, group_interval, metadata JSON]}, "a": [[fingerprint,
-# encoded alert, [gid, ...]], ...]}: one argument instead of seven per alert, because packing
-# hundreds of arguments cost the web tier more CPU than the rest of the request.
+# aggregation groups the alert routes to. ARGV: now, key prefix, the batch's groups as JSON
+# {gid: [group_wait, group_interval, metadata JSON]}, and the alerts as lines
+# "fingerprint TAB gid,gid,... TAB encoded alert" (an encoded alert never holds a raw tab or
+# newline: its JSON escapes them). Lines instead of a JSON list because the alerts are JSON
+# already: embedding them in JSON again cost both sides an escape and an unescape per alert.
 _PUT_SCRIPT = """
 local now = tonumber(ARGV[1])
 local prefix = ARGV[2]
-local batch = cjson.decode(ARGV[3])
-local function parse(v)
-  local s, e, u, t, body = string.match(v, '^(%S+) (%S+) (%S+) (%d) (.*)$')
-  return {s = tonumber(s), e = tonumber(e), u = tonumber(u), t = t, body = body}
+local groups = cjson.decode(ARGV[3])
+local lines = ARGV[4]
+local function times(v)
+  local s, e, u, t = string.match(v, '^(%S+) (%S+) (%S+) (%d) ')
+  return tonumber(s), tonumber(e), tonumber(u), t
 end
-local function fmt(a)
-  return string.format('%.17g %.17g %.17g %s %s', a.s, a.e, a.u, a.t, a.body)
-end
+-- Returns the merged value and its startsAt. Re-sends merge into the incoming value unchanged
+-- (same startsAt, later endsAt), so that case returns it as it came, without re-formatting.
 local function merge(old_raw, new_raw)
-  local old, new = parse(old_raw), parse(new_raw)
+  local os, oe, ou, ot = times(old_raw)
+  local ns, ne, nu, nt = times(new_raw)
   -- Merge only when the activity ranges overlap; otherwise the incoming alert replaces.
-  if not ((new.e > old.s and new.e < old.e) or (new.s > old.s and new.s < old.e)) then
-    return new_raw, new
+  if not ((ne > os and ne < oe) or (ns > os and ns < oe)) then
+    return new_raw, ns
   end
-  local older, younger = old, new
-  if new.u < old.u then older, younger = new, old end
-  local res = {s = younger.s, e = younger.e, u = younger.u, t = younger.t, body = younger.body}
-  if older.s < res.s then res.s = older.s end
-  if younger.e <= now then
-    if older.e <= now and older.e > younger.e then res.e = older.e end
-  elseif older.e > younger.e and older.t == '0' then
-    res.e = older.e
+  local ys, ye, yt, yraw, olds, olde, oldt = ns, ne, nt, new_raw, os, oe, ot
+  if nu < ou then
+    ys, ye, yt, yraw, olds, olde, oldt = os, oe, ot, old_raw, ns, ne, nt
   end
-  return fmt(res), res
+  local s, e = ys, ye
+  if olds < s then s = olds end
+  if ye <= now then
+    if olde <= now and olde > ye then e = olde end
+  elseif olde > ye and oldt == '0' then
+    e = olde
+  end
+  if s == ys and e == ye then
+    return yraw, s
+  end
+  local u, body = string.match(yraw, '^%S+ %S+ (%S+) %d (.*)$')
+  return string.format('%.17g %.17g %s %s %s', s, e, u, yt, body), s
 end
 local merged_count = 0
 local flushed_by_gid = {}
-for _, item in ipairs(batch.a) do
-  local fp, raw = item[1], item[2]
-  local value, parsed = raw, nil
+local pos, last = 1, #lines
+while pos <= last do
+  local t1 = string.find(lines, '\\t', pos, true)
+  local t2 = string.find(lines, '\\t', t1 + 1, true)
+  local nl = string.find(lines, '\\n', t2 + 1, true) or (last + 1)
+  local fp = string.sub(lines, pos, t1 - 1)
+  local gids = string.sub(lines, t1 + 1, t2 - 1)
+  local value = string.sub(lines, t2 + 1, nl - 1)
+  pos = nl + 1
+  local starts
   local old = redis.call('HGET', KEYS[1], fp)
   if old then
-    value, parsed = merge(old, raw)
+    value, starts = merge(old, value)
     merged_count = merged_count + 1
   else
-    parsed = parse(raw)
+    starts = tonumber(string.match(value, '^%S+'))
   end
   redis.call('HSET', KEYS[1], fp, value)
-  for _, gid in ipairs(item[3]) do
-    local g = batch.g[gid]
+  for gid in string.gmatch(gids, '[^,]+') do
+    local g = groups[gid]
     local gw, gi, meta = g[1], g[2], g[3]
     local gkey = prefix .. ':group:' .. gid
     -- A batch usually holds several alerts of one group (one rule's alerts): look it up once.
@@ -79,7 +94,7 @@ for _, item in ipairs(batch.a) do
     end
     redis.call('HSET', prefix .. ':galerts:' .. gid, fp, value)
     -- An alert older than group_wait in a group that never flushed is due at once.
-    if parsed.s + gw < now and flushed == '0' then
+    if starts + gw < now and flushed == '0' then
       local due = redis.call('ZSCORE', KEYS[2], gid)
       if due and tonumber(due) > now then redis.call('ZADD', KEYS[2], now, gid) end
     end
@@ -176,23 +191,22 @@ class AlertStore:
         self._put = client.register_script(_PUT_SCRIPT)
         self._delete_unchanged = client.register_script(DELETE_UNCHANGED_SCRIPT)
 
-    def put(self, routed: Iterable[tuple[Alert, list[GroupRef]]], now: float) -> int:
+    def put(self, routed: Iterable[tuple[Alert, Sequence[GroupRef]]], now: float) -> int:
         """Merge a batch of alerts and insert them into their groups in one round trip.
 
         Returns how many alerts merged with a stored version.
         """
         groups: dict[str, tuple[float, float, str]] = {}
-        items = []
+        lines = []
         for alert, refs in routed:
             for g in refs:
                 if g.gid not in groups:
                     groups[g.gid] = (g.group_wait, g.group_interval, g.meta_json)
-            items.append((alert.fingerprint, alert.encode(), [g.gid for g in refs]))
-        if not items:
+            lines.append(f"{alert.fingerprint}\t{','.join([g.gid for g in refs])}\t{alert.encode()}")
+        if not lines:
             return 0
         keys = [self.keys.alerts, self.keys.timers, self.keys.groups]
-        payload = orjson.dumps({"g": groups, "a": items})
-        return int(self._put(keys=keys, args=[now, self.keys.prefix, payload]))
+        return int(self._put(keys=keys, args=[now, self.keys.prefix, orjson.dumps(groups), "\n".join(lines)]))
 
     def alerts(self) -> list[Alert]:
         return [Alert.decode(fp.decode(), raw) for fp, raw in self.r.hgetall(self.keys.alerts).items()]

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app import metrics
+from app.api.ingest import IngestFastPath, redis_down_message
 from app.api.v2 import bp as api_v2
 from app.api.v2 import error_response
 from app.runtime import Runtime
@@ -71,12 +72,13 @@ def create_app(runtime: Runtime, on_reload: Callable[[], str | None] | None = No
     @app.errorhandler(redis.RedisError)
     def redis_down(err: redis.RedisError) -> Response:
         log.error("request failed: Redis unreachable", extra={"fields": {"err": str(err)}})
-        return error_response(f"alerter cannot reach its Redis ({err}); nothing was stored, retry later", 503)
+        return error_response(redis_down_message(err), 503)
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException) -> Response:
         return error_response(err.description or err.name, err.code or 500)
 
+    app.wsgi_app = IngestFastPath(app.wsgi_app, runtime, prefix)  # type: ignore[method-assign]
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 import requests
 
@@ -82,6 +83,24 @@ def test_ten_megabyte_body_is_413(node: Deployment) -> None:
     assert r.status_code == 413
     assert "smaller batches" in r.json()
     assert "Huge" not in stored_names(node)
+
+
+def test_chunked_body_takes_the_same_rules(node: Deployment) -> None:
+    """A body without Content-Length bypasses the ingest fast path; the answers must not differ."""
+
+    def chunks(data: bytes) -> Iterator[bytes]:
+        yield data[:10]
+        yield data[10:]
+
+    url = f"{node.web_urls[0]}/api/v2/alerts"
+    ok = requests.post(url, data=chunks(orjson.dumps([alert("Chunked")])), timeout=10)
+    assert ok.status_code == 200
+    assert "Chunked" in stored_names(node)
+    bad_body = orjson.dumps([alert("ChunkedBad"), {"annotations": {}}])
+    bad = requests.post(url, data=chunks(bad_body), timeout=10)
+    assert bad.status_code == 422
+    assert "alert 1: labels in body is required" in bad.json()
+    assert "ChunkedBad" not in stored_names(node)
 
 
 def test_classic_mode_refuses_utf8_label_names(tmp_path: Path) -> None:

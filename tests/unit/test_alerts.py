@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
-from app.alerts import Alert, SchemaError, parse_postable_alerts
+from app.alerts import Alert, MalformedJSON, SchemaError, parse_postable_alerts
 
 NOW = 1_700_000_000.0
 
 
 def parse(body, classic: bool = False):
-    return parse_postable_alerts(body, NOW, 300.0, classic_names=classic)
+    return parse_postable_alerts(orjson.dumps(body), NOW, 300.0, classic_names=classic)
 
 
 def test_missing_times_are_filled_from_now_and_resolve_timeout() -> None:
@@ -59,16 +60,30 @@ def test_bad_timestamp_is_reported() -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({"labels": {}}, "body must be a JSON array of alerts"),
+        ({"labels": {}}, "body must be a JSON array of alerts, got object"),
         ([{"annotations": {}}], "alert 0: labels in body is required"),
-        (["x"], "alert 0: must be an object"),
-        ([{"labels": {"a": 1}}], "alert 0: labels.a must be a string, got int"),
-        ([{"labels": {"a": "b"}, "startsAt": 5}], "alert 0: startsAt must be a string"),
+        ([{"labels": {"a": "b"}}, "x"], "alert 1: alert must be an object, got str"),
+        ([{"labels": None}], "alert 0: labels must be an object, got null"),
+        ([{"labels": {"a": 1}}], "alert 0: every value in labels must be a string, got int"),
+        ([{"labels": {"a": "b"}, "annotations": {"s": []}}], "alert 0: every value in annotations must be"),
+        ([{"labels": {"a": "b"}, "startsAt": 5}], "alert 0: startsAt must be a string, got int"),
     ],
 )
 def test_shape_errors_refuse_the_whole_body(body, message: str) -> None:
     with pytest.raises(SchemaError, match=message):
         parse(body)
+
+
+def test_a_body_that_is_not_json_is_malformed() -> None:
+    with pytest.raises(MalformedJSON):
+        parse_postable_alerts(b'[{"labels": ', NOW, 300.0)
+
+
+def test_unknown_fields_and_null_optionals_are_accepted() -> None:
+    body = [{"labels": {"alertname": "X"}, "annotations": None, "startsAt": None, "status": "firing"}]
+    [a], errors = parse(body)
+    assert errors == []
+    assert (a.annotations, a.starts_at) == ({}, NOW)
 
 
 def test_encode_decode_round_trip() -> None:
