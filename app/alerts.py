@@ -15,7 +15,7 @@ import msgspec
 import orjson
 
 from app.labels import fingerprint, label_name_error
-from app.timeutil import format_time, parse_time
+from app.timeutil import format_time, parse_rfc3339
 
 
 @dataclass(slots=True)
@@ -188,7 +188,7 @@ def _optional_time(text: str | None) -> float:
     """A timestamp field, or 0.0 when it is absent, empty or Go's zero time (all mean unset)."""
     if not text:
         return 0.0
-    ts = parse_time(text)
+    ts = parse_rfc3339(text)
     return 0.0 if ts <= _GO_ZERO_TIME else ts
 
 

@@ -109,7 +109,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         dest="web_threads",
         type=_positive_int("--web.threads"),
         default=d.web_threads,
-        help="Threads per gunicorn worker.",
+        help="Threads per gunicorn worker; 1 runs gunicorn's sync worker (one request at a time, "
+        "no keep-alive), which costs less CPU per request (docs/performance.md).",
     )
     a("--log.level", dest="log_level", default=d.log_level, choices=["debug", "info", "warn", "error"])
     a("--log.format", dest="log_format", default=d.log_format, choices=["logfmt", "json"])

@@ -80,16 +80,23 @@ class Dispatcher:
     def groups_for(self, labels: dict[str, str]) -> tuple[GroupRef, ...]:
         """The groups an alert with these labels belongs to, cached per config and per the
         labels routing reads (route.routing_key)."""
+        return self._lookup()(labels)
+
+    def _lookup(self) -> Callable[[dict[str, str]], tuple[GroupRef, ...]]:
+        """groups_for bound to the current config, for a whole batch: the config check and the
+        attribute lookups then happen once per batch instead of once per alert."""
         config = self._config()
         if config is not self._cache_owner:
             self._routes_for.cache_clear()
             self._cache_owner = config
-        return self._routes_for(routing_key(config.route, labels))
+        root, cached = config.route, self._routes_for
+        return lambda labels: cached(routing_key(root, labels))
 
     def put_alerts(self, alerts: list[Alert], now: float) -> int:
         """Store a validated batch and insert it into its groups; one Redis round trip."""
+        lookup = self._lookup()
         with metrics.alert_processing.time():
-            return self.store.put(((a, self.groups_for(a.labels)) for a in alerts), now)
+            return self.store.put(((a, lookup(a.labels)) for a in alerts), now)
 
     def receivers_for(self, labels: dict[str, str]) -> list[str]:
         return list(dict.fromkeys(g.receiver for g in self.groups_for(labels)))

@@ -83,7 +83,7 @@ def routing_key(root: Route, labels: Mapping[str, str]) -> LabelKey:
         names = root.cache["names"] = _routing_names(root)
     if not names:
         return tuple(sorted(labels.items()))
-    return tuple((n, labels[n]) for n in names if n in labels)
+    return tuple([(n, labels[n]) for n in names if n in labels])
 
 
 def _routing_names(root: Route) -> tuple[str, ...]:

@@ -25,12 +25,13 @@ def parse_time(text: str) -> float:
     """
     if not isinstance(text, str) or not text:
         raise ValueError(f"invalid timestamp {text!r}")
-    return _parse_rfc3339(text)
+    return parse_rfc3339(text)
 
 
 @lru_cache(maxsize=4096)
-def _parse_rfc3339(text: str) -> float:
-    """parse_time's work, cached: Prometheus re-sends each alert's startsAt every evaluation and
+def parse_rfc3339(text: str) -> float:
+    """parse_time for a caller that already knows it has a non-empty str (ingest, whose body
+    msgspec has type-checked). Cached: Prometheus re-sends each alert's startsAt every evaluation and
     gives a whole batch the same endsAt, and parsing was a third of validating an alert."""
     s = text.strip()
     if s[-1] in "zZ":

@@ -33,8 +33,11 @@ workers = _int_env("WEB_CONCURRENCY", 2)
 
 # Requests spend most of their time waiting on Redis; threads overlap those waits within a
 # worker. Threads rather than gevent: redis-py and Flask need no monkey-patching this way.
-worker_class = "gthread"
+# GUNICORN_THREADS=1 runs the sync worker instead (gunicorn's own rule when no class is set):
+# one request per process at a time and no keep-alive, but less CPU per request; it needs more
+# processes (WEB_CONCURRENCY=4 on 2 cores), see docs/performance.md.
 threads = _int_env("GUNICORN_THREADS", 4)
+worker_class = "sync" if threads == 1 else "gthread"
 
 # Each app builds its Redis connections after the fork: a connection pool inherited across
 # fork() would be shared by several processes and corrupt the protocol stream.

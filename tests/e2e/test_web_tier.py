@@ -1,13 +1,19 @@
-"""The gunicorn web tier spreads long-lived client connections over its processes."""
+"""The gunicorn web tier: long-lived client connections spread over its processes, and the
+one-thread setting runs gunicorn's sync worker."""
 
 from __future__ import annotations
 
 import http.client
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import orjson
+import requests
+
 from app.serve import REBALANCE_EVERY
-from tests.e2e.conftest import start_split, webhook_receiver, write_config
+from tests.e2e.conftest import alert, start_split, webhook_receiver, write_config
+from tests.support.http_sink import HttpSink
 from tests.support.redis_server import RedisServer
 
 
@@ -37,6 +43,31 @@ def test_a_kept_alive_connection_is_closed_now_and_then_so_clients_spread_again(
             again.request("GET", "/-/healthy")
             assert again.getresponse().status == 200
             again.close()
+        finally:
+            for proc in dep.processes:
+                proc.stop()
+
+
+def test_one_thread_per_process_runs_sync_workers_that_serve_the_whole_api(tmp_path: Path) -> None:
+    """`--web.threads=1` is gunicorn's sync worker (cheaper per request, no keep-alive): posts
+    through the ingest fast path and through Flask (a chunked body) both store and notify."""
+    with RedisServer() as redis, HttpSink() as sink:
+        config = write_config(tmp_path / "am.yml", [webhook_receiver(sink.url)])
+        dep = start_split(config, redis, 1, 1, "--web.threads=1")
+        try:
+            url = f"{dep.web_urls[0]}/api/v2/alerts"
+            fast = requests.post(url, json=[alert("SyncWorker", instance="a")], timeout=10)
+            assert fast.status_code == 200
+            assert fast.headers["Connection"] == "close"
+
+            def chunked() -> Iterator[bytes]:
+                yield orjson.dumps([alert("SyncWorker", instance="b")])
+
+            assert requests.post(url, data=chunked(), timeout=10).status_code == 200
+            stored = {a["labels"]["instance"] for a in dep.get("/api/v2/alerts")}
+            assert stored == {"a", "b"}
+            [notification] = sink.wait_for(1, timeout=15)
+            assert sorted(a["labels"]["instance"] for a in notification.json["alerts"]) == ["a", "b"]
         finally:
             for proc in dep.processes:
                 proc.stop()
