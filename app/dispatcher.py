@@ -109,11 +109,11 @@ class Dispatcher:
         commit: per-group reads were most of a worker's Redis time. Entries read up front may
         be stale by the time a group's turn comes; the lease notices and the pipeline re-reads.
         """
-        config = self._config()
+        config, lookup = self._config(), self._lookup()
         plans = []
         for group in self.store.load_groups(gids, release_inflight=True):
             with _one_group_failing(group):
-                plans.append(self._plan(group, config))
+                plans.append(self._plan(group, config, lookup))
         outcomes = iter(self.pipeline.run_many([job for plan in plans for job in plan.jobs], external_url))
         results = []
         for plan in plans:
@@ -122,13 +122,21 @@ class Dispatcher:
                 results.append(self._finish(plan, plan_outcomes))
         return results
 
-    def _plan(self, group: GroupState, config: Config) -> _Plan:
+    def _plan(
+        self, group: GroupState, config: Config, lookup: Callable[[dict[str, str]], tuple[GroupRef, ...]]
+    ) -> _Plan:
         """What one flush of `group` has to tell whom, after the muting stages."""
         route = find_route(config.route, group.route_id)
         if route is None:
-            return _Plan(group, None, [], time.time())
+            return _Plan(group, None, [], time.time(), [], [])
         now = time.time()
-        alerts = group.alerts
+        # An alert that no longer routes here (the config was reloaded) leaves the group
+        # unannounced, as Alertmanager's rebuilt groups would not have it: the group reads each
+        # alert's current value, so it would otherwise go on notifying it.
+        members, strays = [], []
+        for a in group.alerts:
+            (members if any(ref.gid == group.gid for ref in lookup(a.labels)) else strays).append(a)
+        alerts = members
         for stage in self.mute_stages:
             if not alerts:
                 break
@@ -150,7 +158,7 @@ class Dispatcher:
             )
             for name, index, cfg in (receiver.integrations() if alerts else [])
         ]
-        return _Plan(group, route, jobs, now)
+        return _Plan(group, route, jobs, now, members, [a.fingerprint for a in strays])
 
     def _finish(self, plan: _Plan, outcomes: list[Outcome]) -> FlushResult:
         """Drop what the flush has notified; a group whose route is gone goes entirely."""
@@ -168,8 +176,8 @@ class Dispatcher:
         # Resolved alerts leave the group only once every integration has logged them; a busy
         # lease may belong to a worker that died before committing, and the next tick retries.
         if not failed and Outcome.BUSY not in outcomes:
-            stale = [a.fingerprint for a in group.alerts if a.resolved(plan.now)]
-            if stale or not group.alerts:
+            stale = [a.fingerprint for a in plan.members if a.resolved(plan.now)] + plan.strays
+            if stale or not plan.members:
                 deleted = self.store.drop_notified_resolved(group, stale)
         return FlushResult(group.gid, outcomes.count(Outcome.SENT), failed, deleted)
 
@@ -191,3 +199,5 @@ class _Plan:
     route: Route | None  # None: the route is gone from the config in effect
     jobs: list[Job]
     now: float
+    members: list[Alert]  # the group's alerts that still route to it
+    strays: list[str]  # fingerprints of those that no longer do

@@ -220,11 +220,11 @@ class NotificationLog:
 
     def gc(self, now: float) -> int:
         """Drop expired entries; an entry rewritten meanwhile is kept."""
-        stale: list[str] = [""]
+        stale: list[str] = []
         for field, raw in self.r.hscan_iter(self.keys.nflog, count=1000):
             if Entry.decode(raw.decode()).expires_at <= now:
                 stale += [field.decode(), raw.decode()]
-        if len(stale) == 1:
+        if not stale:
             return 0
         return int(self._delete_unchanged(keys=[self.keys.nflog], args=stale))
 

@@ -238,11 +238,11 @@ class SilenceStore:
 
     def gc(self, now: float) -> int:
         """Drop silences that expired more than --data.retention ago."""
-        stale: list[str] = [""]
+        stale: list[str] = []
         for s in self.all():
             if s.ends_at + self.retention < now:
                 stale += [s.id, s.encode()]
-        if len(stale) == 1:
+        if not stale:
             return 0
         removed = int(self._delete_unchanged(keys=[self.keys.silences], args=stale))
         self.r.incr(self.version_key)

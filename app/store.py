@@ -92,7 +92,7 @@ while pos <= last do
       end
       flushed_by_gid[gid] = flushed
     end
-    redis.call('HSET', prefix .. ':galerts:' .. gid, fp, value)
+    redis.call('SADD', prefix .. ':gmembers:' .. gid, fp)
     -- An alert older than group_wait in a group that never flushed is due at once.
     if starts + gw < now and flushed == '0' then
       local due = redis.call('ZSCORE', KEYS[2], gid)
@@ -103,22 +103,32 @@ end
 return merged_count
 """
 
-# Delete hash fields whose value is still the one the caller read (a flush or a GC sweep must
-# not drop an alert that was updated meanwhile). ARGV: the group id (or ''), then field/value
-# pairs. When KEYS[2..4] are given and the hash ends up empty, the aggregation group goes too.
+# Take notified resolved alerts out of a group, each only if its value is still the one the
+# flush read (an alert that fired again meanwhile stays), and delete the group once it is empty.
+# KEYS: the alerts hash, the group's members, the group, the group index, the timers; ARGV: the
+# group id, then fingerprint/value pairs. Returns -1 when the group went.
+_DROP_FROM_GROUP = """
+for i = 2, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then redis.call('SREM', KEYS[2], ARGV[i]) end
+end
+if redis.call('SCARD', KEYS[2]) == 0 then
+  redis.call('DEL', KEYS[3])
+  redis.call('SREM', KEYS[4], ARGV[1])
+  redis.call('ZREM', KEYS[5], ARGV[1])
+  return -1
+end
+return 0
+"""
+
+# Delete hash fields whose value is still the one the caller read (a GC sweep must not drop an
+# entry that was updated meanwhile). ARGV: field/value pairs. Returns how many went.
 DELETE_UNCHANGED_SCRIPT = """
 local deleted = 0
-for i = 2, #ARGV, 2 do
+for i = 1, #ARGV, 2 do
   if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
     redis.call('HDEL', KEYS[1], ARGV[i])
     deleted = deleted + 1
   end
-end
-if #KEYS == 4 and redis.call('HLEN', KEYS[1]) == 0 then
-  redis.call('DEL', KEYS[2])
-  redis.call('SREM', KEYS[3], ARGV[1])
-  redis.call('ZREM', KEYS[4], ARGV[1])
-  return -1
 end
 return deleted
 """
@@ -139,8 +149,9 @@ class Keys:
     def group(self, gid: str) -> str:
         return f"{self.prefix}:group:{gid}"
 
-    def galerts(self, gid: str) -> str:
-        return f"{self.prefix}:galerts:{gid}"
+    def members(self, gid: str) -> str:
+        """The fingerprints of a group's alerts; the alerts themselves are only in `alerts`."""
+        return f"{self.prefix}:gmembers:{gid}"
 
     def inflight(self, gid: str) -> str:
         return f"{self.prefix}:inflight:{gid}"
@@ -171,7 +182,11 @@ class GroupRef:
 
 @dataclass(slots=True)
 class GroupState:
-    """An aggregation group as read back from Redis, with its raw alert values for compare-delete."""
+    """An aggregation group as read back from Redis, with its raw alert values for compare-delete.
+
+    A group holds its alerts' fingerprints; each alert is stored once, in the alerts hash, where
+    every group it routes to reads it (two copies of every alert were half of Redis's memory).
+    """
 
     gid: str
     key: str
@@ -190,6 +205,7 @@ class AlertStore:
         self.keys = keys
         self._put = client.register_script(_PUT_SCRIPT)
         self._delete_unchanged = client.register_script(DELETE_UNCHANGED_SCRIPT)
+        self._drop_from_group = client.register_script(_DROP_FROM_GROUP)
 
     def put(self, routed: Iterable[tuple[Alert, Sequence[GroupRef]]], now: float) -> int:
         """Merge a batch of alerts and insert them into their groups in one round trip.
@@ -219,25 +235,30 @@ class AlertStore:
         return sorted(g.decode() for g in self.r.smembers(self.keys.groups))
 
     def load_groups(self, gids: list[str], release_inflight: bool = False) -> list[GroupState]:
-        """Read many groups in one pipelined round trip; groups deleted meanwhile are left out.
+        """Read many groups in two pipelined round trips (their metadata and members, then the
+        members' alerts); groups deleted meanwhile are left out.
 
-        With `release_inflight` (a flush about to run) the groups' in-flight marks go in the same
+        With `release_inflight` (a flush about to run) the groups' in-flight marks go in the first
         round trip: from then on the timer loop may queue the groups' next flush.
         """
         pipe = self.r.pipeline(transaction=False)
         for gid in gids:
             pipe.hget(self.keys.group(gid), "meta")
-            pipe.hgetall(self.keys.galerts(gid))
+            pipe.smembers(self.keys.members(gid))
         if release_inflight and gids:
             pipe.delete(*(self.keys.inflight(gid) for gid in gids))
         replies = pipe.execute()
-        out = []
+        found = []
         for n, gid in enumerate(gids):
-            meta_raw, alerts_raw = replies[2 * n], replies[2 * n + 1]
-            if meta_raw is None:
-                continue
-            meta = orjson.loads(meta_raw)
-            raw = {fp.decode(): v.decode() for fp, v in alerts_raw.items()}
+            meta_raw, members = replies[2 * n], replies[2 * n + 1]
+            if meta_raw is not None:
+                found.append((gid, orjson.loads(meta_raw), sorted(fp.decode() for fp in members)))
+        fps = list(dict.fromkeys(fp for _, _, group_fps in found for fp in group_fps))
+        values = dict(zip(fps, self.r.hmget(self.keys.alerts, fps), strict=True)) if fps else {}
+        out = []
+        for gid, meta, group_fps in found:
+            # A member without a value is one a concurrent flush and GC have just let go of.
+            raw = {fp: v.decode() for fp in group_fps if (v := values[fp]) is not None}
             out.append(
                 GroupState(
                     gid=gid,
@@ -252,33 +273,57 @@ class AlertStore:
         return out
 
     def drop_notified_resolved(self, group: GroupState, fingerprints: Iterable[str]) -> bool:
-        """Remove resolved alerts that were notified and not updated since; True if the group went."""
+        """Take resolved alerts that were notified and not updated since out of the group; True
+        if the group went with them."""
         args: list[str] = [group.gid]
         for fp in fingerprints:
             args += [fp, group.raw[fp]]
-        keys = [self.keys.galerts(group.gid), self.keys.group(group.gid), self.keys.groups, self.keys.timers]
-        return int(self._delete_unchanged(keys=keys, args=args)) == -1
+        keys = [
+            self.keys.alerts,
+            self.keys.members(group.gid),
+            self.keys.group(group.gid),
+            self.keys.groups,
+            self.keys.timers,
+        ]
+        return int(self._drop_from_group(keys=keys, args=args)) == -1
 
     def delete_group(self, gid: str) -> None:
         pipe = self.r.pipeline(transaction=True)
-        pipe.delete(self.keys.group(gid), self.keys.galerts(gid))
+        pipe.delete(self.keys.group(gid), self.keys.members(gid))
         pipe.srem(self.keys.groups, gid)
         pipe.zrem(self.keys.timers, gid)
         pipe.execute()
 
     def gc_resolved(self, now: float) -> int:
-        """Drop alerts whose endsAt has passed from the alert store (groups keep their copies)."""
+        """Drop alerts whose endsAt has passed and that no group holds any more (a group keeps
+        a resolved alert until it has notified it).
+
+        The groups' members are read first and the deletes compare values: an alert that a post
+        puts back into a group meanwhile has a new value (a new updatedAt), so it stays.
+        """
+        held = self._grouped_fingerprints()
         removed = 0
-        batch: list[str] = [""]
+        batch: list[str] = []
         for fp, raw in self.iter_raw_alerts():
-            if float(raw.split(" ", 2)[1]) <= now:
+            if fp not in held and float(raw.split(" ", 2)[1]) <= now:
                 batch += [fp, raw]
-            if len(batch) >= 1001:
+            if len(batch) >= 1000:
                 removed += int(self._delete_unchanged(keys=[self.keys.alerts], args=batch))
-                batch = [""]
-        if len(batch) > 1:
+                batch = []
+        if batch:
             removed += int(self._delete_unchanged(keys=[self.keys.alerts], args=batch))
         return removed
+
+    def _grouped_fingerprints(self, chunk: int = 1000) -> set[str]:
+        gids = self.group_ids()
+        held: set[str] = set()
+        for i in range(0, len(gids), chunk):
+            pipe = self.r.pipeline(transaction=False)
+            for gid in gids[i : i + chunk]:
+                pipe.smembers(self.keys.members(gid))
+            for members in pipe.execute():
+                held.update(fp.decode() for fp in members)
+        return held
 
     def rearm_lost_timers(self, now: float) -> int:
         """Give every group without a timer one due now (a timer can be lost to a crash or a

@@ -101,3 +101,36 @@ def test_resolution_whose_lease_a_dead_worker_holds_keeps_the_group_for_the_retr
     flush(rt, gid)
     assert sent == ["firing", "resolved"]
     assert load(rt, gid) is None
+
+
+def test_an_alert_that_routes_elsewhere_after_a_reload_leaves_its_old_group_unannounced(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Groups read each alert's current value; one the reloaded config sends to another group
+    must not go on being notified by the old one (Alertmanager rebuilds its groups on reload)."""
+    sent = record_sends(monkeypatch)
+    old_gid = put(rt, ends_in=300)
+    moved = {
+        "route": {
+            "receiver": "team",
+            "group_by": ["alertname"],
+            "routes": [{"receiver": "other", "matchers": ['alertname="Disk"']}],
+        },
+        "receivers": [
+            {"name": "team", "webhook_configs": [{"url": "http://127.0.0.1:9/"}]},
+            {"name": "other", "webhook_configs": [{"url": "http://127.0.0.1:9/"}]},
+        ],
+    }
+    Path(rt.settings.config_file).write_text(yaml.safe_dump(moved))
+    assert rt.reload() is None
+    labels = {"alertname": "Disk"}
+    now = time.time()
+    again = Alert(labels, {}, now - 60, now + 300, "", now, False, fingerprint(labels))
+    rt.dispatcher.put_alerts([again], now)
+    (new_gid,) = set(rt.store.group_ids()) - {old_gid}
+
+    result = flush(rt, old_gid)
+    assert result is not None and result.deleted and result.notified == 0
+    assert load(rt, old_gid) is None
+    flush(rt, new_gid)
+    assert sent == ["firing"]

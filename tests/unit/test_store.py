@@ -118,6 +118,27 @@ def test_gc_drops_resolved_alerts_only(store: AlertStore) -> None:
     assert [a.labels for a in store.alerts()] == [{"alertname": "A"}]
 
 
+def test_gc_keeps_a_resolved_alert_until_its_group_has_notified_it(store: AlertStore) -> None:
+    store.put([(alert(NOW - 100, NOW - 1, NOW), [group()])], NOW)
+    assert store.gc_resolved(NOW) == 0  # the group still has to tell its receiver
+    (g,) = store.load_groups(["g1"])
+    assert store.drop_notified_resolved(g, [g.alerts[0].fingerprint]) is True
+    assert store.gc_resolved(NOW) == 1
+    assert store.alerts() == []
+
+
+def test_each_alert_is_stored_once_and_every_group_reads_its_latest_value(store: AlertStore) -> None:
+    store.put([(alert(NOW - 10, NOW + 300, NOW, summary="v1"), [group("g1"), group("g2")])], NOW)
+    store.put([(alert(NOW - 10, NOW + 600, NOW + 1, summary="v2"), [group("g1"), group("g2")])], NOW + 1)
+    groups = store.load_groups(["g1", "g2"])
+    assert [(g.gid, [a.annotations["summary"] for a in g.alerts]) for g in groups] == [
+        ("g1", ["v2"]),
+        ("g2", ["v2"]),
+    ]
+    assert store.r.type("t:gmembers:g1") == b"set"
+    assert store.r.hlen("t:alerts") == 1
+
+
 def test_rearm_lost_timers(store: AlertStore) -> None:
     store.put([(alert(NOW - 1, NOW + 300, NOW), [group()])], NOW)
     store.r.zrem("t:timers", "g1")
