@@ -258,27 +258,36 @@ class Bench:
         return srv
 
     def alerter_web(self, config: Path, redis_url: str, workers: int, threads: int) -> Server:
+        """`alerter web`: the gunicorn web tier."""
+        srv = self._alerter_server(
+            "alerter-web", ["web", f"--web.workers={workers}", f"--web.threads={threads}"], config, redis_url
+        )
+        # Every gunicorn worker must be up, not only the first one that answered.
+        wait_for(lambda: len(children(srv.proc.pid)) >= workers, 30, "gunicorn workers", srv.proc)
+        return srv
+
+    def alerter_single(self, config: Path, redis_url: str) -> Server:
+        """`alerter` on Redis: web, timers and flush threads in one process, a small install's shape."""
+        return self._alerter_server("alerter", [], config, redis_url)
+
+    def _alerter_server(self, name: str, command: list[str], config: Path, redis_url: str) -> Server:
         port = free_port()
         storage = self.dir / f"alerter-{port}"
         storage.mkdir()
         proc = self.spawn(
-            "alerter-web",
+            name,
             [
                 str(ALERTER),
-                "web",
+                *command,
                 f"--config.file={config}",
                 f"--redis.url={redis_url}",
                 f"--web.listen-address={HOST}:{port}",
-                f"--web.workers={workers}",
-                f"--web.threads={threads}",
                 f"--storage.path={storage}",
                 "--log.level=warn",
             ],
         )
         srv = Server("alerter", port, proc)
-        wait_for(lambda: http_get(port, "/-/ready")[0] == 200, 30, "alerter web ready", proc)
-        # Every gunicorn worker must be up, not only the first one that answered.
-        wait_for(lambda: len(children(proc.pid)) >= workers, 30, "gunicorn workers", proc)
+        wait_for(lambda: http_get(port, "/-/ready")[0] == 200, 30, f"{name} ready", proc)
         return srv
 
     def alerter_worker(self, config: Path, redis_url: str, n: int) -> Proc:

@@ -2,9 +2,11 @@
 
     bench/scale [--alerts=100000] [--groups=1000] [--requests=5] [--web-workers=2] [--web-threads=4]
 
-For Alertmanager 0.25 and for alerter (web tier `alerter web` + one `alerter worker` on a private
-redis-server), one after the other, each freshly started with one route grouping by alertname and
-group_wait 1h (nothing is sent):
+For Alertmanager 0.25 and for alerter in its two shapes on a private redis-server, "alerter" (the
+split deployment: web tier `alerter web` + one `alerter worker`) and "alerter-single" (`alerter`
+alone: web, timers and flush threads in one process, what a small install runs), one after the
+other, each freshly started with one route grouping by alertname and group_wait 1h (nothing is
+sent):
 
 1. measure memory empty, then load --alerts firing alerts in --groups groups (batches of 64 over
    4 connections), wait 3 s, measure again;
@@ -58,7 +60,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--requests", type=int, default=5, help="timed GETs per endpoint")
     p.add_argument("--web-workers", type=int, default=2)
     p.add_argument("--web-threads", type=int, default=4)
-    p.add_argument("--servers", default="alertmanager,alerter")
+    p.add_argument(
+        "--servers",
+        default="alertmanager,alerter,alerter-single",
+        help="comma list of alertmanager, alerter (split: web tier + worker), alerter-single (one process)",
+    )
     p.add_argument(
         "--profile",
         default=None,
@@ -107,12 +113,16 @@ def run_one(bench: Bench, kind: str, args: argparse.Namespace, profiler: Profile
     if kind == "alertmanager":
         server = bench.alertmanager(cfg)
         procs = lambda: {"alertmanager": server.pids()}  # noqa: E731
-    else:
+    elif kind == "alerter":
         redis = bench.redis()
         server = bench.alerter_web(cfg, redis.url, args.web_workers, args.web_threads)
         worker = bench.alerter_worker(cfg, redis.url, 1)
         wait_for(lambda: redis.client.scard("rq:workers") >= 1, 30, "alerter worker registered", worker)
         procs = lambda: {"web": server.pids(), "worker": [worker.pid]}  # noqa: E731
+    elif kind == "alerter-single":
+        redis = bench.redis()
+        server = bench.alerter_single(cfg, redis.url)
+        procs = lambda: {"alerter": server.pids()}  # noqa: E731
     time.sleep(1)
     empty = memory(kind, procs(), redis)
     took = load_alerts(server.port, args.alerts, args.groups)
@@ -153,6 +163,63 @@ def run_one(bench: Bench, kind: str, args: argparse.Namespace, profiler: Profile
         "profiles": profiles,
         "foreign_cores": foreign_cores,
     }
+
+
+def comparison(al: dict[str, Any], am: dict[str, Any]) -> list[list[str]]:
+    """One alerter shape's figures against Alertmanager's, with the memory goal's verdicts."""
+    med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+    rows = [
+        [
+            "bytes/alert (total/alerts)",
+            f"{am['per_alert']:,.0f}",
+            f"{al['per_alert']:,.0f}",
+            ratio(al["per_alert"], am["per_alert"]),
+            "PASS" if al["per_alert"] <= am["per_alert"] / 2 else "FAIL",
+        ],
+        [
+            "bytes/alert (incremental)",
+            f"{am['incr']:,.0f}",
+            f"{al['incr']:,.0f}",
+            ratio(al["incr"], am["incr"]),
+            "PASS" if al["incr"] <= am["incr"] / 2 else "FAIL",
+        ],
+        [
+            "bytes/alert after GETs",
+            f"{am['after_per_alert']:,.0f}",
+            f"{al['after_per_alert']:,.0f}",
+            ratio(al["after_per_alert"], am["after_per_alert"]),
+            "",
+        ],
+        [
+            "GET /alerts p50 ms",
+            f"{1000 * med(am['get_alerts']):,.0f}",
+            f"{1000 * med(al['get_alerts']):,.0f}",
+            ratio(med(al["get_alerts"]), med(am["get_alerts"])),
+            "",
+        ],
+        [
+            "GET /alerts max ms",
+            f"{1000 * max(am['get_alerts']):,.0f}",
+            f"{1000 * max(al['get_alerts']):,.0f}",
+            ratio(max(al["get_alerts"]), max(am["get_alerts"])),
+            "",
+        ],
+        [
+            "GET /alerts/groups p50 ms",
+            f"{1000 * med(am['get_groups']):,.0f}",
+            f"{1000 * med(al['get_groups']):,.0f}",
+            ratio(med(al["get_groups"]), med(am["get_groups"])),
+            "",
+        ],
+        [
+            "GET /alerts/groups max ms",
+            f"{1000 * max(am['get_groups']):,.0f}",
+            f"{1000 * max(al['get_groups']):,.0f}",
+            ratio(max(al["get_groups"]), max(am["get_groups"])),
+            "",
+        ],
+    ]
+    return rows
 
 
 def main() -> int:
@@ -214,61 +281,11 @@ def main() -> int:
                 if files:
                     print(f"   py-spy profile of {name}: {', '.join(map(str, files))}")
                     print("   " + summarize_profile(files, top=12).replace("\n", "\n   ") + "\n")
-    if "alerter" in results and "alertmanager" in results:
-        al, am = results["alerter"], results["alertmanager"]
-        med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
-        rows = [
-            [
-                "bytes/alert (total/alerts)",
-                f"{am['per_alert']:,.0f}",
-                f"{al['per_alert']:,.0f}",
-                ratio(al["per_alert"], am["per_alert"]),
-                "PASS" if al["per_alert"] <= am["per_alert"] / 2 else "FAIL",
-            ],
-            [
-                "bytes/alert (incremental)",
-                f"{am['incr']:,.0f}",
-                f"{al['incr']:,.0f}",
-                ratio(al["incr"], am["incr"]),
-                "PASS" if al["incr"] <= am["incr"] / 2 else "FAIL",
-            ],
-            [
-                "bytes/alert after GETs",
-                f"{am['after_per_alert']:,.0f}",
-                f"{al['after_per_alert']:,.0f}",
-                ratio(al["after_per_alert"], am["after_per_alert"]),
-                "",
-            ],
-            [
-                "GET /alerts p50 ms",
-                f"{1000 * med(am['get_alerts']):,.0f}",
-                f"{1000 * med(al['get_alerts']):,.0f}",
-                ratio(med(al["get_alerts"]), med(am["get_alerts"])),
-                "",
-            ],
-            [
-                "GET /alerts max ms",
-                f"{1000 * max(am['get_alerts']):,.0f}",
-                f"{1000 * max(al['get_alerts']):,.0f}",
-                ratio(max(al["get_alerts"]), max(am["get_alerts"])),
-                "",
-            ],
-            [
-                "GET /alerts/groups p50 ms",
-                f"{1000 * med(am['get_groups']):,.0f}",
-                f"{1000 * med(al['get_groups']):,.0f}",
-                ratio(med(al["get_groups"]), med(am["get_groups"])),
-                "",
-            ],
-            [
-                "GET /alerts/groups max ms",
-                f"{1000 * max(am['get_groups']):,.0f}",
-                f"{1000 * max(al['get_groups']):,.0f}",
-                ratio(max(al["get_groups"]), max(am["get_groups"])),
-                "",
-            ],
-        ]
-        print(table(rows, ["figure", "Alertmanager", "alerter", "alerter/AM", "goal <=0.5x"]))
+    for kind in ("alerter", "alerter-single"):
+        if kind in results and "alertmanager" in results:
+            rows = comparison(results[kind], results["alertmanager"])
+            print(f"{kind} against Alertmanager:")
+            print(table(rows, ["figure", "Alertmanager", kind, f"{kind}/AM", "goal <=0.5x"]) + "\n")
     print_reproduce("scale", args)
     return 0
 
