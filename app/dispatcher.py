@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 # Stages that drop alerts before dedup (inhibition, time intervals, silences).
 MuteStage = Callable[[list[Alert], GroupState, Route, float], list[Alert]]
 
+# labels -> the groups an alert with them belongs to, under one config.
+GroupLookup = Callable[[dict[str, str]], tuple[GroupRef, ...]]
+
 
 def group_id(route_identity: str, key: str) -> str:
     """A short stable id for Redis key names; the readable group key is stored beside it."""
@@ -82,7 +85,7 @@ class Dispatcher:
         labels routing reads (route.routing_key)."""
         return self._lookup()(labels)
 
-    def _lookup(self) -> Callable[[dict[str, str]], tuple[GroupRef, ...]]:
+    def _lookup(self) -> GroupLookup:
         """groups_for bound to the current config, for a whole batch: the config check and the
         attribute lookups then happen once per batch instead of once per alert."""
         config = self._config()
@@ -122,9 +125,7 @@ class Dispatcher:
                 results.append(self._finish(plan, plan_outcomes))
         return results
 
-    def _plan(
-        self, group: GroupState, config: Config, lookup: Callable[[dict[str, str]], tuple[GroupRef, ...]]
-    ) -> _Plan:
+    def _plan(self, group: GroupState, config: Config, lookup: GroupLookup) -> _Plan:
         """What one flush of `group` has to tell whom, after the muting stages."""
         route = find_route(config.route, group.route_id)
         if route is None:
@@ -178,7 +179,7 @@ class Dispatcher:
         if not failed and Outcome.BUSY not in outcomes:
             stale = [a.fingerprint for a in plan.members if a.resolved(plan.now)] + plan.strays
             if stale or not plan.members:
-                deleted = self.store.drop_notified_resolved(group, stale)
+                deleted = self.store.drop_unchanged_alerts(group, stale)
         return FlushResult(group.gid, outcomes.count(Outcome.SENT), failed, deleted)
 
 

@@ -272,9 +272,9 @@ class AlertStore:
             )
         return out
 
-    def drop_notified_resolved(self, group: GroupState, fingerprints: Iterable[str]) -> bool:
-        """Take resolved alerts that were notified and not updated since out of the group; True
-        if the group went with them."""
+    def drop_unchanged_alerts(self, group: GroupState, fingerprints: Iterable[str]) -> bool:
+        """Take alerts out of the group (notified resolutions, alerts routed elsewhere), each only
+        if it was not updated since the flush read it; True if the group went with them."""
         args: list[str] = [group.gid]
         for fp in fingerprints:
             args += [fp, group.raw[fp]]

@@ -97,13 +97,13 @@ def test_alert_older_than_group_wait_makes_an_unflushed_group_due_now(store: Ale
     assert store.r.zscore("t:timers", "g1") == NOW
 
 
-def test_drop_notified_resolved_keeps_updated_alerts_and_deletes_empty_group(store: AlertStore) -> None:
+def test_drop_keeps_updated_alerts_and_deletes_an_empty_group(store: AlertStore) -> None:
     store.put([(alert(NOW - 100, NOW - 1, NOW), [group()])], NOW)
     (g,) = store.load_groups(["g1"])  # the group exists
     store.put([(alert(NOW - 100, NOW + 300, NOW + 1), [group()])], NOW + 1)  # fired again meanwhile
-    assert store.drop_notified_resolved(g, [g.alerts[0].fingerprint]) is False
+    assert store.drop_unchanged_alerts(g, [g.alerts[0].fingerprint]) is False
     (g,) = store.load_groups(["g1"])  # the group is still there
-    assert store.drop_notified_resolved(g, [g.alerts[0].fingerprint]) is True
+    assert store.drop_unchanged_alerts(g, [g.alerts[0].fingerprint]) is True
     assert store.load_groups(["g1"]) == []
     assert store.r.zscore("t:timers", "g1") is None
 
@@ -122,7 +122,7 @@ def test_gc_keeps_a_resolved_alert_until_its_group_has_notified_it(store: AlertS
     store.put([(alert(NOW - 100, NOW - 1, NOW), [group()])], NOW)
     assert store.gc_resolved(NOW) == 0  # the group still has to tell its receiver
     (g,) = store.load_groups(["g1"])
-    assert store.drop_notified_resolved(g, [g.alerts[0].fingerprint]) is True
+    assert store.drop_unchanged_alerts(g, [g.alerts[0].fingerprint]) is True
     assert store.gc_resolved(NOW) == 1
     assert store.alerts() == []
 
