@@ -103,8 +103,9 @@ end
 return merged_count
 """
 
-# Take notified resolved alerts out of a group, each only if its value is still the one the
-# flush read (an alert that fired again meanwhile stays), and delete the group once it is empty.
+# Take alerts out of a group (notified resolutions, alerts a reloaded config routes elsewhere),
+# each only if its value is still the one the flush read (an alert that fired again meanwhile
+# stays), and delete the group once it is empty.
 # KEYS: the alerts hash, the group's members, the group, the group index, the timers; ARGV: the
 # group id, then fingerprint/value pairs. Returns -1 when the group went.
 _DROP_FROM_GROUP = """
