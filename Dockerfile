@@ -13,14 +13,12 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /opt/alerter
-# Only what the package needs: no venv, tests or caches from the build context. The install is
-# editable because app/templates.py reads the default templates from config/templates beside
-# the code, which a plain `pip install .` would leave behind.
+# Only what the package needs: no venv, tests or caches from the build context. A plain
+# install: the default templates are package data (app/template/defaults) and go with it.
 COPY pyproject.toml ./
 COPY app ./app
 COPY workers ./workers
-COPY config/templates ./config/templates
-RUN pip install -e .
+RUN pip install .
 
 COPY config/alertmanager.yml /etc/alertmanager/alertmanager.yml
 # Run unprivileged, as prom/alertmanager does; the data dir must belong to that user (named

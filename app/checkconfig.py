@@ -13,12 +13,12 @@ The report has amtool's shape so that scripts and habits carry over:
 
 A file that does not load reads `Checking 'FILE'  FAILED: <Alertmanager's message>`. Template
 files are read and parsed as Go templates, as Alertmanager parses them when it loads the config
-(`app.templates.check`), so a parse error fails the check with the file and line it is on.
+(`app.template.check`), so a parse error fails the check with the file and line it is on.
 """
 
 from __future__ import annotations
 
-from app import templates
+from app import template
 from app.config import Config, ConfigError, load_config_file
 from app.matchers import MODE_FALLBACK
 
@@ -34,7 +34,7 @@ def _summary(config: Config) -> tuple[list[str], bool]:
     ]
     if not config.templates:
         return lines, True
-    problem = templates.check(config.templates)
+    problem = template.check(config.templates)
     lines.append(f"  FAILED: {problem}" if problem else "  SUCCESS")
     return lines, problem is None
 

@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     from app.config import ConfigError
-    from app.templates import TemplateLoadError
+    from app.template import TemplateLoadError
 
     try:
         if command == "web":

@@ -20,8 +20,9 @@ from functools import lru_cache
 from app import metrics
 from app.alerts import Alert
 from app.config import Config, Route
-from app.notify import IntegrationTarget, Job, Outcome, Pipeline
+from app.notify.pipeline import IntegrationTarget, Notifier, NotifyTask, Outcome
 from app.route import find_route, group_key, group_labels, match_routes, route_id, routing_key
+from app.snapshot import ConfigSnapshot
 from app.store import AlertStore, GroupRef, GroupState
 
 log = logging.getLogger(__name__)
@@ -50,21 +51,21 @@ class Dispatcher:
     def __init__(
         self,
         store: AlertStore,
-        config: Callable[[], Config],
-        pipeline: Pipeline,
+        snapshot: Callable[[], ConfigSnapshot],
+        notifier: Notifier,
         mute_stages: Iterable[MuteStage] = (),
     ) -> None:
         self.store = store
-        self._config = config
-        self.pipeline = pipeline
+        self._snapshot = snapshot
+        self.notifier = notifier
         self.mute_stages = list(mute_stages)
         self._routes_for = lru_cache(maxsize=65536)(self._compute_groups)
-        self._cache_owner: Config | None = None
+        self._cache_owner: ConfigSnapshot | None = None
 
     def _compute_groups(self, frozen_labels: tuple[tuple[str, str], ...]) -> tuple[GroupRef, ...]:
         labels = dict(frozen_labels)
         refs = []
-        for route in match_routes(self._config().route, labels):
+        for route in match_routes(self._snapshot().config.route, labels):
             rid = route_id(route)
             key = group_key(route, labels)
             refs.append(
@@ -88,11 +89,11 @@ class Dispatcher:
     def _lookup(self) -> GroupLookup:
         """groups_for bound to the current config, for a whole batch: the config check and the
         attribute lookups then happen once per batch instead of once per alert."""
-        config = self._config()
-        if config is not self._cache_owner:
+        snapshot = self._snapshot()
+        if snapshot is not self._cache_owner:
             self._routes_for.cache_clear()
-            self._cache_owner = config
-        root, cached = config.route, self._routes_for
+            self._cache_owner = snapshot
+        root, cached = snapshot.config.route, self._routes_for
         return lambda labels: cached(routing_key(root, labels))
 
     def put_alerts(self, alerts: list[Alert], now: float) -> int:
@@ -112,15 +113,16 @@ class Dispatcher:
         commit: per-group reads were most of a worker's Redis time. Entries read up front may
         be stale by the time a group's turn comes; the lease notices and the pipeline re-reads.
         """
-        config, lookup = self._config(), self._lookup()
+        snapshot, lookup = self._snapshot(), self._lookup()
         plans = []
         for group in self.store.load_groups(gids, release_inflight=True):
             with _one_group_failing(group):
-                plans.append(self._plan(group, config, lookup))
-        outcomes = iter(self.pipeline.run_many([job for plan in plans for job in plan.jobs], external_url))
+                plans.append(self._plan(group, snapshot.config, lookup))
+        tasks = [task for plan in plans for task in plan.tasks]
+        outcomes = iter(self.notifier.run_many(tasks, external_url, snapshot.templates))
         results = []
         for plan in plans:
-            plan_outcomes = [next(outcomes) for _ in plan.jobs]
+            plan_outcomes = [next(outcomes) for _ in plan.tasks]
             with _one_group_failing(plan.group):
                 results.append(self._finish(plan, plan_outcomes))
         return results
@@ -147,8 +149,8 @@ class Dispatcher:
         resolved = [a for a in alerts if a.resolved(now)]
         deadline = now + max(route.group_interval, 10.0)
         # As in Alertmanager's pipeline, nothing left after muting means nothing to notify or log.
-        jobs = [
-            Job(
+        tasks = [
+            NotifyTask(
                 group,
                 route,
                 IntegrationTarget(receiver.name, name, index, cfg),
@@ -159,7 +161,7 @@ class Dispatcher:
             )
             for name, index, cfg in (receiver.integrations() if alerts else [])
         ]
-        return _Plan(group, route, jobs, now, members, [a.fingerprint for a in strays])
+        return _Plan(group, route, tasks, now, members, [a.fingerprint for a in strays])
 
     def _finish(self, plan: _Plan, outcomes: list[Outcome]) -> FlushResult:
         """Drop what the flush has notified; a group whose route is gone goes entirely."""
@@ -194,11 +196,11 @@ def _one_group_failing(group: GroupState) -> Iterator[None]:
 
 @dataclass
 class _Plan:
-    """One group's flush after muting: a pipeline job per integration to run."""
+    """One group's flush after muting: a notify task per integration to run."""
 
     group: GroupState
     route: Route | None  # None: the route is gone from the config in effect
-    jobs: list[Job]
+    tasks: list[NotifyTask]
     now: float
     members: list[Alert]  # the group's alerts that still route to it
     strays: list[str]  # fingerprints of those that no longer do

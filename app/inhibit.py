@@ -61,3 +61,8 @@ class Inhibitor:
                     continue
                 return [src.fingerprint]
         return []
+
+    def mute_stage(self, alerts: list[Alert], group: object, route: object, now: float) -> list[Alert]:
+        """The inhibition stage of a flush: alerts muted by a firing source alert are neither
+        sent nor logged."""
+        return [a for a in alerts if not self.inhibited_by(a.labels, now)]

@@ -16,16 +16,15 @@ from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 from prometheus_client import multiprocess, start_http_server
 from rq import SimpleWorker
-from rq.timeouts import TimerDeathPenalty
 from werkzeug.serving import make_server
 
-from app import backend
-from app.config import Config
-from app.runtime import QUEUE_NAME, Runtime, load_validated, reload_validated
+from app import backend, rqcompat
+from app.jobs import QUEUE_NAME, bind_runtime
+from app.runtime import Runtime
 from app.settings import Settings
+from app.snapshot import ConfigSnapshot, reload_snapshot
 from app.timers import TimerLoop
 from app.web import create_app, reload_all_gunicorn_workers
-from workers.context import set_runtime
 
 log = logging.getLogger(__name__)
 
@@ -34,27 +33,6 @@ log = logging.getLogger(__name__)
 # connection's read timeout is longer (backend.connect's blocking_wait), so waiting for work is
 # never mistaken for a lost Redis, which RQ would answer with growing back-off sleeps.
 DEQUEUE_WAIT = 30
-
-
-class ThreadWorker(SimpleWorker):
-    """An RQ worker that runs in a thread of the all-in-one process: no signal handlers (only
-    the main thread may install them) and thread-safe job timeouts."""
-
-    death_penalty_class = TimerDeathPenalty
-
-    def _install_signal_handlers(self) -> None:
-        pass
-
-
-class StoppingWorker(SimpleWorker):
-    """RQ's worker for `alerter worker`: on SIGTERM/SIGINT it also tells the pipeline to stop
-    retrying, so the warm shutdown (finish the current job) does not wait out a retry schedule."""
-
-    on_stop: Callable[[], None] = staticmethod(lambda: None)
-
-    def request_stop(self, signum: int, frame: Any) -> None:
-        self.on_stop()
-        super().request_stop(signum, frame)
 
 
 def _timer_loop(rt: Runtime) -> TimerLoop:
@@ -102,7 +80,7 @@ class WorkerLoop:
                 self.worker.work(logging_level="WARNING")
             except redis.RedisError as err:
                 log.warning("worker lost Redis (%s)", err)
-            if self.worker._shutdown_requested_date is not None or self.stop.wait(backoff):
+            if rqcompat.stop_requested(self.worker) or self.stop.wait(backoff):
                 return
             log.warning("RQ work loop ended (Redis unreachable?); restarting it in %.1fs", backoff)
             backoff = min(backoff * 2, 5.0)
@@ -116,7 +94,7 @@ def run_all_in_one(settings: Settings) -> int:
     if settings.embedded:
         backend.load_snapshot(client, settings)
     rt = Runtime(settings, client)
-    set_runtime(rt)
+    bind_runtime(rt)
     rt.join_cluster("all")
     stop = threading.Event()
     timers = _timer_loop(rt)
@@ -124,7 +102,10 @@ def run_all_in_one(settings: Settings) -> int:
     worker_client = client if settings.embedded else backend.connect(settings, blocking_wait=DEQUEUE_WAIT)
     loops = [
         WorkerLoop(
-            lambda: ThreadWorker([QUEUE_NAME], connection=worker_client, worker_ttl=DEQUEUE_WAIT + 15), stop
+            lambda: rqcompat.ThreadWorker(
+                [QUEUE_NAME], connection=worker_client, worker_ttl=DEQUEUE_WAIT + 15
+            ),
+            stop,
         )
         for _ in range(2)
     ]
@@ -142,7 +123,7 @@ def run_all_in_one(settings: Settings) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     stop.wait()
     log.info("shutting down")
-    rt.pipeline.stopping.set()
+    rt.notifier.stopping.set()
     server.shutdown()
     timers.stop()
     # Let a send in progress finish, so that what was sent is also logged before the snapshot.
@@ -177,9 +158,9 @@ def _forget_worker_metrics(_server: Any, worker: Any) -> None:
 
 
 # Every this many requests a web process answers with `Connection: close`. Prometheus (and
-# wrk) keep a few connections open for good, and each stays with the process that accepted it:
-# in bench/ingest one process took 0.70 of a core and the other 0.37. A closed connection is
-# reopened at once and accepted by whichever process is idle first, so the busy one sheds load.
+# wrk) keep a few connections open for good, and each stays with the process that accepted it,
+# so one process can end up with most of the load. A closed connection is reopened at once and
+# accepted by whichever process is idle first, so the busy one sheds load.
 REBALANCE_EVERY = 64
 _requests_served = itertools.count(1)
 
@@ -199,22 +180,21 @@ class _Gunicorn(BaseApplication):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.config: Config | None = None
+        self.snapshot: ConfigSnapshot | None = None
         super().__init__()
 
     def load_config(self) -> None:
-        if self.config is None:
-            self.config = load_validated(self.settings)  # a bad config stops the start
+        if self.snapshot is None:
+            self.snapshot = ConfigSnapshot.load(self.settings)  # a bad config stops the start
         else:
-            self.config = reload_validated(self.settings)[0] or self.config
+            self.snapshot = reload_snapshot(self.settings)[0] or self.snapshot
         host, port = self.settings.host_port
         options: dict[str, Any] = {
             "bind": f"{host}:{port}",
             "workers": self.settings.web_workers,
             "threads": self.settings.web_threads,
             # gunicorn's own rule: threads only with more than one. The sync worker skips the
-            # gthread poller's hand-offs and spent 13 us of CPU per ingested alert against 15-16
-            # (bench/ingest --web-threads=1 --web-workers=4).
+            # gthread poller's hand-offs (docs/performance.md compares the two).
             "worker_class": "sync" if self.settings.web_threads == 1 else "gthread",
             "keepalive": 75,
             "graceful_timeout": 10,
@@ -228,7 +208,7 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        rt = Runtime(self.settings, config=self.config)
+        rt = Runtime(self.settings, snapshot=self.snapshot)
         rt.join_cluster("web")
         return create_app(rt, on_reload=lambda: reload_all_gunicorn_workers(rt))
 
@@ -241,7 +221,7 @@ def run_web(settings: Settings) -> int:
 def run_worker(settings: Settings) -> int:
     """An RQ worker (jobs run in this process, no fork per job) plus this process's timer loop."""
     rt = Runtime(settings)
-    set_runtime(rt)
+    bind_runtime(rt)
     rt.join_cluster("worker")
     if settings.serve_worker_metrics:
         # Notification counters live in the workers: they serve /metrics like any Alertmanager.
@@ -254,9 +234,12 @@ def run_worker(settings: Settings) -> int:
     worker_client = backend.connect(settings, blocking_wait=DEQUEUE_WAIT)
 
     def make_worker() -> SimpleWorker:
-        worker = StoppingWorker([QUEUE_NAME], connection=worker_client, worker_ttl=DEQUEUE_WAIT + 15)
-        worker.on_stop = rt.pipeline.stopping.set
-        return worker
+        return rqcompat.StoppingWorker(
+            [QUEUE_NAME],
+            connection=worker_client,
+            worker_ttl=DEQUEUE_WAIT + 15,
+            on_stop=rt.notifier.stopping.set,
+        )
 
     loop = WorkerLoop(make_worker, threading.Event())
     signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=rt.reload).start())

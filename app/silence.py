@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 import redis
 
+from app.alerts import Alert
 from app.labels import label_name_error
 from app.matchers import Matcher, matches_all
 from app.store import DELETE_UNCHANGED_SCRIPT, Keys
@@ -253,3 +254,21 @@ def _expired(s: Silence, now: float) -> Silence:
     if s.state(now) == PENDING:
         return replace(s, starts_at=now, ends_at=now, updated_at=now)
     return replace(s, ends_at=now, updated_at=now)
+
+
+class SilenceStage:
+    """The silence stage of a flush: silenced alerts are neither sent nor logged.
+
+    Silences are read through the store's cache, at most `max_age` seconds old
+    (--cluster.gossip-interval: how long Alertmanager takes to spread a silence to its peers).
+    """
+
+    def __init__(self, store: SilenceStore, max_age: float) -> None:
+        self.store = store
+        self.max_age = max_age
+
+    def __call__(self, alerts: list[Alert], group: object, route: object, now: float) -> list[Alert]:
+        active = [s for s in self.store.all(max_age=self.max_age) if s.state(now) == "active"]
+        if not active:
+            return alerts
+        return [a for a in alerts if not any(s.mutes(a.labels, now) for s in active)]

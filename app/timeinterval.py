@@ -8,11 +8,13 @@ may count from the month's end (-1 is the last day), as in Alertmanager.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from app.config import TimeInterval
+from app.alerts import Alert
+from app.config import Route, TimeInterval
 
 
 @lru_cache(maxsize=64)
@@ -58,3 +60,21 @@ def contains(interval: TimeInterval, ts: float) -> bool:
 
 def any_contains(intervals: list[TimeInterval], ts: float) -> bool:
     return any(contains(i, ts) for i in intervals)
+
+
+class TimeIntervalStage:
+    """The time stages of a flush: outside every active time interval of its route, or inside
+    one of its mute time intervals, a group sends nothing (and logs nothing)."""
+
+    def __init__(self, named: Callable[[], Mapping[str, list[TimeInterval]]]) -> None:
+        self._named = named
+
+    def __call__(self, alerts: list[Alert], group: object, route: Route, now: float) -> list[Alert]:
+        named = self._named()
+        if route.active_time_intervals and not any(
+            any_contains(named[n], now) for n in route.active_time_intervals
+        ):
+            return []
+        if any(any_contains(named[n], now) for n in route.mute_time_intervals):
+            return []
+        return alerts

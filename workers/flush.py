@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 
-from workers.context import runtime
+from app.jobs import bound_runtime
 
 log = logging.getLogger(__name__)
 
 
 def flush_groups(gids: list[str]) -> None:
-    rt = runtime()
+    rt = bound_runtime()
     for result in rt.dispatcher.flush_many(gids, rt.external_url):
         if result.notified or result.failed or result.deleted:
             log.debug(

@@ -13,13 +13,13 @@ import logging
 import time
 
 from app import backend
-from workers.context import runtime
+from app.jobs import bound_runtime
 
 log = logging.getLogger(__name__)
 
 
 def sweep() -> dict[str, int]:
-    rt = runtime()
+    rt = bound_runtime()
     now = time.time()
     done = {
         "rearmed": rt.store.rearm_lost_timers(now),

@@ -10,10 +10,11 @@ import fakeredis
 import pytest
 import yaml
 
-from app import notify
 from app.alerts import Alert
+from app.config import WebhookConfig
 from app.dispatcher import FlushResult
 from app.labels import fingerprint
+from app.notify import integrations
 from app.runtime import Runtime
 from app.settings import Settings
 from app.store import GroupState
@@ -54,10 +55,10 @@ def load(rt: Runtime, gid: str) -> GroupState | None:
 def record_sends(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     statuses: list[str] = []
 
-    def send(cfg: Any, n: Any, timeout: float) -> None:
+    def send(cfg: Any, n: Any, ctx: Any) -> None:
         statuses.append(n.status)
 
-    monkeypatch.setitem(notify.SENDERS, "webhook", send)
+    monkeypatch.setitem(integrations.SENDERS, WebhookConfig, send)
     return statuses
 
 

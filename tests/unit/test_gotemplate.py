@@ -10,7 +10,7 @@ import pytest
 
 from app import gotemplate
 from app.gotemplate import ExecError, ParseError, SafeHTML, Struct, TemplateSet
-from app.notification import KV, AlertList, Strings
+from app.template.data import KV, AlertList, Strings
 
 T0 = datetime(2024, 3, 5, 14, 7, 9, 120000, tzinfo=UTC)
 

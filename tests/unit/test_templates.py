@@ -3,15 +3,17 @@ its default template references, autoescaping, the sandbox, and the operator's t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app import templates
+from app import template
 from app.alerts import Alert
-from app.notification import GO_ZERO_TIME, Notification, template_data
+from app.gotemplate import GO_ZERO_TIME
+from app.notify.message import Notification
+from app.template import Templates
+from app.template.data import template_data
 
 NOW = 1_700_000_000.0
 
@@ -32,14 +34,11 @@ def notification(alerts: list[Alert], group_labels: dict[str, str], receiver: st
 
 
 def subject(n: Notification) -> str:
-    return templates.render('{{ template "email.default.subject" . }}', template_data(n), html=False)
+    return DEFAULTS.render('{{ template "email.default.subject" . }}', template_data(n), html=False)
 
 
-@pytest.fixture
-def operator_templates() -> Iterator[None]:
-    """Tests that load template files put the defaults back afterwards (the templates are global)."""
-    yield
-    templates.load([])
+# alerter's defaults alone: what a config without `templates:` renders with.
+DEFAULTS = Templates()
 
 
 def test_template_data_has_alertmanagers_fields() -> None:
@@ -139,7 +138,7 @@ def test_default_subject_follows_alertmanagers_rule(
 
 def test_default_references_render_wherever_they_appear() -> None:
     data = template_data(notification([make_alert(alertname="X")], {"alertname": "X"}))
-    render = templates.render
+    render = DEFAULTS.render
     assert render('{{ template "email.default.subject" . }}', data, False) == "[FIRING:1] X "
     assert render('{{ template "__subject" . }}', data, False) == "[FIRING:1] X "
     assert render('[prod] {{ template "email.default.subject" . }}!', data, False) == "[prod] [FIRING:1] X !"
@@ -197,27 +196,26 @@ RESOLVED_MARKDOWN = "\nLabels:\n  - alertname = Disk\n  - instance = a\n\nAnnota
     ],
 )
 def test_alertmanagers_default_definitions_render_as_there(text: str, expected: str) -> None:
-    assert templates.render(text, firing_and_resolved(), html=False) == expected
+    assert DEFAULTS.render(text, firing_and_resolved(), html=False) == expected
 
 
 def test_default_definitions_escape_values_in_html() -> None:
-    html = templates.render('{{ template "__text_alert_list" .Alerts.Firing }}', firing_and_resolved(), True)
+    html = DEFAULTS.render('{{ template "__text_alert_list" .Alerts.Firing }}', firing_and_resolved(), True)
     assert html == FIRING_TEXT.replace("<full>", "&lt;full&gt;")
 
 
-@pytest.mark.usefixtures("operator_templates")
 def test_an_operator_define_replaces_a_go_default(tmp_path: Path) -> None:
     # A file named like alerter's own defaults does not hide the definitions it does not make.
     (tmp_path / "defaults.gotmpl").write_text('{{ define "__alertmanager" }}Pager{{ end }}')
-    templates.load([str(tmp_path / "*.gotmpl")])
+    loaded = Templates.from_globs([str(tmp_path / "*.gotmpl")])
     data = firing_and_resolved()
-    assert templates.render('{{ template "__alertmanager" . }}', data, False) == "Pager"
-    assert templates.render('{{ template "__text_alert_list" .Alerts.Firing }}', data, False) == FIRING_TEXT
+    assert loaded.render('{{ template "__alertmanager" . }}', data, False) == "Pager"
+    assert loaded.render('{{ template "__text_alert_list" .Alerts.Firing }}', data, False) == FIRING_TEXT
 
 
 def test_operator_templates_are_go_templates() -> None:
     data = template_data(notification([make_alert(alertname="X", dc="eu")], {"alertname": "X"}))
-    render = templates.render
+    render = DEFAULTS.render
     text = "[{{ .Status | toUpper }}] {{ .GroupLabels.alertname }} {{ .CommonLabels.nope }}"
     text += "({{ .CommonLabels.dc }})"
     assert render(text, data, False) == "[FIRING] X (eu)"
@@ -234,24 +232,22 @@ def test_operator_templates_are_go_templates() -> None:
 def test_go_errors_name_the_template_line_and_action() -> None:
     data = template_data(notification([make_alert(alertname="X")], {"alertname": "X"}))
     # Alertmanager has no email.default.text: referring to it fails there too.
-    with pytest.raises(
-        templates.RenderError, match=r'at <template "email.default.text" .>: no such template'
-    ):
-        templates.render('{{ template "email.default.text" . }}', data, False)
-    with pytest.raises(templates.RenderError, match=r"template: inline:2: function \"upper\" not defined"):
-        templates.render("ok\n{{ .Status | upper }}", data, False)
-    with pytest.raises(templates.RenderError, match="can't evaluate field Alert in type struct"):
-        templates.render("{{ range .Alert }}{{ end }}", data, False)
+    with pytest.raises(template.RenderError, match=r'at <template "email.default.text" .>: no such template'):
+        DEFAULTS.render('{{ template "email.default.text" . }}', data, False)
+    with pytest.raises(template.RenderError, match=r"template: inline:2: function \"upper\" not defined"):
+        DEFAULTS.render("ok\n{{ .Status | upper }}", data, False)
+    with pytest.raises(template.RenderError, match="can't evaluate field Alert in type struct"):
+        DEFAULTS.render("{{ range .Alert }}{{ end }}", data, False)
 
 
 def test_legacy_jinja2_fields_still_render() -> None:
     """Config fields written for earlier alerter releases (Jinja2) render when they are not Go."""
     data = template_data(notification([make_alert(alertname="X", instance="<a>")], {"alertname": "X"}))
-    assert templates.render("{{ Status|upper }} {{ CommonLabels.alertname }}", data, False) == "FIRING X"
+    assert DEFAULTS.render("{{ Status|upper }} {{ CommonLabels.alertname }}", data, False) == "FIRING X"
     text = "{% for a in Alerts %}<p>{{ a.Labels.instance }}</p>{% endfor %}"
-    assert templates.render(text, data, True) == "<p>&lt;a&gt;</p>"
+    assert DEFAULTS.render(text, data, True) == "<p>&lt;a&gt;</p>"
     # A missing key renders empty, like Go's missingkey=zero.
-    assert templates.render("[{{ CommonLabels.nope }}]", data, False) == "[]"
+    assert DEFAULTS.render("[{{ CommonLabels.nope }}]", data, False) == "[]"
 
 
 def test_values_are_data_never_code_and_html_is_escaped() -> None:
@@ -262,12 +258,12 @@ def test_values_are_data_never_code_and_html_is_escaped() -> None:
             {"alertname": "X"},
         )
     )
-    text = templates.render("{{ .CommonLabels.payload }}|{{ .CommonAnnotations.summary }}", data, False)
+    text = DEFAULTS.render("{{ .CommonLabels.payload }}|{{ .CommonAnnotations.summary }}", data, False)
     assert text == f"{evil}|{evil}"
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt; {{ 7*7 }} {% raw %}"
-    go_html = templates.render("<p>{{ .CommonAnnotations.summary }}</p>", data, True)
+    go_html = DEFAULTS.render("<p>{{ .CommonAnnotations.summary }}</p>", data, True)
     assert go_html == f"<p>{escaped}</p>"
-    html = templates.render('{{ template "email.default.html" . }}', data, True)
+    html = DEFAULTS.render('{{ template "email.default.html" . }}', data, True)
     assert "<script>" not in html
     assert escaped in html
     assert "49" not in html
@@ -276,7 +272,7 @@ def test_values_are_data_never_code_and_html_is_escaped() -> None:
 def test_unsafe_links_are_neutralised_in_the_default_html() -> None:
     alert = make_alert(alertname="X")
     alert.generator_url = "javascript:alert(document.cookie)"
-    html = templates.render(
+    html = DEFAULTS.render(
         '{{ template "email.default.html" . }}', template_data(notification([alert], {})), True
     )
     assert "javascript:" not in html
@@ -287,17 +283,16 @@ def test_unsafe_links_are_neutralised_in_the_default_html() -> None:
 def test_sandbox_keeps_templates_away_from_python_and_the_data() -> None:
     data = template_data(notification([make_alert(alertname="X")], {}))
     for text in ("{{ .Alerts.__class__ }}", "{{ .Alerts.append 1 }}", "{{ .Receiver.upper }}"):
-        with pytest.raises(templates.RenderError, match=r"can't evaluate field|has arguments"):
-            templates.render(text, data, False)
+        with pytest.raises(template.RenderError, match=r"can't evaluate field|has arguments"):
+            DEFAULTS.render(text, data, False)
     # On a map, a name is a key (missing: empty), never the dict's method.
-    assert templates.render("[{{ .GroupLabels.update }}]", data, False) == "[]"
+    assert DEFAULTS.render("[{{ .GroupLabels.update }}]", data, False) == "[]"
     # The legacy Jinja2 path is Jinja2's immutable sandbox.
-    with pytest.raises(templates.RenderError, match="SecurityError"):
-        templates.render("{{ Alerts.append(1) }}", data, False)
+    with pytest.raises(template.RenderError, match="SecurityError"):
+        DEFAULTS.render("{{ Alerts.append(1) }}", data, False)
     assert len(data["Alerts"]) == 1
 
 
-@pytest.mark.usefixtures("operator_templates")
 def test_operator_template_files_define_go_templates(tmp_path: Path) -> None:
     (tmp_path / "a.tmpl").write_text(
         '{{ define "my.subject" }}{{ .Status | toUpper }} {{ template "my.who" . }}{{ end }}\n'
@@ -305,47 +300,44 @@ def test_operator_template_files_define_go_templates(tmp_path: Path) -> None:
     )
     # Later files replace earlier definitions, as Alertmanager's globs do.
     (tmp_path / "b.tmpl").write_text('{{ define "my.who" }}<{{ len .Alerts }}>{{ end }}')
-    templates.load([str(tmp_path / "*.tmpl"), str(tmp_path / "none" / "*.tmpl")])
+    loaded = Templates.from_globs([str(tmp_path / "*.tmpl"), str(tmp_path / "none" / "*.tmpl")])
     data = template_data(notification([make_alert(alertname="X", instance="a")], {"alertname": "X"}))
-    assert templates.render('[{{ template "my.subject" . }}]', data, False) == "[FIRING <1>]"
+    assert loaded.render('[{{ template "my.subject" . }}]', data, False) == "[FIRING <1>]"
     # In HTML, a template's own text is markup and stays as written.
-    assert templates.render('{{ template "my.who" . }}', data, True) == "<1>"
+    assert loaded.render('{{ template "my.who" . }}', data, True) == "<1>"
 
 
-@pytest.mark.usefixtures("operator_templates")
 def test_an_operator_define_replaces_a_default(tmp_path: Path) -> None:
     (tmp_path / "subject.tmpl").write_text(
         '{{ define "email.default.subject" }}custom {{ .Status }}{{ end }}'
     )
-    templates.load([str(tmp_path / "*.tmpl")])
+    loaded = Templates.from_globs([str(tmp_path / "*.tmpl")])
     data = template_data(notification([make_alert(alertname="X")], {}))
-    assert templates.render('{{ template "email.default.subject" . }}', data, False) == "custom firing"
+    assert loaded.render('{{ template "email.default.subject" . }}', data, False) == "custom firing"
     # Other defaults stay alerter's own.
-    assert templates.render('{{ template "__subject" . }}', data, False) == "[FIRING:1]  (X)"
+    assert loaded.render('{{ template "__subject" . }}', data, False) == "[FIRING:1]  (X)"
 
 
-@pytest.mark.usefixtures("operator_templates")
 def test_a_default_reference_needs_the_data(tmp_path: Path) -> None:
     data = template_data(notification([make_alert(alertname="X")], {}))
-    with pytest.raises(templates.RenderError, match="needs the notification data"):
-        templates.render('{{ template "email.default.subject" .Status }}', data, False)
+    with pytest.raises(template.RenderError, match="needs the notification data"):
+        DEFAULTS.render('{{ template "email.default.subject" .Status }}', data, False)
 
 
-@pytest.mark.usefixtures("operator_templates")
 def test_template_files_that_do_not_load_keep_the_templates_in_effect(tmp_path: Path) -> None:
     (tmp_path / "ok.tmpl").write_text('{{ define "ok" }}ok{{ end }}')
-    templates.load([str(tmp_path / "*.tmpl")])
+    loaded = Templates.from_globs([str(tmp_path / "*.tmpl")])
     (tmp_path / "bad.tmpl").write_bytes(b"\xff\xfe not utf-8")
-    with pytest.raises(templates.TemplateLoadError, match=r"bad\.tmpl: the file is not valid UTF-8"):
-        templates.load([str(tmp_path / "*.tmpl")])
+    with pytest.raises(template.TemplateLoadError, match=r"bad\.tmpl: the file is not valid UTF-8"):
+        Templates.from_globs([str(tmp_path / "*.tmpl")])
     (tmp_path / "bad.tmpl").write_text('line 1\n{{ define "x" }}{{ if .X }}\n')
-    with pytest.raises(templates.TemplateLoadError, match=r"template: bad\.tmpl:3: unexpected EOF"):
-        templates.load([str(tmp_path / "*.tmpl")])
-    assert templates.render('{{ template "ok" . }}', {}, False) == "ok"
+    with pytest.raises(template.TemplateLoadError, match=r"template: bad\.tmpl:3: unexpected EOF"):
+        Templates.from_globs([str(tmp_path / "*.tmpl")])
+    assert loaded.render('{{ template "ok" . }}', {}, False) == "ok"
 
 
 def test_check_reports_the_first_file_that_does_not_parse(tmp_path: Path) -> None:
     (tmp_path / ".hidden.tmpl").write_text("{{ end }}")  # Go's globs match hidden files
-    assert templates.check([str(tmp_path / "*.tmpl")]) == "template: .hidden.tmpl:1: unexpected {{end}}"
+    assert template.check([str(tmp_path / "*.tmpl")]) == "template: .hidden.tmpl:1: unexpected {{end}}"
     (tmp_path / ".hidden.tmpl").unlink()
-    assert templates.check([str(tmp_path / "*.tmpl"), str(tmp_path / "missing" / "*")]) is None
+    assert template.check([str(tmp_path / "*.tmpl"), str(tmp_path / "missing" / "*")]) is None

@@ -10,11 +10,12 @@ import pytest
 
 from app.alerts import Alert
 from app.config import Authorization, BasicAuth, HTTPConfig, TLSConfig, WebhookConfig
-from app.httpclient import USER_AGENT
-from app.notification import Notification
-from app.notifiers import NotifyError
-from app.notifiers.webhook import send_webhook
+from app.notify.errors import NotifyError
+from app.notify.integrations.webhook import send_webhook
+from app.notify.message import Notification
+from app.notify.transport import USER_AGENT
 from tests.support.http_sink import HttpSink
+from tests.support.sendctx import send_ctx
 
 NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 
@@ -56,7 +57,7 @@ def test_payload_has_alertmanagers_version_4_shape(tmp_path: Path) -> None:
         receiver="team.ops",
     )
     with HttpSink() as sink:
-        send_webhook(WebhookConfig(url=sink.url + "hooks/alerts"), n, timeout=5)
+        send_webhook(WebhookConfig(url=sink.url + "hooks/alerts"), n, send_ctx(5))
         [request] = sink.wait_for(1, timeout=5)
 
     assert request.method == "POST"
@@ -102,7 +103,7 @@ def test_payload_has_alertmanagers_version_4_shape(tmp_path: Path) -> None:
 def test_all_resolved_notification_has_status_resolved() -> None:
     n = make_notification([make_alert(NOW - 1, alertname="InstanceDown", instance="a")])
     with HttpSink() as sink:
-        send_webhook(WebhookConfig(url=sink.url), n, timeout=5)
+        send_webhook(WebhookConfig(url=sink.url), n, send_ctx(5))
         payload = sink.wait_for(1, timeout=5)[0].json
     assert payload["status"] == "resolved"
     assert payload["alerts"][0]["endsAt"] == "2023-11-14T22:13:19.000Z"
@@ -110,8 +111,8 @@ def test_all_resolved_notification_has_status_resolved() -> None:
 
 def test_max_alerts_truncates_and_counts_the_rest() -> None:
     with HttpSink() as sink:
-        send_webhook(WebhookConfig(url=sink.url, max_alerts=2), down("a", "b", "c", "d", "e"), timeout=5)
-        send_webhook(WebhookConfig(url=sink.url, max_alerts=5), down("a", "b", "c", "d", "e"), timeout=5)
+        send_webhook(WebhookConfig(url=sink.url, max_alerts=2), down("a", "b", "c", "d", "e"), send_ctx(5))
+        send_webhook(WebhookConfig(url=sink.url, max_alerts=5), down("a", "b", "c", "d", "e"), send_ctx(5))
         cut, whole = (r.json for r in sink.wait_for(2, timeout=5))
     assert [a["labels"]["instance"] for a in cut["alerts"]] == ["a", "b"]
     assert cut["truncatedAlerts"] == 3
@@ -132,7 +133,7 @@ def test_basic_auth_header_as_received(tmp_path: Path, from_file: bool) -> None:
     )
     with HttpSink() as sink:
         send_webhook(
-            WebhookConfig(url=sink.url, http_config=HTTPConfig(basic_auth=auth)), down("a"), timeout=5
+            WebhookConfig(url=sink.url, http_config=HTTPConfig(basic_auth=auth)), down("a"), send_ctx(5)
         )
         header = sink.wait_for(1, timeout=5)[0].headers["Authorization"]
     assert header == "Basic " + base64.b64encode("alerter:pa:ss wörd".encode()).decode()
@@ -148,7 +149,9 @@ def test_authorization_header_from_credentials_and_file(tmp_path: Path) -> None:
     with HttpSink() as sink:
         for auth in configs:
             send_webhook(
-                WebhookConfig(url=sink.url, http_config=HTTPConfig(authorization=auth)), down("a"), 5
+                WebhookConfig(url=sink.url, http_config=HTTPConfig(authorization=auth)),
+                down("a"),
+                send_ctx(5),
             )
         received = [r.headers["Authorization"] for r in sink.wait_for(2, timeout=5)]
     assert received == ["Bearer inline-token", "Token from-file-token"]
@@ -159,12 +162,12 @@ def test_url_file_is_read_at_send_time(tmp_path: Path) -> None:
     with HttpSink() as sink:
         url_file.write_text(sink.url + "first\n")
         cfg = WebhookConfig(url_file=str(url_file))
-        send_webhook(cfg, down("a"), timeout=5)
+        send_webhook(cfg, down("a"), send_ctx(5))
         url_file.write_text(sink.url + "second")
-        send_webhook(cfg, down("a"), timeout=5)
+        send_webhook(cfg, down("a"), send_ctx(5))
         assert [r.path for r in sink.wait_for(2, timeout=5)] == ["/first", "/second"]
     with pytest.raises(NotifyError, match="cannot read url_file") as missing:
-        send_webhook(WebhookConfig(url_file=str(tmp_path / "absent")), down("a"), timeout=5)
+        send_webhook(WebhookConfig(url_file=str(tmp_path / "absent")), down("a"), send_ctx(5))
     assert not missing.value.retryable
 
 
@@ -173,7 +176,7 @@ def test_client_errors_are_permanent_and_name_what_to_check(status: int) -> None
     with HttpSink(statuses=[status]) as sink:
         url = sink.url + "services/T000/B000/XXXXSECRET?token=hunter2"
         with pytest.raises(NotifyError) as failure:
-            send_webhook(WebhookConfig(url=url), down("a"), timeout=5)
+            send_webhook(WebhookConfig(url=url), down("a"), send_ctx(5))
     err = failure.value
     assert not err.retryable
     assert f"answered {status}" in str(err)
@@ -188,9 +191,9 @@ def test_server_errors_are_retryable_and_a_retry_can_succeed() -> None:
     with HttpSink(statuses=[500, 503]) as sink:
         for _ in range(2):
             with pytest.raises(NotifyError, match="will retry") as failure:
-                send_webhook(WebhookConfig(url=sink.url), down("a"), timeout=5)
+                send_webhook(WebhookConfig(url=sink.url), down("a"), send_ctx(5))
             assert failure.value.retryable
-        send_webhook(WebhookConfig(url=sink.url), down("a"), timeout=5)
+        send_webhook(WebhookConfig(url=sink.url), down("a"), send_ctx(5))
         assert len(sink.wait_for(3, timeout=5)) == 3
 
 
@@ -199,7 +202,7 @@ def test_unreachable_receiver_is_retryable_without_leaking_the_url() -> None:
         port = sink.port
     url = f"http://user:pw@127.0.0.1:{port}/secret-path?key=abc"  # the sink is closed now
     with pytest.raises(NotifyError, match="connection failed") as failure:
-        send_webhook(WebhookConfig(url=url), down("a"), timeout=5)
+        send_webhook(WebhookConfig(url=url), down("a"), send_ctx(5))
     assert failure.value.retryable
     assert f"http://127.0.0.1:{port}/<redacted>" in str(failure.value)
     for secret in ("user", "pw@", "secret-path", "abc"):
@@ -210,7 +213,7 @@ def test_unreadable_credentials_file_is_reported(tmp_path: Path) -> None:
     auth = HTTPConfig(basic_auth=BasicAuth(username="u", password_file=str(tmp_path / "gone")))
     with HttpSink() as sink:
         with pytest.raises(NotifyError, match="cannot read basic_auth password_file"):
-            send_webhook(WebhookConfig(url=sink.url, http_config=auth), down("a"), timeout=5)
+            send_webhook(WebhookConfig(url=sink.url, http_config=auth), down("a"), send_ctx(5))
         assert sink.requests == []
 
 
@@ -219,21 +222,21 @@ def test_unreadable_credentials_file_is_reported(tmp_path: Path) -> None:
 def test_tls_verification_with_ca_file_server_name_and_insecure_skip_verify() -> None:
     with HttpSink(tls=True) as sink:
         with pytest.raises(NotifyError, match=r"TLS handshake failed.*check tls_config") as untrusted:
-            send_webhook(WebhookConfig(url=sink.url), down("a"), timeout=5)
+            send_webhook(WebhookConfig(url=sink.url), down("a"), send_ctx(5))
         assert untrusted.value.retryable
 
         trusted = HTTPConfig(tls_config=TLSConfig(ca_file=sink.ca_file))
-        send_webhook(WebhookConfig(url=sink.url, http_config=trusted), down("a"), timeout=5)
+        send_webhook(WebhookConfig(url=sink.url, http_config=trusted), down("a"), send_ctx(5))
 
         # server_name: the certificate is checked against that name, not the dialled address.
         named = HTTPConfig(tls_config=TLSConfig(ca_file=sink.ca_file, server_name="localhost"))
-        send_webhook(WebhookConfig(url=sink.url, http_config=named), down("a"), timeout=5)
+        send_webhook(WebhookConfig(url=sink.url, http_config=named), down("a"), send_ctx(5))
         wrong = HTTPConfig(tls_config=TLSConfig(ca_file=sink.ca_file, server_name="other.test"))
         with pytest.raises(NotifyError, match="TLS handshake failed"):
-            send_webhook(WebhookConfig(url=sink.url, http_config=wrong), down("a"), timeout=5)
+            send_webhook(WebhookConfig(url=sink.url, http_config=wrong), down("a"), send_ctx(5))
 
         insecure = HTTPConfig(tls_config=TLSConfig(insecure_skip_verify=True))
-        send_webhook(WebhookConfig(url=sink.url, http_config=insecure), down("a"), timeout=5)
+        send_webhook(WebhookConfig(url=sink.url, http_config=insecure), down("a"), send_ctx(5))
         assert len(sink.wait_for(3, timeout=5)) == 3
 
 
@@ -241,7 +244,7 @@ def test_client_certificate_is_presented() -> None:
     with HttpSink(tls=True, client_ca=True) as sink:
         tls = TLSConfig(ca_file=sink.ca_file, cert_file=sink.client_cert_file, key_file=sink.client_key_file)
         send_webhook(
-            WebhookConfig(url=sink.url, http_config=HTTPConfig(tls_config=tls)), down("a"), timeout=5
+            WebhookConfig(url=sink.url, http_config=HTTPConfig(tls_config=tls)), down("a"), send_ctx(5)
         )
         assert sink.wait_for(1, timeout=5)[0].client_cert_subject == "alerter-client"
 
@@ -250,7 +253,9 @@ def test_client_certificate_is_presented() -> None:
             cert=Path(sink.client_cert_file).read_text(),
             key=Path(sink.client_key_file).read_text(),
         )
-        send_webhook(WebhookConfig(url=sink.url, http_config=HTTPConfig(tls_config=inline)), down("a"), 5)
+        send_webhook(
+            WebhookConfig(url=sink.url, http_config=HTTPConfig(tls_config=inline)), down("a"), send_ctx(5)
+        )
         assert sink.wait_for(2, timeout=5)[1].client_cert_subject == "alerter-client"
 
 
@@ -258,7 +263,9 @@ def test_bad_tls_config_is_a_permanent_error(tmp_path: Path) -> None:
     tls = TLSConfig(ca_file=str(tmp_path / "missing-ca.pem"))
     with pytest.raises(NotifyError, match="cannot load the CA") as failure:
         send_webhook(
-            WebhookConfig(url="https://127.0.0.1:1/", http_config=HTTPConfig(tls_config=tls)), down("a"), 5
+            WebhookConfig(url="https://127.0.0.1:1/", http_config=HTTPConfig(tls_config=tls)),
+            down("a"),
+            send_ctx(5),
         )
     assert not failure.value.retryable
 
@@ -268,7 +275,7 @@ def test_proxy_url_carries_the_request() -> None:
         cfg = WebhookConfig(
             url="http://receiver.invalid/hook?t=1", http_config=HTTPConfig(proxy_url=proxy.url)
         )
-        send_webhook(cfg, down("a"), timeout=5)
+        send_webhook(cfg, down("a"), send_ctx(5))
         request = proxy.wait_for(1, timeout=5)[0]
     assert request.path == "http://receiver.invalid/hook?t=1"  # absolute-form target: it went via the proxy
     assert request.json["version"] == "4"
@@ -277,7 +284,7 @@ def test_proxy_url_carries_the_request() -> None:
 def test_connections_are_reused_across_sends() -> None:
     with HttpSink() as sink:
         for _ in range(3):
-            send_webhook(WebhookConfig(url=sink.url), down("a"), timeout=5)
+            send_webhook(WebhookConfig(url=sink.url), down("a"), send_ctx(5))
         ports = {r.client_port for r in sink.wait_for(3, timeout=5)}
     assert len(ports) == 1
 
@@ -286,13 +293,15 @@ def test_redirects_are_not_followed_when_disabled() -> None:
     with HttpSink(statuses=[302]) as sink:
         cfg = WebhookConfig(url=sink.url, http_config=HTTPConfig(follow_redirects=False))
         with pytest.raises(NotifyError, match=r"answered 302.*redirects") as failure:
-            send_webhook(cfg, down("a"), timeout=5)
+            send_webhook(cfg, down("a"), send_ctx(5))
     assert not failure.value.retryable
 
 
 def test_custom_payload_templates_are_refused_clearly() -> None:
     with pytest.raises(NotifyError, match="custom `payload` templates are not supported") as failure:
         send_webhook(
-            WebhookConfig(url="http://127.0.0.1:1/", payload={"text": "{{ .Status }}"}), down("a"), 5
+            WebhookConfig(url="http://127.0.0.1:1/", payload={"text": "{{ .Status }}"}),
+            down("a"),
+            send_ctx(5),
         )
     assert not failure.value.retryable

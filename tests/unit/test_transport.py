@@ -1,4 +1,4 @@
-"""app.httpclient against real local servers: redirects by Go's rules, proxy selection
+"""app.notify.transport against real local servers: redirects by Go's rules, proxy selection
 (`proxy_url`, `no_proxy`, `proxy_from_environment`, CONNECT tunnels), TLS settings, URL
 credentials, invalid URLs and timeouts, and the error messages each one gives."""
 
@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import urllib3
 
-from app import httpclient
 from app.config import Authorization, BasicAuth, HTTPConfig, TLSConfig
-from app.httpclient import MAX_REDIRECTS, USER_AGENT, Response, _ProxyBypass, post
-from app.notifiers import NotifyError
+from app.notify import transport
+from app.notify.errors import NotifyError
+from app.notify.transport import MAX_REDIRECTS, USER_AGENT, Response, _ProxyBypass, post
 from tests.support.http_sink import HttpSink
 
 BODY = b'{"status":"firing"}'
@@ -35,9 +35,9 @@ def send(cfg: HTTPConfig, url: str, timeout: float = 5) -> Response:
 @pytest.fixture(autouse=True)
 def fresh_transports() -> Iterator[None]:
     """Transports are cached per process; tests that change the environment need new ones."""
-    httpclient._transport.cache_clear()
+    transport._transport.cache_clear()
     yield
-    httpclient._transport.cache_clear()
+    transport._transport.cache_clear()
 
 
 # --- redirects ------------------------------------------------------------------------------
@@ -218,12 +218,12 @@ def test_a_silent_receiver_times_out_as_retryable() -> None:
 
 
 def test_transports_are_shared_per_setup_and_process() -> None:
-    plain = httpclient.transport_for(HTTPConfig())
-    assert httpclient.transport_for(HTTPConfig(basic_auth=BasicAuth(username="u"))) is plain
-    assert httpclient.transport_for(HTTPConfig(tls_config=TLSConfig(server_name="x"))) is not plain
-    assert httpclient.transport_for(HTTPConfig(proxy_url="http://proxy.test:3128")) is not plain
+    plain = transport.transport_for(HTTPConfig())
+    assert transport.transport_for(HTTPConfig(basic_auth=BasicAuth(username="u"))) is plain
+    assert transport.transport_for(HTTPConfig(tls_config=TLSConfig(server_name="x"))) is not plain
+    assert transport.transport_for(HTTPConfig(proxy_url="http://proxy.test:3128")) is not plain
     key = (tuple(vars(TLSConfig()).values()), "", "", False)
-    assert httpclient._transport(key, -1) is not httpclient._transport(key, -2)  # a fork builds its own
+    assert transport._transport(key, -1) is not transport._transport(key, -2)  # a fork builds its own
 
 
 # --- proxies ---------------------------------------------------------------------------------
@@ -407,7 +407,7 @@ def test_inline_ca_and_tls_versions() -> None:
 
 def test_a_tls_version_the_server_refuses_fails_the_handshake() -> None:
     with HttpSink(tls=True) as sink:
-        sink._server.socket.context.maximum_version = httpclient.ssl.TLSVersion.TLSv1_2
+        sink._server.socket.context.maximum_version = transport.ssl.TLSVersion.TLSv1_2
         tls = TLSConfig(ca_file=sink.ca_file, min_version="TLS13")
         with pytest.raises(NotifyError, match=r"TLS handshake failed .*check tls_config") as failure:
             send(HTTPConfig(tls_config=tls), sink.url)
@@ -421,8 +421,8 @@ def test_plain_http_receivers_ignore_the_tls_config() -> None:
 
 
 def test_tls_versions_reach_the_ssl_context() -> None:
-    ctx = httpclient.tls_context(TLSConfig(min_version="TLS12", max_version="TLS13"))
-    assert ctx.minimum_version == httpclient.ssl.TLSVersion.TLSv1_2
-    assert ctx.maximum_version == httpclient.ssl.TLSVersion.TLSv1_3
+    ctx = transport.tls_context(TLSConfig(min_version="TLS12", max_version="TLS13"))
+    assert ctx.minimum_version == transport.ssl.TLSVersion.TLSv1_2
+    assert ctx.maximum_version == transport.ssl.TLSVersion.TLSv1_3
     with pytest.raises(ValueError, match="unknown max_version 'TLS99'"):
-        httpclient.tls_context(TLSConfig(max_version="TLS99"))
+        transport.tls_context(TLSConfig(max_version="TLS99"))

@@ -12,10 +12,12 @@ from typing import Any
 
 import orjson
 
-from app import httpclient
 from app.config import WebhookConfig
-from app.notification import Notification, common_pairs, quote_meta
-from app.notifiers import NotifyError
+from app.notify import transport
+from app.notify.errors import NotifyError
+from app.notify.integrations import SendContext, integration
+from app.notify.message import Notification
+from app.template.data import common_pairs, quote_meta
 from app.timeutil import format_time
 
 # Go's zero time as encoding/json writes it: the endsAt of every alert that still fires.
@@ -77,10 +79,11 @@ def _status_hint(code: int) -> str:
     return "the receiver refused the request; it will not be retried"
 
 
-def send_webhook(cfg: WebhookConfig, n: Notification, timeout: float) -> None:
+@integration(WebhookConfig)
+def send_webhook(cfg: WebhookConfig, n: Notification, ctx: SendContext) -> None:
     """POST the notification; raise NotifyError when the receiver did not take it.
 
-    `timeout` is what is left of the flush; the webhook's own `timeout`, when set, caps it.
+    `ctx.timeout` is what is left of the flush; the webhook's own `timeout`, when set, caps it.
     """
     if cfg.payload is not None:
         raise NotifyError(
@@ -91,15 +94,14 @@ def send_webhook(cfg: WebhookConfig, n: Notification, timeout: float) -> None:
     n, truncated = n.truncated(cfg.max_alerts)
     body = orjson.dumps(payload(n, truncated))
     url = _target_url(cfg)
-    if cfg.timeout > 0:
-        timeout = min(timeout, cfg.timeout)
-    response = httpclient.post(cfg.http_config, url, body, "application/json", timeout, "webhook")
+    timeout = min(ctx.timeout, cfg.timeout) if cfg.timeout > 0 else ctx.timeout
+    response = transport.post(cfg.http_config, url, body, "application/json", timeout, "webhook")
     if 200 <= response.status_code < 300:
         return
     code = response.status_code
     excerpt = response.text[:_BODY_EXCERPT].strip()
     detail = f": {excerpt}" if excerpt else ""
     raise NotifyError(
-        f"webhook POST to {httpclient.redact_url(url)} answered {code}{detail}; {_status_hint(code)}",
+        f"webhook POST to {transport.redact_url(url)} answered {code}{detail}; {_status_hint(code)}",
         retryable=code >= 500,
     )

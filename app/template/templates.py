@@ -14,7 +14,8 @@ The `templates:` files are parsed when the config loads (a file that does not pa
 load, and `alerter check-config` names it); their `define`s are available to every field, a
 later file replacing an earlier definition as Alertmanager's globs do.
 
-Alertmanager's default template names are alerter's own, under config/templates/, so that an
+Alertmanager's default template names are alerter's own, in the package data under
+app/template/defaults/ (read with importlib.resources, so a plain install carries them), so that an
 alertmanager.yml and template files relying on Alertmanager's defaults work unchanged:
 - the email defaults stay Jinja2, rendered in Jinja2's immutable sandbox: a Go
   `{{ template "NAME" . }}` of `email.default.subject`, `__subject` (the same subject rule, kept
@@ -26,7 +27,7 @@ alertmanager.yml and template files relying on Alertmanager's defaults work unch
 A `templates:` file that defines one of those names replaces it, as in Alertmanager. Alertmanager
 has no `email.default.text`, so a reference to it is an error here too.
 
-Templates see the data of `app.notification.template_data` (Alertmanager's field names:
+Templates see the data of `app.template.data.template_data` (Alertmanager's field names:
 `.Status`, `.Alerts.Firing`, `.GroupLabels.SortedPairs`, ...). Label and annotation values are
 data: they are never evaluated as templates, and in HTML bodies every value is escaped.
 """
@@ -37,20 +38,28 @@ import glob
 import os
 from collections.abc import Mapping
 from functools import lru_cache
-from pathlib import Path
+from importlib.resources import files as package_files
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
-from jinja2 import FileSystemLoader, Template, TemplateError
+from jinja2 import FunctionLoader, Template, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from app import gotemplate
 
-DEFAULTS_DIR = Path(__file__).resolve().parent.parent / "config" / "templates"
+# alerter's default templates ship inside the package (app/template/defaults/).
+DEFAULTS = package_files("app.template") / "defaults"
+
+
+def read_default(name: str) -> str:
+    """The text of one of alerter's default template files."""
+    return (DEFAULTS / name).read_text(encoding="utf-8")
+
+
 # alerter's Go definitions of Alertmanager's helper templates, parsed before the operator's files.
 # Its name has a "/", which no file of a `templates:` glob (named by its base name) can have.
 _GO_DEFAULTS_NAME = "alerter/defaults.gotmpl"
-_GO_DEFAULTS_TEXT = (DEFAULTS_DIR / "defaults.gotmpl").read_text(encoding="utf-8")
+_GO_DEFAULTS_TEXT = read_default("defaults.gotmpl")
 
 # Alertmanager's default template names that alerter renders with its own Jinja2 defaults.
 JINJA_DEFAULTS = {
@@ -58,6 +67,15 @@ JINJA_DEFAULTS = {
     "__subject": "email.subject.j2",
     "email.default.html": "email.html.j2",
 }
+
+
+def _jinja_source(name: str) -> str | None:
+    """Jinja2's loader for the defaults: a name that is not one of them is "not found"."""
+    try:
+        return read_default(name)
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+
 
 _SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 
@@ -79,7 +97,7 @@ def _safe_href(url: str) -> str:
 
 def _defaults_environment(html: bool) -> ImmutableSandboxedEnvironment:
     env = ImmutableSandboxedEnvironment(
-        loader=FileSystemLoader(DEFAULTS_DIR), autoescape=html, auto_reload=False
+        loader=FunctionLoader(_jinja_source), autoescape=html, auto_reload=False
     )
     env.filters["urlquery"] = quote_plus  # Go's urlquery, used for the receiver link
     env.filters["safe_href"] = _safe_href
@@ -126,6 +144,11 @@ class Templates:
         except gotemplate.ParseError as err:
             raise TemplateLoadError(str(err)) from None
 
+    @classmethod
+    def from_globs(cls, patterns: list[str]) -> Templates:
+        """The template set of a config's `templates:` globs; raises TemplateLoadError."""
+        return cls(read_template_files(patterns))
+
     def render(self, text: str, data: Mapping[str, Any], html: bool) -> str:
         """Render a Go template text against the data; raise RenderError."""
         try:
@@ -165,26 +188,7 @@ def check(patterns: list[str]) -> str | None:
     """What Alertmanager would refuse in these template files (unreadable, or a Go parse error
     naming the file and line), or None when they all load. For `alerter check-config`."""
     try:
-        Templates(read_template_files(patterns))
+        Templates.from_globs(patterns)
     except TemplateLoadError as err:
         return str(err)
     return None
-
-
-_current = Templates()
-
-
-def load(patterns: list[str]) -> None:
-    """Use these template globs from now on (call on every config load and reload).
-
-    Raises TemplateLoadError, leaving the templates in effect unchanged, when a file cannot be
-    read or does not parse.
-    """
-    global _current
-    _current = Templates(read_template_files(patterns))
-
-
-def render(text: str, data: Mapping[str, Any], html: bool) -> str:
-    """Render a Go template text with the templates in effect; HTML output is escaped. Raises
-    RenderError."""
-    return _current.render(text, data, html)

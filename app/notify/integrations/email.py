@@ -36,11 +36,12 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, getaddresses
 from typing import Any
 
-from app import templates
 from app.config import DEFAULT_EMAIL_HTML, DEFAULT_EMAIL_SUBJECT, EmailConfig
-from app.httpclient import tls_context, value_or_file
-from app.notification import Notification, template_data
-from app.notifiers import NotifyError
+from app.notify.errors import NotifyError
+from app.notify.integrations import SendContext, integration
+from app.notify.message import Notification
+from app.notify.transport import tls_context, value_or_file
+from app.template.data import template_data
 
 _LOCALHOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _MAX_AUTH_ROUNDS = 5
@@ -172,13 +173,6 @@ def _addresses(text: str, field: str) -> list[str]:
     return addresses
 
 
-def _render(text: str, data: dict[str, Any], html: bool, what: str) -> str:
-    try:
-        return templates.render(text, data, html)
-    except templates.RenderError as err:
-        raise NotifyError(f"email: cannot render the {what} template: {err}", retryable=False) from None
-
-
 def _one_line(value: str) -> str:
     """A header value on one line: a label value with a newline must not start a new header."""
     return " ".join(value.splitlines())
@@ -195,9 +189,16 @@ def _threading_headers(cfg: EmailConfig, n: Notification) -> dict[str, str]:
     return {"References": root, "In-Reply-To": root}
 
 
-def compose(cfg: EmailConfig, n: Notification) -> tuple[EmailMessage, str, list[str]]:
+def compose(cfg: EmailConfig, n: Notification, ctx: SendContext) -> tuple[EmailMessage, str, list[str]]:
     """The message, the envelope sender and the recipients for one notification."""
     data = template_data(n)
+
+    def _render(text: str, data: Any, html: bool, what: str) -> str:
+        try:
+            return ctx.render(text, data, what, html=html)
+        except NotifyError as err:
+            raise NotifyError(f"email: {err}", retryable=False) from None
+
     sender = _addresses(_render(cfg.from_, data, False, "from"), "from")
     if len(sender) != 1:
         raise NotifyError(f"email: from must be exactly one address, got {len(sender)}", retryable=False)
@@ -301,11 +302,12 @@ def _reply_error(err: smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefu
     return NotifyError(f"email: {step} refused with {code} {text}; {hint}", retryable=retryable)
 
 
-def send_email(cfg: EmailConfig, n: Notification, timeout: float) -> None:
+@integration(EmailConfig)
+def send_email(cfg: EmailConfig, n: Notification, ctx: SendContext) -> None:
     """Send the notification by email; raise NotifyError saying what failed and whether to retry."""
-    msg, sender, recipients = compose(cfg, n)
+    msg, sender, recipients = compose(cfg, n, ctx)
     implicit_tls = cfg.force_implicit_tls if cfg.force_implicit_tls is not None else cfg.smarthost[1] == 465
-    smtp = _client(cfg, implicit_tls, timeout)
+    smtp = _client(cfg, implicit_tls, ctx.timeout)
     try:
         _deliver(smtp, cfg, implicit_tls, msg, sender, recipients)
     except NotifyError:

@@ -1,4 +1,4 @@
-"""Receiver integrations: each module turns a notification into one delivery."""
+"""The error every integration raises for a delivery that failed."""
 
 from __future__ import annotations
 

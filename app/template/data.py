@@ -1,7 +1,5 @@
-"""What one notification carries, and the data Alertmanager's templates see.
+"""The data Alertmanager's templates see (its `template.Data`), built from a notification.
 
-A `Notification` is built once per send from the group's alerts, with each alert's status fixed as
-of the flush time, so that every integration (and every retry) describes the same moment.
 `template_data` gives templates the fields of Alertmanager's `template.Data` under the same names
 (`Receiver`, `Status`, `Alerts.Firing`, `GroupLabels.SortedPairs`, `CommonLabels`, ...), so that
 an operator's Go template runs unchanged (app.gotemplate: `Struct` records, `TEMPLATE_METHODS` for
@@ -11,116 +9,15 @@ Alertmanager's methods) and alerter's Jinja2 defaults read the same names.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from functools import cmp_to_key
 from typing import Any, ClassVar, NamedTuple
 
-from app.alerts import Alert
-
-# Go's zero time.Time, the EndsAt templates see for a firing alert (re-exported for callers).
-from app.gotemplate import GO_ZERO_TIME as GO_ZERO_TIME
-from app.gotemplate import Struct
-
-FIRING = "firing"
-RESOLVED = "resolved"
+from app.gotemplate import GO_ZERO_TIME, Struct
+from app.notify.message import FIRING, RESOLVED, AlertData, Notification
 
 _ALERTNAME = "alertname"
 _REGEX_META = re.compile(r"([\\.+*?()|\[\]{}^$])")
-
-
-@dataclass(frozen=True, slots=True)
-class AlertData:
-    """One alert as notified: its status is the one it had when the notification was built."""
-
-    labels: dict[str, str]
-    annotations: dict[str, str]
-    starts_at: float
-    ends_at: float
-    generator_url: str
-    fingerprint: str
-    status: str  # FIRING or RESOLVED
-
-    @property
-    def firing(self) -> bool:
-        return self.status == FIRING
-
-
-@dataclass(frozen=True)
-class Notification:
-    """One message to one receiver integration about one aggregation group."""
-
-    receiver: str
-    group_key: str
-    group_labels: dict[str, str]
-    alerts: list[AlertData]
-    external_url: str = ""
-
-    @classmethod
-    def build(
-        cls,
-        receiver: str,
-        group_key: str,
-        group_labels: Mapping[str, str],
-        alerts: Iterable[Alert],
-        now: float,
-        external_url: str,
-    ) -> Notification:
-        """Freeze the alerts' statuses at `now` and order them as Alertmanager's flush does."""
-        data = [
-            AlertData(
-                labels=dict(a.labels),
-                annotations=dict(a.annotations),
-                starts_at=a.starts_at,
-                ends_at=a.ends_at,
-                generator_url=a.generator_url,
-                fingerprint=a.fingerprint,
-                status=RESOLVED if a.resolved(now) else FIRING,
-            )
-            for a in alerts
-        ]
-        data.sort(key=cmp_to_key(_alert_order))
-        return cls(receiver, group_key, dict(group_labels), data, external_url)
-
-    @property
-    def status(self) -> str:
-        """FIRING when at least one alert fires, as Alertmanager's `Alerts.Status()`."""
-        return FIRING if any(a.firing for a in self.alerts) else RESOLVED
-
-    def truncated(self, max_alerts: int) -> tuple[Notification, int]:
-        """The notification cut to `max_alerts` alerts (0: no limit) and how many were left out.
-
-        Everything derived from the alerts (status, common labels) is then computed from the
-        alerts kept, as in Alertmanager, where truncation happens before the template data is built.
-        """
-        if max_alerts <= 0 or len(self.alerts) <= max_alerts:
-            return self, 0
-        return replace(self, alerts=self.alerts[:max_alerts]), len(self.alerts) - max_alerts
-
-
-def _alert_order(a: AlertData, b: AlertData) -> int:
-    """Alertmanager's AlertSlice order: by `job`, then `instance` (alerts that have the label
-    first), then by label set (fewer labels first, then the first differing label)."""
-    for name in ("job", "instance"):
-        av, bv = a.labels.get(name), b.labels.get(name)
-        if av is None and bv is None:
-            continue
-        if av is None or bv is None:
-            return 1 if av is None else -1
-        if av != bv:
-            return -1 if av < bv else 1
-    if len(a.labels) != len(b.labels):
-        return -1 if len(a.labels) < len(b.labels) else 1
-    for name in sorted([*a.labels, *b.labels]):
-        if name not in a.labels:
-            return -1
-        if name not in b.labels:
-            return 1
-        av, bv = a.labels[name], b.labels[name]
-        if av != bv:
-            return -1 if av < bv else 1
-    return 0
 
 
 def common_pairs(maps: list[dict[str, str]]) -> dict[str, str]:

@@ -47,7 +47,7 @@ from urllib3.util import Retry, parse_url
 
 from app import __version__
 from app.config import HTTPConfig, TLSConfig
-from app.notifiers import NotifyError
+from app.notify.errors import NotifyError
 
 USER_AGENT = f"alerter/{__version__}"
 

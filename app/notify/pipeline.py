@@ -23,17 +23,13 @@ from app import metrics
 from app.alerts import Alert
 from app.config import Route
 from app.nflog import Lease, LogRead, NotificationLog, needs_update
-from app.notification import Notification
-from app.notifiers import NotifyError
-from app.notifiers.email import send_email
-from app.notifiers.webhook import send_webhook
+from app.notify.errors import NotifyError
+from app.notify.integrations import SendContext, sender_for
+from app.notify.message import Notification
 from app.store import GroupState
+from app.template import Templates
 
 log = logging.getLogger(__name__)
-
-Sender = Callable[[Any, Notification, float], None]
-
-SENDERS: dict[str, Sender] = {"webhook": send_webhook, "email": send_email}
 
 # Alertmanager's retry stage: first wait 0.5 s, then x1.5 each time, +-50 % jitter, at most 60 s.
 _BACKOFF_START = 0.5
@@ -72,7 +68,7 @@ class IntegrationTarget:
 
 
 @dataclass
-class Job:
+class NotifyTask:
     """One integration of one group flush: what to report and the log entry as read."""
 
     group: GroupState
@@ -92,7 +88,7 @@ class Job:
         self.log_field = self.target.log_field(self.group.gid)
 
 
-class Pipeline:
+class Notifier:
     def __init__(
         self, nflog: NotificationLog, lease_ttl: float, sleep: Callable[[float], None] | None = None
     ) -> None:
@@ -103,53 +99,53 @@ class Pipeline:
         self.stopping = threading.Event()
         self.sleep = sleep or self.stopping.wait
 
-    def run_many(self, jobs: list[Job], external_url: str) -> list[Outcome]:
+    def run_many(self, tasks: list[NotifyTask], external_url: str, templates: Templates) -> list[Outcome]:
         """Run a flush batch's notifications: every log entry read in one round trip, every due
         notification's lease taken in another, then one send and one commit each.
 
         Sends go one at a time (a worker killed mid-batch leaves at most one notification sent
         and not logged), first attempts first: a receiver that fails and is retried with backoff
-        does not hold up the rest of the batch. One job failing (Redis gone mid-batch) counts as
+        does not hold up the rest of the batch. One task failing (Redis gone mid-batch) counts as
         FAILED and does not stop the others.
         """
-        reads = self._read([job.log_field for job in jobs])
-        outcomes: list[Outcome] = [Outcome.UP_TO_DATE] * len(jobs)
-        due = [i for i, job in enumerate(jobs) if self._due(job, reads[i])]
-        wanted = [(jobs[i].log_field, reads[i][1], jobs[i].firing_set, jobs[i].resolved_set) for i in due]
+        reads = self._read([task.log_field for task in tasks])
+        outcomes: list[Outcome] = [Outcome.UP_TO_DATE] * len(tasks)
+        due = [i for i, task in enumerate(tasks) if self._due(task, reads[i])]
+        wanted = [(tasks[i].log_field, reads[i][1], tasks[i].firing_set, tasks[i].resolved_set) for i in due]
         deliveries: list[tuple[int, _Delivery]] = []
         for i, (verdict, lease) in zip(due, self.nflog.acquire_many(wanted, self.lease_ttl), strict=True):
-            job = jobs[i]
+            task = tasks[i]
             try:
-                got = self._acquire_again(job) if verdict == "changed" else lease or self._busy(job)
+                got = self._acquire_again(task) if verdict == "changed" else lease or self._busy(task)
                 if isinstance(got, Outcome):
                     outcomes[i] = got
                     continue
-                prepared = self._prepare(job, got, external_url)
+                prepared = self._prepare(task, got, external_url)
                 if isinstance(prepared, Outcome):
                     outcomes[i] = prepared
                 else:
                     deliveries.append((i, prepared))
             except Exception:
-                log.exception("notifying failed", extra={"fields": {"group": job.group.key}})
+                log.exception("notifying failed", extra={"fields": {"group": task.group.key}})
                 outcomes[i] = Outcome.FAILED
-        self._deliver(deliveries, outcomes)
+        self._deliver(deliveries, outcomes, templates)
         return outcomes
 
-    def _acquire_again(self, job: Job) -> Outcome | Lease:
+    def _acquire_again(self, task: NotifyTask) -> Outcome | Lease:
         """The entry changed between reading it and taking the lease: read and decide again."""
         for _ in range(3):
-            (known,) = self._read([job.log_field])
-            if not self._due(job, known):
+            (known,) = self._read([task.log_field])
+            if not self._due(task, known):
                 return Outcome.UP_TO_DATE
             verdict, lease = self.nflog.acquire(
-                job.log_field, known[1], job.firing_set, job.resolved_set, self.lease_ttl
+                task.log_field, known[1], task.firing_set, task.resolved_set, self.lease_ttl
             )
             if verdict != "changed":
-                return lease or self._busy(job)
+                return lease or self._busy(task)
         return Outcome.BUSY  # the log keeps changing under us: other workers are on it
 
-    def _busy(self, job: Job) -> Outcome:
-        metrics.nflog_lease_busy.labels(job.target.integration).inc()
+    def _busy(self, task: NotifyTask) -> Outcome:
+        metrics.nflog_lease_busy.labels(task.target.integration).inc()
         return Outcome.BUSY
 
     def _read(self, fields: list[str]) -> list[LogRead]:
@@ -160,38 +156,45 @@ class Pipeline:
             metrics.nflog_query_errors.inc()
             raise
 
-    def _due(self, job: Job, known: LogRead) -> bool:
-        route, target = job.route, job.target
+    def _due(self, task: NotifyTask, known: LogRead) -> bool:
+        route, target = task.route, task.target
         return needs_update(
-            known[0], job.firing_set, job.resolved_set, target.send_resolved, route.repeat_interval, job.now
+            known[0],
+            task.firing_set,
+            task.resolved_set,
+            target.send_resolved,
+            route.repeat_interval,
+            task.now,
         )
 
-    def _prepare(self, job: Job, lease: Lease, external_url: str) -> Outcome | _Delivery:
+    def _prepare(self, task: NotifyTask, lease: Lease, external_url: str) -> Outcome | _Delivery:
         """The message to send under `lease`, or SENT when there is nothing to send."""
         # With send_resolved off, resolved alerts are left out of the message but still logged;
         # a notification with nothing firing is then not sent at all.
-        alerts = job.firing + job.resolved if job.target.send_resolved else job.firing
+        alerts = task.firing + task.resolved if task.target.send_resolved else task.firing
         if not alerts:
-            self._commit(job, lease)
+            self._commit(task, lease)
             return Outcome.SENT
         notification = Notification.build(
-            receiver=job.target.receiver,
-            group_key=job.group.key,
-            group_labels=job.group.labels,
+            receiver=task.target.receiver,
+            group_key=task.group.key,
+            group_labels=task.group.labels,
             alerts=alerts,
-            now=job.now,
+            now=task.now,
             external_url=external_url,
         )
-        return _Delivery(job, lease, notification)
+        return _Delivery(task, lease, notification)
 
-    def _commit(self, job: Job, lease: Lease) -> None:
-        self.nflog.commit(lease, job.firing_set, job.resolved_set, time.time(), job.route.repeat_interval)
+    def _commit(self, task: NotifyTask, lease: Lease) -> None:
+        self.nflog.commit(lease, task.firing_set, task.resolved_set, time.time(), task.route.repeat_interval)
 
-    def _deliver(self, deliveries: list[tuple[int, _Delivery]], outcomes: list[Outcome]) -> None:
+    def _deliver(
+        self, deliveries: list[tuple[int, _Delivery]], outcomes: list[Outcome], templates: Templates
+    ) -> None:
         """First attempts in batch order, then the retries, each when its backoff is over."""
         retries: list[tuple[float, int, _Delivery]] = []
         for i, d in deliveries:
-            self._step(i, d, outcomes, retries)
+            self._step(i, d, outcomes, retries, templates)
         while retries:
             retry_at, i, d = heapq.heappop(retries)
             wait = retry_at - time.time()
@@ -202,16 +205,21 @@ class Pipeline:
                     self.nflog.release(rest.lease)
                     outcomes[j] = Outcome.FAILED
                 return
-            self._step(i, d, outcomes, retries)
+            self._step(i, d, outcomes, retries, templates)
 
     def _step(
-        self, i: int, d: _Delivery, outcomes: list[Outcome], retries: list[tuple[float, int, _Delivery]]
+        self,
+        i: int,
+        d: _Delivery,
+        outcomes: list[Outcome],
+        retries: list[tuple[float, int, _Delivery]],
+        templates: Templates,
     ) -> None:
         """One attempt of delivery `d`; it ends as SENT or FAILED, or waits in `retries`."""
         try:
-            result = self._attempt(d)
+            result = self._attempt(d, templates)
             if result == "sent":
-                self._commit(d.job, d.lease)
+                self._commit(d.task, d.lease)
                 outcomes[i] = Outcome.SENT
             elif result == "retry":
                 heapq.heappush(retries, (d.retry_at, i, d))
@@ -219,11 +227,11 @@ class Pipeline:
                 self.nflog.release(d.lease)
                 outcomes[i] = Outcome.FAILED
         except Exception:
-            log.exception("notifying failed", extra={"fields": {"group": d.job.group.key}})
+            log.exception("notifying failed", extra={"fields": {"group": d.task.group.key}})
             outcomes[i] = Outcome.FAILED
 
-    def _attempt(self, d: _Delivery) -> Literal["sent", "retry", "failed"]:
-        target, n = d.job.target, d.notification
+    def _attempt(self, d: _Delivery, templates: Templates) -> Literal["sent", "retry", "failed"]:
+        target, n = d.task.target, d.notification
         # A worker paused past its lease (GC stall, SIGSTOP, partition) must not send what
         # another worker has taken over: check the lease before every retry, and before the
         # first attempt too when the batch's earlier sends took a share of its TTL.
@@ -239,13 +247,14 @@ class Pipeline:
         metrics.notifications.labels(target.integration).inc()
         started = time.time()
         try:
-            SENDERS[target.integration](target.config, n, max(1.0, d.job.deadline - started))
+            send = sender_for(target.config)
+            send(target.config, n, SendContext(templates, max(1.0, d.task.deadline - started)))
         except NotifyError as err:
             reason = "retryable" if err.retryable else "permanent"
             metrics.notifications_failed.labels(target.integration, reason).inc()
             delay = min(d.backoff * random.uniform(0.5, 1.5), _BACKOFF_MAX)
             d.backoff *= _BACKOFF_FACTOR
-            give_up = not err.retryable or time.time() + delay > d.job.deadline
+            give_up = not err.retryable or time.time() + delay > d.task.deadline
             log.warning(
                 "notify attempt failed" + ("; giving up until the next flush" if give_up else "; retrying"),
                 extra={
@@ -282,7 +291,7 @@ class Pipeline:
 class _Delivery:
     """A notification being sent under its lease, with its retry state."""
 
-    job: Job
+    task: NotifyTask
     lease: Lease
     notification: Notification
     attempt: int = 0

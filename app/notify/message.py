@@ -1,0 +1,110 @@
+"""What one notification carries: the group's alerts, each with its status as of the flush.
+
+A `Notification` is built once per send from the group's alerts, with each alert's status fixed as
+of the flush time, so that every integration (and every retry) describes the same moment. What
+templates see of it is `app.template.data.template_data`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from functools import cmp_to_key
+
+from app.alerts import Alert
+
+FIRING = "firing"
+RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertData:
+    """One alert as notified: its status is the one it had when the notification was built."""
+
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    starts_at: float
+    ends_at: float
+    generator_url: str
+    fingerprint: str
+    status: str  # FIRING or RESOLVED
+
+    @property
+    def firing(self) -> bool:
+        return self.status == FIRING
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One message to one receiver integration about one aggregation group."""
+
+    receiver: str
+    group_key: str
+    group_labels: dict[str, str]
+    alerts: list[AlertData]
+    external_url: str = ""
+
+    @classmethod
+    def build(
+        cls,
+        receiver: str,
+        group_key: str,
+        group_labels: Mapping[str, str],
+        alerts: Iterable[Alert],
+        now: float,
+        external_url: str,
+    ) -> Notification:
+        """Freeze the alerts' statuses at `now` and order them as Alertmanager's flush does."""
+        data = [
+            AlertData(
+                labels=dict(a.labels),
+                annotations=dict(a.annotations),
+                starts_at=a.starts_at,
+                ends_at=a.ends_at,
+                generator_url=a.generator_url,
+                fingerprint=a.fingerprint,
+                status=RESOLVED if a.resolved(now) else FIRING,
+            )
+            for a in alerts
+        ]
+        data.sort(key=cmp_to_key(_alert_order))
+        return cls(receiver, group_key, dict(group_labels), data, external_url)
+
+    @property
+    def status(self) -> str:
+        """FIRING when at least one alert fires, as Alertmanager's `Alerts.Status()`."""
+        return FIRING if any(a.firing for a in self.alerts) else RESOLVED
+
+    def truncated(self, max_alerts: int) -> tuple[Notification, int]:
+        """The notification cut to `max_alerts` alerts (0: no limit) and how many were left out.
+
+        Everything derived from the alerts (status, common labels) is then computed from the
+        alerts kept, as in Alertmanager, where truncation happens before the template data is built.
+        """
+        if max_alerts <= 0 or len(self.alerts) <= max_alerts:
+            return self, 0
+        return replace(self, alerts=self.alerts[:max_alerts]), len(self.alerts) - max_alerts
+
+
+def _alert_order(a: AlertData, b: AlertData) -> int:
+    """Alertmanager's AlertSlice order: by `job`, then `instance` (alerts that have the label
+    first), then by label set (fewer labels first, then the first differing label)."""
+    for name in ("job", "instance"):
+        av, bv = a.labels.get(name), b.labels.get(name)
+        if av is None and bv is None:
+            continue
+        if av is None or bv is None:
+            return 1 if av is None else -1
+        if av != bv:
+            return -1 if av < bv else 1
+    if len(a.labels) != len(b.labels):
+        return -1 if len(a.labels) < len(b.labels) else 1
+    for name in sorted([*a.labels, *b.labels]):
+        if name not in a.labels:
+            return -1
+        if name not in b.labels:
+            return 1
+        av, bv = a.labels[name], b.labels[name]
+        if av != bv:
+            return -1 if av < bv else 1
+    return 0
