@@ -23,9 +23,10 @@ from app.dispatcher import Dispatcher
 from app.inhibit import Inhibitor
 from app.nflog import NotificationLog
 from app.notify import Pipeline
+from app.redis_keys import Keys
 from app.settings import Settings
 from app.silence import SilenceStore
-from app.store import AlertStore, GroupState, Keys
+from app.store import AlertStore, GroupState
 from app.templates import TemplateLoadError
 from app.timeinterval import any_contains
 
