@@ -19,8 +19,8 @@ import orjson
 import redis
 from redis.sentinel import Sentinel
 
+from app.redis_keys import Keys
 from app.settings import Settings
-from app.store import Keys
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def save_snapshot(client: redis.Redis, keys: Keys, settings: Settings) -> int:
     not block anything. The file is replaced atomically so a crash mid-write keeps the old one.
     """
     state: dict[str, dict[str, object]] = {}
-    for raw_key in client.scan_iter(match=f"{keys.prefix}:*", count=1000):
+    for raw_key in client.scan_iter(match=keys.everything, count=1000):
         key = raw_key.decode()
         kind = client.type(raw_key).decode()
         if kind == "hash":

@@ -23,7 +23,7 @@ import redis
 from prometheus_client import Gauge
 
 from app.metrics import redis_roundtrip
-from app.store import Keys
+from app.redis_keys import Keys
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Membership:
         timeout: float,
     ) -> None:
         self.r = client
-        self.key = f"{keys.prefix}:peers"
+        self.key = keys.peers
         self.role = role
         self.address = address
         self.name = peer_name(role, address)

@@ -20,7 +20,8 @@ from typing import Literal
 import orjson
 import redis
 
-from app.store import DELETE_UNCHANGED_SCRIPT, Keys
+from app import redis_scripts
+from app.redis_keys import Keys
 
 # Lease tokens: the pid (read each time: forked processes share this module's state), a random
 # part in case a pid is reused, and a counter; cheaper than a uuid4 per notification.
@@ -30,47 +31,6 @@ _token_numbers = itertools.count()
 
 def _new_token() -> str:
     return f"{os.getpid()}.{_TOKEN_RANDOM}.{next(_token_numbers)}"
-
-
-# acquire() for many notifications in one call. KEYS: the log, then one lease key per item;
-# ARGV: the TTL, then per item: field, entry as read, token. Returns one verdict per item.
-_ACQUIRE_MANY = """
-local verdicts = {}
-for i = 2, #KEYS do
-  local field, seen, token = ARGV[3 * i - 4], ARGV[3 * i - 3], ARGV[3 * i - 2]
-  if (redis.call('HGET', KEYS[1], field) or '') ~= seen then
-    verdicts[#verdicts + 1] = 'changed'
-  elseif redis.call('SET', KEYS[i], token, 'NX', 'PX', ARGV[1]) then
-    verdicts[#verdicts + 1] = 'ok'
-  else
-    verdicts[#verdicts + 1] = 'busy'
-  end
-end
-return verdicts
-"""
-
-# Record a send, unless another worker committed a newer notification for this integration
-# while ours was in flight (a slow receiver, or a pause): writing ours then would roll the log
-# back and make the next flush send the newer content again.
-_COMMIT = """
-local written = 0
-if (redis.call('HGET', KEYS[1], ARGV[1]) or '') == ARGV[4] then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-  written = 1
-end
-if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
-return written
-"""
-
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-_REFRESH = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,11 +107,11 @@ class NotificationLog:
         self.r = client
         self.keys = keys
         self.retention = retention
-        self._acquire_many = client.register_script(_ACQUIRE_MANY)
-        self._commit = client.register_script(_COMMIT)
-        self._release = client.register_script(_RELEASE)
-        self._refresh = client.register_script(_REFRESH)
-        self._delete_unchanged = client.register_script(DELETE_UNCHANGED_SCRIPT)
+        self._acquire_many = client.register_script(redis_scripts.ACQUIRE_LEASES)
+        self._commit = client.register_script(redis_scripts.COMMIT_LEASE)
+        self._release = client.register_script(redis_scripts.RELEASE_LEASE)
+        self._refresh = client.register_script(redis_scripts.REFRESH_LEASE)
+        self._delete_unchanged = client.register_script(redis_scripts.DELETE_UNCHANGED)
 
     @staticmethod
     def field(gid: str, receiver: str, integration: str, index: int) -> str:

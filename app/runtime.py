@@ -24,10 +24,11 @@ from app.dispatcher import Dispatcher
 from app.inhibit import Inhibitor
 from app.nflog import NotificationLog
 from app.notify.pipeline import Notifier
+from app.redis_keys import Keys
 from app.settings import Settings
 from app.silence import SilenceStage, SilenceStore
 from app.snapshot import ConfigSnapshot, reload_snapshot
-from app.store import AlertStore, Keys
+from app.store import AlertStore
 from app.timeinterval import TimeIntervalStage
 
 # A flush job carries up to FLUSH_BATCH of the groups one timer claim found due, so that RQ's own

@@ -20,10 +20,11 @@ from typing import Any
 import orjson
 import redis
 
+from app import redis_scripts
 from app.alerts import Alert
 from app.labels import label_name_error
 from app.matchers import Matcher, matches_all
-from app.store import DELETE_UNCHANGED_SCRIPT, Keys
+from app.redis_keys import Keys
 from app.timeutil import format_time, parse_time
 
 PENDING, ACTIVE, EXPIRED = "pending", "active", "expired"
@@ -167,11 +168,11 @@ class SilenceStore:
         self.r = client
         self.keys = keys
         self.retention = retention
-        self.version_key = f"{keys.silences}:version"
+        self.version_key = keys.silences_version
         self._lock = threading.Lock()
         self._cache: tuple[bytes | None, list[Silence]] = (b"unset", [])
         self._checked_at = -math.inf  # time.monotonic() of the last version check
-        self._delete_unchanged = client.register_script(DELETE_UNCHANGED_SCRIPT)
+        self._delete_unchanged = client.register_script(redis_scripts.DELETE_UNCHANGED)
 
     def all(self, max_age: float = 0.0) -> list[Silence]:
         """Every stored silence, re-read from Redis only when another process changed them.

@@ -2,7 +2,8 @@
 
 Every write that must be atomic across web and worker processes is a Lua script, so a batch of
 alerts costs one round trip whatever its size, and two instances merging the same alert at the
-same moment cannot lose an update. Key names are listed in docs/architecture.md.
+same moment cannot lose an update. Key names are in app/redis_keys.py, the scripts in
+app/redis_scripts.py.
 """
 
 from __future__ import annotations
@@ -13,152 +14,9 @@ from dataclasses import dataclass, field
 import orjson
 import redis
 
+from app import redis_scripts
 from app.alerts import Alert
-
-# Alertmanager's merge of a stored alert with an incoming one, plus insertion into the
-# aggregation groups the alert routes to. ARGV: now, key prefix, the batch's groups as JSON
-# {gid: [group_wait, group_interval, metadata JSON]}, and the alerts as lines
-# "fingerprint TAB gid,gid,... TAB encoded alert" (an encoded alert never holds a raw tab or
-# newline: its JSON escapes them). Lines instead of a JSON list because the alerts are JSON
-# already: embedding them in JSON again cost both sides an escape and an unescape per alert.
-_PUT_SCRIPT = """
-local now = tonumber(ARGV[1])
-local prefix = ARGV[2]
-local groups = cjson.decode(ARGV[3])
-local lines = ARGV[4]
-local function times(v)
-  local s, e, u, t = string.match(v, '^(%S+) (%S+) (%S+) (%d) ')
-  return tonumber(s), tonumber(e), tonumber(u), t
-end
--- Returns the merged value and its startsAt. Re-sends merge into the incoming value unchanged
--- (same startsAt, later endsAt), so that case returns it as it came, without re-formatting.
-local function merge(old_raw, new_raw)
-  local os, oe, ou, ot = times(old_raw)
-  local ns, ne, nu, nt = times(new_raw)
-  -- Merge only when the activity ranges overlap; otherwise the incoming alert replaces.
-  if not ((ne > os and ne < oe) or (ns > os and ns < oe)) then
-    return new_raw, ns
-  end
-  local ys, ye, yt, yraw, olds, olde, oldt = ns, ne, nt, new_raw, os, oe, ot
-  if nu < ou then
-    ys, ye, yt, yraw, olds, olde, oldt = os, oe, ot, old_raw, ns, ne, nt
-  end
-  local s, e = ys, ye
-  if olds < s then s = olds end
-  if ye <= now then
-    if olde <= now and olde > ye then e = olde end
-  elseif olde > ye and oldt == '0' then
-    e = olde
-  end
-  if s == ys and e == ye then
-    return yraw, s
-  end
-  local u, body = string.match(yraw, '^%S+ %S+ (%S+) %d (.*)$')
-  return string.format('%.17g %.17g %s %s %s', s, e, u, yt, body), s
-end
-local merged_count = 0
-local flushed_by_gid = {}
-local pos, last = 1, #lines
-while pos <= last do
-  local t1 = string.find(lines, '\\t', pos, true)
-  local t2 = string.find(lines, '\\t', t1 + 1, true)
-  local nl = string.find(lines, '\\n', t2 + 1, true) or (last + 1)
-  local fp = string.sub(lines, pos, t1 - 1)
-  local gids = string.sub(lines, t1 + 1, t2 - 1)
-  local value = string.sub(lines, t2 + 1, nl - 1)
-  pos = nl + 1
-  local starts
-  local old = redis.call('HGET', KEYS[1], fp)
-  if old then
-    value, starts = merge(old, value)
-    merged_count = merged_count + 1
-  else
-    starts = tonumber(string.match(value, '^%S+'))
-  end
-  redis.call('HSET', KEYS[1], fp, value)
-  for gid in string.gmatch(gids, '[^,]+') do
-    local g = groups[gid]
-    local gw, gi, meta = g[1], g[2], g[3]
-    local gkey = prefix .. ':group:' .. gid
-    -- A batch usually holds several alerts of one group (one rule's alerts): look it up once.
-    local flushed = flushed_by_gid[gid]
-    if not flushed then
-      flushed = redis.call('HGET', gkey, 'flushed')
-      if not flushed then
-        redis.call('HSET', gkey, 'meta', meta, 'gi', string.format('%.17g', gi), 'flushed', '0')
-        redis.call('SADD', KEYS[3], gid)
-        redis.call('ZADD', KEYS[2], now + gw, gid)
-        flushed = '0'
-      end
-      flushed_by_gid[gid] = flushed
-    end
-    redis.call('SADD', prefix .. ':gmembers:' .. gid, fp)
-    -- An alert older than group_wait in a group that never flushed is due at once.
-    if starts + gw < now and flushed == '0' then
-      local due = redis.call('ZSCORE', KEYS[2], gid)
-      if due and tonumber(due) > now then redis.call('ZADD', KEYS[2], now, gid) end
-    end
-  end
-end
-return merged_count
-"""
-
-# Take alerts out of a group (notified resolutions, alerts a reloaded config routes elsewhere),
-# each only if its value is still the one the flush read (an alert that fired again meanwhile
-# stays), and delete the group once it is empty.
-# KEYS: the alerts hash, the group's members, the group, the group index, the timers; ARGV: the
-# group id, then fingerprint/value pairs. Returns -1 when the group went.
-_DROP_FROM_GROUP = """
-for i = 2, #ARGV, 2 do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then redis.call('SREM', KEYS[2], ARGV[i]) end
-end
-if redis.call('SCARD', KEYS[2]) == 0 then
-  redis.call('DEL', KEYS[3])
-  redis.call('SREM', KEYS[4], ARGV[1])
-  redis.call('ZREM', KEYS[5], ARGV[1])
-  return -1
-end
-return 0
-"""
-
-# Delete hash fields whose value is still the one the caller read (a GC sweep must not drop an
-# entry that was updated meanwhile). ARGV: field/value pairs. Returns how many went.
-DELETE_UNCHANGED_SCRIPT = """
-local deleted = 0
-for i = 1, #ARGV, 2 do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
-    redis.call('HDEL', KEYS[1], ARGV[i])
-    deleted = deleted + 1
-  end
-end
-return deleted
-"""
-
-
-class Keys:
-    """Redis key names under one prefix (`--cluster.label`), so clusters can share a Redis."""
-
-    def __init__(self, prefix: str = "alerter") -> None:
-        self.prefix = prefix
-        self.alerts = f"{prefix}:alerts"
-        self.groups = f"{prefix}:groups"
-        self.timers = f"{prefix}:timers"
-        self.nflog = f"{prefix}:nflog"
-        self.silences = f"{prefix}:silences"
-        self.housekeeping_lock = f"{prefix}:housekeeping"
-
-    def group(self, gid: str) -> str:
-        return f"{self.prefix}:group:{gid}"
-
-    def members(self, gid: str) -> str:
-        """The fingerprints of a group's alerts; the alerts themselves are only in `alerts`."""
-        return f"{self.prefix}:gmembers:{gid}"
-
-    def inflight(self, gid: str) -> str:
-        return f"{self.prefix}:inflight:{gid}"
-
-    def lease(self, token: str) -> str:
-        return f"{self.prefix}:lease:{token}"
+from app.redis_keys import Keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,9 +62,9 @@ class AlertStore:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self.r = client
         self.keys = keys
-        self._put = client.register_script(_PUT_SCRIPT)
-        self._delete_unchanged = client.register_script(DELETE_UNCHANGED_SCRIPT)
-        self._drop_from_group = client.register_script(_DROP_FROM_GROUP)
+        self._put = client.register_script(redis_scripts.PUT_ALERTS)
+        self._delete_unchanged = client.register_script(redis_scripts.DELETE_UNCHANGED)
+        self._drop_from_group = client.register_script(redis_scripts.DROP_FROM_GROUP)
 
     def put(self, routed: Iterable[tuple[Alert, Sequence[GroupRef]]], now: float) -> int:
         """Merge a batch of alerts and insert them into their groups in one round trip.
@@ -223,7 +81,8 @@ class AlertStore:
         if not lines:
             return 0
         keys = [self.keys.alerts, self.keys.timers, self.keys.groups]
-        return int(self._put(keys=keys, args=[now, self.keys.prefix, orjson.dumps(groups), "\n".join(lines)]))
+        args = [now, self.keys.group_stem, self.keys.members_stem, orjson.dumps(groups), "\n".join(lines)]
+        return int(self._put(keys=keys, args=args))
 
     def alerts(self) -> list[Alert]:
         return [Alert.decode(fp.decode(), raw) for fp, raw in self.r.hgetall(self.keys.alerts).items()]

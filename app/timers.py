@@ -17,29 +17,10 @@ from collections.abc import Callable
 
 import redis
 
-from app.store import Keys
+from app import redis_scripts
+from app.redis_keys import Keys
 
 log = logging.getLogger(__name__)
-
-_CLAIM = """
-local now, prefix, limit, ttl = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
-local claimed = {}
-for _, gid in ipairs(due) do
-  local gkey = prefix .. ':group:' .. gid
-  local interval = redis.call('HGET', gkey, 'gi')
-  if not interval then
-    redis.call('ZREM', KEYS[1], gid)
-  else
-    redis.call('ZADD', KEYS[1], now + tonumber(interval), gid)
-    redis.call('HSET', gkey, 'flushed', '1')
-    if redis.call('SET', prefix .. ':inflight:' .. gid, '1', 'NX', 'PX', ttl) then
-      claimed[#claimed + 1] = gid
-    end
-  end
-end
-return claimed
-"""
 
 
 class TimerLoop:
@@ -69,12 +50,12 @@ class TimerLoop:
         self.sweep_interval = sweep_interval
         self.poll_interval = poll_interval
         self.batch = batch
-        self._claim = client.register_script(_CLAIM)
+        self._claim = client.register_script(redis_scripts.CLAIM_DUE_GROUPS)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def claim_due(self, now: float) -> list[str]:
-        args = [now, self.keys.prefix, self.batch, int(self.inflight_ttl * 1000)]
+        args = [now, self.keys.group_stem, self.keys.inflight_stem, self.batch, int(self.inflight_ttl * 1000)]
         return [g.decode() for g in self._claim(keys=[self.keys.timers], args=args)]
 
     def tick(self) -> int:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import (
     BENCH,
@@ -59,6 +60,8 @@ from common import (
     wait_quiet,
     write_config,
 )
+
+from app.redis_keys import Keys
 
 
 def parse_args() -> argparse.Namespace:
@@ -119,7 +122,7 @@ def run_wrk(
 
 def stored_alerts(kind: str, port: int, redis: Any) -> int:
     if kind == "alerter":
-        return int(redis.client.hlen("alerter:alerts"))
+        return int(redis.client.hlen(Keys().alerts))
     # Alerts of groups that have not flushed yet count as "unprocessed": add every state.
     body = http_get(port, "/metrics")[1].decode()
     found = re.findall(r'^alertmanager_alerts\{state="[a-z]+"\} (\S+)$', body, re.M)

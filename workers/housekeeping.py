@@ -29,7 +29,7 @@ def sweep() -> dict[str, int]:
     if rt.membership is not None:
         done["peers_forgotten"] = rt.membership.prune(now)
     gc_ms = max(1, int(rt.settings.gc_interval * 1000))
-    if rt.client.set(f"{rt.keys.prefix}:gc", "1", nx=True, px=gc_ms):
+    if rt.client.set(rt.keys.gc_lock, "1", nx=True, px=gc_ms):
         done["alerts_gc"] = rt.store.gc_resolved(now)
     if rt.settings.embedded:
         done["snapshot_keys"] = backend.save_snapshot(rt.client, rt.keys, rt.settings)

@@ -21,6 +21,7 @@ import orjson
 import redis
 import requests
 
+from app.redis_keys import Keys
 from app.timeutil import format_time
 from tests.support.http_sink import HttpSink, ReceivedRequest
 from tests.support.processes import ManagedProcess, alerter_command, holds, wait_until
@@ -366,9 +367,9 @@ def no_more_arrive(sink: HttpSink, seconds: float, t0: float, after: str) -> Non
 
 
 def committed_firing_sets(client: redis.Redis, prefix: str = "alerter") -> set[frozenset[str]]:
-    """The firing sets recorded in the notification log (`P:nflog`, docs/architecture.md)."""
+    """The firing sets recorded in the notification log (`P:nflog`, app/redis_keys.py)."""
     out = set()
-    for raw in client.hvals(f"{prefix}:nflog"):
+    for raw in client.hvals(Keys(prefix).nflog):
         out.add(frozenset(orjson.loads(raw)["f"]))
     return out
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import orjson
 import requests
 
+from app.redis_keys import Keys
 from tests.e2e.conftest import alert, webhook_receiver, write_config
 from tests.ha.harness import AlerterCluster, HoldingSink, Slot, describe, notification_key
 from tests.support.processes import holds, wait_until
@@ -130,9 +131,9 @@ def test_worker_frozen_mid_send_does_not_roll_back_a_newer_notification(tmp_path
     worker wakes it must not record {a} over {a, b} in the notification log: that would make
     the next flush notify {a, b} a second time. Exactly two requests: {a}, then {a, b}.
 
-    Regression: the commit script (_COMMIT in app/nflog.py) once wrote the entry even when it had
-    changed since it was read, so the woken worker's stale {a} overwrote {a, b} and a third
-    request, {a, b} again, followed at the next group_interval tick.
+    Regression: the commit script (COMMIT_LEASE in app/redis_scripts.py) once wrote the entry
+    even when it had changed since it was read, so the woken worker's stale {a} overwrote {a, b}
+    and a third request, {a, b} again, followed at the next group_interval tick.
     """
     began = time.monotonic()
     with deployment(tmp_path, first_status=200) as (sink, cluster, redis_server):
@@ -164,7 +165,7 @@ def test_worker_frozen_mid_send_does_not_roll_back_a_newer_notification(tmp_path
 
         def logged() -> list[list[str]]:
             with redis_server.client() as c:
-                return [orjson.loads(v)["f"] for v in c.hvals("alerter:nflog")]
+                return [orjson.loads(v)["f"] for v in c.hvals(Keys().nflog)]
 
         window = PEER_TIMEOUT + 2 * GROUP_INTERVAL + 1
         holds(
@@ -212,7 +213,7 @@ def test_slow_receiver_answering_late_does_not_roll_back_a_newer_notification(tm
 
         def logged() -> list[list[str]]:
             with redis_server.client() as c:
-                return [orjson.loads(v)["f"] for v in c.hvals("alerter:nflog")]
+                return [orjson.loads(v)["f"] for v in c.hvals(Keys().nflog)]
 
         wait_until(lambda: logged() == [both], 10, message="the {a, b} notification was not logged")
         sink.release.set()  # the receiver finally answers the first request

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fakeredis
 
 from app.cluster import Membership
-from app.store import Keys
+from app.redis_keys import Keys
 
 NOW = 1_700_000_000.0
 

@@ -97,7 +97,7 @@ def test_resolution_whose_lease_a_dead_worker_holds_keeps_the_group_for_the_retr
     kept = load(rt, gid)
     assert kept is not None and [a.fingerprint for a in kept.alerts] == list(resolved)
 
-    for key in rt.client.scan_iter(f"{rt.keys.prefix}:lease:*"):
+    for key in rt.client.scan_iter(rt.keys.lease("*")):
         rt.client.delete(key)  # the lease's TTL ran out
     flush(rt, gid)
     assert sent == ["firing", "resolved"]

@@ -6,7 +6,7 @@ import fakeredis
 import pytest
 
 from app.nflog import Entry, NotificationLog, needs_update
-from app.store import Keys
+from app.redis_keys import Keys
 
 NOW = 1_700_000_000.0
 F = frozenset

@@ -15,7 +15,8 @@ from app.nflog import NotificationLog
 from app.notify import integrations
 from app.notify.errors import NotifyError
 from app.notify.pipeline import IntegrationTarget, Notifier, NotifyTask, Outcome
-from app.store import GroupState, Keys
+from app.redis_keys import Keys
+from app.store import GroupState
 from app.template import Templates
 
 
@@ -80,7 +81,7 @@ def test_gives_up_at_the_deadline(nflog, monkeypatch) -> None:
 
 def test_a_worker_whose_lease_was_taken_over_does_not_send(nflog, monkeypatch) -> None:
     def steal(_: float) -> None:
-        for key in nflog.r.scan_iter("t:lease:*"):
+        for key in nflog.r.scan_iter(nflog.keys.lease("*")):
             nflog.r.set(key, "another-worker")
 
     pipeline = Notifier(nflog, lease_ttl=15, sleep=steal)

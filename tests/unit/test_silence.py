@@ -5,8 +5,8 @@ from __future__ import annotations
 import fakeredis
 import pytest
 
+from app.redis_keys import Keys
 from app.silence import SilenceError, SilenceNotFound, SilenceStore, silence_from_api
-from app.store import Keys
 from app.timeutil import format_time
 
 NOW = 1_700_000_000.0

@@ -7,7 +7,8 @@ import pytest
 
 from app.alerts import Alert
 from app.labels import fingerprint
-from app.store import AlertStore, GroupRef, Keys
+from app.redis_keys import Keys
+from app.store import AlertStore, GroupRef
 
 NOW = 1_700_000_000.0
 LABELS = {"alertname": "DiskFull", "instance": "a:9100"}

@@ -6,7 +6,8 @@ import fakeredis
 
 from app.alerts import Alert
 from app.labels import fingerprint
-from app.store import AlertStore, GroupRef, Keys
+from app.redis_keys import Keys
+from app.store import AlertStore, GroupRef
 from app.timers import TimerLoop
 
 NOW = 1_700_000_000.0

@@ -1,0 +1,90 @@
+"""Every Redis key alerter uses, in one place.
+
+All keys sit under one prefix, `P` below (`--cluster.label`, or `alerter`), so clusters can share
+a Redis. Python code takes key names from `Keys`; the Lua scripts in `app/redis_scripts.py` get
+theirs in KEYS, or, where a script must name per-group keys for group ids it finds itself, the
+keys' stems (`Keys.group_stem`, ...) in ARGV. Nothing else builds a key name.
+
+key                  type        holds
+-------------------  ----------  ---------------------------------------------------------------
+P:alerts             hash        fingerprint -> "startsAt endsAt updatedAt timeout {json}"
+                                 (Alert.encode): times as epoch seconds, timeout 0 or 1, then
+                                 JSON {"l": labels, "a": annotations, "g": generatorURL}. The
+                                 only copy of each alert.
+P:groups             set         the id of every aggregation group (dispatcher.group_id, a hash
+                                 of the route and the group key).
+P:group:<gid>        hash        "meta": JSON {"key": group key, "route": route id, "receiver":
+                                 receiver name, "labels": the group's labels}; "gi": the
+                                 group_interval in seconds; "flushed": "0" until a timer first
+                                 claims the group, then "1".
+P:gmembers:<gid>     set         the fingerprints of the group's alerts (their values are in
+                                 P:alerts). A group keeps a resolved alert until its resolution
+                                 is notified.
+P:timers             sorted set  gid -> due time (epoch seconds): one member, so one pending
+                                 timer, per group.
+P:inflight:<gid>     string      "1" with a TTL of --cluster.peer-timeout: a flush job for the
+                                 group is queued or running.
+P:nflog              hash        "<gid>:<receiver>/<integration>/<index>" -> JSON {"f": firing
+                                 fingerprints, "r": resolved fingerprints, "ts": time of the
+                                 send, "x": expiry time} (nflog.Entry).
+P:lease:<sha1>       string      the holder's token ("pid.random.counter") with a TTL of
+                                 --cluster.peer-timeout: the right to send one content (the
+                                 sha1 of the nflog field and the firing and resolved
+                                 fingerprints) to one integration of one group.
+P:silences           hash        silence id -> JSON {"id", "m": [[name, op, value], ...],
+                                 "s": startsAt, "e": endsAt, "u": updatedAt, "by": createdBy,
+                                 "c": comment} (Silence.encode).
+P:silences:version   string      a counter bumped (INCR) on every silence change; a process
+                                 re-reads P:silences only when it moved.
+P:peers              hash        process name ("host/role/address-or-pid") -> heartbeat
+                                 JSON {"address", "role", "config": config hash, "ts": time}.
+P:housekeeping       string      "1" with a TTL of --cluster.pushpull-interval: the lock that
+                                 lets one process per interval run the sweep.
+P:gc                 string      "1" with a TTL of --alerts.gc-interval: the lock that lets one
+                                 sweep per interval drop resolved alerts.
+
+RQ keeps its own keys (`rq:*`, queue `alerter`) outside the prefix. The embedded mode's snapshot
+(`backend.save_snapshot`) saves every hash, set and sorted set matching `Keys.everything`; the
+strings (in-flight marks, leases, locks, the silences version) are left out.
+"""
+
+from __future__ import annotations
+
+
+class Keys:
+    """Redis key names under one prefix (`--cluster.label`), so clusters can share a Redis."""
+
+    def __init__(self, prefix: str = "alerter") -> None:
+        self.prefix = prefix
+        self.alerts = f"{prefix}:alerts"
+        self.groups = f"{prefix}:groups"
+        self.timers = f"{prefix}:timers"
+        self.nflog = f"{prefix}:nflog"
+        self.silences = f"{prefix}:silences"
+        self.silences_version = f"{prefix}:silences:version"
+        self.peers = f"{prefix}:peers"
+        self.housekeeping_lock = f"{prefix}:housekeeping"
+        self.gc_lock = f"{prefix}:gc"
+        # Per-group and per-lease keys are a stem followed by the id; scripts that name such keys
+        # for ids they find themselves take the stem as an argument.
+        self.group_stem = f"{prefix}:group:"
+        self.members_stem = f"{prefix}:gmembers:"
+        self.inflight_stem = f"{prefix}:inflight:"
+        self.lease_stem = f"{prefix}:lease:"
+        # A SCAN MATCH pattern for every key above.
+        self.everything = f"{prefix}:*"
+
+    def group(self, gid: str) -> str:
+        return f"{self.group_stem}{gid}"
+
+    def members(self, gid: str) -> str:
+        """The fingerprints of a group's alerts; the alerts themselves are only in `alerts`."""
+        return f"{self.members_stem}{gid}"
+
+    def inflight(self, gid: str) -> str:
+        return f"{self.inflight_stem}{gid}"
+
+    def lease(self, digest: str) -> str:
+        """A lease's key (`digest`: the hash of what it sends); `lease("*")` is a SCAN MATCH
+        pattern for every lease."""
+        return f"{self.lease_stem}{digest}"
