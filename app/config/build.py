@@ -20,6 +20,7 @@ from app.config.model import (
     GlobalConfig,
     HTTPConfig,
     InhibitRule,
+    RawIntegration,
     Receiver,
     Route,
     TimeInterval,
@@ -98,12 +99,12 @@ def _build_email(values: dict[str, Any], g: GlobalConfig) -> EmailConfig:
     return email
 
 
-def _build_unsupported(key: str, values: dict[str, Any] | None, g: GlobalConfig) -> dict[str, Any]:
+def _build_raw(key: str, values: dict[str, Any] | None, g: GlobalConfig) -> RawIntegration:
     """A kept-raw integration with Alertmanager's send_resolved default and the global http_config."""
     out = dict(values or {})
     out.setdefault("send_resolved", INTEGRATIONS[key].send_resolved)
     out.setdefault("http_config", g.http_config)
-    return out
+    return RawIntegration(key.removesuffix("_configs"), out, g.extra)
 
 
 def _build_receiver(values: dict[str, Any], g: GlobalConfig) -> Receiver:
@@ -112,10 +113,8 @@ def _build_receiver(values: dict[str, Any], g: GlobalConfig) -> Receiver:
         name=name,
         webhook_configs=[_build_webhook(v, g) for v in values.get("webhook_configs") or []],
         email_configs=[_build_email(v, g) for v in values.get("email_configs") or []],
-        unsupported={
-            key: [_build_unsupported(key, item, g) for item in values[key]]
-            for key in INTEGRATIONS
-            if values.get(key)
+        raw_integrations={
+            key: [_build_raw(key, item, g) for item in values[key]] for key in INTEGRATIONS if values.get(key)
         },
         labels={**(values.get("labels") or {}), "name": name},
     )

@@ -2,7 +2,7 @@
 
 So that an existing alertmanager.yml loads unchanged, they are validated the way Alertmanager
 checks them (known fields, required settings, the global defaults they need) and kept raw in
-`Receiver.unsupported`. Only their top level is checked: nested fields such as Slack actions are
+`Receiver.raw_integrations`. Only their top level is checked: nested fields such as Slack actions are
 not. `INTEGRATIONS` also names each one's secrets, for the write-back.
 """
 

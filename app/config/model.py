@@ -102,22 +102,44 @@ class EmailConfig:
 
 
 @dataclass
+class RawIntegration:
+    """One of the other Alertmanager integrations (slack_configs, pagerduty_configs, ...), kept as
+    its validated mapping: the values as written plus `send_resolved` (Alertmanager's default
+    when absent) and `http_config` (an HTTPConfig, the global one when absent). `globals` is the
+    global section's other keys (slack_api_url, opsgenie_api_key, ...), for the defaults the
+    integration takes from there."""
+
+    kind: str  # the integration's name: the YAML key without `_configs` ("slack")
+    values: dict[str, Any] = field(repr=False)
+    globals: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def send_resolved(self) -> bool:
+        return bool(self.values.get("send_resolved"))
+
+    @property
+    def http_config(self) -> HTTPConfig:
+        return self.values["http_config"]  # type: ignore[no-any-return]
+
+
+@dataclass
 class Receiver:
     name: str
     webhook_configs: list[WebhookConfig] = field(default_factory=list)
     email_configs: list[EmailConfig] = field(default_factory=list)
-    # Other Alertmanager integrations (slack_configs, pagerduty_configs, ...) are accepted so an
-    # existing file loads; alerter keeps them raw and logs that it cannot deliver them yet. Each
-    # item is the mapping as written plus `send_resolved` (Alertmanager's default when absent) and
-    # `http_config` (an HTTPConfig, the global one when absent).
-    unsupported: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
+    # Other Alertmanager integrations (slack_configs, pagerduty_configs, ...) by YAML key, each
+    # item kept as its validated mapping; see RawIntegration.
+    raw_integrations: dict[str, list[RawIntegration]] = field(default_factory=dict, repr=False)
     labels: dict[str, str] = field(default_factory=dict)  # always holds name=<receiver name>
 
     def integrations(self) -> list[tuple[str, int, Any]]:
-        """(integration name, index, config) for every integration alerter can deliver."""
+        """(integration name, index, config) for every integration of this receiver, named as in
+        Alertmanager's metrics and logs ("webhook", "email", "slack", ...)."""
         out: list[tuple[str, int, Any]] = []
         out += [("webhook", i, c) for i, c in enumerate(self.webhook_configs)]
         out += [("email", i, c) for i, c in enumerate(self.email_configs)]
+        for items in self.raw_integrations.values():
+            out += [(c.kind, i, c) for i, c in enumerate(items)]
         return out
 
 

@@ -39,7 +39,7 @@ def resolve_paths(config: Config, base_dir: str) -> None:
     https = [config.global_.http_config]
     for receiver in config.receivers.values():
         https += [w.http_config for w in receiver.webhook_configs]
-        https += [item["http_config"] for items in receiver.unsupported.values() for item in items]
+        https += [item.http_config for items in receiver.raw_integrations.values() for item in items]
     for http in https:
         if id(http) not in seen:
             seen.add(id(http))

@@ -310,7 +310,7 @@ def _redact_path(values: dict[str, Any], path: str) -> dict[str, Any]:
     return {**values, head: inner}
 
 
-def _unsupported_yaml(key: str, item: dict[str, Any]) -> dict[str, Any]:
+def _raw_yaml(key: str, item: dict[str, Any]) -> dict[str, Any]:
     spec = INTEGRATIONS[key]
     out = {"send_resolved": item["send_resolved"], "http_config": _http_yaml(item["http_config"])}
     rest = {k: v for k, v in item.items() if k not in out}
@@ -353,8 +353,8 @@ def _receiver_yaml(receiver: Receiver) -> dict[str, Any]:
             out[key] = [_email_yaml(e) for e in receiver.email_configs]
         elif key == "webhook_configs" and receiver.webhook_configs:
             out[key] = [_webhook_yaml(w) for w in receiver.webhook_configs]
-        elif receiver.unsupported.get(key):
-            out[key] = [_unsupported_yaml(key, item) for item in receiver.unsupported[key]]
+        elif receiver.raw_integrations.get(key):
+            out[key] = [_raw_yaml(key, item.values) for item in receiver.raw_integrations[key]]
     return out
 
 

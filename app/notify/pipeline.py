@@ -247,7 +247,7 @@ class Notifier:
         metrics.notifications.labels(target.integration).inc()
         started = time.time()
         try:
-            send = sender_for(target.config)
+            send = sender_for(target.integration)
             send(target.config, n, SendContext(templates, max(1.0, d.task.deadline - started)))
         except NotifyError as err:
             reason = "retryable" if err.retryable else "permanent"

@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 from app.alerts import Alert
-from app.config import WebhookConfig
 from app.dispatcher import FlushResult
 from app.labels import fingerprint
 from app.notify import integrations
@@ -58,7 +57,7 @@ def record_sends(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     def send(cfg: Any, n: Any, ctx: Any) -> None:
         statuses.append(n.status)
 
-    monkeypatch.setitem(integrations.SENDERS, WebhookConfig, send)
+    monkeypatch.setitem(integrations.SENDERS, "webhook", send)
     return statuses
 
 

@@ -47,7 +47,7 @@ def job_for(name: str, deadline: float = 30) -> NotifyTask:
 
 
 def run(pipeline: Notifier, sender: FakeSender, monkeypatch: pytest.MonkeyPatch, deadline: float = 30) -> Any:
-    monkeypatch.setitem(integrations.SENDERS, WebhookConfig, sender)
+    monkeypatch.setitem(integrations.SENDERS, "webhook", sender)
     return pipeline.run_many([job_for("A", deadline)], "http://am", Templates())[0]
 
 
@@ -93,7 +93,7 @@ def test_a_worker_whose_lease_was_taken_over_does_not_send(nflog, monkeypatch) -
 def test_a_batch_sends_what_is_due_and_leaves_what_another_worker_holds(nflog, monkeypatch) -> None:
     pipeline = Notifier(nflog, lease_ttl=15, sleep=lambda s: None)
     sender = FakeSender()
-    monkeypatch.setitem(integrations.SENDERS, WebhookConfig, sender)
+    monkeypatch.setitem(integrations.SENDERS, "webhook", sender)
     logged, held, due = job_for("Logged"), job_for("Held"), job_for("Due")
     assert pipeline.run_many([logged], "http://am", Templates()) == [Outcome.SENT]
     nflog.acquire(held.log_field, "", held.firing_set, held.resolved_set, ttl=15)  # another worker's
@@ -118,7 +118,7 @@ def test_a_lease_grown_old_during_the_batch_is_checked_before_its_first_send(nfl
         )
 
     calls: list[str] = []
-    monkeypatch.setitem(integrations.SENDERS, WebhookConfig, slow_send_then_takeover)
+    monkeypatch.setitem(integrations.SENDERS, "webhook", slow_send_then_takeover)
     assert pipeline.run_many([first, second], "http://am", Templates()) == [Outcome.SENT, Outcome.FAILED]
     assert calls == ["First"]
 
@@ -135,7 +135,7 @@ def test_a_receiver_being_retried_does_not_hold_up_the_rest_of_the_batch(nflog, 
             failures[name] -= 1
             raise NotifyError("503", retryable=True)
 
-    monkeypatch.setitem(integrations.SENDERS, WebhookConfig, send)
+    monkeypatch.setitem(integrations.SENDERS, "webhook", send)
     outcomes = pipeline.run_many([job_for("Broken"), job_for("Healthy")], "http://am", Templates())
     assert outcomes == [Outcome.SENT, Outcome.SENT]
     assert sent == ["Broken", "Healthy", "Broken", "Broken"]

@@ -1,10 +1,12 @@
 """Receiver integrations: one module per `*_configs` kind, each turning a notification into one
 delivery.
 
-An integration module registers its sender for its config class (from `app.config`) with
-`@integration(ConfigClass)`; this package imports every module in it, so the notification
-pipeline finds a sender through `sender_for(config)` and imports no concrete integration. A new
-integration is one new module here (and its config class in `app.config`).
+An integration module registers its sender under the integration's name, the `*_configs` key of
+the config model without `_configs` ("webhook", "slack"), with `@integration("slack")`; this
+package imports every module in it, so the notification pipeline finds a sender through
+`sender_for(name)` and imports no concrete integration. A new integration is one new module here
+(its config is validated in `app/config/integrations.py` and reaches the sender as a
+`RawIntegration`, or as a typed config class of its own, like email and webhook).
 """
 
 from __future__ import annotations
@@ -40,27 +42,27 @@ class SendContext:
 Send = Callable[[Any, Notification, SendContext], None]
 SendT = TypeVar("SendT", bound=Callable[..., None])
 
-SENDERS: dict[type, Send] = {}
+SENDERS: dict[str, Send] = {}
 
 
-def integration(config_type: type) -> Callable[[SendT], SendT]:
-    """Register the decorated function as the sender for `config_type`."""
+def integration(name: str) -> Callable[[SendT], SendT]:
+    """Register the decorated function as the sender of integration `name` ("slack")."""
 
     def register(send: SendT) -> SendT:
-        SENDERS[config_type] = send
+        SENDERS[name] = send
         return send
 
     return register
 
 
-def sender_for(config: Any) -> Send:
-    """The sender registered for this integration config; KeyError for a kind with none."""
-    return SENDERS[type(config)]
+def sender_for(name: str) -> Send:
+    """The sender registered for integration `name`; KeyError for one with none."""
+    return SENDERS[name]
 
 
-def supported(config_type: type) -> bool:
-    """Whether some integration module delivers configs of this type."""
-    return config_type in SENDERS
+def supported(name: str) -> bool:
+    """Whether some integration module delivers integration `name`."""
+    return name in SENDERS
 
 
 for _module in pkgutil.iter_modules(__path__):

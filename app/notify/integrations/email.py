@@ -302,7 +302,7 @@ def _reply_error(err: smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefu
     return NotifyError(f"email: {step} refused with {code} {text}; {hint}", retryable=retryable)
 
 
-@integration(EmailConfig)
+@integration("email")
 def send_email(cfg: EmailConfig, n: Notification, ctx: SendContext) -> None:
     """Send the notification by email; raise NotifyError saying what failed and whether to retry."""
     msg, sender, recipients = compose(cfg, n, ctx)

@@ -79,7 +79,7 @@ def _status_hint(code: int) -> str:
     return "the receiver refused the request; it will not be retried"
 
 
-@integration(WebhookConfig)
+@integration("webhook")
 def send_webhook(cfg: WebhookConfig, n: Notification, ctx: SendContext) -> None:
     """POST the notification; raise NotifyError when the receiver did not take it.
 
