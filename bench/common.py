@@ -3,7 +3,8 @@
 Every benchmark starts its own private processes on free 127.0.0.1 ports (redis-server, the
 real Alertmanager, `alerter web` under gunicorn, `alerter worker`, a webhook sink), each in its
 own process group, and stops them all at the end, on failure and on Ctrl-C/SIGTERM. Nothing
-here touches 127.0.0.1:6379 or anything the benchmark did not start itself.
+here touches 127.0.0.1:6379 or anything the benchmark did not start itself. The free ports and
+the private redis-server are the test suite's (tests/support/ports.py, redis_server.py).
 
 The alerts are synthetic but Prometheus-shaped (labels, annotations, startsAt, endsAt,
 generatorURL). Alert i has alertname BenchAlert<i mod groups>, so grouping by alertname gives
@@ -21,7 +22,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +33,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+# The benchmarks run as files (bench/<name>.py), so only bench/ is on sys.path: add the checkout,
+# for tests.support, which the benchmarks share with the test suite.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support.ports import HOST, free_port
+from tests.support.processes import ManagedProcess
+from tests.support.redis_server import RedisServer
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -40,8 +48,6 @@ ALERTER = ROOT / ".venv" / "bin" / "alerter"
 PY_SPY = ROOT / ".venv" / "bin" / "py-spy"
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 WRK = "/usr/bin/wrk"
-HOST = "127.0.0.1"
-RESERVED_PORTS = {6379, 26379, 9093, 9094}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -122,18 +128,13 @@ def machine_summary() -> str:
 # ----------------------------------------------------------------------------- processes
 
 
-def free_port() -> int:
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind((HOST, 0))
-            port = s.getsockname()[1]
-        if port not in RESERVED_PORTS:
-            return port
-
-
 class Proc:
-    def __init__(self, name: str, popen: subprocess.Popen[bytes], log: Path) -> None:
-        self.name, self.popen, self.log = name, popen, log
+    """A child process of the benchmark; `managed` when tests/support started it (the Redis)."""
+
+    def __init__(
+        self, name: str, popen: subprocess.Popen[bytes], log: Path, managed: ManagedProcess | None = None
+    ) -> None:
+        self.name, self.popen, self.log, self.managed = name, popen, log, managed
 
     @property
     def pid(self) -> int:
@@ -191,16 +192,19 @@ class Bench:
         return proc
 
     def stop(self, proc: Proc, timeout: float = 10.0) -> None:
-        if proc.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
+        if proc.managed is not None:
+            proc.managed.stop(timeout)  # SIGTERM, then SIGKILL to its group, as below
+        else:
+            if proc.popen.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.popen.wait(timeout)
+            # Whatever is left in its process group (gunicorn workers) goes too.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.popen.wait(timeout)
-        # Whatever is left in its process group (gunicorn workers) goes too.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.popen.wait(5)
+                proc.popen.wait(5)
         if proc in self.procs:
             self.procs.remove(proc)
 
@@ -210,33 +214,14 @@ class Bench:
 
     # -- the servers ------------------------------------------------------------------------
 
-    def redis(self) -> RedisServer:
-        port = free_port()
-        d = self.dir / f"redis-{port}"
-        d.mkdir()
-        proc = self.spawn(
-            "redis",
-            [
-                "redis-server",
-                "--port",
-                str(port),
-                "--bind",
-                HOST,
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(d),
-                "--protected-mode",
-                "yes",
-                "--loglevel",
-                "warning",
-            ],
-        )
-        srv = RedisServer(port, proc)
-        wait_for(lambda: srv.ping(), 10, f"redis on {port}", proc)
-        return srv
+    def redis(self) -> BenchRedis:
+        """A private redis-server (tests/support/redis_server.py) with its directory and log in
+        the bench's; stopped with the other processes, its CPU counted as the benchmark's."""
+        server = RedisServer(extra_args=["--loglevel", "warning"], base_dir=self.dir).start()
+        assert server.process is not None
+        proc = Proc("redis", server.process.popen, server.process.log_path, managed=server.process)
+        self.procs.append(proc)
+        return BenchRedis(server, proc)
 
     def alertmanager(self, config: Path) -> Server:
         port = free_port()
@@ -331,21 +316,13 @@ class Server:
         return [self.proc.pid, *children(self.proc.pid)]
 
 
-class RedisServer:
-    def __init__(self, port: int, proc: Proc) -> None:
-        self.port, self.proc = port, proc
-        self.url = f"redis://{HOST}:{port}/0"
-        import redis  # the project's venv has it
+class BenchRedis:
+    """What a benchmark uses of its Redis: the URL, one client (no timeouts), INFO, the process."""
 
-        self.client = redis.Redis(host=HOST, port=port)
-
-    def ping(self) -> bool:
-        import redis
-
-        try:
-            return bool(self.client.ping())
-        except redis.ConnectionError:
-            return False
+    def __init__(self, server: RedisServer, proc: Proc) -> None:
+        self.server, self.proc = server, proc
+        self.port, self.url = server.port, server.url
+        self.client = server.client(socket_timeout=None, socket_connect_timeout=None)
 
     def info(self, section: str | None = None) -> dict[str, Any]:
         return self.client.info(section) if section else self.client.info()
@@ -374,26 +351,25 @@ def children(pid: int) -> list[int]:
     return out
 
 
-def rss(pid: int) -> int:
-    """Resident set size in bytes (VmRSS)."""
+def _proc_kb_field(path: str, field: str) -> int:
+    """The `field: N kB` line of a /proc file, in bytes (0 when the process is gone)."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(field):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
     return 0
+
+
+def rss(pid: int) -> int:
+    """Resident set size in bytes (VmRSS)."""
+    return _proc_kb_field(f"/proc/{pid}/status", "VmRSS:")
 
 
 def pss(pid: int) -> int:
     """Proportional set size in bytes: pages shared by forked workers counted once overall."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return _proc_kb_field(f"/proc/{pid}/smaps_rollup", "Pss:")
 
 
 def cpu_seconds(pids: Iterable[int]) -> float:
@@ -778,6 +754,14 @@ def sink_dump(sink: Server) -> list[tuple[float, str, int]]:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["sink"]:
         run_sink(int(sys.argv[2]))
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """--quiet-wait and --keep, which every benchmark on real servers takes (last, in this order)."""
+    p.add_argument(
+        "--quiet-wait", type=int, default=300, help="wait up to this long for an idle machine before each run"
+    )
+    p.add_argument("--keep", action="store_true", help="keep the temp dir with logs and configs")
 
 
 def print_reproduce(name: str, args: argparse.Namespace) -> None:

@@ -44,6 +44,7 @@ from common import (
     Bench,
     ForeignLoad,
     Profiler,
+    add_run_options,
     children,
     cpu_seconds,
     free_port,
@@ -78,10 +79,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--scenarios", default="fresh,resend", help="comma list of fresh,resend")
     p.add_argument("--servers", default="alertmanager,alerter", help="comma list of alertmanager,alerter")
     p.add_argument("--profile", default=None, help="directory for py-spy profiles of alerter's web workers")
-    p.add_argument(
-        "--quiet-wait", type=int, default=300, help="wait up to this long for an idle machine before each run"
-    )
-    p.add_argument("--keep", action="store_true", help="keep the temp dir with logs and configs")
+    add_run_options(p)
     return p.parse_args()
 
 

@@ -34,6 +34,7 @@ from common import (
     Bench,
     ForeignLoad,
     Profiler,
+    add_run_options,
     cpu_seconds,
     machine_summary,
     make_alert,
@@ -67,10 +68,7 @@ def parse_args() -> argparse.Namespace:
         "--max-wait", type=float, default=150.0, help="give up this many seconds after the last group was due"
     )
     p.add_argument("--profile", default=None, help="directory for py-spy profiles of the alerter workers")
-    p.add_argument(
-        "--quiet-wait", type=int, default=300, help="wait up to this long for an idle machine before each run"
-    )
-    p.add_argument("--keep", action="store_true")
+    add_run_options(p)
     return p.parse_args()
 
 

@@ -33,6 +33,7 @@ from common import (
     Bench,
     ForeignLoad,
     Profiler,
+    add_run_options,
     children,
     free_port,
     http_get,
@@ -70,10 +71,7 @@ def parse_args() -> argparse.Namespace:
         default=None,
         help="directory for py-spy profiles of alerter's web workers during the GETs",
     )
-    p.add_argument(
-        "--quiet-wait", type=int, default=300, help="wait up to this long for an idle machine before each run"
-    )
-    p.add_argument("--keep", action="store_true")
+    add_run_options(p)
     return p.parse_args()
 
 
@@ -190,35 +188,18 @@ def comparison(al: dict[str, Any], am: dict[str, Any]) -> list[list[str]]:
             ratio(al["after_per_alert"], am["after_per_alert"]),
             "",
         ],
-        [
-            "GET /alerts p50 ms",
-            f"{1000 * med(am['get_alerts']):,.0f}",
-            f"{1000 * med(al['get_alerts']):,.0f}",
-            ratio(med(al["get_alerts"]), med(am["get_alerts"])),
-            "",
-        ],
-        [
-            "GET /alerts max ms",
-            f"{1000 * max(am['get_alerts']):,.0f}",
-            f"{1000 * max(al['get_alerts']):,.0f}",
-            ratio(max(al["get_alerts"]), max(am["get_alerts"])),
-            "",
-        ],
-        [
-            "GET /alerts/groups p50 ms",
-            f"{1000 * med(am['get_groups']):,.0f}",
-            f"{1000 * med(al['get_groups']):,.0f}",
-            ratio(med(al["get_groups"]), med(am["get_groups"])),
-            "",
-        ],
-        [
-            "GET /alerts/groups max ms",
-            f"{1000 * max(am['get_groups']):,.0f}",
-            f"{1000 * max(al['get_groups']):,.0f}",
-            ratio(max(al["get_groups"]), max(am["get_groups"])),
-            "",
-        ],
     ]
+    for path, key in (("/alerts", "get_alerts"), ("/alerts/groups", "get_groups")):
+        for stat, of in (("p50", med), ("max", max)):
+            rows.append(
+                [
+                    f"GET {path} {stat} ms",
+                    f"{1000 * of(am[key]):,.0f}",
+                    f"{1000 * of(al[key]):,.0f}",
+                    ratio(of(al[key]), of(am[key])),
+                    "",
+                ]
+            )
     return rows
 
 

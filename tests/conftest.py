@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.support import processes
+from tests.support.ports import free_port as _free_port
 from tests.support.redis_server import RedisServer
-from tests.support.redis_server import free_port as _free_port
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -13,8 +13,9 @@ import requests
 import yaml
 
 from app.timeutil import format_time
+from tests.support.ports import free_port
 from tests.support.processes import ManagedProcess, alerter_command
-from tests.support.redis_server import RedisServer, free_port
+from tests.support.redis_server import RedisServer
 
 # Short timers so that a whole group lifecycle fits in seconds.
 TIMING = {"group_wait": "1s", "group_interval": "2s", "repeat_interval": "6s"}

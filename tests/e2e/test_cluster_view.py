@@ -10,8 +10,9 @@ import requests
 
 from tests.e2e.conftest import alert, start_split, webhook_receiver, write_config
 from tests.support.http_sink import HttpSink
+from tests.support.ports import free_port
 from tests.support.processes import ManagedProcess, alerter_command, require_binary, wait_until
-from tests.support.redis_server import RedisServer, free_port
+from tests.support.redis_server import RedisServer
 
 
 def status(url: str) -> dict:

@@ -24,8 +24,8 @@ import requests
 from app.redis_keys import Keys
 from app.timeutil import format_time
 from tests.support.http_sink import HttpSink, ReceivedRequest
+from tests.support.ports import free_port
 from tests.support.processes import ManagedProcess, alerter_command, holds, wait_until
-from tests.support.redis_server import free_port
 
 # ---------------------------------------------------------------------------------------------
 # The deployment
@@ -101,6 +101,13 @@ class AlerterCluster:
         self.webs.append(slot)
         self._run(slot)
         return slot
+
+    def add(self, workers: int, webs: int, web_workers: int = 2) -> None:
+        """Start `workers` workers, then `webs` web instances of `web_workers` processes each."""
+        for _ in range(workers):
+            self.add_worker()
+        for _ in range(webs):
+            self.add_web(web_workers=web_workers)
 
     def wait_ready(self, client: redis.Redis, timeout: float = 60.0) -> None:
         """Every web instance answers /-/ready and every worker registered with RQ."""

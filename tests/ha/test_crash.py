@@ -77,10 +77,7 @@ def test_random_sigkills_lose_nothing_and_duplicate_at_most_once_per_worker_kill
         client = redis_server.client()
         pusher: Pusher | None = None
         try:
-            for _ in range(3):
-                cluster.add_worker()
-            for _ in range(2):
-                cluster.add_web(web_workers=2)
+            cluster.add(workers=3, webs=2)
             cluster.wait_ready(client)
 
             t0 = time.time()

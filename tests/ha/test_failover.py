@@ -64,10 +64,7 @@ def test_master_killed_notifications_resume_and_no_group_is_lost(tmp_path: Path)
         )
         pusher: Pusher | None = None
         try:
-            for _ in range(3):
-                cluster.add_worker()
-            for _ in range(2):
-                cluster.add_web(web_workers=2)
+            cluster.add(workers=3, webs=2)
             with ha.master_client(socket_timeout=2) as client:
                 cluster.wait_ready(client)
 

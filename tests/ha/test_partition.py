@@ -46,9 +46,7 @@ def deployment(
         )
         client = redis_server.client()
         try:
-            cluster.add_worker()
-            cluster.add_worker()
-            cluster.add_web(web_workers=1)
+            cluster.add(workers=2, webs=1, web_workers=1)
             cluster.wait_ready(client)
             yield sink, cluster, redis_server
         finally:
@@ -73,6 +71,33 @@ def sender_slots(sink: HoldingSink, cluster: AlerterCluster) -> tuple[Slot, Slot
     frozen = pids[sender]
     (other,) = [s for s in cluster.workers if s is not frozen]
     return frozen, other
+
+
+def logged_firing_sets(redis_server: RedisServer) -> list[list[str]]:
+    """The firing set of every entry in the notification log."""
+    with redis_server.client() as c:
+        return [orjson.loads(v)["f"] for v in c.hvals(Keys().nflog)]
+
+
+def assert_newer_notification_stands(
+    sink: HoldingSink, redis_server: RedisServer, both: list[str], seconds: float, t0: float, cause: str
+) -> None:
+    """For `seconds` the receiver gets nothing beyond its two requests, and then the notification
+    log holds the newer {a, b} alone: `cause` neither sent again nor rolled the log back."""
+
+    def logged() -> list[list[str]]:
+        return logged_firing_sets(redis_server)
+
+    holds(
+        lambda: len(sink.requests) == 2,
+        seconds,
+        lambda: (
+            f"{cause} led to another notification:\n"
+            + "\n".join(describe(r, t0) for r in sink.requests)
+            + f"\nnotification log firing sets now: {logged()}, newest notified: {both}"
+        ),
+    )
+    assert logged() == [both], f"the notification log went back to {logged()}, not {both}"
 
 
 def test_worker_frozen_mid_send_loses_its_lease_and_does_not_send_again(tmp_path: Path) -> None:
@@ -163,21 +188,10 @@ def test_worker_frozen_mid_send_does_not_roll_back_a_newer_notification(tmp_path
             message=f"the resumed worker did not finish its send\n{frozen.process.log_tail()}",
         )
 
-        def logged() -> list[list[str]]:
-            with redis_server.client() as c:
-                return [orjson.loads(v)["f"] for v in c.hvals(Keys().nflog)]
-
         window = PEER_TIMEOUT + 2 * GROUP_INTERVAL + 1
-        holds(
-            lambda: len(sink.requests) == 2,
-            window,
-            lambda: (
-                "the frozen worker's late commit led to another notification:\n"
-                + "\n".join(describe(r, t0) for r in sink.requests)
-                + f"\nnotification log firing sets now: {logged()}, newest notified: {both}"
-            ),
+        assert_newer_notification_stands(
+            sink, redis_server, both, window, t0, "the frozen worker's late commit"
         )
-        assert logged() == [both], f"the notification log went back to {logged()}, not {both}"
         print(
             f"\npartition (delivered send): {{a}} t={first.received_at - t0:.2f}s by {frozen.name} "
             f"(paused {resumed_at - paused_at:.2f}s), {{a,b}} t={second.received_at - t0:.2f}s by "
@@ -211,11 +225,11 @@ def test_slow_receiver_answering_late_does_not_roll_back_a_newer_notification(tm
         both = sorted(x["fingerprint"] for x in second.json["alerts"])
         assert len(first.json["alerts"]) == 1 and len(both) == 2
 
-        def logged() -> list[list[str]]:
-            with redis_server.client() as c:
-                return [orjson.loads(v)["f"] for v in c.hvals(Keys().nflog)]
-
-        wait_until(lambda: logged() == [both], 10, message="the {a, b} notification was not logged")
+        wait_until(
+            lambda: logged_firing_sets(redis_server) == [both],
+            10,
+            message="the {a, b} notification was not logged",
+        )
         sink.release.set()  # the receiver finally answers the first request
         answered_at = time.time()
         wait_until(
@@ -223,16 +237,9 @@ def test_slow_receiver_answering_late_does_not_roll_back_a_newer_notification(tm
             10,
             message=f"the slow send did not complete\n{slow.process.log_tail()}",
         )
-        holds(
-            lambda: len(sink.requests) == 2,
-            2 * GROUP_INTERVAL + 1,
-            lambda: (
-                "the late answer to {a} led to another notification:\n"
-                + "\n".join(describe(r, t0) for r in sink.requests)
-                + f"\nnotification log firing sets now: {logged()}, newest notified: {both}"
-            ),
+        assert_newer_notification_stands(
+            sink, redis_server, both, 2 * GROUP_INTERVAL + 1, t0, "the late answer to {a}"
         )
-        assert logged() == [both], f"the notification log went back to {logged()}, not {both}"
         print(
             f"\nslow receiver: {{a}} sent t={first.received_at - t0:.2f}s by {slow.name}, answered "
             f"t={answered_at - t0:.2f}s; {{a,b}} t={second.received_at - t0:.2f}s by {other.name}; "

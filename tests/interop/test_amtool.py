@@ -4,14 +4,13 @@ prints what an Alertmanager would have made it print."""
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import Deployment, start_embedded, write_config
-from tests.support.processes import require_binary, wait_until
+from tests.support.processes import run_amtool, wait_until
 
 CONFIG_EXTRA = {
     "inhibit_rules": [
@@ -43,17 +42,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
 
 
 def amtool(dep: Deployment, *args: str) -> str:
-    binary = require_binary("amtool", "prometheus-alertmanager")
-    done = subprocess.run(
-        [binary, f"--alertmanager.url={dep.web_urls[0]}", *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert done.returncode == 0, (
-        f"amtool {' '.join(args)} exited {done.returncode}: {done.stderr}{done.stdout}"
-    )
-    return done.stdout
+    return run_amtool(dep.web_urls[0], *args)
 
 
 def test_alert_add_and_query(node: Deployment) -> None:

@@ -32,8 +32,9 @@ import yaml
 from app.timeutil import parse_time
 from tests.e2e.conftest import Deployment, start_split, webhook_receiver, write_config
 from tests.support.http_sink import HttpSink, ReceivedRequest
+from tests.support.ports import free_port
 from tests.support.processes import ManagedProcess, holds, require_binary, wait_until
-from tests.support.redis_server import RedisServer, free_port
+from tests.support.redis_server import RedisServer
 
 # The seed's rulefile.yml with a short `for:` (20s in the seed) so that a test takes seconds.
 RULES = {

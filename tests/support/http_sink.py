@@ -28,6 +28,8 @@ from typing import Any
 
 import trustme
 
+from tests.support.processes import wait_for_records
+
 
 @dataclass(frozen=True)
 class ReceivedRequest:
@@ -108,17 +110,14 @@ class HttpSink:
 
     def wait_for(self, count: int, timeout: float) -> list[ReceivedRequest]:
         """Block until at least `count` requests arrived; fail the test at the deadline."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while len(self._requests) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(
-                        f"expected {count} requests within {timeout}s, got {len(self._requests)}: "
-                        f"{[(r.method, r.path) for r in self._requests]}"
-                    )
-                self._cond.wait(left)
-            return list(self._requests)
+        return wait_for_records(
+            self._cond,
+            self._requests,
+            count,
+            timeout,
+            "requests",
+            lambda: f"{[(r.method, r.path) for r in self._requests]}",
+        )
 
     def _record(self, request: ReceivedRequest) -> int:
         with self._cond:

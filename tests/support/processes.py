@@ -116,6 +116,44 @@ def holds(predicate: Callable[[], bool], seconds: float, message: str | Callable
         time.sleep(0.05)
 
 
+def wait_for_records(
+    cond: threading.Condition,
+    records: list[T],
+    count: int,
+    timeout: float,
+    what: str,
+    detail: Callable[[], str] | None = None,
+) -> list[T]:
+    """Block until `records` (appended to under `cond`, which is then notified) holds at least
+    `count` items and return a copy; at the deadline fail the test, saying how many `what`
+    arrived (and `detail()`, when given): the recording servers' `wait_for`."""
+    deadline = time.monotonic() + timeout
+    with cond:
+        while len(records) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                got = f"expected {count} {what} within {timeout}s, got {len(records)}"
+                raise AssertionError(f"{got}: {detail()}" if detail is not None else got)
+            cond.wait(left)
+        return list(records)
+
+
+def run_amtool(url: str, *args: str, context: Callable[[], str] | None = None) -> str:
+    """Run Debian's amtool against the Alertmanager API at `url` and return what it printed; it
+    must exit 0, else the test fails with amtool's output (and `context()`, when given)."""
+    binary = require_binary("amtool", "prometheus-alertmanager")
+    done = subprocess.run(
+        [binary, f"--alertmanager.url={url}", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if done.returncode != 0:
+        failure = f"amtool {' '.join(args)} exited {done.returncode}: {done.stderr}{done.stdout}"
+        raise AssertionError(f"{failure}\n{context()}" if context is not None else failure)
+    return done.stdout
+
+
 def alerter_command(*args: str) -> list[str]:
     """argv that runs alerter from the interpreter running the tests.
 

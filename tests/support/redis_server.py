@@ -14,10 +14,7 @@ A missing `redis-server` fails the test (it never skips): run scripts/test, whic
 from __future__ import annotations
 
 import itertools
-import random
 import shutil
-import socket
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -28,60 +25,10 @@ import redis.sentinel
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from tests.support.ports import HOST, RESERVED_PORTS, free_port
 from tests.support.processes import ManagedProcess, require_binary, session_dir, wait_until
 
-HOST = "127.0.0.1"
-RESERVED_PORTS = frozenset({6379, 26379})  # the machine's own Redis and Sentinel
-_HANDED_OUT: set[int] = set()
-_PORT_LOCK = threading.Lock()
 _COUNTER = itertools.count(1)
-
-
-def _ephemeral_range() -> tuple[int, int]:
-    try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 32768, 60999
-
-
-def _bindable(port: int) -> bool:
-    # No SO_REUSEADDR: a port with anything on it (a listener, even a TIME_WAIT) is refused.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1, never 6379, not handed out before in this run.
-
-    Ports come from below the kernel's ephemeral range: an ephemeral port can be taken at any
-    moment by an outgoing connection (a replica connecting to its master, say), which would make
-    a later `restart()` on the same port fail. Randomised, so that test runs on the same machine
-    rarely collide.
-    """
-    low_ephemeral, _ = _ephemeral_range()
-    low, high = 10000, min(low_ephemeral, 65536)
-    with _PORT_LOCK:
-        if high - low > 1000:
-            for _ in range(1000):
-                port = random.randrange(low, high)
-                if port in RESERVED_PORTS or port in _HANDED_OUT:
-                    continue
-                if _bindable(port):
-                    _HANDED_OUT.add(port)
-                    return port
-        for _ in range(100):  # fall back to the kernel's choice
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-                sock.bind((HOST, 0))
-                port = int(sock.getsockname()[1])
-            if port not in RESERVED_PORTS and port not in _HANDED_OUT:
-                _HANDED_OUT.add(port)
-                return port
-    raise RuntimeError("no free TCP port found on 127.0.0.1")
 
 
 def redis_server_binary() -> str:
@@ -94,13 +41,17 @@ class _RedisProcess:
     kind = "redis"
     start_timeout = 15.0
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, base_dir: Path | None = None) -> None:
         self._fixed_port = port is not None
         self.port = port if port is not None else free_port()
         if self.port in RESERVED_PORTS:
-            raise ValueError(f"port {self.port} is reserved for the machine's own Redis")
-        self.dir = session_dir() / "redis" / f"{next(_COUNTER):03d}-{self.kind}"
+            raise ValueError(f"port {self.port} is reserved for the machine's own services")
+        # The server's directory; with `base_dir` (a benchmark's) its log goes there too, else
+        # with the test session's logs.
+        parent = base_dir if base_dir is not None else session_dir() / "redis"
+        self.dir = parent / f"{next(_COUNTER):03d}-{self.kind}"
         self.dir.mkdir(parents=True)
+        self._log_path = self.dir / f"{self.kind}.log" if base_dir is not None else None
         self.process: ManagedProcess | None = None
         self._started_once = False
 
@@ -146,7 +97,9 @@ class _RedisProcess:
         if not self._started_once:
             self._prepare()
         for attempt in range(5):
-            self.process = ManagedProcess(self._argv(), cwd=self.dir, name=f"{self.kind}-{self.port}")
+            self.process = ManagedProcess(
+                self._argv(), cwd=self.dir, log_path=self._log_path, name=f"{self.kind}-{self.port}"
+            )
             try:
                 self._wait_ready()
             except AssertionError:
@@ -227,8 +180,9 @@ class RedisServer(_RedisProcess):
         port: int | None = None,
         replicaof: RedisServer | tuple[str, int] | None = None,
         extra_args: Sequence[str] = (),
+        base_dir: Path | None = None,
     ) -> None:
-        super().__init__(port)
+        super().__init__(port, base_dir)
         if isinstance(replicaof, RedisServer):
             replicaof = replicaof.addr
         self.replicaof = replicaof

@@ -35,6 +35,8 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from tests.support.processes import wait_for_records
+
 USERNAME = "alerter"
 PASSWORD = "pässw0rd secret"
 MECHANISMS = frozenset({"PLAIN", "LOGIN", "CRAM-MD5"})
@@ -149,16 +151,7 @@ class SmtpServer:
 
     def wait_for(self, count: int, timeout: float) -> list[ReceivedMail]:
         """Block until at least `count` messages were accepted; fail the test at the deadline."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while len(self._mail) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(
-                        f"expected {count} messages within {timeout}s, got {len(self._mail)}"
-                    )
-                self._cond.wait(left)
-            return list(self._mail)
+        return wait_for_records(self._cond, self._mail, count, timeout, "messages")
 
     def _record(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         with self._cond:

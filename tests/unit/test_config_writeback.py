@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
 import textwrap
 import threading
 from collections.abc import Iterator
@@ -35,7 +34,7 @@ from app.config import (
     load_config,
     load_config_file,
 )
-from tests.support.processes import require_binary
+from tests.support.processes import run_amtool
 
 CORPUS = Path(__file__).resolve().parent.parent / "configs"
 
@@ -100,18 +99,11 @@ def status_server() -> Iterator[StatusServer]:
 
 def amtool(server: StatusServer, *args: str) -> str:
     """Run Debian's amtool against the stand-in; it must exit 0."""
-    binary = require_binary("amtool", "prometheus-alertmanager")
-    done = subprocess.run(
-        [binary, f"--alertmanager.url={server.url}", *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
+    return run_amtool(
+        server.url,
+        *args,
+        context=lambda: f"--- config served ---\n{json.loads(server.body)['config']['original']}",
     )
-    assert done.returncode == 0, (
-        f"amtool {' '.join(args)} exited {done.returncode}: {done.stderr}{done.stdout}\n"
-        f"--- config served ---\n{json.loads(server.body)['config']['original']}"
-    )
-    return done.stdout
 
 
 # --- comparing configs ------------------------------------------------------------------------------

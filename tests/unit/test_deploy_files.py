@@ -21,8 +21,9 @@ import yaml
 
 from app.cli import parse_settings
 from app.settings import Settings
+from tests.support.ports import free_port
 from tests.support.processes import REPO_ROOT, ManagedProcess, alerter_command, require_binary, wait_until
-from tests.support.redis_server import RedisServer, free_port
+from tests.support.redis_server import RedisServer
 
 DEPLOY = REPO_ROOT / "deploy"
 COMPOSE = REPO_ROOT / "docker-compose.yml"

@@ -19,8 +19,9 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from tests.support import processes
+from tests.support.ports import free_port
 from tests.support.processes import ManagedProcess, alerter_command, require_binary, wait_until
-from tests.support.redis_server import RedisHACluster, RedisServer, SentinelServer, free_port
+from tests.support.redis_server import RedisHACluster, RedisServer, SentinelServer
 
 
 def python(code: str) -> list[str]:
