@@ -56,10 +56,14 @@ def read_default(name: str) -> str:
     return (DEFAULTS / name).read_text(encoding="utf-8")
 
 
-# alerter's Go definitions of Alertmanager's helper templates, parsed before the operator's files.
-# Its name has a "/", which no file of a `templates:` glob (named by its base name) can have.
-_GO_DEFAULTS_NAME = "alerter/defaults.gotmpl"
-_GO_DEFAULTS_TEXT = read_default("defaults.gotmpl")
+# alerter's Go definitions of Alertmanager's default templates (defaults.gotmpl for the shared
+# helpers, one file per integration beside it), parsed before the operator's files. Their names
+# have a "/", which no file of a `templates:` glob (named by its base name) can have.
+_GO_DEFAULTS = {
+    f"alerter/{entry.name}": entry.read_text(encoding="utf-8")
+    for entry in sorted(DEFAULTS.iterdir(), key=lambda e: e.name)
+    if entry.name.endswith(".gotmpl")
+}
 
 # Alertmanager's default template names that alerter renders with its own Jinja2 defaults.
 JINJA_DEFAULTS = {
@@ -140,7 +144,7 @@ class Templates:
         """Parse the files (name -> text) after alerter's Go defaults, which they may redefine;
         raise TemplateLoadError naming the file that fails."""
         try:
-            self._go = gotemplate.TemplateSet({_GO_DEFAULTS_NAME: _GO_DEFAULTS_TEXT, **(files or {})})
+            self._go = gotemplate.TemplateSet({**_GO_DEFAULTS, **(files or {})})
         except gotemplate.ParseError as err:
             raise TemplateLoadError(str(err)) from None
 

@@ -6,6 +6,8 @@
         assert sink.requests[0].json["status"] == "firing"
 
 `respond_with(500, 500)` makes the next requests get those statuses (then the default again).
+A `responder` decides the whole answer instead: it gets each request and returns (status, body,
+content type), for services whose clients read the answer (Telegram's JSON, Slack's "ok").
 With `tls=True` the sink serves HTTPS with a certificate from a throwaway CA (`ca_file`), and with
 `client_ca=True` it also requires a client certificate signed by that CA (see `client_cert_file`).
 """
@@ -18,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -50,8 +52,10 @@ class HttpSink:
         default_status: int = 200,
         tls: bool = False,
         client_ca: bool = False,
+        responder: Callable[[ReceivedRequest], tuple[int, bytes, str]] | None = None,
     ) -> None:
         self.default_status = default_status
+        self.responder = responder
         self._statuses: deque[int] = deque(statuses)
         self._requests: list[ReceivedRequest] = []
         self._cond = threading.Condition()
@@ -139,26 +143,27 @@ def _handler_for(sink: HttpSink) -> type[BaseHTTPRequestHandler]:
                 parsed = None
             cert = self.connection.getpeercert() if isinstance(self.connection, ssl.SSLSocket) else None
             subject = dict(item[0] for item in cert["subject"]).get("commonName") if cert else None
-            status = sink._record(
-                ReceivedRequest(
-                    self.command,
-                    self.path,
-                    self.headers,
-                    body,
-                    parsed,
-                    time.time(),
-                    subject,
-                    self.client_address[1],
-                )
+            request = ReceivedRequest(
+                self.command,
+                self.path,
+                self.headers,
+                body,
+                parsed,
+                time.time(),
+                subject,
+                self.client_address[1],
             )
-            reply = f"status {status}".encode()
+            status = sink._record(request)
+            reply, content_type = f"status {status}".encode(), "text/plain"
+            if sink.responder is not None:
+                status, reply, content_type = sink.responder(request)
             self.send_response(status)
-            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
             self.wfile.write(reply)
 
-        do_GET = do_POST = do_PUT = _handle
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
         def log_message(self, format: str, *args: Any) -> None:
             """Keep test output quiet; the requests are recorded instead."""
