@@ -430,13 +430,29 @@ class _BadRedirect(Exception):
 
 
 def post(cfg: HTTPConfig, url: str, body: bytes, content_type: str, timeout: float, what: str) -> Response:
-    """POST with the http_config's auth, TLS, proxy and redirect settings.
+    """POST `body` as `content_type`; see `request`."""
+    return request(cfg, "POST", url, body, {"Content-Type": content_type}, timeout, what)
+
+
+def request(
+    cfg: HTTPConfig,
+    method: str,
+    url: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    timeout: float,
+    what: str,
+) -> Response:
+    """One request with the http_config's auth, TLS, proxy and redirect settings; `headers` are
+    the integration's own (Content-Type, API keys), sent after the User-Agent and before the
+    http_config's auth, which wins.
 
     Returns the response whatever its status, with its body read (so the connection is back in
     the pool). Raises NotifyError for failures before a response arrives: retryable for network
     and credential-file problems, as Alertmanager retries every failed request; not retryable for
     a TLS or proxy setup that cannot load or a URL that cannot be used. Messages never hold the
-    URL's path or the credentials; they start with `what` (the integration) and the redacted URL.
+    URL's path or the credentials; they start with `what` (the integration), the method and the
+    redacted URL.
     """
     try:
         transport = transport_for(cfg)
@@ -445,37 +461,37 @@ def post(cfg: HTTPConfig, url: str, body: bytes, content_type: str, timeout: flo
         problem = str(err)
         if isinstance(err, _InvalidURL):
             problem = f"the URL is not valid ({err}); check url or url_file"
-        raise NotifyError(f"{_where(what, url)}: {problem}", retryable=False) from None
+        raise NotifyError(f"{_where(what, method, url)}: {problem}", retryable=False) from None
     try:
-        headers = {"User-Agent": USER_AGENT, "Content-Type": content_type, **_auth_headers(cfg)}
+        all_headers = {"User-Agent": USER_AGENT, **headers, **_auth_headers(cfg)}
     except NotifyError as err:
-        raise NotifyError(f"{_where(what, url)}: {err}", retryable=err.retryable) from None
+        raise NotifyError(f"{_where(what, method, url)}: {err}", retryable=err.retryable) from None
     try:
-        return _exchange(transport, target, body, headers, timeout, cfg.follow_redirects)
+        return _exchange(transport, method, target, body, all_headers, timeout, cfg.follow_redirects)
     except (urllib3.exceptions.HTTPError, ValueError, _TooManyRedirects, _BadRedirect) as err:
         problem, retryable = _transport_problem(err)
-        raise NotifyError(f"{_where(what, url)}: {problem}", retryable=retryable) from None
+        raise NotifyError(f"{_where(what, method, url)}: {problem}", retryable=retryable) from None
 
 
-def _where(what: str, url: str) -> str:
+def _where(what: str, method: str, url: str) -> str:
     """The start of an error message; built only on failure, as redacting parses the URL."""
-    return f"{what} POST to {redact_url(url)}"
+    return f"{what} {method} to {redact_url(url)}"
 
 
 def _exchange(
     transport: _Transport,
+    method: str,
     target: _Target,
     body: bytes | None,
     headers: dict[str, str],
     timeout: float,
     follow_redirects: bool,
 ) -> Response:
-    """The POST and, when allowed, the redirects after it, by Go's net/http rules.
+    """The request and, when allowed, the redirects after it, by Go's net/http rules.
 
     Every hop gets what is left of `timeout` (connect and read each), so redirects cannot
     stretch a send past the flush's deadline.
     """
-    method = "POST"
     deadline = time.monotonic() + timeout
     for hop in range(MAX_REDIRECTS + 1):
         hop_headers = headers
