@@ -1,0 +1,113 @@
+"""What Alertmanager's integrations share: truncation with its marker, secrets read inline or
+from their `_file`, a JSON request, and the verdict on the answer (Alertmanager's Retrier).
+
+Integration modules use these instead of writing their own, so that every integration truncates,
+retries and reports a refusal the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+
+from app.config import RawIntegration
+from app.notify import transport
+from app.notify.errors import NotifyError
+from app.notify.integrations import SendContext
+
+# Alertmanager's truncation marker: one character, three bytes in UTF-8.
+TRUNCATION_MARKER = "…"
+# How much of a refusing receiver's answer goes into the error (and so into the log).
+BODY_EXCERPT = 512
+
+
+def truncate_runes(text: str, limit: int) -> tuple[str, bool]:
+    """`text` cut to `limit` characters, the last one the marker; (text, whether it was cut)."""
+    if len(text) <= limit:
+        return text, False
+    if limit <= 3:
+        return text[:limit], True
+    return text[: limit - 1] + TRUNCATION_MARKER, True
+
+
+def truncate_bytes(text: str, limit: int) -> tuple[str, bool]:
+    """`text` cut to at most `limit` UTF-8 bytes, whole characters only, ending in the marker."""
+    encoded = text.encode()
+    if len(encoded) <= limit:
+        return text, False
+    if limit <= 3:
+        return (TRUNCATION_MARKER if limit == 3 else "." * limit), True
+    kept = encoded[: limit - 3].decode("utf-8", errors="ignore")
+    return kept + TRUNCATION_MARKER, True
+
+
+def secret(cfg: RawIntegration, name: str, global_name: str = "") -> str:
+    """The integration's `name` setting, or the content of `name_file` (read at every send, so a
+    rotated secret needs no reload), falling back to the global section's `global_name` and
+    `global_name_file`. A file that cannot be read is a retryable NotifyError."""
+    values = cfg.values
+    if values.get(name) or values.get(f"{name}_file"):
+        return transport.value_or_file(
+            str(values.get(name) or ""), str(values.get(f"{name}_file") or ""), f"{cfg.kind} {name}_file"
+        )
+    if global_name:
+        g = cfg.globals
+        inline, path = str(g.get(global_name) or ""), str(g.get(f"{global_name}_file") or "")
+        return transport.value_or_file(inline, path, f"global {global_name}_file")
+    return ""
+
+
+def check_answer(
+    kind: str,
+    response: transport.Response,
+    retry_codes: Iterable[int] = (),
+    details: Callable[[transport.Response], str] | None = None,
+) -> None:
+    """Alertmanager's Retrier: 2xx is delivered; 5xx and `retry_codes` are retried; any other
+    status is permanent. The error names the status and the receiver's answer (or what
+    `details` makes of it), which is what an operator needs to fix a refused request."""
+    code = response.status_code
+    if code // 100 == 2:
+        return
+    retryable = code // 100 == 5 or code in tuple(retry_codes)
+    said = details(response) if details is not None else response.text[:BODY_EXCERPT].strip()
+    message = f"{kind}: unexpected status code {code}" + (f": {said}" if said else "")
+    raise NotifyError(message, retryable=retryable)
+
+
+# What Go's encoding/json escapes inside strings by default (Alertmanager's integrations encode
+# with it): HTML's special characters and the two JavaScript line separators.
+_GO_ESCAPES = (
+    (b"<", b"\\u003c"),
+    (b">", b"\\u003e"),
+    (b"&", b"\\u0026"),
+    ("\u2028".encode(), b"\\u2028"),
+    ("\u2029".encode(), b"\\u2029"),
+)
+
+
+def go_json(payload: Any) -> bytes:
+    """`payload` as Go's json.Encoder writes it: compact, HTML characters escaped, and a final
+    newline, so that a receiver gets the bytes Alertmanager would send. Keys keep the dict's
+    order: build payloads in the order of Alertmanager's struct fields."""
+    body = orjson.dumps(payload)
+    for raw, escaped in _GO_ESCAPES:
+        body = body.replace(raw, escaped)
+    return body + b"\n"
+
+
+def send_json(
+    cfg: RawIntegration,
+    url: str,
+    payload: Any,
+    ctx: SendContext,
+    method: str = "POST",
+    headers: dict[str, str] | None = None,
+) -> transport.Response:
+    """Send `payload` as JSON (Go's encoding, see `go_json`) with the integration's http_config;
+    the answer is the caller's to judge (most pass it to `check_answer`)."""
+    body = go_json(payload)
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    return transport.request(cfg.http_config, method, url, body, all_headers, ctx.timeout, cfg.kind)
