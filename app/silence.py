@@ -23,7 +23,8 @@ import redis
 from app.labels import label_name_error
 from app.matchers import Matcher, matches_all
 from app.store import DELETE_UNCHANGED_SCRIPT, Keys
-from app.timeutil import format_time, parse_time
+from app.timeutil import format_rfc3339 as format_time
+from app.timeutil import parse_rfc3339_checked as parse_time
 
 PENDING, ACTIVE, EXPIRED = "pending", "active", "expired"
 

@@ -18,7 +18,7 @@ from app.matchers import Matcher, matches_all, parse_matcher
 from app.route import find_route
 from app.runtime import Runtime
 from app.silence import Silence, SilenceError, SilenceNotFound, silence_from_api, sort_for_api
-from app.timeutil import format_time
+from app.timeutil import format_rfc3339
 
 bp = Blueprint("api_v2", __name__)
 
@@ -86,7 +86,7 @@ def post_alerts() -> Response:
 def _gettable(alert: Alert, receivers: list[str], silences: list[Silence], now: float) -> dict[str, Any]:
     out = alert.api_fields()
     out["receivers"] = [{"name": r} for r in receivers]
-    out["updatedAt"] = format_time(alert.updated_at)
+    out["updatedAt"] = format_rfc3339(alert.updated_at)
     silenced_by = sorted(s.id for s in silences if s.mutes(alert.labels, now))
     inhibited_by = _rt().inhibitor.inhibited_by(alert.labels, now)
     state = "suppressed" if silenced_by or inhibited_by else "active"
@@ -183,7 +183,7 @@ def get_status() -> Response:
         {
             "cluster": cluster,
             "config": {"original": rt.config.redacted_yaml()},
-            "uptime": format_time(rt.started_at),
+            "uptime": format_rfc3339(rt.started_at),
             "versionInfo": {
                 "version": __version__,
                 "revision": "",

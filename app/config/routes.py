@@ -26,8 +26,10 @@ from app.config.reader import (
     string_map,
     strings,
 )
+from app.gostrings import go_quote
 from app.labels import CLASSIC_LABEL_NAME
-from app.matchers import Matcher, compile_regex, go_quote, parse_matchers, sort_matchers
+from app.matchers import Matcher, parse_matchers, sort_matchers
+from app.regex import compile_regex
 
 
 def _match_regexps(r: Reader, node: Node) -> dict[str, str] | None:

@@ -16,10 +16,8 @@ from app import httpclient
 from app.config import WebhookConfig
 from app.notification import Notification, common_pairs, quote_meta
 from app.notifiers import NotifyError
-from app.timeutil import format_time
-
-# Go's zero time as encoding/json writes it: the endsAt of every alert that still fires.
-ZERO_TIME = "0001-01-01T00:00:00Z"
+from app.timeutil import GO_ZERO_JSON as ZERO_TIME
+from app.timeutil import format_rfc3339 as format_time
 
 _BODY_EXCERPT = 256
 

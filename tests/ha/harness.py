@@ -21,7 +21,7 @@ import orjson
 import redis
 import requests
 
-from app.timeutil import format_time
+from app.timeutil import format_rfc3339
 from tests.support.http_sink import HttpSink, ReceivedRequest
 from tests.support.processes import ManagedProcess, alerter_command, holds, wait_until
 from tests.support.redis_server import free_port
@@ -218,8 +218,8 @@ class Scenario:
                     {
                         "labels": {"alertname": g.name, "instance": inst, "job": "ha-test"},
                         "annotations": {"summary": f"{g.name} on {inst}"},
-                        "startsAt": format_time(g.appears_at),
-                        "endsAt": format_time(ends),
+                        "startsAt": format_rfc3339(g.appears_at),
+                        "endsAt": format_rfc3339(ends),
                         "generatorURL": f"http://prometheus.test/graph?g0.expr={g.name}",
                     }
                 )

@@ -11,8 +11,6 @@ from app.matchers import (
     MODE_UTF8,
     Matcher,
     format_matchers,
-    go_quote,
-    go_unquote,
     matches_all,
     parse_matcher,
     parse_matchers,
@@ -143,13 +141,3 @@ def test_regex_follows_go_rather_than_python() -> None:
         parse_matcher('a=~"(?=x)"')
     with pytest.raises(ValueError, match="invalid escape sequence"):
         parse_matcher('a=~"(a)\\\\1"')
-
-
-def test_go_quoting_round_trips() -> None:
-    for text in ["plain", 'q"uote', "back\\slash", "tab\tnl\n", "\x00\x7f", "ü €", "\u200b"]:
-        assert go_unquote(go_quote(text)) == text
-    assert go_quote("é\x01\u200b") == '"é\\x01\\u200b"'
-    assert go_unquote('"\\x41\\101\\u00e9\\U0001F600"') == "AAé😀"
-    for bad in ['"open', '"a"b"', "'a'", '"\\q"']:
-        with pytest.raises(ValueError):
-            go_unquote(bad)

@@ -7,7 +7,7 @@ import pytest
 
 from app.silence import SilenceError, SilenceNotFound, SilenceStore, silence_from_api
 from app.store import Keys
-from app.timeutil import format_time
+from app.timeutil import format_rfc3339
 
 NOW = 1_700_000_000.0
 
@@ -17,8 +17,8 @@ def body(starts: float, ends: float, matchers=None, sid: str = "") -> dict:
         "id": sid,
         "matchers": matchers
         or [{"name": "alertname", "value": "DiskFull", "isRegex": False, "isEqual": True}],
-        "startsAt": format_time(starts),
-        "endsAt": format_time(ends),
+        "startsAt": format_rfc3339(starts),
+        "endsAt": format_rfc3339(ends),
         "createdBy": "ops",
         "comment": "maintenance",
     }
