@@ -1,126 +1,35 @@
-"""Regexes with Go's RE2 syntax, compiled for Python: the regexes of label matchers (routes, inhibit
-rules, silences, API filters) and of the templates' `match` and `reReplaceAll` are compiled by
-`compile_regex`.
+"""Regexes as Go's regexp package reads and runs them: RE2, through the google-re2 binding.
 
-Go's RE2 syntax is followed as far as Python's `re` allows: the RE2-only spellings people use
-(`\\z`, `[[:alpha:]]`, `\\Q...\\E`, `(?<name>...)`, flags in the middle of a pattern) are translated
-and the Perl-only constructs RE2 refuses (look-around, back-references) are refused here too. Still
-different: RE2's ungreedy flag `(?U)` and Unicode classes `\\pL` are refused, and `\\d`/`\\w` also
-match non-ASCII digits and letters. A leaf: it imports nothing from alerter.
+Every regex alerter evaluates for an operator goes through here: label matchers (routes, inhibit
+rules, silences, API filters), `match_re` in the config, the API's `receiver` filter
+(`compile_anchored`), and the templates' `match` and `reReplaceAll` (`compile_regex`). RE2 is the
+engine Go's regexp implements, so the syntax is Go's (`\\z`, `[[:alpha:]]`, `\\pL`, `\\Q...\\E`,
+`(?U)`, flags anywhere; no look-around or back-references) and matching takes time linear in the
+text: no pattern can make an evaluation backtrack for seconds, as `(a+)+$` does in Python's `re`.
+
+A pattern RE2 refuses raises RegexError worded like Go's regexp/syntax errors:
+"error parsing regexp: missing closing ): `^(?:(api|web)$`". A leaf: it imports nothing from
+alerter.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from typing import Any
 
-_POSIX_CLASSES = {
-    "alnum": "0-9A-Za-z",
-    "alpha": "A-Za-z",
-    "ascii": "\\x00-\\x7f",
-    "blank": "\\t ",
-    "cntrl": "\\x00-\\x1f\\x7f",
-    "digit": "0-9",
-    "graph": "!-~",
-    "lower": "a-z",
-    "print": " -~",
-    "punct": "!-/:-@\\[-`{-~",
-    "space": "\\t\\n\\v\\f\\r ",
-    "upper": "A-Z",
-    "word": "0-9A-Za-z_",
-    "xdigit": "0-9A-Fa-f",
-}
-_PERL_ONLY = ("(?=", "(?!", "(?<=", "(?<!")
-_FLAG_GROUP = re.compile(r"\(\?([a-zA-Z-]+)\)")
+import re2
 
+# RE2's own default memory budget per regex, named here because it is a limit operators can meet:
+# a pattern whose compiled program does not fit (`\pL{1000}`, an alternation of some 20,000 host
+# names) is refused as "expression too large".
+MAX_MEM = 8 << 20
 
-def _translate_class(pattern: str, i: int, out: list[str]) -> int:
-    """Copy a bracket expression starting at pattern[i] == '[', translating POSIX classes."""
-    out.append("[")
-    i += 1
-    if pattern[i : i + 1] == "^":
-        out.append("^")
-        i += 1
-    if pattern[i : i + 1] == "]":
-        out.append("\\]")
-        i += 1
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            out.append(pattern[i : i + 2])
-            i += 2
-        elif pattern.startswith("[:", i) and ":]" in pattern[i + 2 :]:
-            end = pattern.index(":]", i + 2)
-            name = pattern[i + 2 : end]
-            if name not in _POSIX_CLASSES:
-                raise ValueError(f"invalid character class range: `{pattern[i : end + 2]}`")
-            out.append(_POSIX_CLASSES[name])
-            i = end + 2
-        else:
-            out.append(ch)
-            i += 1
-            if ch == "]":
-                return i
-    return i
-
-
-def _go_regex_to_python(pattern: str) -> str:
-    """Translate the RE2 spellings Python lacks and refuse what RE2 refuses.
-
-    RE2 lets a flag group such as `(?i)` appear anywhere and apply to the rest of the enclosing
-    group; Python only accepts global flags at the very start, so they become scoped groups
-    `(?i:...)` closed at the next `|` or where the enclosing group closes (and reopened after a
-    `|`, since RE2 flags carry over to later alternatives).
-    """
-    out: list[str] = []
-    pending: list[list[str]] = [[]]  # flags of the scoped groups open, per enclosing group
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if pattern.startswith("\\Q", i):
-            # RE2's literal text: \Q...\E (or to the end of the pattern).
-            end = pattern.find("\\E", i + 2)
-            end = len(pattern) if end < 0 else end
-            out.append(re.escape(pattern[i + 2 : end]))
-            i = end + 2
-        elif ch == "\\":
-            nxt = pattern[i + 1 : i + 2]
-            if nxt.isdigit() and nxt != "0":
-                raise ValueError(f"invalid escape sequence: `\\{nxt}`")
-            out.append("\\Z" if nxt == "z" else pattern[i : i + 2])
-            i += 2
-        elif ch == "[":
-            i = _translate_class(pattern, i, out)
-        elif ch == ")" and len(pending) > 1:
-            out.append(")" * len(pending.pop()) + ")")
-            i += 1
-        elif ch == "|" and pending[-1]:
-            flags = pending[-1]
-            out.append(")" * len(flags) + "|" + "".join(f"(?{f}:" for f in flags))
-            i += 1
-        elif (group := _FLAG_GROUP.match(pattern, i)) is not None:
-            out.append(f"(?{group.group(1)}:")
-            pending[-1].append(group.group(1))
-            i = group.end()
-        elif ch == "(":
-            pending.append([])
-            i = _translate_group_start(pattern, i, out)
-        else:
-            out.append(ch)
-            i += 1
-    out.append(")" * len(pending[0]))
-    return "".join(out)
-
-
-def _translate_group_start(pattern: str, i: int, out: list[str]) -> int:
-    """Handle `(`: refuse look-around, accept RE2's `(?<name>` as Python's `(?P<name>`."""
-    perl = next((p for p in _PERL_ONLY if pattern.startswith(p, i)), None)
-    if perl:
-        raise ValueError(f"invalid or unsupported Perl syntax: `{perl[:3]}`")
-    if pattern.startswith("(?<", i):
-        out.append("(?P<")
-        return i + 3
-    out.append("(")
-    return i + 1
+_OPTIONS = re2.Options()
+_OPTIONS.max_mem = MAX_MEM
+_OPTIONS.log_errors = False  # a refused pattern is reported to the caller, not on stderr
+_UNANCHORED = re2._Anchor.UNANCHORED
+_NO_MATCH = (-1, -1)
 
 
 class RegexError(ValueError, re.error):
@@ -130,29 +39,118 @@ class RegexError(ValueError, re.error):
         re.error.__init__(self, message)
 
 
-# Python's wording of the syntax errors people make, and Go's regexp wording for them.
-_GO_REGEX_ERRORS = (
-    ("missing ), unterminated subpattern", "missing closing )"),
-    ("unterminated character set", "missing closing ]"),
-    ("unbalanced parenthesis", "unexpected )"),
-    ("nothing to repeat", "missing argument to repetition operator"),
-    ("multiple repeat", "invalid nested repetition operator"),
-    ("bad escape", "invalid escape sequence"),
+# RE2's wording of a refusal (its RegexpStatus code texts) and Go's regexp/syntax wording of it.
+_GO_ERRORS = (
+    ("missing )", "missing closing )"),
+    ("missing ]", "missing closing ]"),
+    ("unexpected )", "unexpected )"),
+    ("trailing \\", "trailing backslash at end of expression"),
+    ("no argument for repetition operator", "missing argument to repetition operator"),
+    ("bad repetition operator", "invalid nested repetition operator"),
+    ("invalid repetition size", "invalid repeat count"),
+    ("invalid perl operator", "invalid or unsupported Perl syntax"),
+    ("invalid escape sequence", "invalid escape sequence"),
+    ("invalid character class range", "invalid character class range"),
+    ("invalid character class", "invalid character class"),
+    ("invalid named capture group", "invalid named capture"),
+    ("invalid UTF-8", "invalid UTF-8"),
 )
 
 
-def compile_regex(value: str) -> re.Pattern[str]:
-    """Compile a matcher regex (RE2 syntax) for full-string matching, as Alertmanager anchors it.
+def _go_error(message: str, expr: str) -> RegexError:
+    """RegexError for RE2's `message` about `expr`, worded as Go words the same refusal."""
+    if message.startswith("pattern too large"):
+        return RegexError(f"error parsing regexp: expression too large: `{expr}`")
+    for ours, go in _GO_ERRORS:
+        if message == ours or message.startswith(f"{ours}: "):
+            return RegexError(f"error parsing regexp: {go}: `{message[len(ours) + 2 :]}`")
+    return RegexError(f"error parsing regexp: {message}: `{expr}`")
 
-    Raises RegexError (a ValueError) worded like Go's regexp package, which shows the anchored
-    expression: "error parsing regexp: missing closing ): `^(?:(api|web)$`".
-    """
+
+def _any_byte_escape(pattern: str) -> bool:
+    """True when the pattern uses `\\C` (any byte): RE2 C++ has it, Go's regexp refuses it."""
+    i = pattern.find("\\")
+    while i >= 0:
+        escaped = pattern[i + 1 : i + 2]
+        if escaped == "C":
+            return True
+        if escaped == "Q":  # literal text up to \E
+            end = pattern.find("\\E", i + 2)
+            if end < 0:
+                return False
+            i = end
+        i = pattern.find("\\", i + 2)
+    return False
+
+
+def _compile(expr: str) -> Any:
+    if "\\C" in expr and _any_byte_escape(expr):
+        raise RegexError("error parsing regexp: invalid escape sequence: `\\C`")
     try:
-        return re.compile(f"(?:{_go_regex_to_python(value)})")
-    except (re.error, ValueError, OverflowError) as err:
-        message = str(err.msg if isinstance(err, re.error) else err)
-        for python, go in _GO_REGEX_ERRORS:
-            if message.startswith(python):
-                message = f"{go}: `^(?:{value})$`"
-                break
-        raise RegexError(f"error parsing regexp: {message}") from None
+        return re2.compile(expr, _OPTIONS)
+    except re2.error as err:
+        raw = err.args[0] if err.args else ""
+        message = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+        raise _go_error(message, expr) from None
+    except UnicodeEncodeError:  # a lone surrogate: no UTF-8 spelling
+        raise RegexError(f"error parsing regexp: invalid UTF-8: `{expr}`") from None
+
+
+class Regex:
+    """A compiled Go regexp: `search` is Go's MatchString, `replace_all` its ReplaceAllStringFunc."""
+
+    __slots__ = ("_compiled", "_program")
+
+    def __init__(self, expr: str) -> None:
+        self._compiled = _compile(expr)
+        # The binding's match objects cost microseconds that a yes/no answer does not need (a
+        # matcher is evaluated for every alert and silence): its compiled RE2 object, the one its
+        # own search runs, answers that directly.
+        self._program = self._compiled._regexp
+
+    def search(self, text: str) -> bool:
+        """Go's MatchString: does the regex match anywhere in the text?"""
+        data = text.encode()
+        return self._program.Match(_UNANCHORED, data, 0, len(data))[0] != _NO_MATCH
+
+    def find_all(self, text: str) -> Iterator[Any]:
+        """The successive matches Go's ReplaceAll visits, as match objects (`group(n or name)`,
+        `start()`, `end()`). An empty match right after another one is left out, as Go leaves it
+        out; the binding's finditer yields it (and an empty match at the end of the text twice)."""
+        last_end = 0
+        for found in self._compiled.finditer(text):
+            start, end = found.span()
+            if start == end == last_end and start > 0:
+                continue
+            last_end = end
+            yield found
+
+    def replace_all(self, text: str, replacement: Callable[[Any], str]) -> str:
+        """Go's ReplaceAllStringFunc, giving `replacement` the match object rather than its text so
+        that it can expand `$1` as ReplaceAllString does."""
+        out: list[str] = []
+        copied = 0
+        for found in self.find_all(text):
+            out.append(text[copied : found.start()])
+            out.append(replacement(found))
+            copied = found.end()
+        out.append(text[copied:])
+        return "".join(out)
+
+
+def compile_regex(pattern: str) -> Regex:
+    """Go's regexp.Compile(pattern), unanchored: the templates' `match` and `reReplaceAll`.
+
+    Raises RegexError worded like Go's error for the pattern: "error parsing regexp: ...".
+    """
+    return Regex(pattern)
+
+
+def compile_anchored(pattern: str) -> Regex:
+    """`^(?:pattern)$`, as Alertmanager compiles a matcher's value, `match_re` and the API's
+    `receiver` filter; `search` then says whether a label value matches.
+
+    Raises RegexError worded like Go's, which shows the anchored expression:
+    "error parsing regexp: missing closing ): `^(?:(api|web)$`".
+    """
+    return Regex(f"^(?:{pattern})$")

@@ -29,7 +29,7 @@ from app.config.reader import (
 from app.gostrings import go_quote
 from app.labels import CLASSIC_LABEL_NAME
 from app.matchers import Matcher, parse_matchers, sort_matchers
-from app.regex import compile_regex
+from app.regex import compile_anchored
 
 
 def _match_regexps(r: Reader, node: Node) -> dict[str, str] | None:
@@ -57,7 +57,7 @@ def _match_regexps(r: Reader, node: Node) -> dict[str, str] | None:
 
 def _checked_regex(text: str) -> str:
     try:
-        compile_regex(text)
+        compile_anchored(text)
     except ValueError as err:
         raise ConfigError(str(err)) from None
     return text

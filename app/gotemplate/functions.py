@@ -2,8 +2,9 @@
 
 Why: templates written for Alertmanager call `toUpper`, `join`, `reReplaceAll`, `safeHtml`, `date`,
 `humanizeDuration`, `toJson`, ... and expect Go's behaviour: RE2 regexes (through
-`app.regex.compile_regex`), Go's `$1` expansion, Go's time layouts, prometheus/common's duration
-wording, json.Marshal's escaping. `routeLabels` is always empty: alerter's routes carry no labels.
+`app.regex.compile_regex`, with Go's ReplaceAll), Go's `$1` expansion, Go's time layouts,
+prometheus/common's duration wording, json.Marshal's escaping. `routeLabels` is always empty:
+alerter's routes carry no labels.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from app.gotemplate.builtins import BUILTINS
 from app.gotemplate.errors import FuncError
 from app.gotemplate.gotime import duration_nanos, format_go_layout, parse_go_layout
 from app.gotemplate.values import SafeHTML, Struct, go_nonfinite, go_type, is_namedtuple, string_arg, time_arg
-from app.regex import compile_regex
+from app.regex import Regex, RegexError, compile_regex
 from app.timeutil import GO_ZERO_TIME
 
 
@@ -47,15 +48,15 @@ def _join(sep: Any, items: Any) -> str:
     return string_arg(sep).join(_strings(items))
 
 
-def _regex(pattern: Any) -> re.Pattern[str]:
+def _regex(pattern: Any) -> Regex:
     try:
         return compile_regex(string_arg(pattern))
-    except ValueError as err:
+    except RegexError as err:
         raise FuncError(str(err)) from None
 
 
 def _match(pattern: Any, text: Any) -> bool:
-    return _regex(pattern).search(string_arg(text)) is not None
+    return _regex(pattern).search(string_arg(text))
 
 
 _EXPAND = re.compile(r"\$(?:\{(\w+)\}|(\w+)|(\$))")
@@ -66,7 +67,7 @@ def _re_replace_all(pattern: Any, repl: Any, text: Any) -> str:
     (`$1x` names group "1x") is empty."""
     regex, template = _regex(pattern), string_arg(repl)
 
-    def expand(m: re.Match[str]) -> str:
+    def expand(m: Any) -> str:
         def group(g: re.Match[str]) -> str:
             if g.group(3):
                 return "$"
@@ -78,7 +79,7 @@ def _re_replace_all(pattern: Any, repl: Any, text: Any) -> str:
 
         return _EXPAND.sub(group, template)
 
-    return regex.sub(expand, string_arg(text))
+    return regex.replace_all(string_arg(text), expand)
 
 
 def _url_unescape(text: Any) -> str:

@@ -3,12 +3,11 @@ Alertmanager does (`pkg/labels`' Matcher, whatever parser produced it)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from app.gostrings import go_quote
-from app.regex import compile_regex
+from app.regex import Regex, compile_anchored
 
 OPS = ("=", "!=", "=~", "!~")
 
@@ -29,14 +28,14 @@ class Matcher:
     name: str
     op: str
     value: str
-    _regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False, hash=False)
+    _regex: Regex | None = field(default=None, compare=False, repr=False, hash=False)
 
     def __post_init__(self) -> None:
         if self.op not in OPS:
             raise ValueError(f"unknown matcher operator {self.op!r}")
         if self.op in ("=~", "!~"):
-            # Alertmanager anchors regexes at both ends: fullmatch does the same.
-            object.__setattr__(self, "_regex", compile_regex(self.value))
+            # Alertmanager compiles `^(?:value)$` and asks whether it matches the label value.
+            object.__setattr__(self, "_regex", compile_anchored(self.value))
 
     def matches(self, value: str) -> bool:
         if self.op == "=":
@@ -44,7 +43,7 @@ class Matcher:
         if self.op == "!=":
             return value != self.value
         assert self._regex is not None
-        found = self._regex.fullmatch(value) is not None
+        found = self._regex.search(value)
         return found if self.op == "=~" else not found
 
     def __str__(self) -> str:

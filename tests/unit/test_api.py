@@ -110,6 +110,8 @@ def test_silenced_alert_is_suppressed_and_filtered(client: FlaskClient) -> None:
         ("/api/v2/alerts?active=maybe", "query parameter active must be true or false"),
         ("/api/v2/alerts?filter=%7Bbroken", "bad matcher format"),
         ("/api/v2/alerts/groups?receiver=(", "failed to parse receiver param"),
+        ("/api/v2/alerts?receiver=(?%3Dx)", "failed to parse receiver param"),  # look-ahead: not RE2
+        ("/api/v2/alerts?filter=a%3D~%22((a%7B1000%7D)%7B1000%7D)%7B1000%7D%22", "invalid repeat count"),
         ("/api/v2/silences?filter=%3D%3D", "bad matcher format"),
     ],
 )

@@ -42,6 +42,7 @@ def store() -> SilenceStore:
             "at least one matcher must not match the empty string",
         ),
         ([{"name": "a", "value": "(", "isRegex": True}], "invalid regular expression"),
+        ([{"name": "a", "value": "((a{1000}){1000}){1000}", "isRegex": True}], "invalid repeat count"),
         ([{"name": "", "value": "x"}], "invalid label matcher 0: empty label name"),
     ],
 )
