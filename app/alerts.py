@@ -15,7 +15,7 @@ import msgspec
 import orjson
 
 from app.labels import fingerprint, label_name_error
-from app.timeutil import format_time, parse_rfc3339
+from app.timeutil import GO_ZERO_EPOCH, format_rfc3339, parse_rfc3339
 
 
 @dataclass(slots=True)
@@ -65,8 +65,8 @@ class Alert:
         return {
             "labels": self.labels,
             "annotations": self.annotations,
-            "startsAt": format_time(self.starts_at),
-            "endsAt": format_time(self.ends_at),
+            "startsAt": format_rfc3339(self.starts_at),
+            "endsAt": format_rfc3339(self.ends_at),
             "generatorURL": self.generator_url,
             "fingerprint": self.fingerprint,
         }
@@ -181,16 +181,12 @@ def _build_alert(item: _Postable, now: float, resolve_timeout: float, classic: b
     )
 
 
-# Go's zero time (0001-01-01T00:00:00Z), which amtool and Go clients send for "not set".
-_GO_ZERO_TIME = -62135596800.0
-
-
 def _optional_time(text: str | None) -> float:
     """A timestamp field, or 0.0 when it is absent, empty or Go's zero time (all mean unset)."""
     if not text:
         return 0.0
     ts = parse_rfc3339(text)
-    return 0.0 if ts <= _GO_ZERO_TIME else ts
+    return 0.0 if ts <= GO_ZERO_EPOCH else ts
 
 
 def _describe(labels: dict[str, str]) -> str:

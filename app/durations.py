@@ -9,12 +9,14 @@ Two syntaxes exist in alertmanager.yml and they are not interchangeable:
   sign are allowed (`1.5s`, `-2m`), units go from ns to h, and there is no d/w/y.
 
 Both are held as float seconds inside alerter; the formatters give the canonical text
-Alertmanager prints when it writes a config back (`GET /api/v2/status`).
+Alertmanager prints when it writes a config back (`GET /api/v2/status`). `format_go_duration_ns`
+is Go's Duration.String() itself, also what a template prints for a time.Duration. A leaf: it
+imports nothing from alerter but `app.gostrings`.
 """
 
 from __future__ import annotations
 
-from app.matchers import go_quote
+from app.gostrings import go_quote
 
 # Prometheus units: (position, milliseconds). A unit must come after every unit already seen.
 _PROM_UNITS = {
@@ -172,7 +174,15 @@ def _frac(value: int, digits: int) -> tuple[str, int]:
 
 def format_go_duration(seconds: float) -> str:
     """Render seconds as Go's Duration.String(): `0s`, `500ms`, `1.5s`, `1m30s`, `1h0m0s`."""
-    nanos = round(seconds * 1e9)
+    return format_go_duration_ns(round(seconds * 1e9))
+
+
+def format_go_duration_ns(nanos: int) -> str:
+    """Go's Duration.String() of a whole number of nanoseconds (a time.Duration's own value).
+
+    The one Go duration formatter: config write-back through format_go_duration, templates
+    printing a time.Duration (a timedelta) with the exact nanoseconds it holds.
+    """
     if nanos == 0:
         return "0s"
     sign = "-" if nanos < 0 else ""

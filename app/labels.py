@@ -44,13 +44,3 @@ def label_name_error(name: str, classic: bool = False) -> str | None:
     if classic and not CLASSIC_LABEL_NAME.match(name):
         return f'invalid label name "{name}"'
     return None
-
-
-def format_labels(labels: Mapping[str, str]) -> str:
-    """Render labels as `{a="1", b="2"}` sorted by name, the form Alertmanager logs and keys use."""
-    inner = ", ".join(f'{k}="{_escape(labels[k])}"' for k in sorted(labels))
-    return "{" + inner + "}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

@@ -22,7 +22,8 @@ from functools import lru_cache
 from typing import Any
 
 from app.config import Route
-from app.matchers import format_matchers, go_quote, matches_all
+from app.gostrings import go_quote
+from app.matchers import format_matchers, matches_all
 
 MATCH_CACHE_SIZE = 16384
 

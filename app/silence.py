@@ -25,7 +25,7 @@ from app.alerts import Alert
 from app.labels import label_name_error
 from app.matchers import Matcher, matches_all
 from app.redis_keys import Keys
-from app.timeutil import format_time, parse_time
+from app.timeutil import format_rfc3339, parse_rfc3339_checked
 
 PENDING, ACTIVE, EXPIRED = "pending", "active", "expired"
 
@@ -64,9 +64,9 @@ class Silence:
         return {
             "id": self.id,
             "matchers": [matcher_to_api(m) for m in self.matchers],
-            "startsAt": format_time(self.starts_at),
-            "endsAt": format_time(self.ends_at),
-            "updatedAt": format_time(self.updated_at),
+            "startsAt": format_rfc3339(self.starts_at),
+            "endsAt": format_rfc3339(self.ends_at),
+            "updatedAt": format_rfc3339(self.updated_at),
             "createdBy": self.created_by,
             "comment": self.comment,
             "status": {"state": self.state(now)},
@@ -124,7 +124,7 @@ def silence_from_api(body: Any) -> Silence:
     if all(m.matches("") for m in matchers):
         raise SilenceError("at least one matcher must not match the empty string")
     try:
-        starts, ends = parse_time(body["startsAt"]), parse_time(body["endsAt"])
+        starts, ends = parse_rfc3339_checked(body["startsAt"]), parse_rfc3339_checked(body["endsAt"])
     except ValueError as err:
         raise SilenceError(str(err)) from None
     return Silence(

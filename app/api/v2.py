@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import platform
-import re
 import time
 from typing import Any
 
@@ -15,10 +14,11 @@ from app.alerts import Alert
 from app.api.ingest import ingest
 from app.gcpause import gc_paused
 from app.matchers import Matcher, matches_all, parse_matcher
+from app.regex import Regex, RegexError, compile_anchored
 from app.route import find_route
 from app.runtime import Runtime
 from app.silence import Silence, SilenceError, SilenceNotFound, silence_from_api, sort_for_api
-from app.timeutil import format_time
+from app.timeutil import format_rfc3339
 
 bp = Blueprint("api_v2", __name__)
 
@@ -66,13 +66,13 @@ def _filter_matchers() -> list[Matcher]:
     return matchers
 
 
-def _receiver_regex() -> re.Pattern[str] | None:
+def _receiver_regex() -> Regex | None:
     text = request.args.get("receiver")
     if not text:
         return None
     try:
-        return re.compile(f"^(?:{text})$")
-    except re.error as err:
+        return compile_anchored(text)
+    except RegexError as err:
         raise BadQuery(f"failed to parse receiver param: {err}") from None
 
 
@@ -86,7 +86,7 @@ def post_alerts() -> Response:
 def _gettable(alert: Alert, receivers: list[str], silences: list[Silence], now: float) -> dict[str, Any]:
     out = alert.api_fields()
     out["receivers"] = [{"name": r} for r in receivers]
-    out["updatedAt"] = format_time(alert.updated_at)
+    out["updatedAt"] = format_rfc3339(alert.updated_at)
     silenced_by = sorted(s.id for s in silences if s.mutes(alert.labels, now))
     inhibited_by = _rt().inhibitor.inhibited_by(alert.labels, now)
     state = "suppressed" if silenced_by or inhibited_by else "active"
@@ -108,7 +108,7 @@ class _AlertFilter:
     def accepts(self, alert: Alert, gettable: dict[str, Any], now: float) -> bool:
         if alert.resolved(now):
             return False
-        if self.receiver and not any(self.receiver.match(r["name"]) for r in gettable["receivers"]):
+        if self.receiver and not any(self.receiver.search(r["name"]) for r in gettable["receivers"]):
             return False
         if not matches_all(self.matchers, alert.labels):
             return False
@@ -183,7 +183,7 @@ def get_status() -> Response:
         {
             "cluster": cluster,
             "config": {"original": rt.config.redacted_yaml()},
-            "uptime": format_time(rt.started_at),
+            "uptime": format_rfc3339(rt.started_at),
             "versionInfo": {
                 "version": __version__,
                 "revision": "",

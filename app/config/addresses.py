@@ -13,7 +13,7 @@ from yaml.nodes import Node
 
 from app.config.model import SECRET, ConfigError
 from app.config.reader import Reader, fail_on
-from app.matchers import go_quote
+from app.gostrings import go_quote
 
 _HOST_PUNCTUATION = frozenset("-._~!$&'()*+,;=[]<>\"%:")
 

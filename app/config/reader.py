@@ -18,8 +18,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from app.config.model import ConfigError
 from app.durations import parse_duration, parse_go_duration
+from app.gostrings import go_quote
 from app.labels import CLASSIC_LABEL_NAME
-from app.matchers import MODE_CLASSIC, go_quote
+from app.matchers import MODE_CLASSIC
 
 _TAG = "tag:yaml.org,2002:"
 _TRUE = frozenset(["y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"])

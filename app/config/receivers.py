@@ -27,7 +27,7 @@ from app.config.reader import (
     string_map,
     uint64,
 )
-from app.matchers import go_quote
+from app.gostrings import go_quote
 
 _WEBHOOK_FIELDS: dict[str, Converter] = {
     "send_resolved": boolean,

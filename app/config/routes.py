@@ -26,8 +26,10 @@ from app.config.reader import (
     string_map,
     strings,
 )
+from app.gostrings import go_quote
 from app.labels import CLASSIC_LABEL_NAME
-from app.matchers import Matcher, compile_regex, go_quote, parse_matchers, sort_matchers
+from app.matchers import Matcher, parse_matchers, sort_matchers
+from app.regex import compile_anchored
 
 
 def _match_regexps(r: Reader, node: Node) -> dict[str, str] | None:
@@ -55,7 +57,7 @@ def _match_regexps(r: Reader, node: Node) -> dict[str, str] | None:
 
 def _checked_regex(text: str) -> str:
     try:
-        compile_regex(text)
+        compile_anchored(text)
     except ValueError as err:
         raise ConfigError(str(err)) from None
     return text

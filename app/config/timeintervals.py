@@ -14,7 +14,7 @@ from yaml.nodes import Node
 
 from app.config.model import ConfigError, TimeInterval, TimeRange
 from app.config.reader import Converter, Reader, fail_on, list_of, string
-from app.matchers import go_quote
+from app.gostrings import go_quote
 
 WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 _MONTHS = [

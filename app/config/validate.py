@@ -13,7 +13,7 @@ from app.config.addresses import host_or, join_host_port
 from app.config.global_section import global_pair_problems
 from app.config.integrations import INTEGRATIONS, global_default_problem
 from app.config.reader import fail_on
-from app.matchers import go_quote
+from app.gostrings import go_quote
 
 
 def _email_problem(email: dict[str, Any], g: dict[str, Any]) -> str | None:

@@ -22,7 +22,7 @@ written from the language's documentation (not from Go's source):
   `trimSpace`, `join`, `match`, `reReplaceAll`, `safeHtml`, `safeUrl`, `urlUnescape`,
   `stringSlice`, `date`, `tz`, `now`, `since`, `humanizeDuration`, `toDate`, `mustToDate`,
   `toJson`, `base64encode`, `base64decode`, `list`, `append`, `dict` and `routeLabels` (always
-  empty: alerter's routes carry no labels). Regexes follow RE2 through `app.matchers.compile_regex`.
+  empty: alerter's routes carry no labels). Regexes follow RE2 through `app.regex.compile_regex`.
 
 Values (`values`, `gotime`). The data is plain Python: str, int, float, bool, None, datetime
 (Go's time.Time, with `Format`, `Unix`, `UTC`, ... and Go's layouts), timedelta (time.Duration),
@@ -59,9 +59,9 @@ text, so each distinct template text is parsed once.
 from app.gotemplate.errors import ExecError, GoTemplateError, ParseError
 from app.gotemplate.execute import MAX_DEPTH, Fallback, TemplateSet
 from app.gotemplate.functions import FUNCS
-from app.gotemplate.gotime import GO_ZERO_TIME
 from app.gotemplate.parser import Parsed, parse
 from app.gotemplate.values import SafeHTML, Struct
+from app.timeutil import GO_ZERO_TIME
 
 __all__ = [
     "FUNCS",

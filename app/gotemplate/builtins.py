@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote_plus
 
+from app.gostrings import go_quote
 from app.gotemplate.errors import FuncError
 from app.gotemplate.values import (
     SafeHTML,
@@ -26,7 +27,6 @@ from app.gotemplate.values import (
     string_arg,
     truth,
 )
-from app.matchers import go_quote
 
 SHORT_CIRCUIT = frozenset({"and", "or"})  # builtins the executor runs itself, evaluating lazily
 _HTML_FUNC = str.maketrans(

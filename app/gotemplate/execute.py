@@ -14,6 +14,7 @@ from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from app.gostrings import go_quote
 from app.gotemplate.builtins import SHORT_CIRCUIT
 from app.gotemplate.errors import ExecError, FuncError
 from app.gotemplate.fields import field
@@ -36,7 +37,6 @@ from app.gotemplate.parser import (
     parse,
 )
 from app.gotemplate.values import SafeHTML, Struct, fmt_v, is_namedtuple, truth
-from app.matchers import go_quote
 
 MAX_DEPTH = 50  # nested {{ template }} calls; Python's stack, not Go's, is the limit here
 

@@ -16,11 +16,12 @@ from functools import partial
 from typing import Any
 
 from app.gotemplate.errors import FuncError
-from app.gotemplate.gotime import GO_ZERO_TIME, format_time
+from app.gotemplate.gotime import format_go_layout
 from app.gotemplate.values import Struct, declared, fmt_v, go_type, is_namedtuple, string_arg, time_arg
+from app.timeutil import GO_ZERO_TIME
 
 _TIME_METHODS: dict[str, tuple[type, Callable[..., Any]]] = {
-    "Format": (datetime, lambda t, layout: format_time(t, string_arg(layout))),
+    "Format": (datetime, lambda t, layout: format_go_layout(t, string_arg(layout))),
     "String": (datetime, lambda t: fmt_v(t)),
     "Unix": (datetime, lambda t: int(t.timestamp())),
     "UnixMilli": (datetime, lambda t: int(t.timestamp() * 1000)),

@@ -2,8 +2,9 @@
 
 Why: templates written for Alertmanager call `toUpper`, `join`, `reReplaceAll`, `safeHtml`, `date`,
 `humanizeDuration`, `toJson`, ... and expect Go's behaviour: RE2 regexes (through
-`app.matchers.compile_regex`), Go's `$1` expansion, Go's time layouts, prometheus/common's duration
-wording, json.Marshal's escaping. `routeLabels` is always empty: alerter's routes carry no labels.
+`app.regex.compile_regex`, with Go's ReplaceAll), Go's `$1` expansion, Go's time layouts,
+prometheus/common's duration wording, json.Marshal's escaping. `routeLabels` is always empty:
+alerter's routes carry no labels.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from typing import Any
 from urllib.parse import unquote_plus
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.gostrings import go_quote
 from app.gotemplate.builtins import BUILTINS
 from app.gotemplate.errors import FuncError
-from app.gotemplate.gotime import GO_ZERO_TIME, format_time, parse_time
+from app.gotemplate.gotime import duration_nanos, format_go_layout, parse_go_layout
 from app.gotemplate.values import SafeHTML, Struct, go_nonfinite, go_type, is_namedtuple, string_arg, time_arg
-from app.matchers import compile_regex, go_quote
+from app.regex import Regex, RegexError, compile_regex
+from app.timeutil import GO_ZERO_TIME
 
 
 def _strings(value: Any) -> list[str]:
@@ -45,15 +48,15 @@ def _join(sep: Any, items: Any) -> str:
     return string_arg(sep).join(_strings(items))
 
 
-def _regex(pattern: Any) -> re.Pattern[str]:
+def _regex(pattern: Any) -> Regex:
     try:
         return compile_regex(string_arg(pattern))
-    except ValueError as err:
+    except RegexError as err:
         raise FuncError(str(err)) from None
 
 
 def _match(pattern: Any, text: Any) -> bool:
-    return _regex(pattern).search(string_arg(text)) is not None
+    return _regex(pattern).search(string_arg(text))
 
 
 _EXPAND = re.compile(r"\$(?:\{(\w+)\}|(\w+)|(\$))")
@@ -64,7 +67,7 @@ def _re_replace_all(pattern: Any, repl: Any, text: Any) -> str:
     (`$1x` names group "1x") is empty."""
     regex, template = _regex(pattern), string_arg(repl)
 
-    def expand(m: re.Match[str]) -> str:
+    def expand(m: Any) -> str:
         def group(g: re.Match[str]) -> str:
             if g.group(3):
                 return "$"
@@ -76,7 +79,7 @@ def _re_replace_all(pattern: Any, repl: Any, text: Any) -> str:
 
         return _EXPAND.sub(group, template)
 
-    return regex.sub(expand, string_arg(text))
+    return regex.replace_all(string_arg(text), expand)
 
 
 def _url_unescape(text: Any) -> str:
@@ -87,7 +90,7 @@ def _url_unescape(text: Any) -> str:
 
 
 def _date(layout: Any, t: Any) -> str:
-    return format_time(time_arg(t), string_arg(layout))
+    return format_go_layout(time_arg(t), string_arg(layout))
 
 
 def _tz(name: Any, t: Any) -> datetime:
@@ -154,13 +157,13 @@ def _to_float(value: Any) -> float:
 
 def _to_date(layout: Any, text: Any) -> datetime:
     try:
-        return parse_time(string_arg(layout), string_arg(text))
+        return parse_go_layout(string_arg(layout), string_arg(text))
     except FuncError:
         return GO_ZERO_TIME
 
 
 def _must_to_date(layout: Any, text: Any) -> datetime:
-    return parse_time(string_arg(layout), string_arg(text))
+    return parse_go_layout(string_arg(layout), string_arg(text))
 
 
 def _to_json(value: Any) -> str:
@@ -173,9 +176,9 @@ def _to_json(value: Any) -> str:
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
-        return format_time(value, "2006-01-02T15:04:05.999999999Z07:00")
+        return format_go_layout(value, "2006-01-02T15:04:05.999999999Z07:00")
     if isinstance(value, timedelta):
-        return value // timedelta(microseconds=1) * 1000
+        return duration_nanos(value)
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
         return int(value)
     if isinstance(value, Struct):

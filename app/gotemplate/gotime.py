@@ -1,9 +1,11 @@
-"""Go's time values in templates: `Time.Format` layouts, `time.Parse`, and `Duration.String`.
+"""Go's time values in templates: `Time.Format` and `time.Parse` with Go's reference-time layouts.
 
 Why: Alertmanager's template data carries time.Time values (`.StartsAt`, `.EndsAt`) that
 operators print with Go's reference-time layouts (`{{ .StartsAt.Format "2006-01-02 15:04" }}`,
-`date`, `toDate`), and a Go template prints a time or a duration the way Go's `%v` does. Python's
-strftime knows neither, so this module implements the layout elements Go documents.
+`date`, `toDate`), and a Go template prints a time the way Go's `%v` does. Python's strftime knows
+neither, so this module implements the layout elements Go documents. Not to be confused with
+`app.timeutil`, which reads and writes the API's RFC 3339 timestamps as epoch seconds; a
+time.Duration prints through `app.durations.format_go_duration_ns`.
 """
 
 from __future__ import annotations
@@ -13,10 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from app.gostrings import go_quote
 from app.gotemplate.errors import FuncError
-from app.matchers import go_quote
-
-GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
 
 _LAYOUT = re.compile(
     r"January|Jan|Monday|Mon|MST|2006|_(?=2006)|06|01|002|02|03|04|05|__2|_2|15|1|2|3|4|5|PM|pm"
@@ -85,7 +85,7 @@ _FORMATTERS: dict[str, Callable[[datetime], str]] = {
 }
 
 
-def format_time(t: datetime, layout: str) -> str:
+def format_go_layout(t: datetime, layout: str) -> str:
     """Go's Time.Format with a reference-time layout ("2006-01-02T15:04:05Z07:00")."""
 
     def token(m: re.Match[str]) -> str:
@@ -125,7 +125,7 @@ _PARSERS: dict[str, tuple[str, str]] = {
 }
 
 
-def parse_time(layout: str, text: str) -> datetime:
+def parse_go_layout(layout: str, text: str) -> datetime:
     """Go's time.ParseInLocation(layout, text, UTC) for the common layout elements."""
     pattern, pos = [], 0
     for groups, m in enumerate(_LAYOUT.finditer(layout)):
@@ -182,27 +182,6 @@ def _build_time(fields: dict[str, str]) -> datetime:
     )
 
 
-def duration_string(d: timedelta) -> str:
-    """Go's Duration.String: `1h2m3.5s`, `1.5s`, `250ms`, `0s`."""
-    ns = d // timedelta(microseconds=1) * 1000
-    sign, ns = ("-" if ns < 0 else ""), abs(ns)
-    if ns == 0:
-        return "0s"
-    if ns < 1_000_000_000:
-        for unit, size in (("ns", 1), ("µs", 1_000), ("ms", 1_000_000)):
-            if ns < size * 1000:
-                return sign + _decimal(ns, size) + unit
-    hours, rest = divmod(ns, 3_600_000_000_000)
-    minutes, rest = divmod(rest, 60_000_000_000)
-    text = _decimal(rest, 1_000_000_000) + "s"
-    if hours or minutes:
-        text = f"{minutes}m{text}"
-    if hours:
-        text = f"{hours}h{text}"
-    return sign + text
-
-
-def _decimal(value: int, unit: int) -> str:
-    whole, frac = divmod(value, unit)
-    digits = str(frac).rjust(len(str(unit)) - 1, "0").rstrip("0") if unit > 1 else ""
-    return f"{whole}.{digits}" if digits else str(whole)
+def duration_nanos(d: timedelta) -> int:
+    """The time.Duration a timedelta stands for: whole nanoseconds (Go's int64 value)."""
+    return d // timedelta(microseconds=1) * 1000

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from app.gostrings import go_unquote
 from app.gotemplate.errors import ParseError
-from app.matchers import go_unquote
 
 
 class Token(NamedTuple):

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from app.gostrings import go_quote
 from app.gotemplate.builtins import SHORT_CIRCUIT
 from app.gotemplate.errors import ParseError
 from app.gotemplate.functions import FUNCS
 from app.gotemplate.lexer import ActionItem, Lexer, Token
 from app.gotemplate.values import fmt_v
-from app.matchers import go_quote
 
 
 @dataclass(frozen=True, slots=True)

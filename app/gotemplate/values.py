@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from app.durations import format_go_duration_ns
 from app.gotemplate.errors import FuncError
-from app.gotemplate.gotime import duration_string, format_time
+from app.gotemplate.gotime import duration_nanos, format_go_layout
 
 
 class SafeHTML(str):
@@ -88,9 +89,9 @@ def fmt_v(value: Any) -> str:
     if isinstance(value, float):
         return go_float(value)
     if isinstance(value, datetime):
-        return format_time(value, "2006-01-02 15:04:05.999999999 -0700 MST")
+        return format_go_layout(value, "2006-01-02 15:04:05.999999999 -0700 MST")
     if isinstance(value, timedelta):
-        return duration_string(value)
+        return format_go_duration_ns(duration_nanos(value))
     if "String" in declared(value):
         return str(value.String())
     if isinstance(value, Struct):

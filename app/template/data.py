@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, ClassVar, NamedTuple
 
-from app.gotemplate import GO_ZERO_TIME, Struct
+from app.gotemplate import Struct
 from app.notify.message import FIRING, RESOLVED, AlertData, Notification
+from app.timeutil import GO_ZERO_TIME
 
 _ALERTNAME = "alertname"
 _REGEX_META = re.compile(r"([\\.+*?()|\[\]{}^$])")

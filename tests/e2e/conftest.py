@@ -12,7 +12,7 @@ import pytest
 import requests
 import yaml
 
-from app.timeutil import format_time
+from app.timeutil import format_rfc3339
 from tests.support.ports import free_port
 from tests.support.processes import ManagedProcess, alerter_command
 from tests.support.redis_server import RedisServer
@@ -50,8 +50,8 @@ def alert(alertname: str, ends_in: float = 300.0, started_ago: float = 0.0, **la
     return {
         "labels": {"alertname": alertname, **labels},
         "annotations": {"summary": f"{alertname} on {labels.get('instance', '?')}"},
-        "startsAt": format_time(now - started_ago),
-        "endsAt": format_time(now + ends_in),
+        "startsAt": format_rfc3339(now - started_ago),
+        "endsAt": format_rfc3339(now + ends_in),
         "generatorURL": f"http://prometheus.test/graph?g0.expr={alertname}",
     }
 

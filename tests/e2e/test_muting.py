@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from app.timeutil import format_time
+from app.timeutil import format_rfc3339
 from tests.e2e.conftest import alert, webhook_receiver, write_config
 from tests.support.http_sink import HttpSink
 from tests.support.processes import holds, wait_until
@@ -40,8 +40,8 @@ def test_silenced_and_inhibited_alerts_are_not_notified(deploy, tmp_path: Path) 
         now = time.time()
         silence = {
             "matchers": [{"name": "alertname", "value": "Silenced", "isRegex": False, "isEqual": True}],
-            "startsAt": format_time(now),
-            "endsAt": format_time(now + 3600),
+            "startsAt": format_rfc3339(now),
+            "endsAt": format_rfc3339(now + 3600),
             "createdBy": "ops",
             "comment": "maintenance",
         }

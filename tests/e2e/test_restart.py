@@ -8,7 +8,7 @@ from pathlib import Path
 
 import requests
 
-from app.timeutil import format_time
+from app.timeutil import format_rfc3339
 from tests.e2e.conftest import alert, start_embedded, start_split, webhook_receiver, write_config
 from tests.support.http_sink import HttpSink
 from tests.support.processes import holds
@@ -69,8 +69,8 @@ def test_embedded_restart_keeps_silences(tmp_path: Path) -> None:
     dep = start_embedded(config, tmp_path / "data")
     silence = {
         "matchers": [{"name": "alertname", "value": "Quiet", "isRegex": False, "isEqual": True}],
-        "startsAt": format_time(time.time()),
-        "endsAt": format_time(time.time() + 3600),
+        "startsAt": format_rfc3339(time.time()),
+        "endsAt": format_rfc3339(time.time() + 3600),
         "createdBy": "ops",
         "comment": "kept across restarts",
     }

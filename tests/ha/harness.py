@@ -22,7 +22,7 @@ import redis
 import requests
 
 from app.redis_keys import Keys
-from app.timeutil import format_time
+from app.timeutil import format_rfc3339
 from tests.support.http_sink import HttpSink, ReceivedRequest
 from tests.support.ports import free_port
 from tests.support.processes import ManagedProcess, alerter_command, holds, wait_until
@@ -226,8 +226,8 @@ class Scenario:
                     {
                         "labels": {"alertname": g.name, "instance": inst, "job": "ha-test"},
                         "annotations": {"summary": f"{g.name} on {inst}"},
-                        "startsAt": format_time(g.appears_at),
-                        "endsAt": format_time(ends),
+                        "startsAt": format_rfc3339(g.appears_at),
+                        "endsAt": format_rfc3339(ends),
                         "generatorURL": f"http://prometheus.test/graph?g0.expr={g.name}",
                     }
                 )

@@ -29,7 +29,7 @@ import pytest
 import requests
 import yaml
 
-from app.timeutil import parse_time
+from app.timeutil import parse_rfc3339_checked
 from tests.e2e.conftest import Deployment, start_split, webhook_receiver, write_config
 from tests.support.http_sink import HttpSink, ReceivedRequest
 from tests.support.ports import free_port
@@ -288,7 +288,7 @@ def check_resolved(stack: Stack, request: ReceivedRequest, firing: ReceivedReque
     assert alert["fingerprint"] == fired["fingerprint"]
     assert alert["startsAt"] == fired["startsAt"]
     assert alert["endsAt"] != "0001-01-01T00:00:00Z"
-    assert parse_time(alert["endsAt"]) > parse_time(alert["startsAt"]), alert
+    assert parse_rfc3339_checked(alert["endsAt"]) > parse_rfc3339_checked(alert["startsAt"]), alert
 
 
 def stays_at(stack: Stack, count: int, seconds: float, what: str) -> None:

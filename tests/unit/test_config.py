@@ -274,6 +274,10 @@ CASES = {
         "route: {receiver: a, routes: [{match_re: {x: '(a'}}]}\nreceivers: [{name: a}]",
         "error parsing regexp: missing closing ): `^(?:(a)$`",
     ),
+    "huge match_re": (
+        "route: {receiver: a, routes: [{match_re: {x: '((a{1000}){1000}){1000}'}}]}\nreceivers: [{name: a}]",
+        "error parsing regexp: invalid repeat count: `{1000}`",
+    ),
     "null match_re": (
         "route: {receiver: a, routes: [{match_re: {x: }}]}\nreceivers: [{name: a}]",
         'invalid regexp value for "x"',

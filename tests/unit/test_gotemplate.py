@@ -156,6 +156,11 @@ def test_builtins(text: str, expected: str) -> None:
         ('{{ match "^fir" .Status }} {{ match "^x" .Status }}', "true false"),
         ('{{ reReplaceAll "(\\\\w+)@(\\\\w+)" "${2}:$1 $$" "me@host" }}', "host:me $"),
         ('{{ reReplaceAll "a" "$1x" "bab" }}', "bb"),  # `$1x` names group "1x": empty
+        ('{{ reReplaceAll "(?P<user>\\\\w+)@" "${user} at " "me@host" }}', "me at host"),
+        # Go replaces no empty match right after a match (Python's re.sub would give XbXXcX, abXX)
+        ('{{ reReplaceAll "a*" "X" "baaac" }} {{ reReplaceAll "$" "X" "ab" }}', "XbXcX abX"),
+        ('{{ reReplaceAll "(a+)+$" "X" "aaaaaaaaaaaaaaaaaaaaaaaaaaaab" }}', "aaaaaaaaaaaaaaaaaaaaaaaaaaaab"),
+        ('{{ match "(a+)+$" "aaaaaaaaaaaaaaaaaaaaaaaaaaaab" }} {{ match "é+" "xéé" }}', "false true"),
         ('{{ safeHtml "<b>" }} {{ safeUrl "http://x?a=1&b=2" }}', "<b> http://x?a=1&b=2"),
         ('{{ urlUnescape "a%20b+c" }}', "a b c"),
         ('{{ stringSlice "a" "b" | join "-" }}', "a-b"),
@@ -285,6 +290,11 @@ def test_parse_errors_name_the_template_and_line(text: str, message: str) -> Non
         ("{{ len 3 }}", "len of type int"),
         ('{{ toUpper "a" "b" }}', "wrong number of args for toUpper: want 1 got 2"),
         ('{{ match "(" "x" }}', "error parsing regexp"),
+        ('{{ match "((a{1000}){1000}){1000}" "x" }}', "error parsing regexp: invalid repeat count: `{1000}`"),
+        (
+            '{{ reReplaceAll "(?=x)" "" "x" }}',
+            "error parsing regexp: invalid or unsupported Perl syntax: `(?=`",
+        ),
         ('{{ tz "Mars/Base" .T }}', "unknown time zone Mars/Base"),
         ('{{ mustToDate "2006" "x" }}', 'parsing time "x" as "2006": cannot parse'),
         ('{{ dict "a" }}', "dict requires an even number of arguments"),

@@ -11,8 +11,6 @@ from app.matchers import (
     MODE_UTF8,
     Matcher,
     format_matchers,
-    go_quote,
-    go_unquote,
     matches_all,
     parse_matcher,
     parse_matchers,
@@ -138,18 +136,39 @@ def test_regex_follows_go_rather_than_python() -> None:
     assert parse_matcher('a=~"[[:digit:]]+"').matches("42")
     assert parse_matcher('a=~"(?<n>a)b"').matches("ab")
     assert parse_matcher('a=~"x\\\\Q.*\\\\E"').matches("x.*")  # RE2's \Q...\E literal text
-    assert not parse_matcher('a=~"x\\\\Q.*"').matches("xyz")
+    # \Q without \E runs to the end of Alertmanager's anchored `^(?:x\Q.*)$`, so its `)` too.
+    with pytest.raises(ValueError, match=re.escape("missing closing ): `^(?:x\\Q.*)$`")):
+        parse_matcher('a=~"x\\\\Q.*"')
     with pytest.raises(ValueError, match="invalid or unsupported Perl syntax"):
         parse_matcher('a=~"(?=x)"')
     with pytest.raises(ValueError, match="invalid escape sequence"):
         parse_matcher('a=~"(a)\\\\1"')
 
 
-def test_go_quoting_round_trips() -> None:
-    for text in ["plain", 'q"uote', "back\\slash", "tab\tnl\n", "\x00\x7f", "ü €", "\u200b"]:
-        assert go_unquote(go_quote(text)) == text
-    assert go_quote("é\x01\u200b") == '"é\\x01\\u200b"'
-    assert go_unquote('"\\x41\\101\\u00e9\\U0001F600"') == "AAé😀"
-    for bad in ['"open', '"a"b"', "'a'", '"\\q"']:
-        with pytest.raises(ValueError):
-            go_unquote(bad)
+def test_regex_runs_on_re2_in_linear_time() -> None:
+    # `(a+)+$` backtracks for minutes in Python's re on this text; RE2 answers at once.
+    text = "a" * 28 + "b"
+    assert not parse_matcher('a=~"(a+)+$"').matches(text)
+    assert parse_matcher('a=~"(a+)+$"').matches("a" * 28)
+    assert parse_matcher('a=~"x(a+)+y"').matches("x" + "a" * 28 + "y")
+
+
+def test_regex_limits_and_syntax_are_re2s() -> None:
+    # Nested repetition counts multiply past RE2's (and Go's) limit of 1000.
+    with pytest.raises(ValueError, match=re.escape("error parsing regexp: invalid repeat count: `{1000}`")):
+        parse_matcher('a=~"((a{1000}){1000}){1000}"')
+    with pytest.raises(re.error):  # still a re.error, as callers catching that expect
+        Matcher("a", "=~", "a{1001}")
+    assert parse_matcher('a=~"\\\\pL+"').matches("héllo")  # Unicode classes
+    assert parse_matcher('a=~"(?U)a+"').matches("aaa")  # RE2's ungreedy flag
+    assert parse_matcher('a=~"ok\\\\z"').matches("ok")
+    for pattern, message in [
+        ("\\\\Z", "invalid escape sequence: `\\Z`"),
+        ("\\\\C", "invalid escape sequence: `\\C`"),  # RE2 C++ has it; Go's regexp does not
+        ("a**", "invalid nested repetition operator: `**`"),
+        ("*", "missing argument to repetition operator: `*`"),
+        ("[z-a]", "invalid character class range: `z-a`"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(f"error parsing regexp: {message}")):
+            parse_matcher(f'a=~"{pattern}"')
+    assert parse_matcher('a=~"x\\\\Q\\\\C\\\\E"').matches("x\\C")  # literal text, not the escape

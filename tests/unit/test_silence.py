@@ -7,7 +7,7 @@ import pytest
 
 from app.redis_keys import Keys
 from app.silence import SilenceError, SilenceNotFound, SilenceStore, silence_from_api
-from app.timeutil import format_time
+from app.timeutil import format_rfc3339
 
 NOW = 1_700_000_000.0
 
@@ -17,8 +17,8 @@ def body(starts: float, ends: float, matchers=None, sid: str = "") -> dict:
         "id": sid,
         "matchers": matchers
         or [{"name": "alertname", "value": "DiskFull", "isRegex": False, "isEqual": True}],
-        "startsAt": format_time(starts),
-        "endsAt": format_time(ends),
+        "startsAt": format_rfc3339(starts),
+        "endsAt": format_rfc3339(ends),
         "createdBy": "ops",
         "comment": "maintenance",
     }
@@ -42,6 +42,7 @@ def store() -> SilenceStore:
             "at least one matcher must not match the empty string",
         ),
         ([{"name": "a", "value": "(", "isRegex": True}], "invalid regular expression"),
+        ([{"name": "a", "value": "((a{1000}){1000}){1000}", "isRegex": True}], "invalid repeat count"),
         ([{"name": "", "value": "x"}], "invalid label matcher 0: empty label name"),
     ],
 )

@@ -18,10 +18,7 @@ from app.notify.errors import NotifyError
 from app.notify.integrations import SendContext, integration
 from app.notify.message import Notification
 from app.template.data import common_pairs, quote_meta
-from app.timeutil import format_time
-
-# Go's zero time as encoding/json writes it: the endsAt of every alert that still fires.
-ZERO_TIME = "0001-01-01T00:00:00Z"
+from app.timeutil import GO_ZERO_JSON, format_rfc3339
 
 _BODY_EXCERPT = 256
 
@@ -36,8 +33,8 @@ def payload(n: Notification, truncated: int) -> dict[str, Any]:
                 "status": a.status,
                 "labels": a.labels,
                 "annotations": a.annotations,
-                "startsAt": format_time(a.starts_at),
-                "endsAt": ZERO_TIME if a.firing else format_time(a.ends_at),
+                "startsAt": format_rfc3339(a.starts_at),
+                "endsAt": GO_ZERO_JSON if a.firing else format_rfc3339(a.ends_at),
                 "generatorURL": a.generator_url,
                 "fingerprint": a.fingerprint,
             }
