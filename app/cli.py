@@ -96,7 +96,12 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     a("--web.listen-address", dest="listen_address", type=_listen_address, default=d.listen_address)
     a("--web.external-url", dest="external_url", default="", help="The URL under which alerter is reachable.")
     a("--web.route-prefix", dest="route_prefix", default="", help="Prefix for the internal routes.")
-    a("--web.config.file", dest="web_config_file", default="", help=argparse.SUPPRESS)
+    a(
+        "--web.config.file",
+        dest="web_config_file",
+        default="",
+        help="Path to the web configuration file (exporter-toolkit format): TLS and basic auth.",
+    )
     a(
         "--web.workers",
         dest="web_workers",
@@ -185,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from app.config import ConfigError
     from app.template import TemplateLoadError
+    from app.webconfig import WebConfigError
 
     try:
         if command == "web":
@@ -198,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         from app.serve import run_all_in_one
 
         return run_all_in_one(settings)
-    except (ConfigError, TemplateLoadError, OSError) as err:
+    except (ConfigError, TemplateLoadError, WebConfigError, OSError) as err:
         log.error("cannot start: fix the configuration and start again", extra={"fields": {"err": str(err)}})
         return 1
 

@@ -14,9 +14,9 @@ from typing import Any
 import redis
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
-from prometheus_client import multiprocess, start_http_server
+from prometheus_client import make_wsgi_app, multiprocess
 from rq import SimpleWorker
-from werkzeug.serving import make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from app import backend, rqcompat
 from app.jobs import QUEUE_NAME, bind_runtime
@@ -25,6 +25,7 @@ from app.settings import Settings
 from app.snapshot import ConfigSnapshot, reload_snapshot
 from app.timers import TimerLoop
 from app.web import create_app, reload_all_gunicorn_workers
+from app.webconfig import ServerTLS, WebConfig, WebConfigError, WebGuard, read_web_config
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,52 @@ log = logging.getLogger(__name__)
 # connection's read timeout is longer (backend.connect's blocking_wait), so waiting for work is
 # never mistaken for a lost Redis, which RQ would answer with growing back-off sleeps.
 DEQUEUE_WAIT = 30
+
+
+def _web_config(settings: Settings) -> WebConfig | None:
+    """--web.config.file, checked in full before anything listens, its certificate loaded too, as
+    the toolkit's Validate does: a bad file stops the start, naming itself."""
+    if not settings.web_config_file:
+        return None
+    config = read_web_config(settings.web_config_file)
+    if config.tls.enabled:
+        try:
+            ServerTLS(config.tls)
+        except WebConfigError as err:
+            raise WebConfigError(f"--web.config.file {config.path}: {err}") from None
+    return config
+
+
+def _server_tls(web_config: WebConfig | None, http2_served: bool) -> ServerTLS | None:
+    """The listener's TLS when the web configuration asks for it, kept current by a watcher.
+
+    HTTP/2 is served only by `alerter web` with threads (gunicorn's gthread worker); elsewhere a
+    file asking for it (the toolkit's default) gets one warning, and clients use HTTP/1.1.
+    """
+    if web_config is None or not web_config.tls.enabled:
+        return None
+    if web_config.http2 and not http2_served:
+        log.warning(
+            "http_server_config.http2 is true but this process serves HTTP/1.1 only (HTTP/2 is "
+            "served by `alerter web` with --web.threads above 1); set http2: false to say so",
+            extra={"fields": {"file": web_config.path}},
+        )
+    tls = ServerTLS(web_config.tls, http2=web_config.http2 and http2_served)
+    tls.watch()
+    return tls
+
+
+def _serve_wsgi(settings: Settings, app: Any, web_config: WebConfig | None, name: str) -> BaseWSGIServer:
+    """Serve `app` on --web.listen-address from a daemon thread, with the web configuration's TLS."""
+    tls = _server_tls(web_config, http2_served=False)
+    host, port = settings.host_port
+    server = make_server(host, port, app, threaded=True, ssl_context=tls.context if tls else None)
+    threading.Thread(target=server.serve_forever, daemon=True, name=name).start()
+    log.info(
+        "listening",
+        extra={"fields": {"address": settings.listen_address, "tls": tls is not None, "serves": name}},
+    )
+    return server
 
 
 def _timer_loop(rt: Runtime) -> TimerLoop:
@@ -90,6 +137,7 @@ class WorkerLoop:
 def run_all_in_one(settings: Settings) -> int:
     """Web, timers and workers in one process; the state is snapshotted under --storage.path in
     embedded mode (no Redis named)."""
+    web_config = _web_config(settings)
     client = backend.connect(settings)
     if settings.embedded:
         backend.load_snapshot(client, settings)
@@ -111,12 +159,7 @@ def run_all_in_one(settings: Settings) -> int:
     ]
     for n, loop in enumerate(loops):
         threading.Thread(target=loop.run, daemon=True, name=f"rq-worker-{n}").start()
-    host, port = settings.host_port
-    server = make_server(host, port, create_app(rt), threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True, name="http").start()
-    log.info(
-        "listening", extra={"fields": {"address": settings.listen_address, "embedded": settings.embedded}}
-    )
+    server = _serve_wsgi(settings, create_app(rt, web_config=web_config), web_config, "http")
 
     signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=rt.reload).start())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -181,6 +224,7 @@ class _Gunicorn(BaseApplication):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.snapshot: ConfigSnapshot | None = None
+        self.web_config = _web_config(settings)
         super().__init__()
 
     def load_config(self) -> None:
@@ -203,14 +247,45 @@ class _Gunicorn(BaseApplication):
             "pre_request": _rebalance_connections,
             "control_socket_disable": True,
             "proc_name": "alerter-web",
+            **self._tls_options(),
         }
         for key, value in options.items():
             self.cfg.set(key, value)
 
+    def _tls_options(self) -> dict[str, Any]:
+        """gunicorn's TLS settings for the web configuration: its certificate files (gunicorn
+        serves TLS when certfile is set) and a context hook. gunicorn asks the hook for every
+        connection it accepts, so the hook checks for a rotated certificate each time, as the
+        toolkit re-reads it for every handshake; one ServerTLS per worker process."""
+        wc = self.web_config
+        if wc is None or not wc.tls.enabled:
+            return {}
+        gthread = self.settings.web_threads > 1
+        http2 = wc.http2 and gthread
+        if wc.http2 and not gthread:
+            _server_tls(wc, http2_served=False)  # logs the HTTP/1.1-only warning once
+        per_process: dict[int, ServerTLS] = {}
+
+        def context(_conf: Any, _default: Any) -> Any:
+            tls = per_process.get(os.getpid())
+            if tls is None:
+                tls = per_process[os.getpid()] = ServerTLS(wc.tls, http2=http2)
+            else:
+                tls.reload_if_changed()
+            return tls.context
+
+        files = ServerTLS(wc.tls)  # gunicorn wants certificate files to turn TLS on
+        return {
+            "certfile": files.cert_file,
+            "keyfile": files.key_file,
+            "ssl_context": context,
+            "http_protocols": "h2,h1" if http2 else "h1",
+        }
+
     def load(self) -> Any:
         rt = Runtime(self.settings, snapshot=self.snapshot)
         rt.join_cluster("web")
-        return create_app(rt, on_reload=lambda: reload_all_gunicorn_workers(rt))
+        return create_app(rt, on_reload=lambda: reload_all_gunicorn_workers(rt), web_config=self.web_config)
 
 
 def run_web(settings: Settings) -> int:
@@ -220,14 +295,17 @@ def run_web(settings: Settings) -> int:
 
 def run_worker(settings: Settings) -> int:
     """An RQ worker (jobs run in this process, no fork per job) plus this process's timer loop."""
+    web_config = _web_config(settings)
     rt = Runtime(settings)
     bind_runtime(rt)
     rt.join_cluster("worker")
     if settings.serve_worker_metrics:
-        # Notification counters live in the workers: they serve /metrics like any Alertmanager.
-        host, port = settings.host_port
-        start_http_server(port, addr=host)
-        log.info("serving worker metrics", extra={"fields": {"address": settings.listen_address}})
+        # Notification counters live in the workers: they serve /metrics like any Alertmanager,
+        # behind the same web configuration as the web tier.
+        metrics_app = make_wsgi_app()
+        _serve_wsgi(
+            settings, WebGuard(metrics_app, web_config) if web_config else metrics_app, web_config, "metrics"
+        )
     timers = _timer_loop(rt)
     timers.start()
 

@@ -39,6 +39,7 @@ class Settings:
     features: frozenset[str] = frozenset()  # --enable-feature
     serve_worker_metrics: bool = False  # `alerter worker` given an explicit --web.listen-address
     web_workers: int = 2
+    web_config_file: str = ""  # --web.config.file: TLS and basic auth for every route (app.webconfig)
     web_threads: int = 4
     max_request_bytes: int = 4 * 1024 * 1024
 

@@ -18,6 +18,7 @@ from app.api.ingest import IngestFastPath, redis_down_message
 from app.api.v2 import bp as api_v2
 from app.api.v2 import error_response
 from app.runtime import Runtime
+from app.webconfig import WebConfig, WebGuard
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,14 @@ def route_prefix(runtime: Runtime) -> str:
     return "/" + prefix.strip("/") if prefix.strip("/") else ""
 
 
-def create_app(runtime: Runtime, on_reload: Callable[[], str | None] | None = None) -> Flask:
+def create_app(
+    runtime: Runtime,
+    on_reload: Callable[[], str | None] | None = None,
+    web_config: WebConfig | None = None,
+) -> Flask:
     """Build the WSGI app. `on_reload` replaces the default reload (used under gunicorn, where
-    every worker process must reload, not only the one that took the request)."""
+    every worker process must reload, not only the one that took the request). `web_config`
+    (--web.config.file) guards every route, the ingest fast path included."""
     app = Flask(__name__)
     app.config["RUNTIME"] = runtime
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_request_bytes
@@ -79,6 +85,8 @@ def create_app(runtime: Runtime, on_reload: Callable[[], str | None] | None = No
         return error_response(err.description or err.name, err.code or 500)
 
     app.wsgi_app = IngestFastPath(app.wsgi_app, runtime, prefix)  # type: ignore[method-assign]
+    if web_config is not None:
+        app.wsgi_app = WebGuard(app.wsgi_app, web_config)  # type: ignore[method-assign]
     return app
 
 

@@ -79,7 +79,11 @@ class Deployment:
         return "\n".join(p.log_text() for p in self.processes)
 
 
-def start_embedded(config: Path, storage: Path, *extra: str) -> Deployment:
+def start_embedded(
+    config: Path, storage: Path, *extra: str, scheme: str = "http", **ready_options: Any
+) -> Deployment:
+    """alerter all-in-one; `scheme` and `ready_options` (auth, verify, cert for requests) are for
+    a web configuration with TLS or basic auth."""
     port = free_port()
     proc = ManagedProcess(
         alerter_command(
@@ -90,18 +94,26 @@ def start_embedded(config: Path, storage: Path, *extra: str) -> Deployment:
             *extra,
         )
     )
-    url = f"http://127.0.0.1:{port}"
-    proc.wait_http(f"{url}/-/ready", timeout=30)
+    url = f"{scheme}://127.0.0.1:{port}"
+    proc.wait_http(f"{url}/-/ready", timeout=30, **ready_options)
     return Deployment([url], [proc])
 
 
-def start_split(config: Path, redis: RedisServer, webs: int = 2, workers: int = 2, *extra: str) -> Deployment:
+def start_split(
+    config: Path,
+    redis: RedisServer,
+    webs: int = 2,
+    workers: int = 2,
+    *extra: str,
+    scheme: str = "http",
+    **ready_options: Any,
+) -> Deployment:
     common = [f"--config.file={config}", f"--redis.url={redis.url}", "--log.level=debug", *extra]
     dep = Deployment([])
     for _ in range(workers):
         # Each worker serves its own /metrics (its notification counters) on a port of its own.
         port = free_port()
-        dep.worker_urls.append(f"http://127.0.0.1:{port}")
+        dep.worker_urls.append(f"{scheme}://127.0.0.1:{port}")
         dep.processes.append(
             ManagedProcess(alerter_command("worker", *common, f"--web.listen-address=127.0.0.1:{port}"))
         )
@@ -112,9 +124,9 @@ def start_split(config: Path, redis: RedisServer, webs: int = 2, workers: int = 
                 alerter_command("web", *common, f"--web.listen-address=127.0.0.1:{port}", "--web.workers=2")
             )
         )
-        dep.web_urls.append(f"http://127.0.0.1:{port}")
+        dep.web_urls.append(f"{scheme}://127.0.0.1:{port}")
     for url, proc in zip(dep.web_urls, dep.processes[workers:], strict=True):
-        proc.wait_http(f"{url}/-/ready", timeout=30)
+        proc.wait_http(f"{url}/-/ready", timeout=30, **ready_options)
     return dep
 
 

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 import requests
@@ -263,9 +263,10 @@ class ManagedProcess:
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
 
-    def wait_http(self, url: str, timeout: float) -> requests.Response:
+    def wait_http(self, url: str, timeout: float, **request_options: Any) -> requests.Response:
         """Wait until a GET of `url` answers 2xx; fail at once, with the log, if the process
-        exits first (a config error should not cost the whole timeout)."""
+        exits first (a config error should not cost the whole timeout). `request_options` go to
+        requests (auth, verify, cert) for servers behind a web configuration."""
         deadline = time.monotonic() + timeout
         last = "no answer yet"
         while True:
@@ -275,7 +276,7 @@ class ManagedProcess:
                     f"command: {self.command_line}\n{self.log_tail()}"
                 )
             try:
-                response = requests.get(url, timeout=1.0)
+                response = requests.get(url, timeout=1.0, **request_options)
             except requests.RequestException as err:
                 last = repr(err)
             else:
