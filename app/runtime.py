@@ -49,6 +49,7 @@ class Runtime:
         self.snapshot = snapshot if snapshot is not None else ConfigSnapshot.load(settings)
         metrics.config_last_reload_success.set(1)
         metrics.config_last_reload_time.set(time.time())
+        metrics.preset_notification_series()
         self._reload_lock = threading.Lock()
         self.store = AlertStore(self.client, self.keys)
         self.nflog = NotificationLog(self.client, self.keys, settings.data_retention)
