@@ -104,9 +104,7 @@ class Runtime:
     @property
     def external_url(self) -> str:
         """`--web.external-url`, or Alertmanager's default http://<hostname>:<port>."""
-        if self.settings.external_url:
-            return self.settings.external_url.rstrip("/")
-        return f"http://{socket.gethostname()}:{self.settings.host_port[1]}"
+        return self.settings.notification_external_url
 
     def _enqueue(self, func: str, args: tuple[Any, ...], description: str, pipeline: Any = None) -> None:
         # result_ttl=0: a finished job leaves nothing behind; failed ones stay an hour to inspect.
