@@ -121,10 +121,10 @@ def _found(answer: dict[str, Any]) -> _Issue | None:
             extra={"fields": {"selected_issue": issues[0].get("key")}},
         )
     first = issues[0]
-    status = (first.get("fields") or {}).get("status")
-    done = None
-    if isinstance(status, dict):
-        done = (status.get("statusCategory") or {}).get("key") == "done"
+    fields = first.get("fields")
+    status = fields.get("status") if isinstance(fields, dict) else None
+    category = status.get("statusCategory") if isinstance(status, dict) else None
+    done = None if status is None else isinstance(category, dict) and category.get("key") == "done"
     return _Issue(str(first.get("key") or ""), done)
 
 
