@@ -11,7 +11,8 @@ The report has amtool's shape so that scripts and habits carry over:
      - 1 templates
       SUCCESS
 
-A file that does not load reads `Checking 'FILE'  FAILED: <Alertmanager's message>`. Template
+A file that does not load reads `Checking 'FILE'  FAILED: <Alertmanager's message>`; so does one
+naming a receiver integration alerter cannot deliver, which alerter would refuse to load. Template
 files are read and parsed as Go templates, as Alertmanager parses them when it loads the config
 (`app.template.check`), so a parse error fails the check with the file and line it is on.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 from app import template
 from app.config import Config, ConfigError, load_config_file
 from app.matchers import MODE_FALLBACK
+from app.notify.deliverable import require_deliverable
 
 
 def _summary(config: Config) -> tuple[list[str], bool]:
@@ -46,6 +48,7 @@ def check_config(paths: list[str], matcher_mode: str = MODE_FALLBACK) -> tuple[s
     for path in paths:
         try:
             config = load_config_file(path, matcher_mode=matcher_mode)
+            require_deliverable(config)
         except ConfigError as err:
             lines += [f"Checking '{path}'  FAILED: {err}", ""]
             ok = False

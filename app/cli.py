@@ -4,6 +4,9 @@
     alerter web [flags]             the web tier under gunicorn, on Redis
     alerter worker [flags]          an RQ worker with the group-timer loop, on Redis
     alerter check-config FILE...    validate configs like `amtool check-config`
+    alerter receiver test NAME [flags]
+                                    send a test notification through each integration of a
+                                    receiver and print each one's answer (alerter only)
 
 Flags take `--flag=value` or `--flag value`, as Alertmanager's parser does.
 """
@@ -23,7 +26,8 @@ from app.settings import Settings
 
 log = logging.getLogger("alerter")
 
-SUBCOMMANDS = ("web", "worker", "check-config")
+SUBCOMMANDS = ("web", "worker", "check-config", "receiver")
+RECEIVER_TEST_USAGE = "usage: alerter receiver test NAME [--config.file=FILE] [--web.external-url=URL]"
 
 
 def _duration(flag: str) -> Callable[[str], float]:
@@ -158,6 +162,41 @@ def parse_settings(argv: list[str], prog: str = "alerter") -> Settings:
     return Settings(**values, features=frozenset(features), serve_worker_metrics=listen_given)
 
 
+def _receiver_test(args: list[str]) -> int:
+    """`alerter receiver test NAME [flags]`: exit 0 when every integration took the test
+    notification, 1 when one did not (or the config or receiver is wrong), 2 on bad usage."""
+    if len(args) < 2 or args[0] != "test" or args[1].startswith("-"):
+        print(RECEIVER_TEST_USAGE, file=sys.stderr)
+        return 2
+    name = args[1]
+    settings = parse_settings(args[2:], prog=f"alerter receiver test {name}")
+    from app.config import ConfigError
+    from app.logsetup import setup_logging
+    from app.notify.receivertest import try_receiver
+    from app.snapshot import ConfigSnapshot
+    from app.template import TemplateLoadError
+
+    setup_logging(settings.log_level, settings.log_format)
+    try:
+        snapshot = ConfigSnapshot.load(settings)
+    except (ConfigError, TemplateLoadError, OSError) as err:
+        print(f"alerter: cannot load {settings.config_file}: {err}", file=sys.stderr)
+        return 1
+    receiver = snapshot.config.receivers.get(name)
+    if receiver is None:
+        known = ", ".join(snapshot.config.receivers)
+        print(
+            f"alerter: no receiver {name!r} in {settings.config_file} (receivers: {known})", file=sys.stderr
+        )
+        return 1
+    answers = try_receiver(receiver, snapshot.templates, settings.notification_external_url)
+    if not answers:
+        print(f"receiver {name!r} has no integrations: nothing to test")
+    for answer in answers:
+        print(answer.line())
+    return 0 if all(a.ok for a in answers) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     command = args.pop(0) if args and args[0] in SUBCOMMANDS else ""
@@ -172,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         if not ok:
             print(f"alerter: error: failed to validate {output.count('FAILED')} file(s)", file=sys.stderr)
         return 0 if ok else 1
+    if command == "receiver":
+        return _receiver_test(args)
 
     settings = parse_settings(args, prog=f"alerter {command}".strip())
     if command == "web" and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -20,6 +20,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from app.config.integrations import INTEGRATIONS
+
 alerts_received = Counter(
     "alertmanager_alerts_received_total", "The total number of received alerts.", ["version", "status"]
 )
@@ -34,12 +36,49 @@ notifications_failed = Counter(
     "The total number of failed notifications.",
     ["integration", "reason"],
 )
+notification_requests = Counter(
+    "alertmanager_notification_requests_total",
+    "The total number of attempted notification requests.",
+    ["integration"],
+)
+notification_requests_failed = Counter(
+    "alertmanager_notification_requests_failed_total",
+    "The total number of failed notification requests.",
+    ["integration"],
+)
 notification_latency = Histogram(
     "alertmanager_notification_latency_seconds",
     "The latency of notifications in seconds.",
     ["integration"],
     buckets=(1, 5, 10, 15, 20),
 )
+# Alertmanager's `reason` values of alertmanager_notifications_failed_total.
+FAILURE_REASONS = (
+    "other",
+    "clientError",
+    "serverError",
+    "contextCanceled",
+    "contextDeadlineExceeded",
+    "authError",
+    "rateLimited",
+)
+# Every integration alertmanager.yml can name, by its `integration` label value.
+INTEGRATION_NAMES = ("email", "webhook", *(key.removesuffix("_configs") for key in INTEGRATIONS))
+
+
+def preset_notification_series() -> None:
+    """Create every integration's notification series at 0, as Alertmanager does at start for
+    every integration it knows (configured or not), so that dashboards and rate() see a series
+    before the first notification, and a failure shows as a change from 0."""
+    for name in INTEGRATION_NAMES:
+        notifications.labels(name)
+        notification_requests.labels(name)
+        notification_requests_failed.labels(name)
+        notification_latency.labels(name)
+        for reason in FAILURE_REASONS:
+            notifications_failed.labels(name, reason)
+
+
 nflog_lease_busy = Counter(
     "alerter_nflog_lease_busy_total",
     "Notifications skipped because another worker held the lease to send them.",

@@ -49,6 +49,7 @@ class Runtime:
         self.snapshot = snapshot if snapshot is not None else ConfigSnapshot.load(settings)
         metrics.config_last_reload_success.set(1)
         metrics.config_last_reload_time.set(time.time())
+        metrics.preset_notification_series()
         self._reload_lock = threading.Lock()
         self.store = AlertStore(self.client, self.keys)
         self.nflog = NotificationLog(self.client, self.keys, settings.data_retention)
@@ -103,9 +104,7 @@ class Runtime:
     @property
     def external_url(self) -> str:
         """`--web.external-url`, or Alertmanager's default http://<hostname>:<port>."""
-        if self.settings.external_url:
-            return self.settings.external_url.rstrip("/")
-        return f"http://{socket.gethostname()}:{self.settings.host_port[1]}"
+        return self.settings.notification_external_url
 
     def _enqueue(self, func: str, args: tuple[Any, ...], description: str, pipeline: Any = None) -> None:
         # result_ttl=0: a finished job leaves nothing behind; failed ones stay an hour to inspect.

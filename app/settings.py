@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +86,14 @@ class Settings:
             options["ssl_cert_reqs"] = "none"
             options["ssl_check_hostname"] = False
         return options
+
+    @property
+    def notification_external_url(self) -> str:
+        """The URL notifications link back to: `--web.external-url`, or Alertmanager's default
+        http://<hostname>:<port>."""
+        if self.external_url:
+            return self.external_url.rstrip("/")
+        return f"http://{socket.gethostname()}:{self.host_port[1]}"
 
     @property
     def key_prefix(self) -> str:

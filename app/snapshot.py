@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from app import metrics
 from app.config import Config, ConfigError, load_config_file
+from app.notify.deliverable import require_deliverable
 from app.settings import Settings
 from app.template import TemplateLoadError, Templates
 
@@ -28,9 +29,10 @@ class ConfigSnapshot:
     @classmethod
     def load(cls, settings: Settings) -> ConfigSnapshot:
         """Load --config.file and the template files it names, and record the success in the
-        reload metrics; raises ConfigError, TemplateLoadError or OSError (callers decide what
-        that means)."""
+        reload metrics; raises ConfigError (a receiver integration alerter cannot deliver
+        included), TemplateLoadError or OSError (callers decide what that means)."""
         config = load_config_file(settings.config_file, matcher_mode=settings.matcher_mode)
+        require_deliverable(config)
         snapshot = cls(config, Templates.from_globs(config.templates))
         metrics.config_last_reload_success.set(1)
         metrics.config_last_reload_time.set(time.time())

@@ -14,6 +14,7 @@ from app.alerts import Alert
 from app.api.ingest import ingest
 from app.gcpause import gc_paused
 from app.matchers import Matcher, matches_all, parse_matcher
+from app.notify.receivertest import try_receiver
 from app.regex import Regex, RegexError, compile_anchored
 from app.route import find_route
 from app.runtime import Runtime
@@ -164,6 +165,18 @@ def get_alert_groups() -> Response:
 @bp.get("/receivers")
 def get_receivers() -> Response:
     return json_response([{"name": name} for name in _rt().config.receivers])
+
+
+@bp.post("/receivers/<path:name>/test")
+def post_receiver_test(name: str) -> Response:
+    """alerter only: send a test notification through each integration of the receiver and
+    answer with each one's verdict (app.notify.receivertest); 404 for an unknown receiver."""
+    snapshot = _rt().snapshot
+    receiver = snapshot.config.receivers.get(name)
+    if receiver is None:
+        return error_response(f"receiver {name!r} not found", 404)
+    answers = try_receiver(receiver, snapshot.templates, _rt().external_url)
+    return json_response([a.to_api() for a in answers])
 
 
 @bp.get("/status")

@@ -2,19 +2,21 @@
 
 So that an existing alertmanager.yml loads unchanged, they are validated the way Alertmanager
 checks them (known fields, required settings, the global defaults they need) and kept raw in
-`Receiver.raw_integrations`. Only their top level is checked: nested fields such as Slack actions are
-not. `INTEGRATIONS` also names each one's secrets, for the write-back.
+`Receiver.raw_integrations`. Only their top level is checked, except the fields an integration
+types in `converters` (Jira, Rocket.Chat and incident.io: app/config/integration_types.py).
+`INTEGRATIONS` also names each one's secrets, for the write-back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from yaml.nodes import Node
 
 from app.config.httpconfig import http_config
+from app.config.integration_types import INCIDENTIO_FIELDS, JIRA_FIELDS, ROCKETCHAT_FIELDS
 from app.config.reader import Converter, Reader, at_most_one, boolean, fail_on, raw
 
 Check = Callable[[dict[str, Any]], str | None]
@@ -119,6 +121,8 @@ class Integration:
     secrets: tuple[str, ...] = ()
     checks: tuple[Check, ...] = ()
     nil_error: str = ""  # message for a null list item ("" means it is treated as {})
+    # Converters for the fields whose type alerter checks (the others are kept as written).
+    converters: Mapping[str, Converter] = field(default_factory=dict)
 
 
 INTEGRATIONS: dict[str, Integration] = {
@@ -142,6 +146,7 @@ INTEGRATIONS: dict[str, Integration] = {
             _incidentio_auth,
         ),
         "missing incidentio config",
+        converters=INCIDENTIO_FIELDS,
     ),
     "pagerduty_configs": Integration(
         "pagerduty.plain",
@@ -261,6 +266,7 @@ INTEGRATIONS: dict[str, Integration] = {
             _jira_api_type,
         ),
         "missing jira config",
+        converters=JIRA_FIELDS,
     ),
     "rocketchat_configs": Integration(
         "rocketchat.plain",
@@ -269,6 +275,7 @@ INTEGRATIONS: dict[str, Integration] = {
         False,
         ("token", "token_id"),
         (_at_most("token", "token_file"), _at_most("token_id", "token_id_file")),
+        converters=ROCKETCHAT_FIELDS,
     ),
     "mattermost_configs": Integration(
         "mattermost.plain",
@@ -285,6 +292,7 @@ INTEGRATIONS: dict[str, Integration] = {
 
 def integration_converter(spec: Integration) -> Converter:
     table: dict[str, Converter] = dict.fromkeys(spec.fields.split(), raw)
+    table.update(spec.converters)
     table.update(send_resolved=boolean, http_config=http_config)
     if "chat_id" in table:
         table["chat_id"] = lambda r, n: r.integer(n, "int64")

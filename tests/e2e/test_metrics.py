@@ -9,7 +9,8 @@ from pathlib import Path
 
 import requests
 
-from tests.e2e.conftest import alert, start_split, webhook_receiver, write_config
+from app.metrics import FAILURE_REASONS, INTEGRATION_NAMES
+from tests.e2e.conftest import alert, start_embedded, start_split, webhook_receiver, write_config
 from tests.support.http_sink import HttpSink
 from tests.support.processes import wait_until
 from tests.support.redis_server import RedisServer
@@ -76,3 +77,32 @@ def test_counts_are_right_across_processes(tmp_path: Path) -> None:
         finally:
             for proc in dep.processes:
                 proc.stop()
+
+
+def test_every_integrations_series_start_at_zero(tmp_path: Path) -> None:
+    """Alertmanager creates the notification series of every integration it knows at start,
+    configured or not, with each failure reason."""
+    with HttpSink() as sink:
+        dep = start_embedded(
+            write_config(tmp_path / "am.yml", [webhook_receiver(sink.url)]), tmp_path / "data"
+        )
+        try:
+            text = metrics(dep.web_urls[0])
+        finally:
+            dep.processes[0].stop()
+    names = [
+        m.group(1)
+        for m in re.finditer(r'^alertmanager_notifications_total\{integration="([^"]+)"\} 0\.0$', text, re.M)
+    ]
+    assert sorted(names) == sorted(INTEGRATION_NAMES)
+    assert len(names) == 18 and {"jira", "rocketchat", "incidentio", "slack", "msteamsv2"} <= set(names)
+    for name in names:
+        for series in (
+            "alertmanager_notification_requests_total",
+            "alertmanager_notification_requests_failed_total",
+            "alertmanager_notification_latency_seconds_count",
+        ):
+            assert f'{series}{{integration="{name}"}} 0.0' in text.splitlines(), (series, name)
+        for reason in FAILURE_REASONS:
+            line = f'alertmanager_notifications_failed_total{{integration="{name}",reason="{reason}"}} 0.0'
+            assert line in text.splitlines()

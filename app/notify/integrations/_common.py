@@ -7,8 +7,10 @@ retries and reports a refusal the same way.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
@@ -111,3 +113,20 @@ def send_json(
     body = go_json(payload)
     all_headers = {"Content-Type": "application/json", **(headers or {})}
     return transport.request(cfg.http_config, method, url, body, all_headers, ctx.timeout, cfg.kind)
+
+
+def join_url_path(url: str, *elements: str) -> str:
+    """Go's url.URL.JoinPath, which Alertmanager's integrations use to reach an API below the
+    configured URL: the elements joined to the URL's path and the result cleaned (`//`, `.`,
+    `..`), a trailing slash kept when the last element has one, query and fragment untouched."""
+    parts = urlsplit(url)
+    relative = not parts.path.startswith("/")
+    joined = "/".join(e for e in ("/" + parts.path if relative else parts.path, *elements) if e)
+    path = posixpath.normpath(joined)
+    if path.startswith("//"):  # POSIX keeps a leading "//"; Go's path.Clean does not
+        path = "/" + path.lstrip("/")
+    if relative:
+        path = path[1:]
+    if elements and elements[-1].endswith("/") and not path.endswith("/"):
+        path += "/"
+    return urlunsplit(parts._replace(path=path))
