@@ -8,14 +8,18 @@ not. `INTEGRATIONS` also names each one's secrets, for the write-back.
 
 from __future__ import annotations
 
+import importlib.util
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from yaml.nodes import Node
 
 from app.config.httpconfig import http_config
-from app.config.reader import Converter, Reader, at_most_one, boolean, fail_on, raw
+from app.config.integration_types import TYPES
+from app.config.reader import Converter, Reader, at_most_one, boolean, fail_on, raw, string
+from app.gostrings import go_quote
 
 Check = Callable[[dict[str, Any]], str | None]
 
@@ -94,6 +98,52 @@ def _pushover_format(v: dict[str, Any]) -> str | None:
     )
 
 
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _discord_avatar_url(v: dict[str, Any]) -> str | None:
+    """An avatar_url Go's url.Parse refuses: Alertmanager drops it at every send with a warning;
+    alerter refuses it when the config loads, so that it is fixed rather than lost."""
+    avatar = str(v.get("avatar_url") or "")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in avatar):
+        return "discord_configs: avatar_url is not a valid URL (net/url: invalid control character in URL)"
+    if _BAD_ESCAPE.search(avatar):
+        return "discord_configs: avatar_url is not a valid URL (invalid URL escape)"
+    return None
+
+
+_WECHAT_MESSAGE_TYPES = re.compile(r"^(text|markdown)$")
+
+
+def _wechat_message_type(v: dict[str, Any]) -> str | None:
+    kind = v.get("message_type") or "text"
+    if _WECHAT_MESSAGE_TYPES.match(kind):
+        return None
+    valid = _WECHAT_MESSAGE_TYPES.pattern
+    return f"weChat message type {go_quote(kind)} does not match valid options {valid}"
+
+
+def _sns_alerter_limits(v: dict[str, Any]) -> str | None:
+    """What alerter cannot do for SNS, refused rather than dropped (see docs/compatibility.md)."""
+    if importlib.util.find_spec("botocore") is None:
+        return (
+            "sns_configs need botocore to sign requests with AWS SigV4; install alerter with the "
+            "`sns` extra (pip install 'alerter[sns]')"
+        )
+    if (v.get("sigv4") or {}).get("role_arn"):
+        return (
+            "sns_configs: sigv4.role_arn is not supported by alerter (it does not assume AWS roles); "
+            "give the role's credentials with sigv4.access_key and sigv4.secret_key, a sigv4.profile "
+            "or the environment instead"
+        )
+    if v.get("use_aws_http_client"):
+        return (
+            "sns_configs: use_aws_http_client is not supported by alerter; remove it and set the CA "
+            "bundle with http_config.tls_config.ca_file"
+        )
+    return None
+
+
 def _webex_auth(v: dict[str, Any]) -> str | None:
     http = v.get("http_config")
     return (
@@ -119,6 +169,18 @@ class Integration:
     secrets: tuple[str, ...] = ()
     checks: tuple[Check, ...] = ()
     nil_error: str = ""  # message for a null list item ("" means it is treated as {})
+    # For the integrations alerter delivers: fields decoded with these converters; every other
+    # field is then a string, as in Alertmanager's structs (None: all fields kept as written).
+    types: Mapping[str, Converter] | None = None
+    # Alertmanager's Default<Name>Config: the value of a field the config leaves out.
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    # Fields that fall back to a global setting (field -> global key), then to its default.
+    from_global: Mapping[str, str] = field(default_factory=dict)
+
+
+def _template(name: str) -> str:
+    """A default that renders one of the default templates (app/template/defaults/)."""
+    return f'{{{{ template "{name}" . }}}}'
 
 
 INTEGRATIONS: dict[str, Integration] = {
@@ -127,8 +189,14 @@ INTEGRATIONS: dict[str, Integration] = {
         "webhook_url webhook_url_file content title message username avatar_url",
         True,
         ("webhook_url",),
-        (_one_of("webhook_url", "webhook_url_file"), _at_most("webhook_url", "webhook_url_file")),
+        (
+            _one_of("webhook_url", "webhook_url_file"),
+            _at_most("webhook_url", "webhook_url_file"),
+            _discord_avatar_url,
+        ),
         "missing discord config",
+        TYPES["discord_configs"],
+        {"title": _template("discord.default.title"), "message": _template("discord.default.message")},
     ),
     "incidentio_configs": Integration(
         "incidentio.plain",
@@ -178,7 +246,17 @@ INTEGRATIONS: dict[str, Integration] = {
         "api_secret api_secret_file corp_id message api_url to_user to_party to_tag agent_id message_type",
         False,
         ("api_secret",),
-        (_at_most("api_secret", "api_secret_file"),),
+        (_wechat_message_type, _at_most("api_secret", "api_secret_file")),
+        "",
+        TYPES["wechat_configs"],
+        {
+            "message": _template("wechat.default.message"),
+            "to_user": _template("wechat.default.to_user"),
+            "to_party": _template("wechat.default.to_party"),
+            "to_tag": _template("wechat.default.to_tag"),
+            "agent_id": _template("wechat.default.agent_id"),
+        },
+        {"api_url": "wechat_api_url", "corp_id": "wechat_api_corp_id"},
     ),
     "pushover_configs": Integration(
         "pushover.plain",
@@ -213,8 +291,10 @@ INTEGRATIONS: dict[str, Integration] = {
         "api_url sigv4 topic_arn phone_number target_arn subject message attributes use_aws_http_client",
         True,
         (),
-        (_sns_target,),
+        (_sns_target, _sns_alerter_limits),
         "missing sns config",
+        TYPES["sns_configs"],
+        {"subject": _template("sns.default.subject"), "message": _template("sns.default.message")},
     ),
     "telegram_configs": Integration(
         "telegram.plain",
@@ -224,6 +304,9 @@ INTEGRATIONS: dict[str, Integration] = {
         ("bot_token",),
         (_at_most("bot_token", "bot_token_file"), _telegram_chat),
         "missing telegram config",
+        TYPES["telegram_configs"],
+        {"message": _template("telegram.default.message"), "parse_mode": "HTML"},
+        {"api_url": "telegram_api_url"},
     ),
     "webex_configs": Integration(
         "config.plain",
@@ -232,6 +315,9 @@ INTEGRATIONS: dict[str, Integration] = {
         (),
         (_required("room_id", "missing room_id on webex_config"), _webex_auth),
         "missing webex config",
+        TYPES["webex_configs"],
+        {"message": _template("webex.default.message")},
+        {"api_url": "webex_api_url"},
     ),
     "msteams_configs": Integration(
         "msteams.plain",
@@ -240,6 +326,12 @@ INTEGRATIONS: dict[str, Integration] = {
         ("webhook_url",),
         (_one_of("webhook_url", "webhook_url_file"), _at_most("webhook_url", "webhook_url_file")),
         "missing msteams config",
+        TYPES["msteams_configs"],
+        {
+            "title": _template("msteams.default.title"),
+            "summary": _template("msteams.default.summary"),
+            "text": _template("msteams.default.text"),
+        },
     ),
     "msteamsv2_configs": Integration(
         "msteamsv2.plain",
@@ -248,6 +340,8 @@ INTEGRATIONS: dict[str, Integration] = {
         ("webhook_url",),
         (_one_of("webhook_url", "webhook_url_file"), _at_most("webhook_url", "webhook_url_file")),
         "missing msteamsv2 config",
+        TYPES["msteamsv2_configs"],
+        {"title": _template("msteamsv2.default.title"), "text": _template("msteamsv2.default.text")},
     ),
     "jira_configs": Integration(
         "jira.plain",
@@ -279,15 +373,23 @@ INTEGRATIONS: dict[str, Integration] = {
         ("webhook_url",),
         (_at_most("webhook_url", "webhook_url_file"),),
         "missing mattermost config",
+        TYPES["mattermost_configs"],
+        {
+            "username": _template("mattermost.default.username"),
+            "color": _template("mattermost.default.color"),
+            "text": _template("mattermost.default.text"),
+            "title": _template("mattermost.default.title"),
+            "title_link": _template("mattermost.default.titlelink"),
+            "fallback": _template("mattermost.default.fallback"),
+        },
     ),
 }
 
 
 def integration_converter(spec: Integration) -> Converter:
-    table: dict[str, Converter] = dict.fromkeys(spec.fields.split(), raw)
+    plain = raw if spec.types is None else string
+    table: dict[str, Converter] = {**dict.fromkeys(spec.fields.split(), plain), **(spec.types or {})}
     table.update(send_resolved=boolean, http_config=http_config)
-    if "chat_id" in table:
-        table["chat_id"] = lambda r, n: r.integer(n, "int64")
 
     def convert(r: Reader, node: Node) -> dict[str, Any]:
         values, clean = r.checked_struct(node, spec.go_type, table)
