@@ -29,6 +29,7 @@ import yaml
 from app.timeutil import format_rfc3339
 from tests.e2e.conftest import start_embedded
 from tests.support.http_sink import HttpSink, ReceivedRequest
+from tests.support.integrations import no_content
 from tests.support.oracle import Alertmanager
 from tests.support.processes import wait_until
 from tests.support.sigv4 import credential_scope, signature_is_valid
@@ -191,7 +192,7 @@ class Run:
 
 
 def _sinks() -> dict[str, HttpSink]:
-    return {name: HttpSink(responder=answer, default_status=204) for name, (*_, answer, _) in CONFIGS.items()}
+    return {name: HttpSink(responder=answer or no_content) for name, (*_, answer, _) in CONFIGS.items()}
 
 
 @pytest.fixture(scope="module")
