@@ -310,7 +310,7 @@ def test_wechat_sends_what_alertmanager_sends(runs: tuple[Run, Run], name: str) 
 @pytest.mark.parametrize("name", ["sns_topic", "sns_sms", "sns_target"])
 def test_sns_publishes_what_alertmanager_publishes(runs: tuple[Run, Run], name: str) -> None:
     # Alertmanager 0.25's AWS SDK (v1) sends an empty map (sns_target has no attributes, and its
-    # message is not cut) as `MessageAttributes=`; the SDK v2 of Alertmanager since 0.28, which
+    # message is not cut) as `MessageAttributes=`; the SDK v2 of Alertmanager since 0.29, which
     # alerter follows, leaves it out.
     assert_same(runs, name, (), am_only="MessageAttributes=" if name == "sns_target" else "")
     am, alerter = runs
@@ -318,6 +318,6 @@ def test_sns_publishes_what_alertmanager_publishes(runs: tuple[Run, Run], name: 
         assert credential_scope(ours) == credential_scope(theirs) == ("AKIDEXAMPLE", "eu-west-1", "sns")
         assert signature_is_valid(theirs, AWS_SECRET)
         assert signature_is_valid(ours, AWS_SECRET)
-        # The SDK v2 also drops 0.25's "; charset=utf-8".
+        # The SDK v2 (0.29+) also drops 0.25's "; charset=utf-8".
         assert theirs.headers["Content-Type"] == "application/x-www-form-urlencoded; charset=utf-8"
         assert ours.headers["Content-Type"] == "application/x-www-form-urlencoded"

@@ -130,3 +130,21 @@ def test_config_alertmanager_refuses_is_refused(key: str, values: dict[str, obje
     with pytest.raises(ConfigError) as err:
         integration(key, values)
     assert message in str(err.value)
+
+
+def test_workflow_with_its_own_http_config_still_goes_through_the_global_proxy() -> None:
+    """Alertmanager 0.34: msteamsv2's own http_config without proxy_url takes the global one."""
+    with HttpSink() as proxy:
+        own_http = {"http_config": {"follow_redirects": False}}
+        global_ = {"http_config": {"proxy_url": proxy.url}}
+        v2 = integration(
+            "msteamsv2_configs", {"webhook_url": "http://teams.test/workflow", **own_http}, global_
+        )
+        v1 = integration("msteams_configs", {"webhook_url": "http://127.0.0.1:9/direct", **own_http}, global_)
+        send_msteamsv2(v2, notification("firing"), send_ctx(5))
+        [through_proxy] = proxy.wait_for(1, timeout=5)
+        with pytest.raises(NotifyError):  # the legacy connector's own http_config has no proxy
+            send_msteams(v1, notification("firing"), send_ctx(2))
+    assert (v2.http_config.proxy_url, v2.http_config.follow_redirects) == (proxy.url, False)
+    assert through_proxy.path == "http://teams.test/workflow"
+    assert len(proxy.requests) == 1
