@@ -1,9 +1,13 @@
-"""The integrations alerter cannot deliver yet (Slack, PagerDuty, ...): enough to accept them.
+"""The integrations other than webhook and email, validated the way Alertmanager checks them
+(known fields, required settings, the global defaults they need) and kept as their validated
+mapping in `Receiver.raw_integrations`.
 
-So that an existing alertmanager.yml loads unchanged, they are validated the way Alertmanager
-checks them (known fields, required settings, the global defaults they need) and kept raw in
-`Receiver.raw_integrations`. Only their top level is checked: nested fields such as Slack actions are
-not. `INTEGRATIONS` also names each one's secrets, for the write-back.
+Those alerter cannot deliver yet (Slack, PagerDuty, ...) are accepted so that an existing
+alertmanager.yml loads unchanged; only their top level is checked, nested fields such as Slack
+actions are not. Those it delivers (Telegram, Discord, Webex, WeChat, SNS, Teams, Mattermost) have
+their fields typed and nested blocks checked (`integration_types.py`), Alertmanager's per-field
+defaults (`Integration.defaults`, `from_global`; read through `_common.setting`) and the checks of
+what alerter cannot honour. `INTEGRATIONS` also names each one's secrets, for the write-back.
 """
 
 from __future__ import annotations
@@ -161,7 +165,7 @@ def _slack_auth(v: dict[str, Any]) -> str | None:
 
 @dataclass(frozen=True)
 class Integration:
-    """What alerter knows about an integration it keeps raw: enough to validate and redact it."""
+    """What alerter knows about an integration: enough to validate, default and redact it."""
 
     go_type: str  # the type named in strict-field errors
     fields: str  # the YAML keys Alertmanager accepts, space separated
