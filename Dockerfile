@@ -14,11 +14,12 @@ ENV PYTHONUNBUFFERED=1 \
 
 WORKDIR /opt/alerter
 # Only what the package needs: no venv, tests or caches from the build context. A plain
-# install: the default templates are package data (app/template/defaults) and go with it.
+# install: the default templates are package data (app/template/defaults) and go with it. The
+# `sns` extra (botocore, to sign SNS requests) too, so that any alertmanager.yml loads.
 COPY pyproject.toml ./
 COPY app ./app
 COPY workers ./workers
-RUN pip install .
+RUN pip install '.[sns]'
 
 COPY config/alertmanager.yml /etc/alertmanager/alertmanager.yml
 # Run unprivileged, as prom/alertmanager does; the data dir must belong to that user (named

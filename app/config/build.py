@@ -7,6 +7,7 @@ This is where the global smtp_* and http_config defaults are copied into integra
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from typing import Any
 
@@ -103,6 +104,10 @@ def _build_raw(key: str, values: dict[str, Any] | None, g: GlobalConfig) -> RawI
     """A kept-raw integration with Alertmanager's send_resolved default and the global http_config."""
     out = dict(values or {})
     out.setdefault("send_resolved", INTEGRATIONS[key].send_resolved)
+    own_http = out.get("http_config")
+    if key == "msteamsv2_configs" and own_http is not None and not own_http.proxy_url:
+        # Alertmanager 0.34+: a Teams workflow's own http_config still takes the global proxy_url.
+        out["http_config"] = dataclasses.replace(own_http, proxy_url=g.http_config.proxy_url)
     out.setdefault("http_config", g.http_config)
     return RawIntegration(key.removesuffix("_configs"), out, g.extra)
 

@@ -1,14 +1,19 @@
-"""The integrations alerter cannot deliver yet (Slack, PagerDuty, ...): enough to accept them.
+"""The integrations other than webhook and email, validated the way Alertmanager checks them
+(known fields, required settings, the global defaults they need) and kept as their validated
+mapping in `Receiver.raw_integrations`.
 
-So that an existing alertmanager.yml loads unchanged, they are validated the way Alertmanager
-checks them (known fields, required settings, the global defaults they need) and kept raw in
-`Receiver.raw_integrations`. Only their top level is checked, except the fields an integration
-types in `converters` (Jira, Rocket.Chat and incident.io: app/config/integration_types.py).
-`INTEGRATIONS` also names each one's secrets, for the write-back.
+Those alerter cannot deliver yet (Slack, PagerDuty, ...) are accepted so that an existing
+alertmanager.yml loads unchanged; only their top level is checked, nested fields such as Slack
+actions are not. Those it delivers (Telegram, Discord, Webex, WeChat, SNS, Teams, Mattermost) have
+their fields typed and nested blocks checked (`integration_types.py`), Alertmanager's per-field
+defaults (`Integration.defaults`, `from_global`; read through `_common.setting`) and the checks of
+what alerter cannot honour. `INTEGRATIONS` also names each one's secrets, for the write-back.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,8 +21,9 @@ from typing import Any
 from yaml.nodes import Node
 
 from app.config.httpconfig import http_config
-from app.config.integration_types import INCIDENTIO_FIELDS, JIRA_FIELDS, ROCKETCHAT_FIELDS
-from app.config.reader import Converter, Reader, at_most_one, boolean, fail_on, raw
+from app.config.integration_types import TYPES
+from app.config.reader import Converter, Reader, at_most_one, boolean, fail_on, raw, string
+from app.gostrings import go_quote
 
 Check = Callable[[dict[str, Any]], str | None]
 
@@ -96,6 +102,52 @@ def _pushover_format(v: dict[str, Any]) -> str | None:
     )
 
 
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _discord_avatar_url(v: dict[str, Any]) -> str | None:
+    """An avatar_url Go's url.Parse refuses: Alertmanager drops it at every send with a warning;
+    alerter refuses it when the config loads, so that it is fixed rather than lost."""
+    avatar = str(v.get("avatar_url") or "")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in avatar):
+        return "discord_configs: avatar_url is not a valid URL (net/url: invalid control character in URL)"
+    if _BAD_ESCAPE.search(avatar):
+        return "discord_configs: avatar_url is not a valid URL (invalid URL escape)"
+    return None
+
+
+_WECHAT_MESSAGE_TYPES = re.compile(r"^(text|markdown)$")
+
+
+def _wechat_message_type(v: dict[str, Any]) -> str | None:
+    kind = v.get("message_type") or "text"
+    if _WECHAT_MESSAGE_TYPES.match(kind):
+        return None
+    valid = _WECHAT_MESSAGE_TYPES.pattern
+    return f"weChat message type {go_quote(kind)} does not match valid options {valid}"
+
+
+def _sns_alerter_limits(v: dict[str, Any]) -> str | None:
+    """What alerter cannot do for SNS, refused rather than dropped (see docs/compatibility.md)."""
+    if importlib.util.find_spec("botocore") is None:
+        return (
+            "sns_configs need botocore to sign requests with AWS SigV4; install alerter with the "
+            "`sns` extra (pip install 'alerter[sns]')"
+        )
+    if (v.get("sigv4") or {}).get("role_arn"):
+        return (
+            "sns_configs: sigv4.role_arn is not supported by alerter (it does not assume AWS roles); "
+            "give the role's credentials with sigv4.access_key and sigv4.secret_key, a sigv4.profile "
+            "or the environment instead"
+        )
+    if v.get("use_aws_http_client"):
+        return (
+            "sns_configs: use_aws_http_client is not supported by alerter; remove it and set the CA "
+            "bundle with http_config.tls_config.ca_file"
+        )
+    return None
+
+
 def _webex_auth(v: dict[str, Any]) -> str | None:
     http = v.get("http_config")
     return (
@@ -113,7 +165,7 @@ def _slack_auth(v: dict[str, Any]) -> str | None:
 
 @dataclass(frozen=True)
 class Integration:
-    """What alerter knows about an integration it keeps raw: enough to validate and redact it."""
+    """What alerter knows about an integration: enough to validate, default and redact it."""
 
     go_type: str  # the type named in strict-field errors
     fields: str  # the YAML keys Alertmanager accepts, space separated
@@ -121,8 +173,18 @@ class Integration:
     secrets: tuple[str, ...] = ()
     checks: tuple[Check, ...] = ()
     nil_error: str = ""  # message for a null list item ("" means it is treated as {})
-    # Converters for the fields whose type alerter checks (the others are kept as written).
-    converters: Mapping[str, Converter] = field(default_factory=dict)
+    # For the integrations alerter delivers: fields decoded with these converters; every other
+    # field is then a string, as in Alertmanager's structs (None: all fields kept as written).
+    types: Mapping[str, Converter] | None = None
+    # Alertmanager's Default<Name>Config: the value of a field the config leaves out.
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    # Fields that fall back to a global setting (field -> global key), then to its default.
+    from_global: Mapping[str, str] = field(default_factory=dict)
+
+
+def _template(name: str) -> str:
+    """A default that renders one of the default templates (app/template/defaults/)."""
+    return f'{{{{ template "{name}" . }}}}'
 
 
 INTEGRATIONS: dict[str, Integration] = {
@@ -131,8 +193,14 @@ INTEGRATIONS: dict[str, Integration] = {
         "webhook_url webhook_url_file content title message username avatar_url",
         True,
         ("webhook_url",),
-        (_one_of("webhook_url", "webhook_url_file"), _at_most("webhook_url", "webhook_url_file")),
+        (
+            _one_of("webhook_url", "webhook_url_file"),
+            _at_most("webhook_url", "webhook_url_file"),
+            _discord_avatar_url,
+        ),
         "missing discord config",
+        TYPES["discord_configs"],
+        {"title": _template("discord.default.title"), "message": _template("discord.default.message")},
     ),
     "incidentio_configs": Integration(
         "incidentio.plain",
@@ -146,7 +214,7 @@ INTEGRATIONS: dict[str, Integration] = {
             _incidentio_auth,
         ),
         "missing incidentio config",
-        converters=INCIDENTIO_FIELDS,
+        types=TYPES["incidentio_configs"],
     ),
     "pagerduty_configs": Integration(
         "pagerduty.plain",
@@ -183,7 +251,17 @@ INTEGRATIONS: dict[str, Integration] = {
         "api_secret api_secret_file corp_id message api_url to_user to_party to_tag agent_id message_type",
         False,
         ("api_secret",),
-        (_at_most("api_secret", "api_secret_file"),),
+        (_wechat_message_type, _at_most("api_secret", "api_secret_file")),
+        "",
+        TYPES["wechat_configs"],
+        {
+            "message": _template("wechat.default.message"),
+            "to_user": _template("wechat.default.to_user"),
+            "to_party": _template("wechat.default.to_party"),
+            "to_tag": _template("wechat.default.to_tag"),
+            "agent_id": _template("wechat.default.agent_id"),
+        },
+        {"api_url": "wechat_api_url", "corp_id": "wechat_api_corp_id"},
     ),
     "pushover_configs": Integration(
         "pushover.plain",
@@ -218,8 +296,10 @@ INTEGRATIONS: dict[str, Integration] = {
         "api_url sigv4 topic_arn phone_number target_arn subject message attributes use_aws_http_client",
         True,
         (),
-        (_sns_target,),
+        (_sns_target, _sns_alerter_limits),
         "missing sns config",
+        TYPES["sns_configs"],
+        {"subject": _template("sns.default.subject"), "message": _template("sns.default.message")},
     ),
     "telegram_configs": Integration(
         "telegram.plain",
@@ -229,6 +309,9 @@ INTEGRATIONS: dict[str, Integration] = {
         ("bot_token",),
         (_at_most("bot_token", "bot_token_file"), _telegram_chat),
         "missing telegram config",
+        TYPES["telegram_configs"],
+        {"message": _template("telegram.default.message"), "parse_mode": "HTML"},
+        {"api_url": "telegram_api_url"},
     ),
     "webex_configs": Integration(
         "config.plain",
@@ -237,6 +320,9 @@ INTEGRATIONS: dict[str, Integration] = {
         (),
         (_required("room_id", "missing room_id on webex_config"), _webex_auth),
         "missing webex config",
+        TYPES["webex_configs"],
+        {"message": _template("webex.default.message")},
+        {"api_url": "webex_api_url"},
     ),
     "msteams_configs": Integration(
         "msteams.plain",
@@ -245,6 +331,12 @@ INTEGRATIONS: dict[str, Integration] = {
         ("webhook_url",),
         (_one_of("webhook_url", "webhook_url_file"), _at_most("webhook_url", "webhook_url_file")),
         "missing msteams config",
+        TYPES["msteams_configs"],
+        {
+            "title": _template("msteams.default.title"),
+            "summary": _template("msteams.default.summary"),
+            "text": _template("msteams.default.text"),
+        },
     ),
     "msteamsv2_configs": Integration(
         "msteamsv2.plain",
@@ -253,6 +345,8 @@ INTEGRATIONS: dict[str, Integration] = {
         ("webhook_url",),
         (_one_of("webhook_url", "webhook_url_file"), _at_most("webhook_url", "webhook_url_file")),
         "missing msteamsv2 config",
+        TYPES["msteamsv2_configs"],
+        {"title": _template("msteamsv2.default.title"), "text": _template("msteamsv2.default.text")},
     ),
     "jira_configs": Integration(
         "jira.plain",
@@ -266,7 +360,7 @@ INTEGRATIONS: dict[str, Integration] = {
             _jira_api_type,
         ),
         "missing jira config",
-        converters=JIRA_FIELDS,
+        types=TYPES["jira_configs"],
     ),
     "rocketchat_configs": Integration(
         "rocketchat.plain",
@@ -275,7 +369,7 @@ INTEGRATIONS: dict[str, Integration] = {
         False,
         ("token", "token_id"),
         (_at_most("token", "token_file"), _at_most("token_id", "token_id_file")),
-        converters=ROCKETCHAT_FIELDS,
+        types=TYPES["rocketchat_configs"],
     ),
     "mattermost_configs": Integration(
         "mattermost.plain",
@@ -286,16 +380,23 @@ INTEGRATIONS: dict[str, Integration] = {
         ("webhook_url",),
         (_at_most("webhook_url", "webhook_url_file"),),
         "missing mattermost config",
+        TYPES["mattermost_configs"],
+        {
+            "username": _template("mattermost.default.username"),
+            "color": _template("mattermost.default.color"),
+            "text": _template("mattermost.default.text"),
+            "title": _template("mattermost.default.title"),
+            "title_link": _template("mattermost.default.titlelink"),
+            "fallback": _template("mattermost.default.fallback"),
+        },
     ),
 }
 
 
 def integration_converter(spec: Integration) -> Converter:
-    table: dict[str, Converter] = dict.fromkeys(spec.fields.split(), raw)
-    table.update(spec.converters)
+    plain = raw if spec.types is None else string
+    table: dict[str, Converter] = {**dict.fromkeys(spec.fields.split(), plain), **(spec.types or {})}
     table.update(send_resolved=boolean, http_config=http_config)
-    if "chat_id" in table:
-        table["chat_id"] = lambda r, n: r.integer(n, "int64")
 
     def convert(r: Reader, node: Node) -> dict[str, Any]:
         values, clean = r.checked_struct(node, spec.go_type, table)

@@ -7,6 +7,7 @@ retries and reports a refusal the same way.
 
 from __future__ import annotations
 
+import logging
 import posixpath
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -14,10 +15,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
-from app.config import RawIntegration
+from app.config import GLOBAL_URL_DEFAULTS, RawIntegration
+from app.config.integrations import INTEGRATIONS
 from app.notify import transport
 from app.notify.errors import NotifyError
 from app.notify.integrations import SendContext
+
+log = logging.getLogger(__name__)
 
 # Alertmanager's truncation marker: one character, three bytes in UTF-8.
 TRUNCATION_MARKER = "…"
@@ -43,6 +47,27 @@ def truncate_bytes(text: str, limit: int) -> tuple[str, bool]:
         return (TRUNCATION_MARKER if limit == 3 else "." * limit), True
     kept = encoded[: limit - 3].decode("utf-8", errors="ignore")
     return kept + TRUNCATION_MARKER, True
+
+
+def log_truncation(kind: str, what: str, group_key: str, limit: int, unit: str = "runes") -> None:
+    """Warn, as Alertmanager does, that a field was cut to the receiver's limit: the operator
+    learns why a message ends in "…" (and may shorten the template)."""
+    log.warning(
+        f"truncated {what}",
+        extra={"fields": {"integration": kind, "group": group_key, f"max_{unit}": limit}},
+    )
+
+
+def setting(cfg: RawIntegration, name: str) -> Any:
+    """The integration's `name` as Alertmanager has it once the config is loaded: as written;
+    else, for a field with a global counterpart (api_url), the global setting or its default;
+    else Alertmanager's default for the field (a default template, `parse_mode: HTML`), or ""."""
+    spec = INTEGRATIONS[f"{cfg.kind}_configs"]
+    global_name = spec.from_global.get(name)
+    if global_name is not None:
+        fallback = cfg.globals.get(global_name) or GLOBAL_URL_DEFAULTS.get(global_name, "")
+        return cfg.values.get(name) or fallback
+    return cfg.values.get(name, spec.defaults.get(name, ""))
 
 
 def secret(cfg: RawIntegration, name: str, global_name: str = "") -> str:
