@@ -31,10 +31,11 @@ ACL_PASSWORD = "acl-pw-9Vm"
 ADMIN_PASSWORD = "admin-pw-2Lp"
 SECRETS = (MASTER_PASSWORD, SENTINEL_PASSWORD, ACL_PASSWORD, ADMIN_PASSWORD)
 
-# An ACL user for alerter, and an admin for the test's own checks.
+# An ACL user for alerter (its keys, RQ's, Pub/Sub, no admin commands: what docs/cluster-flags.md
+# suggests), and an admin for the test's own checks.
 ACL_USERS = [
     "--user", "admin", "on", f">{ADMIN_PASSWORD}", "~*", "&*", "+@all",
-    "--user", "alerter", "on", f">{ACL_PASSWORD}", "~*", "&*", "+@all",
+    "--user", "alerter", "on", f">{ACL_PASSWORD}", "~alerter:*", "~rq:*", "&*", "+@all", "-@admin",
 ]  # fmt: skip
 # Without a password for the default user, it is switched off: a connection that is not logged
 # in as "alerter" (or "admin") can do nothing.
@@ -59,8 +60,8 @@ def connect(*argv: str) -> redis.Redis:
 
 def round_trip(client: redis.Redis) -> None:
     """A write and a read through the client: the credentials and TLS were accepted."""
-    client.set("alerter-test", "ok")
-    assert client.get("alerter-test") == b"ok"
+    client.set("alerter:test", "ok")
+    assert client.get("alerter:test") == b"ok"
 
 
 def refused(*argv: str) -> str:
@@ -118,7 +119,7 @@ def test_an_acl_user_on_every_path(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("REDIS_URL", f"redis://{address}/0")
         round_trip(connect())
         with server.client() as admin:
-            assert admin.get("alerter-test") == b"ok"
+            assert admin.get("alerter:test") == b"ok"
         monkeypatch.setenv("REDIS_USERNAME", "nobody")
         assert "invalid username-password pair" in refused()
 
@@ -225,7 +226,19 @@ def test_sentinels_with_passwords_of_their_own(
     round_trip(client)
     assert client.acl_whoami() == "alerter"
     with master.client() as admin:
-        assert admin.get("alerter-test") == b"ok"
+        assert admin.get("alerter:test") == b"ok"
+
+
+def tls_sentinel(master: RedisServer, tls: TLSFiles) -> SentinelServer:
+    """A TLS Sentinel with SENTINEL_PASSWORD watching `master` (password MASTER_PASSWORD)."""
+    return SentinelServer(
+        "alerter",
+        master.port,
+        quorum=1,
+        password=SENTINEL_PASSWORD,
+        master_auth=("default", MASTER_PASSWORD),
+        tls=tls,
+    )
 
 
 def test_sentinels_over_tls(tmp_path: Path, tls: TLSFiles, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -233,14 +246,7 @@ def test_sentinels_over_tls(tmp_path: Path, tls: TLSFiles, monkeypatch: pytest.M
     tls_client_config applies to the Sentinels and to the master they name."""
     with (
         RedisServer(tls=tls, tls_auth_clients=True, password=MASTER_PASSWORD) as master,
-        SentinelServer(
-            "alerter",
-            master.port,
-            quorum=1,
-            password=SENTINEL_PASSWORD,
-            master_auth=("default", MASTER_PASSWORD),
-            tls=tls,
-        ) as sentinel,
+        tls_sentinel(master, tls) as sentinel,
     ):
         peer = f"--cluster.peer=rediss://:{SENTINEL_PASSWORD}@127.0.0.1:{sentinel.port}"
         monkeypatch.setenv("REDIS_PASSWORD", MASTER_PASSWORD)
@@ -265,14 +271,7 @@ def test_a_split_deployment_notifies_over_authenticated_tls_and_shows_no_passwor
             flags = [f"--cluster.tls-config={tls_config}"]
             env = {"REDIS_URL": f"rediss://alerter:{ACL_PASSWORD}@127.0.0.1:{master.port}/0"}
         else:
-            sentinel = SentinelServer(
-                "alerter",
-                master.port,
-                quorum=1,
-                password=SENTINEL_PASSWORD,
-                master_auth=("default", MASTER_PASSWORD),
-                tls=tls,
-            ).start()
+            sentinel = tls_sentinel(master, tls).start()
             flags = [
                 f"--cluster.peer=rediss://:{SENTINEL_PASSWORD}@127.0.0.1:{sentinel.port}",
                 "--cluster.label=alerter",
@@ -298,6 +297,7 @@ def test_a_split_deployment_notifies_over_authenticated_tls_and_shows_no_passwor
             assert [r.status_code for r in shown] == [200] * 4
             for text in [*(r.text for r in shown), dep.logs()]:
                 assert not any(secret in text for secret in SECRETS)
+            assert "no permissions" not in dep.logs().lower(), dep.logs()
         finally:
             for proc in dep.processes:
                 proc.stop()

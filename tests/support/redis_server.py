@@ -101,7 +101,13 @@ class _RedisProcess:
     kind = "redis"
     start_timeout = 15.0
 
-    def __init__(self, port: int | None = None, base_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        base_dir: Path | None = None,
+        password: str | None = None,
+        tls: TLSFiles | None = None,
+    ) -> None:
         self._fixed_port = port is not None
         self.port = port if port is not None else free_port()
         if self.port in RESERVED_PORTS:
@@ -114,8 +120,14 @@ class _RedisProcess:
         self._log_path = self.dir / f"{self.kind}.log" if base_dir is not None else None
         self.process: ManagedProcess | None = None
         self._started_once = False
+        self.password = password
+        self.tls = tls
         # What this process's own clients (readiness pings, `client()`) need: password, TLS.
         self.client_kwargs: dict[str, Any] = {}
+        if password is not None:
+            self.client_kwargs["password"] = password
+        if tls is not None:
+            self.client_kwargs |= tls.client_kwargs()
 
     # Subclasses build their command line.
     def _argv(self) -> list[str]:
@@ -251,18 +263,12 @@ class RedisServer(_RedisProcess):
         tls: TLSFiles | None = None,
         tls_auth_clients: bool = False,
     ) -> None:
-        super().__init__(port, base_dir)
+        super().__init__(port, base_dir, password, tls)
         if isinstance(replicaof, RedisServer):
             replicaof = replicaof.addr
         self.replicaof = replicaof
         self.extra_args = list(extra_args)
-        self.password = password
-        self.tls = tls
         self.tls_auth_clients = tls_auth_clients
-        if password is not None:
-            self.client_kwargs["password"] = password
-        if tls is not None:
-            self.client_kwargs |= tls.client_kwargs()
 
     @property
     def url(self) -> str:
@@ -349,7 +355,7 @@ class SentinelServer(_RedisProcess):
         """`password`: the Sentinel's own (`requirepass`); `master_auth`: the (user, password) it
         monitors the master with (user "default" for a plain requirepass); `tls`: TLS only, to
         clients and to the servers it watches."""
-        super().__init__(port)
+        super().__init__(port, password=password, tls=tls)
         self.master_name = master_name
         self.master_host = master_host
         self.master_port = master_port
@@ -357,13 +363,7 @@ class SentinelServer(_RedisProcess):
         self.down_after_ms = down_after_ms
         self.failover_timeout_ms = failover_timeout_ms
         self.config_path = self.dir / "sentinel.conf"
-        self.password = password
         self.master_auth = master_auth
-        self.tls = tls
-        if password is not None:
-            self.client_kwargs["password"] = password
-        if tls is not None:
-            self.client_kwargs |= tls.client_kwargs()
 
     def config_text(self) -> str:
         name = self.master_name
