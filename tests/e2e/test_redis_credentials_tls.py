@@ -10,6 +10,7 @@ logs, /api/v2/status or /metrics.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from app import backend
 from app.cli import parse_settings
 from tests.e2e.conftest import alert, start_split, webhook_receiver, write_config
 from tests.support.http_sink import HttpSink
+from tests.support.processes import alerter_command
 from tests.support.redis_server import RedisServer, SentinelServer, TLSFiles
 
 MASTER_PASSWORD = "master-pw-7Qx"
@@ -239,6 +241,33 @@ def tls_sentinel(master: RedisServer, tls: TLSFiles) -> SentinelServer:
         master_auth=("default", MASTER_PASSWORD),
         tls=tls,
     )
+
+
+def test_a_refused_password_stops_alerter_at_once_naming_the_peer(
+    sentinels: tuple[RedisServer, dict[str, SentinelServer]], tmp_path: Path
+) -> None:
+    """The issue's case as an operator sees it: `alerter worker` with a wrong Sentinel password
+    exits at once with the peer and the reason (not "no --cluster.peer answered" after the
+    settle timeout), and an invalid TLS file is refused naming it; no password is printed."""
+    _, watching = sentinels
+    peer = f"--cluster.peer=redis://:{ADMIN_PASSWORD}@127.0.0.1:{watching['own'].port}"
+    config = write_config(tmp_path / "am.yml", [webhook_receiver("http://127.0.0.1:9/")])
+    tls_file = tmp_path / "cluster-tls.yml"
+    tls_file.write_text("tls_client_config:\n  ca_file: ca.pem\n  verify: true\n")
+    for flags, code, expected in (
+        ([peer], 1, f"--cluster.peer 127.0.0.1:{watching['own'].port} refused alerter (invalid username"),
+        ([peer, f"--cluster.tls-config={tls_file}"], 2, f"--cluster.tls-config {tls_file}: yaml: unmarshal"),
+    ):
+        began = time.monotonic()
+        run = subprocess.run(
+            alerter_command("worker", f"--config.file={config}", *flags),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        output = run.stdout + run.stderr
+        assert (run.returncode, expected in output) == (code, True), output
+        assert time.monotonic() - began < 20 and ADMIN_PASSWORD not in output
 
 
 def test_sentinels_over_tls(tmp_path: Path, tls: TLSFiles, monkeypatch: pytest.MonkeyPatch) -> None:
