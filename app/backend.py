@@ -3,28 +3,43 @@
 Embedded mode keeps the whole shared state in one process and writes it under
 `--storage.path` (Alertmanager keeps its silences and notification log there), restoring it at
 start, so that a restart forgets neither what was silenced nor what was already sent.
+
+Otherwise `--redis.url` (or REDIS_URL) names one server, or `--cluster.peer` names Redis nodes or
+the Sentinels that watch them. Credentials come from each URL's user info, or for the server that
+holds the state from REDIS_USERNAME/REDIS_PASSWORD; TLS from `rediss://` or `--cluster.tls-config`
+(docs/cluster-flags.md has the rules). `redis_setup` checks all of that before any connection, so
+that a flag alerter could not honour stops the start with a message naming it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
+import ssl
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 import redis
-from redis.sentinel import Sentinel
+from redis.connection import Connection, SSLConnection, UnixDomainSocketConnection
+from redis.sentinel import Sentinel, SentinelManagedConnection
 
+from app.config import SECRET, ConfigError, TLSConfig
+from app.config.clustertls import load_cluster_tls
+from app.notify.transport import tls_context
 from app.redis_keys import Keys
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_FILE = "alerter-state.json"
+
+_NO_CREDENTIALS: dict[str, str | None] = {"username": None, "password": None}
 
 
 def connect(settings: Settings, blocking_wait: float = 0.0) -> redis.Redis:
@@ -45,40 +60,240 @@ def connect(settings: Settings, blocking_wait: float = 0.0) -> redis.Redis:
         import fakeredis
 
         return fakeredis.FakeRedis(server=fakeredis.FakeServer())
-    options = _client_options(settings)
-    options["socket_timeout"] = settings.tcp_timeout + blocking_wait
+    setup = redis_setup(settings)
+    options: dict[str, Any] = {
+        "socket_connect_timeout": settings.tcp_timeout,
+        "socket_timeout": settings.tcp_timeout + blocking_wait,
+        "health_check_interval": max(1, int(settings.probe_interval)),
+    }
+    first = setup.addresses[0]
     if settings.redis_url:
-        return redis.Redis.from_url(settings.redis_url, **options)
-    peers = [parse_peer(p) for p in settings.cluster_peers]
-    if _peers_are_sentinels(peers, _plain(options), settings.settle_timeout):
-        sentinel = Sentinel([(h, p) for h, p, _ in peers], sentinel_kwargs=_plain(options), **options)
-        return sentinel.master_for(settings.sentinel_service, db=peers[0][2])
-    host, port, db = peers[0]
-    return redis.Redis(host=host, port=port, db=db, **options)
+        client = setup.client(first, options, setup.server_credentials(first))
+        return _checked(client, f"--redis.url {first.name}")
+    if _peers_are_sentinels(setup, _plain(options), settings.settle_timeout):
+        service = settings.sentinel_service
+        master = setup.sentinel_master(service, options)
+        return _checked(
+            master,
+            f"the master the Sentinels name for {service!r}",
+            "set REDIS_USERNAME/REDIS_PASSWORD to the master's: without them alerter gives it the "
+            "credentials of the --cluster.peer Sentinel URLs",
+        )
+    return setup.client(first, options, setup.server_credentials(first))
 
 
-def parse_peer(text: str) -> tuple[str, int, int]:
-    """`host:port`, `redis://host:port/db` or `rediss://...` to (host, port, db)."""
-    url = urlparse(text if "://" in text else f"redis://{text}")
-    if url.scheme not in ("redis", "rediss") or not url.hostname:
-        raise ValueError(f"--cluster.peer {text!r}: want host:port or a redis:// or rediss:// URL")
+@dataclass(frozen=True)
+class RedisAddress:
+    """A Redis server or Sentinel as `--redis.url`, REDIS_URL or one `--cluster.peer` names it."""
+
+    scheme: str  # "redis", "rediss", "unix", or "" for a bare host:port
+    host: str = ""
+    port: int = 6379
+    db: int = 0
+    path: str = ""  # unix:// only
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        """How messages name it: never with its credentials."""
+        return self.path or f"{self.host}:{self.port}"
+
+    @property
+    def credentials(self) -> dict[str, str | None]:
+        """The user and password of its URL (both None without)."""
+        return {"username": self.username, "password": self.password}
+
+    @property
+    def has_credentials(self) -> bool:
+        return self.username is not None or self.password is not None
+
+
+def parse_address(text: str, flag: str = "--cluster.peer") -> RedisAddress:
+    """`host:port`, `redis://[user:password@]host:port/db` or `rediss://...`; for --redis.url
+    also `unix:///path/to/socket?db=N`. ValueError names the flag and the URL without its
+    password. A query string is refused, not handed to redis-py: its options (timeouts,
+    `ssl_cert_reqs=none`) would quietly override the flags and --cluster.tls-config."""
+    bare = "://" not in text
+    url = urlsplit(f"redis://{text}" if bare else text)
+
+    def problem(why: str) -> ValueError:
+        return ValueError(f"{flag} {redacted(text)!r}: {why}")
+
+    schemes = ("redis", "rediss", "unix") if flag == "--redis.url" else ("redis", "rediss")
+    if url.scheme not in schemes:
+        raise problem(f"want host:port or a {' or '.join(s + '://' for s in schemes)} URL")
+    query = parse_qs(url.query, keep_blank_values=True)
+    allowed = {"db"} if url.scheme == "unix" else set()
+    if set(query) - allowed or url.fragment:
+        raise problem(
+            "URL options (?...) are not supported: timeouts come from the --cluster.* flags and "
+            "TLS from rediss:// and --cluster.tls-config"
+        )
+    credentials = {
+        "username": unquote(url.username) if url.username else None,
+        "password": unquote(url.password) if url.password is not None else None,
+    }
+    if url.scheme == "unix":
+        db_text = query.get("db", ["0"])[0]
+        if not url.path or not db_text.isdigit():
+            raise problem("want unix:///path/to/redis.sock, optionally with ?db=N")
+        return RedisAddress("unix", path=unquote(url.path), db=int(db_text), **credentials)
+    if not url.hostname:
+        raise problem("the host is missing")
     try:
         port = url.port or 6379
     except ValueError:
-        raise ValueError(f"--cluster.peer {text!r}: the port is not a number") from None
-    path = url.path.strip("/") or "0"
-    if not path.isdigit():
-        raise ValueError(f"--cluster.peer {text!r}: the path must be a database number such as /0")
-    return url.hostname, port, int(path)
+        raise problem("the port is not a number from 1 to 65535") from None
+    db_text = url.path.strip("/") or "0"
+    if not db_text.isdigit():
+        raise problem("the path must be a database number such as /0")
+    return RedisAddress("" if bare else url.scheme, url.hostname, port, int(db_text), **credentials)
 
 
-def _client_options(settings: Settings) -> dict[str, Any]:
-    options: dict[str, Any] = {
-        "socket_connect_timeout": settings.tcp_timeout,
-        "health_check_interval": max(1, int(settings.probe_interval)),
-    }
-    options.update(settings.redis_tls_options())
-    return options
+def redacted(text: str) -> str:
+    """A Redis URL as messages may show it: its password replaced by <secret>."""
+    scheme, sep, rest = text.rpartition("://")
+    netloc_end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    userinfo, at, host = rest[:netloc_end].rpartition("@")
+    if not at or ":" not in userinfo:
+        return text
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:{SECRET}@{host}{rest[netloc_end:]}"
+
+
+class _TLSConnection(SSLConnection):
+    """redis-py's TLS connection on an `ssl.SSLContext` built like the integrations' tls_config
+    (app.notify.transport.tls_context), because redis-py's own options cannot say what Go's
+    client does: a configured CA replaces the trust store rather than adding to it, server_name
+    names the certificate's host, max_version and inline PEMs.
+
+    redis-py 5.1 introduced `_wrap_socket_with_ssl`, the one method replaced here; pyproject.toml
+    requires it and tests/unit/test_redis_setup.py fails if a release drops it."""
+
+    def __init__(self, *, tls_context: ssl.SSLContext, tls_server_name: str = "", **kwargs: Any) -> None:
+        self.tls_context = tls_context
+        self.tls_server_name = tls_server_name
+        super().__init__(**kwargs)
+
+    def _wrap_socket_with_ssl(self, sock: socket.socket) -> ssl.SSLSocket:
+        return self.tls_context.wrap_socket(sock, server_hostname=self.tls_server_name or self.host)
+
+
+class _SentinelTLSConnection(SentinelManagedConnection, _TLSConnection):
+    """A connection to the master that Sentinels name, over alerter's TLS."""
+
+
+@dataclass(frozen=True)
+class RedisSetup:
+    """How to reach alerter's Redis, from the flags and environment, checked before connecting.
+
+    `addresses`: the --redis.url server, or every --cluster.peer. `tls`: the context of every
+    connection, Redis and Sentinel alike (None: plain text); `server_name` the host their
+    certificates must name ("" for the host connected to). `env`: REDIS_USERNAME/REDIS_PASSWORD,
+    the credentials of the server holding the state when its URL has none.
+    """
+
+    addresses: tuple[RedisAddress, ...]
+    tls: ssl.SSLContext | None = None
+    server_name: str = ""
+    env: dict[str, str | None] | None = field(default=None, repr=False)
+
+    def server_credentials(self, address: RedisAddress) -> dict[str, str | None]:
+        """For the Redis server holding the state: its URL's credentials, else the environment's."""
+        if address.has_credentials:
+            return address.credentials
+        return self.env or _NO_CREDENTIALS
+
+    def client(
+        self, address: RedisAddress, options: dict[str, Any], credentials: dict[str, Any]
+    ) -> redis.Redis:
+        """A client of one server or Sentinel with its own connection pool (closed with it)."""
+        kwargs: dict[str, Any] = {**options, **credentials, "db": address.db}
+        if address.path:
+            kwargs.update(connection_class=UnixDomainSocketConnection, path=address.path)
+        elif self.tls is None:
+            kwargs.update(connection_class=Connection, host=address.host, port=address.port)
+        else:
+            kwargs.update(
+                connection_class=_TLSConnection,
+                tls_context=self.tls,
+                tls_server_name=self.server_name,
+                host=address.host,
+                port=address.port,
+            )
+        return redis.Redis.from_pool(redis.ConnectionPool(**kwargs))
+
+    def sentinel_master(self, service: str, options: dict[str, Any]) -> redis.Redis:
+        """A client of the master the Sentinels name for `service`, following failovers.
+
+        Each Sentinel is asked with the credentials of its own URL (redis-py's `sentinel_kwargs`
+        would give all of them the same, and no TLS context), so its clients are built here.
+        """
+        sentinel = Sentinel([])
+        sentinel.sentinels = [self.client(a, _plain(options), a.credentials) for a in self.addresses]
+        tls: dict[str, Any] = {}
+        if self.tls is not None:
+            tls = {
+                "connection_class": _SentinelTLSConnection,
+                "tls_context": self.tls,
+                "tls_server_name": self.server_name,
+            }
+        return sentinel.master_for(
+            service, db=self.addresses[0].db, **options, **tls, **self.master_credentials()
+        )
+
+    def master_credentials(self) -> dict[str, str | None]:
+        """The master's: REDIS_USERNAME/REDIS_PASSWORD, else those of the Sentinel URLs, which
+        Sentinels and their Redis servers often share."""
+        if self.env is not None:
+            return self.env
+        given = {(a.username, a.password) for a in self.addresses}
+        if len(given) > 1:
+            raise ConfigError(
+                "the --cluster.peer Sentinels have different credentials in their URLs, so alerter "
+                "cannot tell which the master takes: set REDIS_USERNAME and REDIS_PASSWORD to the master's"
+            )
+        return self.addresses[0].credentials
+
+
+def redis_setup(settings: Settings) -> RedisSetup:
+    """Parse and check how to reach Redis (addresses, credentials, TLS) without connecting.
+
+    Raises ValueError (ConfigError for --cluster.tls-config) with the flag to fix; never with a
+    password in it.
+    """
+    if settings.redis_url:
+        addresses: tuple[RedisAddress, ...] = (parse_address(settings.redis_url, "--redis.url"),)
+    else:
+        addresses = tuple(parse_address(p) for p in settings.cluster_peers)
+    env = None
+    if settings.redis_username or settings.redis_password:
+        env = {"username": settings.redis_username or None, "password": settings.redis_password or None}
+        if settings.redis_url and addresses[0].has_credentials:
+            raise ValueError(
+                "--redis.url has credentials and REDIS_USERNAME/REDIS_PASSWORD are set too: keep one"
+            )
+    schemes = {a.scheme for a in addresses}
+    if settings.tls_config_file:
+        if "unix" in schemes:
+            raise ValueError("--cluster.tls-config: Redis serves TLS on TCP only, not on a unix:// socket")
+        tls: TLSConfig | None = load_cluster_tls(settings.tls_config_file)
+        where = f"--cluster.tls-config {settings.tls_config_file}"
+    elif "rediss" in schemes:
+        if schemes != {"rediss"}:
+            raise ValueError(
+                "--cluster.peer: some peers are rediss:// (TLS) and others not; write rediss:// for "
+                "every peer, or pass --cluster.tls-config to use TLS with all of them"
+            )
+        tls, where = TLSConfig(), "rediss://"
+    else:
+        return RedisSetup(addresses, env=env)
+    try:
+        context = tls_context(tls, system_roots=True)
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err}") from None
+    return RedisSetup(addresses, context, tls.server_name, env)
 
 
 def _plain(options: dict[str, Any]) -> dict[str, Any]:
@@ -86,24 +301,97 @@ def _plain(options: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in options.items() if k != "health_check_interval"}
 
 
-def _peers_are_sentinels(peers: list[tuple[str, int, int]], options: dict[str, Any], wait: float) -> bool:
+def _identify(setup: RedisSetup, peer: RedisAddress, options: dict[str, Any]) -> bool:
+    """Whether `peer` is a Sentinel, asked with the credentials alerter will use for it: its
+    URL's; without, none for a Sentinel and REDIS_USERNAME/REDIS_PASSWORD for a Redis server.
+
+    Raises redis.AuthenticationError when the peer refuses them, ConfigError when a setting
+    would go unused (a Sentinel asking for the password REDIS_PASSWORD holds, or a Redis server
+    given credentials twice)."""
+
+    def is_sentinel(credentials: dict[str, Any]) -> bool:
+        with setup.client(peer, options, credentials) as client:
+            return bool(client.info("server").get("redis_mode") == "sentinel")
+
+    if peer.has_credentials:
+        sentinel = is_sentinel(peer.credentials)
+        if not sentinel and setup.env is not None:
+            raise ConfigError(
+                f"--cluster.peer {peer.name} is a Redis server with credentials in its URL, and "
+                "REDIS_USERNAME/REDIS_PASSWORD are set too: keep one"
+            )
+        return sentinel
+    try:
+        sentinel = is_sentinel(_NO_CREDENTIALS)
+    except redis.AuthenticationError:
+        if setup.env is None:
+            raise
+        if is_sentinel(setup.env):
+            raise ConfigError(
+                f"--cluster.peer {peer.name} is a Sentinel that asks for a password: put its user and "
+                "password in its --cluster.peer URL (REDIS_USERNAME/REDIS_PASSWORD are the master's)"
+            ) from None
+        return False
+    if not sentinel and setup.env is not None:
+        is_sentinel(setup.env)  # the server takes REDIS_USERNAME/REDIS_PASSWORD: check them now
+    return sentinel
+
+
+def _peers_are_sentinels(setup: RedisSetup, options: dict[str, Any], wait: float) -> bool:
     """Ask the peers what they are, waiting up to `wait` (--cluster.settle-timeout) for one to
-    answer: alerter must not mistake a Sentinel it could not reach for a Redis server."""
+    answer: alerter must not mistake a Sentinel it could not reach for a Redis server. Refused
+    credentials and certificates stop the start at once: waiting would not change them."""
     deadline = time.monotonic() + wait
+    last_errors: dict[str, str] = {}
     while True:
-        for host, port, _ in peers:
+        for peer in setup.addresses:
             try:
-                info = redis.Redis(host=host, port=port, **options).info("server")
-            except redis.RedisError:
-                continue
-            return info.get("redis_mode") == "sentinel"
+                return _identify(setup, peer, options)
+            except redis.RedisError as err:
+                refusal = _refusal(err, f"--cluster.peer {peer.name}")
+                if refusal is not None:
+                    raise refusal from None
+                last_errors[peer.name] = str(err)
         if time.monotonic() >= deadline:
-            names = ", ".join(f"{h}:{p}" for h, p, _ in peers)
+            errors = "; ".join(f"{name}: {err}" for name, err in last_errors.items())
             raise ConnectionError(
-                f"no --cluster.peer answered within --cluster.settle-timeout ({names}); "
-                "check that Redis or its Sentinels run and are reachable"
+                f"no --cluster.peer answered within --cluster.settle-timeout ({errors}); check that "
+                "Redis or its Sentinels run and are reachable, and that TLS (rediss://, "
+                "--cluster.tls-config) matches theirs"
             )
         time.sleep(0.5)
+
+
+_CHECK_CREDENTIALS = (
+    "check the user and password: in the URL, or REDIS_USERNAME/REDIS_PASSWORD for a Redis server "
+    "whose URL has none (docs/cluster-flags.md)"
+)
+
+
+def _refusal(err: redis.RedisError, what: str, hint: str = _CHECK_CREDENTIALS) -> ConnectionError | None:
+    """The error that stops the start when `what` refused alerter for good (credentials,
+    permissions, certificate): waiting for it, as for a server still starting, changes nothing."""
+    if isinstance(err, redis.AuthenticationError | redis.exceptions.NoPermissionError):
+        return ConnectionError(f"{what} refused alerter ({err}); {hint}")
+    cause = err.__context__
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return ConnectionError(
+            f"{what}: its TLS certificate was not accepted ({cause.verify_message}); check ca_file and "
+            "server_name in --cluster.tls-config, or the host names in the server's certificate"
+        )
+    return None
+
+
+def _checked(client: redis.Redis, what: str, hint: str = _CHECK_CREDENTIALS) -> redis.Redis:
+    """`client`, once its server has not refused it; an unreachable server is left for later,
+    as alerter waits out a Redis that starts after it."""
+    try:
+        client.ping()
+    except redis.RedisError as err:
+        refusal = _refusal(err, what, hint)
+        if refusal is not None:
+            raise refusal from None
+    return client
 
 
 def _snapshot_path(settings: Settings) -> Path:

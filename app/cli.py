@@ -20,7 +20,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 
-from app.backend import parse_peer
+from app.backend import redis_setup
 from app.durations import parse_duration
 from app.settings import Settings
 
@@ -127,7 +127,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         "--redis.url",
         dest="redis_url",
         default=os.environ.get("REDIS_URL", ""),
-        help="Redis holding the shared state (env REDIS_URL). Without it: embedded single node.",
+        help="Redis holding the shared state (env REDIS_URL): redis://[USER:PASSWORD@]HOST:PORT/DB, "
+        "rediss://... for TLS, or unix:///PATH?db=N. Without it: embedded single node. Credentials may "
+        "also come from REDIS_USERNAME and REDIS_PASSWORD (docs/cluster-flags.md).",
     )
     a(
         "--enable-feature",
@@ -142,7 +144,13 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     a("--cluster.label", dest="cluster_label", default="")
     for flag, dest in _CLUSTER_DURATIONS:
         a(flag, dest=dest, type=_duration(flag), default=getattr(d, dest))
-    a("--cluster.tls-config", dest="tls_config_file", default="", help="TLS settings for Redis (YAML file).")
+    a(
+        "--cluster.tls-config",
+        dest="tls_config_file",
+        default="",
+        help="Alertmanager's cluster TLS file; its tls_client_config is the TLS of every connection "
+        "to Redis and Sentinel.",
+    )
     return p
 
 
@@ -152,14 +160,23 @@ def parse_settings(argv: list[str], prog: str = "alerter") -> Settings:
     unknown = features - {"classic-mode", "utf8-strict-mode"}
     if unknown:
         build_parser(prog).error(f"--enable-feature: unknown feature(s) {', '.join(sorted(unknown))}")
-    for peer in ns.cluster_peers:
-        try:
-            parse_peer(peer)
-        except ValueError as err:
-            build_parser(prog).error(str(err))
     values = {k: v for k, v in vars(ns).items() if k in Settings.__dataclass_fields__}
     listen_given = any(a == "--web.listen-address" or a.startswith("--web.listen-address=") for a in argv)
-    return Settings(**values, features=frozenset(features), serve_worker_metrics=listen_given)
+    settings = Settings(
+        **values,
+        redis_username=os.environ.get("REDIS_USERNAME", ""),
+        redis_password=os.environ.get("REDIS_PASSWORD", ""),
+        features=frozenset(features),
+        serve_worker_metrics=listen_given,
+    )
+    if not settings.embedded:
+        # Addresses, credentials and the TLS file are checked before anything starts: a bad
+        # one stops the start naming it, rather than failing each connection later.
+        try:
+            redis_setup(settings)
+        except ValueError as err:
+            build_parser(prog).error(str(err))
+    return settings
 
 
 def _receiver_test(args: list[str]) -> int:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
-from typing import Any
-
-import yaml
 
 from app.matchers import MODE_CLASSIC, MODE_FALLBACK, MODE_UTF8
 
@@ -22,9 +19,12 @@ class Settings:
     gc_interval: float = 30 * 60.0
     log_level: str = "info"
     log_format: str = "logfmt"
-    redis_url: str = ""  # empty: embedded fakeredis
+    # Redis URLs may hold passwords: kept out of repr() like the environment's credentials.
+    redis_url: str = field(default="", repr=False)  # empty: embedded fakeredis
+    redis_username: str = field(default="", repr=False)  # REDIS_USERNAME
+    redis_password: str = field(default="", repr=False)  # REDIS_PASSWORD
     cluster_label: str = ""
-    cluster_peers: list[str] = field(default_factory=list)
+    cluster_peers: list[str] = field(default_factory=list, repr=False)
     cluster_listen_address: str = "0.0.0.0:9094"
     cluster_advertise_address: str = ""
     peer_timeout: float = 15.0
@@ -66,26 +66,6 @@ class Settings:
     @property
     def sentinel_service(self) -> str:
         return self.cluster_label or "alerter"
-
-    def redis_tls_options(self) -> dict[str, Any]:
-        """redis-py TLS options from --cluster.tls-config (a YAML file with ca_file, cert_file,
-        key_file, server_name, insecure_skip_verify), as Alertmanager's TLS config files say."""
-        if not self.tls_config_file:
-            return {}
-        with open(self.tls_config_file) as f:
-            raw = yaml.safe_load(f) or {}
-        tls = raw.get("tls_client_config", raw)
-        options: dict[str, Any] = {"ssl": True}
-        if tls.get("ca_file"):
-            options["ssl_ca_certs"] = tls["ca_file"]
-        if tls.get("cert_file"):
-            options["ssl_certfile"] = tls["cert_file"]
-        if tls.get("key_file"):
-            options["ssl_keyfile"] = tls["key_file"]
-        if tls.get("insecure_skip_verify"):
-            options["ssl_cert_reqs"] = "none"
-            options["ssl_check_hostname"] = False
-        return options
 
     @property
     def notification_external_url(self) -> str:

@@ -12,6 +12,7 @@ Importers use this package's names; the modules split the work by concept:
   fields and its own checks.
 * validate.py: the whole-config checks; build.py and paths.py: the model with defaults applied.
 * writeback.py: the config written back with secrets as `<secret>` (GET /api/v2/status).
+* clustertls.py: not alertmanager.yml but the `--cluster.tls-config` file, read the same strict way.
 
 Deliberate differences from Alertmanager:
 * URL errors give the reason without the URL (Go quotes the whole URL, which may hold a token).

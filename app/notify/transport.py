@@ -73,16 +73,19 @@ _POOL_SIZE = 10
 _POOLS_PER_TRANSPORT = 64
 
 
-def tls_context(cfg: TLSConfig) -> ssl.SSLContext:
+def tls_context(cfg: TLSConfig, system_roots: bool = False) -> ssl.SSLContext:
     """The client SSL context for a tls_config; raises ValueError naming the setting at fault.
 
-    Files are read once here; alerter builds contexts again when the config changes.
+    Files are read once here; alerter builds contexts again when the config changes. Without a
+    CA in the config, receivers are checked against certifi's bundle (the same on every
+    machine), and with `system_roots` against the machine's trust store (Redis, whose CA an
+    operator installs there).
     """
     try:
         if cfg.ca_file or cfg.ca:
             ctx = ssl.create_default_context(cafile=cfg.ca_file or None, cadata=cfg.ca or None)
         else:
-            ctx = ssl.create_default_context(cafile=certifi.where())
+            ctx = ssl.create_default_context(cafile=None if system_roots else certifi.where())
     except (OSError, ssl.SSLError) as err:
         raise ValueError(f"tls_config: cannot load the CA ({cfg.ca_file or 'inline ca'}): {err}") from None
     if cfg.insecure_skip_verify:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,27 +101,35 @@ def start_embedded(
 
 def start_split(
     config: Path,
-    redis: RedisServer,
+    redis: RedisServer | Sequence[str],
     webs: int = 2,
     workers: int = 2,
     *extra: str,
+    env: Mapping[str, str | None] | None = None,
     scheme: str = "http",
     **ready_options: Any,
 ) -> Deployment:
-    common = [f"--config.file={config}", f"--redis.url={redis.url}", "--log.level=debug", *extra]
+    """`alerter web` and `alerter worker` processes on `redis`: a RedisServer (its --redis.url)
+    or the flags that name Redis; `env` is added to their environment; `scheme` and
+    `ready_options` (auth, verify, cert for requests) are for a web configuration."""
+    backend = [f"--redis.url={redis.url}"] if isinstance(redis, RedisServer) else list(redis)
+    common = [f"--config.file={config}", *backend, "--log.level=debug", *extra]
     dep = Deployment([])
     for _ in range(workers):
         # Each worker serves its own /metrics (its notification counters) on a port of its own.
         port = free_port()
         dep.worker_urls.append(f"{scheme}://127.0.0.1:{port}")
         dep.processes.append(
-            ManagedProcess(alerter_command("worker", *common, f"--web.listen-address=127.0.0.1:{port}"))
+            ManagedProcess(
+                alerter_command("worker", *common, f"--web.listen-address=127.0.0.1:{port}"), env=env
+            )
         )
     for _ in range(webs):
         port = free_port()
         dep.processes.append(
             ManagedProcess(
-                alerter_command("web", *common, f"--web.listen-address=127.0.0.1:{port}", "--web.workers=2")
+                alerter_command("web", *common, f"--web.listen-address=127.0.0.1:{port}", "--web.workers=2"),
+                env=env,
             )
         )
         dep.web_urls.append(f"{scheme}://127.0.0.1:{port}")

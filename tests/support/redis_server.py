@@ -16,12 +16,15 @@ from __future__ import annotations
 import itertools
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import redis
 import redis.sentinel
+import trustme
+import yaml
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -35,13 +38,76 @@ def redis_server_binary() -> str:
     return require_binary("redis-server", "redis-server")
 
 
+@dataclass(frozen=True)
+class TLSFiles:
+    """A throwaway CA (trustme) with a server certificate for `server_names` and a client
+    certificate, as PEM files: what a TLS redis-server, its Sentinels and alerter are given."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+    @classmethod
+    def create(cls, directory: Path, server_names: Sequence[str] = (HOST, "localhost")) -> TLSFiles:
+        directory.mkdir(parents=True, exist_ok=True)
+        ca = trustme.CA()
+        names = ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")
+        files = cls(*(directory / name for name in names))
+        ca.cert_pem.write_to_path(str(files.ca))
+        # trustme's certificates serve both ends (serverAuth and clientAuth): Redis also presents
+        # its own to the servers it connects to (replication, Sentinel's monitoring).
+        server = ca.issue_cert(*server_names)
+        files.server_cert.write_bytes(b"".join(pem.bytes() for pem in server.cert_chain_pems))
+        server.private_key_pem.write_to_path(str(files.server_key))
+        client = ca.issue_cert("alerter-client", common_name="alerter-client")
+        client.cert_chain_pems[0].write_to_path(str(files.client_cert))
+        client.private_key_pem.write_to_path(str(files.client_key))
+        return files
+
+    def server_config(self, auth_clients: bool) -> list[tuple[str, str]]:
+        """redis.conf directives (name, value) that serve TLS with these files."""
+        return [
+            ("tls-cert-file", str(self.server_cert)),
+            ("tls-key-file", str(self.server_key)),
+            ("tls-ca-cert-file", str(self.ca)),
+            ("tls-auth-clients", "yes" if auth_clients else "no"),
+            ("tls-replication", "yes"),
+        ]
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """redis-py options of a client that verifies the server and presents the client certificate."""
+        return {
+            "ssl": True,
+            "ssl_ca_certs": str(self.ca),
+            "ssl_certfile": str(self.client_cert),
+            "ssl_keyfile": str(self.client_key),
+        }
+
+    def write_tls_config(self, path: Path, client_cert: bool = True, **extra: Any) -> Path:
+        """An Alertmanager --cluster.tls-config file for alerter: verify with this CA, present the
+        client certificate unless `client_cert` is False, plus any `extra` tls_client_config field."""
+        client: dict[str, Any] = {"ca_file": str(self.ca)}
+        if client_cert:
+            client |= {"cert_file": str(self.client_cert), "key_file": str(self.client_key)}
+        path.write_text(yaml.safe_dump({"tls_client_config": {**client, **extra}}))
+        return path
+
+
 class _RedisProcess:
     """What a Redis server and a Sentinel share: a port, a directory, a process to restart."""
 
     kind = "redis"
     start_timeout = 15.0
 
-    def __init__(self, port: int | None = None, base_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        base_dir: Path | None = None,
+        password: str | None = None,
+        tls: TLSFiles | None = None,
+    ) -> None:
         self._fixed_port = port is not None
         self.port = port if port is not None else free_port()
         if self.port in RESERVED_PORTS:
@@ -54,6 +120,14 @@ class _RedisProcess:
         self._log_path = self.dir / f"{self.kind}.log" if base_dir is not None else None
         self.process: ManagedProcess | None = None
         self._started_once = False
+        self.password = password
+        self.tls = tls
+        # What this process's own clients (readiness pings, `client()`) need: password, TLS.
+        self.client_kwargs: dict[str, Any] = {}
+        if password is not None:
+            self.client_kwargs["password"] = password
+        if tls is not None:
+            self.client_kwargs |= tls.client_kwargs()
 
     # Subclasses build their command line.
     def _argv(self) -> list[str]:
@@ -78,7 +152,7 @@ class _RedisProcess:
         """A client of this server (redis-py keyword arguments pass through)."""
         kwargs.setdefault("socket_timeout", 5)
         kwargs.setdefault("socket_connect_timeout", 2)
-        return redis.Redis(host=HOST, port=self.port, **kwargs)
+        return redis.Redis(host=HOST, port=self.port, **{**self.client_kwargs, **kwargs})
 
     def ping(self) -> bool:
         """True if the server answers PING now; never raises."""
@@ -171,6 +245,9 @@ class RedisServer(_RedisProcess):
     """A private redis-server. The constructor only picks a port; `start()` (or `with`) runs it.
 
     `replicaof` makes it a replica of another server, given as a RedisServer or (host, port).
+    `password` is the default user's (`requirepass`, and `masterauth` for a replica); `tls`
+    serves TLS only, on the port (`--port 0`), asking for client certificates if
+    `tls_auth_clients`. `extra_args` add directives, such as `--user NAME on >PASSWORD ...`.
     """
 
     kind = "redis"
@@ -181,21 +258,35 @@ class RedisServer(_RedisProcess):
         replicaof: RedisServer | tuple[str, int] | None = None,
         extra_args: Sequence[str] = (),
         base_dir: Path | None = None,
+        *,
+        password: str | None = None,
+        tls: TLSFiles | None = None,
+        tls_auth_clients: bool = False,
     ) -> None:
-        super().__init__(port, base_dir)
+        super().__init__(port, base_dir, password, tls)
         if isinstance(replicaof, RedisServer):
             replicaof = replicaof.addr
         self.replicaof = replicaof
         self.extra_args = list(extra_args)
+        self.tls_auth_clients = tls_auth_clients
 
     @property
     def url(self) -> str:
-        return f"redis://{HOST}:{self.port}/0"
+        """Its URL without credentials: rediss:// when it serves TLS."""
+        return f"{'rediss' if self.tls else 'redis'}://{HOST}:{self.port}/0"
 
     def _argv(self) -> list[str]:
+        if self.tls is None:
+            listen = ["--port", str(self.port)]
+        else:
+            listen = ["--port", "0", "--tls-port", str(self.port)]
+            for name, value in self.tls.server_config(self.tls_auth_clients):
+                listen += [f"--{name}", value]
+        if self.password is not None:
+            listen += ["--requirepass", self.password, "--masterauth", self.password]
         argv = [
             redis_server_binary(),
-            "--port", str(self.port),
+            *listen,
             "--bind", HOST,
             "--dir", str(self.dir),
             "--save", "",
@@ -256,8 +347,15 @@ class SentinelServer(_RedisProcess):
         failover_timeout_ms: int = 2000,
         port: int | None = None,
         master_host: str = HOST,
+        *,
+        password: str | None = None,
+        master_auth: tuple[str, str] | None = None,
+        tls: TLSFiles | None = None,
     ) -> None:
-        super().__init__(port)
+        """`password`: the Sentinel's own (`requirepass`); `master_auth`: the (user, password) it
+        monitors the master with (user "default" for a plain requirepass); `tls`: TLS only, to
+        clients and to the servers it watches."""
+        super().__init__(port, password=password, tls=tls)
         self.master_name = master_name
         self.master_host = master_host
         self.master_port = master_port
@@ -265,12 +363,22 @@ class SentinelServer(_RedisProcess):
         self.down_after_ms = down_after_ms
         self.failover_timeout_ms = failover_timeout_ms
         self.config_path = self.dir / "sentinel.conf"
+        self.master_auth = master_auth
 
     def config_text(self) -> str:
         name = self.master_name
+        security = [f"requirepass {self.password}"] if self.password is not None else []
+        if self.master_auth is not None:
+            user, password = self.master_auth
+            security += [f"sentinel auth-user {name} {user}", f"sentinel auth-pass {name} {password}"]
+        if self.tls is None:
+            listen = [f"port {self.port}"]
+        else:
+            listen = ["port 0", f"tls-port {self.port}"]
+            listen += [f"{k} {v}" for k, v in self.tls.server_config(auth_clients=False)]
         return "\n".join(
             [
-                f"port {self.port}",
+                *listen,
                 f"bind {HOST}",
                 "daemonize no",
                 "protected-mode no",
@@ -280,6 +388,7 @@ class SentinelServer(_RedisProcess):
                 f"sentinel down-after-milliseconds {name} {self.down_after_ms}",
                 f"sentinel failover-timeout {name} {self.failover_timeout_ms}",
                 f"sentinel parallel-syncs {name} 1",
+                *security,
                 "",
             ]
         )
