@@ -40,6 +40,14 @@ def alert(instance: str, resolved: bool = False, **annotations: str) -> Alert:
     )
 
 
+def alert_text(instance: str) -> str:
+    """One `alert(instance)` as Alertmanager's plain-text alert list writes it."""
+    return (
+        f"Labels:\n - alertname = InstanceDown\n - instance = {instance}\n - job = node\n - severity = page\n"
+        "Annotations:\n - summary = Instance down\nSource: http://prometheus.test/graph?g0.expr=up\n"
+    )
+
+
 def notification(*alerts: Alert) -> Notification:
     return Notification.build(
         RECEIVER, GROUP_KEY, {"alertname": "InstanceDown"}, list(alerts), NOW, EXTERNAL_URL
