@@ -29,12 +29,13 @@ from app.notify.integrations._common import (
     check_answer,
     cut_runes,
     group_key_hash,
+    omit_empty,
     render_secret,
     secret,
     send_json,
     setting_url,
 )
-from app.notify.message import Notification
+from app.notify.message import FIRING, Notification
 from app.template.data import common_pairs
 
 # https://docs.opsgenie.com/docs/alert-api: 130 characters.
@@ -100,23 +101,23 @@ def _create(r: Fields, n: Notification, alias: str) -> dict[str, Any]:
     return {
         "alias": alias,
         "message": message,
-        **({"description": d} if (d := r.field("description")) else {}),
+        **omit_empty({"description": r.field("description")}),
         "details": dict(sorted(details.items())),
         "source": r.field("source"),
-        **{k: v for k, v in optional.items() if v},
+        **omit_empty(optional),
     }
 
 
 def requests_for(cfg: RawIntegration, n: Notification, r: Fields) -> list[Request]:
     """The requests Alertmanager makes for this notification, in order."""
     base, alias = setting_url(cfg, "api_url", "opsgenie_api_url"), group_key_hash(n)
-    if n.status != "firing":
+    if n.status != FIRING:
         return [("POST", _endpoint(base, f"v2/alerts/{alias}/close", True), {"source": r.field("source")})]
     create = _create(r, n, alias)
     out: list[Request] = [("POST", _endpoint(base, "v2/alerts", False), create)]
     if r.values.get("update_alerts"):
-        message = {"message": create["message"]} if create["message"] else {}
-        description = {"description": create["description"]} if create.get("description") else {}
+        message = omit_empty({"message": create["message"]})
+        description = omit_empty({"description": create.get("description", "")})
         out.append(("PUT", _endpoint(base, f"v2/alerts/{alias}/message", True), message))
         out.append(("PUT", _endpoint(base, f"v2/alerts/{alias}/description", True), description))
     return out

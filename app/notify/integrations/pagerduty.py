@@ -42,7 +42,7 @@ from app.notify.integrations._common import (
     send_timeout,
     setting_url,
 )
-from app.notify.message import Notification
+from app.notify.message import FIRING, Notification
 from app.yamlv2 import NotYAML, load
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def _go_value(value: Any) -> Any:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise NotifyError(
-                f"pagerduty: failed to encode the event: json: unsupported value: {value}", False
+                f"pagerduty: failed to encode the event: json: unsupported value: {value}", retryable=False
             )
         if value.is_integer() and abs(value) < 1e21:
             return int(value)
@@ -150,7 +150,7 @@ def event_v2(cfg: RawIntegration, n: Notification, ctx: SendContext) -> dict[str
     return {
         "routing_key": _key(cfg, r, "routing_key"),
         "dedup_key": group_key_hash(n),
-        "event_action": "trigger" if n.status == "firing" else "resolve",
+        "event_action": "trigger" if n.status == FIRING else "resolve",
         "payload": payload,
         **omit_empty(
             {
@@ -167,7 +167,7 @@ def event_v1(cfg: RawIntegration, n: Notification, ctx: SendContext) -> dict[str
     """The Events API v1 event: client and client_url only on trigger, v2's fields empty."""
     r = Fields(cfg, n, ctx, DEFAULTS)
     details = _details(r)
-    trigger = n.status == "firing"
+    trigger = n.status == FIRING
     client = {"client": r.field("client"), "client_url": r.field("client_url")} if trigger else {}
     return {
         "service_key": _key(cfg, r, "service_key"),

@@ -24,13 +24,14 @@ from typing import Any
 
 import orjson
 
-from app.config import Authorization, RawIntegration
+from app.config import Authorization, HTTPConfig, RawIntegration
 from app.config.integrations import slack_uses_app_token
 from app.gostrings import go_quote
 from app.notify import transport
 from app.notify.errors import NotifyError
 from app.notify.integrations import SendContext, integration
 from app.notify.integrations._common import (
+    BODY_EXCERPT,
     Fields,
     check_answer,
     cut_runes,
@@ -132,7 +133,7 @@ def message(cfg: RawIntegration, n: Notification, ctx: SendContext) -> dict[str,
     return {**omit_empty(head), "attachments": [attachment]}
 
 
-def _target(cfg: RawIntegration) -> tuple[str, Any]:
+def _target(cfg: RawIntegration) -> tuple[str, HTTPConfig]:
     """The URL to post to and the http_config to post with (the app token as its bearer)."""
     if slack_uses_app_token(cfg.values, cfg.globals):
         own = cfg.values.get("app_token") or cfg.values.get("app_token_file")
@@ -155,7 +156,7 @@ def _judge(response: transport.Response, channel: str) -> None:
     check_answer(where, response)
     if not response.headers.get("Content-Type", "").startswith("application/json"):
         if response.content != b"ok":
-            said = response.text[:512]
+            said = response.text[:BODY_EXCERPT]
             raise NotifyError(f"{where}: received an error response from Slack: {said}", retryable=False)
         return
     try:
@@ -163,7 +164,7 @@ def _judge(response: transport.Response, channel: str) -> None:
     except orjson.JSONDecodeError:
         answer = None
     if not isinstance(answer, dict) or not isinstance(answer.get("ok", False), bool):
-        said = response.text[:512]
+        said = response.text[:BODY_EXCERPT]
         raise NotifyError(f"{where}: could not unmarshal JSON response {go_quote(said)}", retryable=True)
     if not answer.get("ok"):
         raise NotifyError(f"{where}: error response from Slack: {answer.get('error', '')}", retryable=False)

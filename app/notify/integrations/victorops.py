@@ -25,7 +25,7 @@ from app.notify.integrations._common import (
     send_json,
     setting_url,
 )
-from app.notify.message import Notification
+from app.notify.message import FIRING, Notification
 
 # https://help.victorops.com/knowledge-base/incident-fields-glossary/: 20480 characters.
 MAX_STATE_MESSAGE_RUNES = 20480
@@ -50,7 +50,7 @@ def endpoint(base: str, api_key: str, routing_key: str) -> str:
 def event(r: Fields, n: Notification) -> dict[str, str]:
     """The JSON object Alertmanager sends: a Go map, so its keys are sorted."""
     message_type = r.field("message_type")
-    if n.status != "firing":
+    if n.status != FIRING:
         message_type = "RECOVERY"
     elif message_type not in VICTOROPS_MESSAGE_TYPES:
         message_type = "CRITICAL"
