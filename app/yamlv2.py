@@ -1,6 +1,6 @@
 """Text read as YAML the way Go's gopkg.in/yaml.v2 reads it into an `interface{}`.
 
-Alertmanager's config is decoded by yaml.v2, and since 0.29 Alertmanager also reads every rendered
+Alertmanager's config is decoded by yaml.v2, and since 0.30 Alertmanager also reads every rendered
 PagerDuty `details` value as YAML (so that `{{ .Alerts.Firing | toJson }}` gives JSON structure
 and `{{ len .Alerts }}` a number). yaml.v2 resolves plain scalars by its own rules, not PyYAML's
 YAML 1.1 ones: `y`/`n` are booleans, `0o17` and `017` are octal integers, `1:30` and dates stay

@@ -1,11 +1,14 @@
-"""Slack, PagerDuty, Opsgenie and VictorOps against Alertmanager 0.25 on the same config and alerts.
+"""Slack, PagerDuty, Opsgenie, VictorOps and Pushover against Alertmanager 0.25 on the same
+config and alerts.
 
 Alertmanager 0.25 (Debian's) runs with one receiver per integration, each integration pointed at
 a recording HttpSink through the URL setting 0.25 has for it (Slack `api_url`, PagerDuty `url`,
-Opsgenie and VictorOps `api_url`). Each receiver has a config that sets nearly every field, with
-templates, truncated texts and characters Go's JSON escapes, and one with the defaults. Two
-notifications per integration: a partly resolved group (one alert firing, one resolved), then
-the group resolved.
+Opsgenie and VictorOps `api_url`). Pushover and PagerDuty's Events API v1 post to fixed https://
+URLs that no setting changes; their configs use the sink as `http_config.proxy_url`, and the sink
+answers the CONNECT itself and records the requests inside the tunnel (nothing leaves the host).
+Each receiver has a config that sets nearly every field, with templates, truncated texts and
+characters Go's JSON escapes, and one with the defaults. Two notifications per integration: a
+partly resolved group (one alert firing, one resolved), then the group resolved.
 
 alerter sends the same notifications twice: its senders called with Notifications built from the
 same alerts (`direct`), and a whole embedded alerter (`embedded`) given the same alerts through
@@ -14,9 +17,9 @@ and path, the headers a receiver reads (Content-Type, Authorization) and the bod
 which covers key order and Go's escaping. Nothing is normalised: the external URL is the same,
 and no default template of these integrations prints a timestamp.
 
-One difference is expected, because alerter follows upstream (0.29+) there: the PagerDuty
-`details` defaults, asserted separately. Pushover and PagerDuty's Events API v1 post to fixed
-URLs that 0.25 cannot point at a local server; tests/unit covers them from Alertmanager's source.
+Two differences are expected, because alerter follows upstream there, and are asserted as such:
+the PagerDuty `details` defaults (0.30+) and Pushover's `device` parameter (0.26+), which 0.25
+does not send.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import copy
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import yaml
@@ -36,11 +40,15 @@ from app.notify.message import Notification
 from app.timeutil import format_rfc3339, parse_rfc3339
 from tests.e2e.conftest import Deployment, start_embedded
 from tests.support.http_sink import HttpSink, ReceivedRequest
+from tests.support.integrations import through
 from tests.support.oracle import Alertmanager
 from tests.support.sendctx import send_ctx
 
+# Pushover and PagerDuty v1 go through the sink as proxy, whose certificate is not checked.
+pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+
 GROUP_KEY = '{}/{}:{alertname="OracleDown"}'
-RECEIVERS = ("team.slack", "pagerduty", "opsgenie", "victorops")
+RECEIVERS = ("team.slack", "pagerduty", "opsgenie", "victorops", "pushover")
 LONG = "é" * 1100 + " <&> end"  # over every limit below, in characters Go's JSON escapes or encodes
 
 
@@ -117,7 +125,12 @@ def _pagerduty(url: str) -> list[dict[str, Any]]:
             "runbook": "https://runbooks.test/{{ .GroupLabels.alertname }}?a=<b>",
         },
     }
-    return [rich, {"routing_key": "defaults", "url": url + "pagerduty/defaults"}]
+    events_v1 = {  # the fixed v1 URL, through the sink as proxy
+        "service_key": "sk-{{ .CommonLabels.job }}",
+        "http_config": through(url),
+        "details": rich["details"],
+    }
+    return [rich, {"routing_key": "defaults", "url": url + "pagerduty/defaults"}, events_v1]
 
 
 def _opsgenie(url: str) -> list[dict[str, Any]]:
@@ -159,6 +172,25 @@ def _victorops(url: str) -> list[dict[str, Any]]:
     return [rich, {"api_key": "vo-defaults", "api_url": url + "victorops-defaults", "routing_key": "r"}]
 
 
+def _pushover(url: str) -> list[dict[str, Any]]:
+    rich = {
+        "user_key": "user-key",
+        "token": "app-token",
+        "http_config": through(url),
+        "title": "{{ .GroupLabels.alertname }} " + LONG,
+        "html": True,
+        "message": "{{ range .Alerts }}<b>{{ .Labels.instance }}</b> {{ .Annotations.runbook }} {{ end }}"
+        + LONG,
+        "url": "https://runbooks.test/{{ .GroupLabels.alertname }}?" + LONG,
+        "url_title": "Runbook & more",
+        "sound": "siren",
+        "priority": '{{ if eq .Status "firing" }}1{{ else }}-1{{ end }}',
+        "retry": "45s",
+        "expire": "2h30m",
+    }
+    return [rich, {"user_key": "user-key", "token": "defaults", "http_config": through(url)}]
+
+
 def config(url: str) -> dict[str, Any]:
     """The same config for Alertmanager and alerter, every integration pointed at `url`."""
     return {
@@ -175,13 +207,15 @@ def config(url: str) -> dict[str, Any]:
             {"name": "pagerduty", "pagerduty_configs": _pagerduty(url)},
             {"name": "opsgenie", "opsgenie_configs": _opsgenie(url)},
             {"name": "victorops", "victorops_configs": _victorops(url)},
+            {"name": "pushover", "pushover_configs": _pushover(url)},
         ],
     }
 
 
-# Requests per notification: Slack 2, PagerDuty 2, Opsgenie 1 + 2 updates + 1, VictorOps 2.
-FIRST_COUNT = 2 + 2 + 3 + 1 + 2
-SECOND_COUNT = 2 + 2 + 1 + 1 + 2
+# Requests per notification: Slack 2, PagerDuty 3, Opsgenie 1 + 2 updates + 1, VictorOps 2,
+# Pushover 2.
+FIRST_COUNT = 2 + 3 + 3 + 1 + 2 + 2
+SECOND_COUNT = 2 + 3 + 1 + 1 + 2 + 2
 
 
 def _alert(instance: str, started: float, ended: float | None) -> dict[str, Any]:
@@ -266,8 +300,20 @@ def exchanges(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ph
     yield {name: (firsts[i], seconds[i]) for i, name in enumerate(("alertmanager", "direct", "embedded"))}
 
 
+PUSHOVER_PATH = "/1/messages.json"
+
+
+def _target(r: ReceivedRequest) -> tuple[str, str]:
+    """What identifies a request: its method and path, for Pushover the token (its path holds
+    every parameter, and 0.25 sends one fewer)."""
+    parts = urlsplit(r.path)
+    if parts.path == PUSHOVER_PATH:
+        return r.method, f"{PUSHOVER_PATH} token={dict(parse_qsl(parts.query))['token']}"
+    return r.method, r.path
+
+
 def _by_target(requests: list[ReceivedRequest]) -> dict[tuple[str, str], ReceivedRequest]:
-    out = {(r.method, r.path): r for r in requests}
+    out = {_target(r): r for r in requests}
     assert len(out) == len(requests), f"two requests to one target: {[(r.method, r.path) for r in requests]}"
     return out
 
@@ -275,8 +321,10 @@ def _by_target(requests: list[ReceivedRequest]) -> dict[tuple[str, str], Receive
 PREFIXES = {
     "slack": "/slack/",
     "pagerduty": "/pagerduty/",
+    "pagerduty-v1": "/generic/2010-04-15/create_event.json",
     "opsgenie": "/opsgenie",
     "victorops": "/victorops",
+    "pushover": PUSHOVER_PATH,
 }
 CASES = [(kind, phase, side) for kind in PREFIXES for phase in (0, 1) for side in ("direct", "embedded")]
 
@@ -284,14 +332,23 @@ CASES = [(kind, phase, side) for kind in PREFIXES for phase in (0, 1) for side i
 def _pairs(
     exchanges: dict[str, Phases], kind: str, phase: int, side: str
 ) -> list[tuple[ReceivedRequest, ReceivedRequest]]:
-    theirs = {
-        k: r
-        for k, r in _by_target(exchanges["alertmanager"][phase]).items()
-        if k[1].startswith(PREFIXES[kind])
-    }
-    ours = {k: r for k, r in _by_target(exchanges[side][phase]).items() if k[1].startswith(PREFIXES[kind])}
+    def of_kind(requests: list[ReceivedRequest]) -> dict[tuple[str, str], ReceivedRequest]:
+        return {k: r for k, r in _by_target(requests).items() if k[1].startswith(PREFIXES[kind])}
+
+    theirs, ours = of_kind(exchanges["alertmanager"][phase]), of_kind(exchanges[side][phase])
     assert sorted(ours) == sorted(theirs)
+    assert theirs
     return [(theirs[k], ours[k]) for k in sorted(theirs)]
+
+
+def _same_pushover_message(theirs: ReceivedRequest, ours: ReceivedRequest) -> None:
+    """The same parameters, in the same (sorted) order, but for `device` (Alertmanager 0.26+
+    sends it, empty unless set; 0.25 had no such setting)."""
+    old = parse_qsl(urlsplit(theirs.path).query, keep_blank_values=True)
+    new = parse_qsl(urlsplit(ours.path).query, keep_blank_values=True)
+    assert ("device", "") in new
+    assert [p for p in new if p[0] != "device"] == old
+    assert ours.body == theirs.body == b""
 
 
 @pytest.mark.parametrize(("kind", "phase", "side"), CASES)
@@ -302,7 +359,11 @@ def test_same_requests_as_alertmanager(
     for theirs, ours in _pairs(exchanges, kind, phase, side):
         for header in ("Content-Type", "Authorization"):
             assert ours.headers.get(header) == theirs.headers.get(header), (header, theirs.path)
-        if theirs.path == "/pagerduty/defaults":
+        if not theirs.headers["Host"].startswith("127.0.0.1"):  # through the proxy
+            assert ours.headers["Host"] == theirs.headers["Host"]
+        if kind == "pushover":
+            _same_pushover_message(theirs, ours)
+        elif theirs.path == "/pagerduty/defaults":
             theirs_json, ours_json = copy.deepcopy(theirs.json), copy.deepcopy(ours.json)
             del theirs_json["payload"]["custom_details"], ours_json["payload"]["custom_details"]
             assert ours_json == theirs_json
@@ -312,7 +373,7 @@ def test_same_requests_as_alertmanager(
 
 @pytest.mark.parametrize("side", ["direct", "embedded"])
 def test_pagerduty_default_details_follow_upstream(exchanges: dict[str, Phases], side: str) -> None:
-    """0.25 sends the alerts as text and the counts as strings; alerter, as Alertmanager 0.29+,
+    """0.25 sends the alerts as text and the counts as strings; alerter, as Alertmanager 0.30+,
     sends the alerts as objects (toJson read back as YAML) and the counts as numbers."""
     for phase, (firing, resolved) in enumerate([(["a:9100"], ["b:9100"]), ([], ["a:9100"])]):
         [(theirs, ours)] = [

@@ -67,6 +67,13 @@ def resolved() -> Notification:
     return notification(alert("a:9100", resolved=True), alert("b:9100", resolved=True))
 
 
+def through(proxy_url: str) -> dict[str, Any]:
+    """The http_config of an integration whose URL is fixed (Pushover, PagerDuty Events API v1)
+    for a test: an HttpSink as its proxy, which answers the HTTPS tunnel itself with a
+    certificate the client does not check (tests filter urllib3's InsecureRequestWarning)."""
+    return {"proxy_url": proxy_url, "tls_config": {"insecure_skip_verify": True}}
+
+
 def _document(kind: str, settings: dict[str, Any], global_: dict[str, Any] | None) -> str:
     return yaml.safe_dump(
         {

@@ -75,7 +75,7 @@ def test_every_field_rendered_in_alertmanagers_order() -> None:
         "icon_emoji": ":fire:",
         "icon_url": "https://img.test/i.png",
         "link_names": True,
-        "message_text": "top-level {{ .Status }}",  # Alertmanager 0.28+
+        "message_text": "top-level {{ .Status }}",  # Alertmanager 0.31+
         "title": "t",
         "title_link": "https://t.test/",
         "pretext": "p",

@@ -9,7 +9,7 @@ description) is cut to 1024 characters; an event over 512 kB loses its details, 
 replaced by a note saying so. 429 (v2) or 403 (v1) and 5xx are retried; a 400's `message` and
 `errors` are reported.
 
-`details`, as Alertmanager 0.29+ renders them (0.25 sent every value as a string): each string
+`details`, as Alertmanager 0.30+ renders them (0.25 sent every value as a string): each string
 of the tree is rendered as a template and then read as YAML (app/yamlv2.py), so the defaults
 give `firing` and `resolved` as lists of alert objects (`{{ .Alerts.Firing | toJson }}`) and
 `num_firing` as a number; a value that reads as a plain string is sent as rendered, and one that
