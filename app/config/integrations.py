@@ -1,13 +1,16 @@
-"""The integrations other than webhook and email, validated the way Alertmanager checks them
-(known fields, required settings, the global defaults they need) and kept as their validated
-mapping in `Receiver.raw_integrations`.
+"""The integrations other than webhook and email (Slack, PagerDuty, Telegram, ...): their
+validation, the way Alertmanager checks them (known fields, required settings, the global
+defaults they need), each kept as its validated mapping in `Receiver.raw_integrations`.
 
-Those alerter cannot deliver yet (Slack, PagerDuty, ...) are accepted so that an existing
-alertmanager.yml loads unchanged; only their top level is checked, nested fields such as Slack
-actions are not. Those it delivers (Telegram, Discord, Webex, WeChat, SNS, Teams, Mattermost) have
-their fields typed and nested blocks checked (`integration_types.py`), Alertmanager's per-field
-defaults (`Integration.defaults`, `from_global`; read through `_common.setting`) and the checks of
-what alerter cannot honour. `INTEGRATIONS` also names each one's secrets, for the write-back.
+An integration's typed fields (`Integration.types`, from app/config/integration_types.py and
+app/config/integration_fields.py: URLs, numbers, booleans, durations, nested structs such as Slack
+actions or SNS's sigv4) get yaml.v2's type errors, and its other fields are strings, as in
+Alertmanager's structs. `Integration.defaults` and `from_global` are Alertmanager's per-field
+defaults (read through `_common.setting`). `INTEGRATIONS` also names each one's secrets, for the
+write-back.
+
+Beyond Alertmanager's own checks, alerter refuses values that Alertmanager accepts but that cannot
+work (app/config/service_limits.py).
 """
 
 from __future__ import annotations
@@ -20,10 +23,19 @@ from typing import Any
 
 from yaml.nodes import Node
 
+from app.config import service_limits as limits
 from app.config.httpconfig import http_config
 from app.config.integration_types import TYPES
 from app.config.reader import Converter, Reader, at_most_one, boolean, fail_on, raw, string
 from app.gostrings import go_quote
+from app.config.integration_fields import (
+    OPSGENIE_TYPES,
+    PAGERDUTY_TYPES,
+    PUSHOVER_TYPES,
+    SLACK_TYPES,
+    VICTOROPS_TYPES,
+    opsgenie_responders,
+)
 
 Check = Callable[[dict[str, Any]], str | None]
 
@@ -226,8 +238,11 @@ INTEGRATIONS: dict[str, Integration] = {
             _pagerduty_key,
             _at_most("routing_key", "routing_key_file"),
             _at_most("service_key", "service_key_file"),
+            limits.pagerduty_v1_fields,
+            limits.pagerduty_severity,
         ),
         "missing pagerduty config",
+        PAGERDUTY_TYPES,
     ),
     "slack_configs": Integration(
         "config.plain",
@@ -236,7 +251,13 @@ INTEGRATIONS: dict[str, Integration] = {
         "image_url thumb_url link_names mrkdwn_in actions update_message timeout",
         False,
         ("api_url", "app_token"),
-        (_at_most("api_url", "api_url_file"), _at_most("app_token", "app_token_file"), _slack_auth),
+        (
+            _at_most("api_url", "api_url_file"),
+            _at_most("app_token", "app_token_file"),
+            _slack_auth,
+            limits.slack_update_message,
+        ),
+        types=SLACK_TYPES,
     ),
     "opsgenie_configs": Integration(
         "opsgenie.plain",
@@ -244,7 +265,8 @@ INTEGRATIONS: dict[str, Integration] = {
         "note priority update_alerts",
         True,
         ("api_key",),
-        (_at_most("api_key", "api_key_file"),),
+        (_at_most("api_key", "api_key_file"), opsgenie_responders, limits.opsgenie_priority),
+        types=OPSGENIE_TYPES,
     ),
     "wechat_configs": Integration(
         "config.plain",
@@ -275,8 +297,11 @@ INTEGRATIONS: dict[str, Integration] = {
             _one_of("token", "token_file"),
             _at_most("token", "token_file"),
             _pushover_format,
+            limits.pushover_priority,
+            limits.pushover_timing,
         ),
         "missing pushover config",
+        PUSHOVER_TYPES,
     ),
     "victorops_configs": Integration(
         "config.plain",
@@ -288,8 +313,10 @@ INTEGRATIONS: dict[str, Integration] = {
             _required("routing_key", "missing Routing key in VictorOps config"),
             _at_most("api_key", "api_key_file"),
             _victorops_custom_fields,
+            limits.victorops_message_type,
         ),
         "missing victorops config",
+        VICTOROPS_TYPES,
     ),
     "sns_configs": Integration(
         "sns.plain",
@@ -474,9 +501,33 @@ _NEEDS_FROM_GLOBAL: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...], str]
 }
 
 
+def slack_uses_app_token(c: Mapping[str, Any], g: Mapping[str, Any]) -> bool:
+    """Whether a Slack config posts with an app token: its own, or the global one when it sets
+    neither an api_url nor http_config authorization of its own (Alertmanager's rule)."""
+    if _has(c, "app_token", "app_token_file"):
+        return True
+    own_http = c.get("http_config")
+    own_auth = own_http is not None and own_http.authorization is not None
+    return not own_auth and not c.get("api_url") and _has(g, "slack_app_token", "slack_app_token_file")
+
+
+def _slack_token_auth(c: dict[str, Any], g: dict[str, Any]) -> str | None:
+    http = c.get("http_config") or g.get("http_config")
+    if slack_uses_app_token(c, g) and http is not None and http.authorization is not None:
+        return "http authorization can't be set when using Slack App tokens"
+    return None
+
+
+# Checks of an integration against the global section, after the _NEEDS_FROM_GLOBAL ones.
+_GLOBAL_CHECKS: dict[str, Callable[[dict[str, Any], dict[str, Any]], str | None]] = {
+    "slack_configs": _slack_token_auth,
+}
+
+
 def global_default_problem(key: str, c: dict[str, Any], g: dict[str, Any]) -> str | None:
     """The checks Alertmanager makes once global defaults are copied into an integration."""
     for own, inherited, message in _NEEDS_FROM_GLOBAL.get(key, ()):
         if not _has(c, *own) and not _has(g, *inherited):
             return message
-    return None
+    check = _GLOBAL_CHECKS.get(key)
+    return check(c, g) if check is not None else None

@@ -21,10 +21,9 @@ from app.durations import parse_duration, parse_go_duration
 from app.gostrings import go_quote
 from app.labels import CLASSIC_LABEL_NAME
 from app.matchers import MODE_CLASSIC
+from app.yamlv2 import FALSE_WORDS, TRUE_WORDS
 
 _TAG = "tag:yaml.org,2002:"
-_TRUE = frozenset(["y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"])
-_FALSE = frozenset(["n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE"])
 
 Converter = Callable[["Reader", Node], Any]
 
@@ -130,9 +129,9 @@ class Reader:
         if is_null(node):
             return None
         if isinstance(node, ScalarNode) and node.style is None:
-            if node.value in _TRUE:
+            if node.value in TRUE_WORDS:
                 return True
-            if node.value in _FALSE:
+            if node.value in FALSE_WORDS:
                 return False
         self.type_error(node, "bool")
         return None
@@ -174,15 +173,16 @@ class Reader:
             out[name] = self.string(value)
         return out
 
-    def duration(self, node: Node) -> float | None:
-        """A Prometheus duration; a malformed one stops loading, as model.Duration does."""
+    def duration(self, node: Node, parse: Callable[[str], float] = parse_duration) -> float | None:
+        """A Prometheus duration (or what `parse` reads); a malformed one stops loading, as
+        model.Duration (or a TextUnmarshaler) does."""
         if is_null(node):
             return None
         if not isinstance(node, ScalarNode):
             self.type_error(node, "string")
             return None
         try:
-            return parse_duration(node.value)
+            return parse(node.value)
         except ValueError as err:
             raise ConfigError(str(err)) from None
 

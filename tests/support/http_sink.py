@@ -8,6 +8,8 @@
 `respond_with(500, 500)` makes the next requests get those statuses (then the default again).
 A `responder` decides the whole answer instead: it gets each request and returns (status, body,
 content type), for services whose clients read the answer (Telegram's JSON, Slack's "ok").
+As an HTTPS proxy (`proxy_url: sink.url`), the sink answers CONNECT itself and records the
+requests tunnelled to any host (the client skips verifying the sink's certificate for it).
 With `tls=True` the sink serves HTTPS with a certificate from a throwaway CA (`ca_file`), and with
 `client_ca=True` it also requires a client certificate signed by that CA (see `client_cert_file`).
 """
@@ -59,6 +61,7 @@ class HttpSink:
         self._statuses: deque[int] = deque(statuses)
         self._requests: list[ReceivedRequest] = []
         self._cond = threading.Condition()
+        self._intercepts: dict[str, ssl.SSLContext] = {}  # the hosts of CONNECT requests
         self._dir = tempfile.TemporaryDirectory(prefix="http-sink-")
         self.ca_file = self.client_cert_file = self.client_key_file = ""  # set for TLS sinks
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -89,6 +92,15 @@ class HttpSink:
             client.cert_chain_pems[0].write_to_path(self.client_cert_file)
             client.private_key_pem.write_to_path(self.client_key_file)
         return ctx
+
+    def _interception(self, host: str) -> ssl.SSLContext:
+        """The server side of an intercepted HTTPS connection to `host` (see do_CONNECT)."""
+        with self._cond:
+            if host not in self._intercepts:
+                ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                trustme.CA().issue_cert(host).configure_cert(ctx)
+                self._intercepts[host] = ctx
+            return self._intercepts[host]
 
     def __enter__(self) -> HttpSink:
         self._thread.start()
@@ -164,6 +176,20 @@ def _handler_for(sink: HttpSink) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(reply)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+        def do_CONNECT(self) -> None:
+            """A client using the sink as its HTTPS proxy: the sink takes the tunnelled TLS
+            connection itself, with a certificate for the requested host from a throwaway CA,
+            and records the requests inside it (the Host header names the host). Nothing is
+            dialled: services with a fixed https:// URL can be tested without leaving the host."""
+            self.send_response(200, "Connection established")
+            self.end_headers()
+            self.wfile.flush()
+            host = self.path.rpartition(":")[0] or self.path
+            self.connection = sink._interception(host).wrap_socket(self.connection, server_side=True)
+            self.rfile = self.connection.makefile("rb", self.rbufsize)
+            self.wfile = self.connection.makefile("wb")
+            self.close_connection = False  # even after an HTTP/1.0 CONNECT (Python's clients)
 
         def log_message(self, format: str, *args: Any) -> None:
             """Keep test output quiet; the requests are recorded instead."""

@@ -7,19 +7,24 @@ retries and reports a refusal the same way.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import posixpath
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
-from app.config import GLOBAL_URL_DEFAULTS, RawIntegration
+from app.config import GLOBAL_URL_DEFAULTS, HTTPConfig, RawIntegration
 from app.config.integrations import INTEGRATIONS
+from app.durations import parse_go_duration
 from app.notify import transport
 from app.notify.errors import NotifyError
 from app.notify.integrations import SendContext
+from app.notify.message import Notification
+from app.template import RenderError
+from app.template.data import template_data
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +41,15 @@ def truncate_runes(text: str, limit: int) -> tuple[str, bool]:
     if limit <= 3:
         return text[:limit], True
     return text[: limit - 1] + TRUNCATION_MARKER, True
+
+
+def cut_runes(kind: str, what: str, text: str, limit: int) -> str:
+    """`truncate_runes` for an integration's field, with the warning Alertmanager logs when it
+    cuts one (the receiver gets a shortened text, which the operator should be able to see)."""
+    kept, cut = truncate_runes(text, limit)
+    if cut:
+        log.warning("%s: %s truncated to %d characters", kind, what, limit)
+    return kept
 
 
 def truncate_bytes(text: str, limit: int) -> tuple[str, bool]:
@@ -86,6 +100,62 @@ def secret(cfg: RawIntegration, name: str, global_name: str = "") -> str:
     return ""
 
 
+def setting_url(cfg: RawIntegration, name: str, global_name: str) -> str:
+    """The integration's URL setting `name`, else the global section's `global_name`, else
+    Alertmanager's default for it (GLOBAL_URL_DEFAULTS): the order in which Alertmanager fills it."""
+    return str(
+        cfg.values.get(name) or cfg.globals.get(global_name) or GLOBAL_URL_DEFAULTS.get(global_name, "")
+    )
+
+
+def group_key_hash(n: Notification) -> str:
+    """Alertmanager's `Key.Hash()` of the group key (SHA-256, hex): the deduplication key that
+    PagerDuty, Opsgenie and VictorOps get, so that the incident alerter opens is the one
+    Alertmanager would open, and a resolve from either closes it."""
+    return hashlib.sha256(n.group_key.encode()).hexdigest()
+
+
+def render_secret(ctx: SendContext, text: str, data: Mapping[str, Any], what: str) -> str:
+    """A credential rendered as a template, as Alertmanager renders its keys; a failure names the
+    field but not the template, which holds the secret."""
+    try:
+        return ctx.templates.render(text, data, False)
+    except RenderError:
+        raise NotifyError(f"cannot render the {what} template", retryable=False) from None
+
+
+def send_timeout(cfg: RawIntegration, ctx: SendContext) -> float:
+    """What is left of the flush, capped by the integration's own `timeout` (a Go duration as
+    written, validated at load) when it is set and positive, as Alertmanager caps the request."""
+    written = cfg.values.get("timeout")
+    own = parse_go_duration(written) if isinstance(written, str) and written else 0.0
+    return min(ctx.timeout, own) if own > 0 else ctx.timeout
+
+
+class Fields:
+    """An integration's templated settings, rendered against one notification's data; a setting
+    not written renders Alertmanager's default for it (`defaults`), one written empty is empty."""
+
+    def __init__(
+        self, cfg: RawIntegration, n: Notification, ctx: SendContext, defaults: Mapping[str, str]
+    ) -> None:
+        self.values, self.ctx, self.defaults = cfg.values, ctx, defaults
+        self.data = template_data(n)
+
+    def text(self, template: str, what: str) -> str:
+        """`template` rendered; `what` names it in the error of a template that fails."""
+        return self.ctx.render(template, self.data, what) if template else ""
+
+    def field(self, name: str) -> str:
+        """The setting `name` rendered."""
+        return self.text(self.values.get(name, self.defaults.get(name, "")), name)
+
+
+def omit_empty(pairs: Mapping[str, Any]) -> dict[str, Any]:
+    """Go's `omitempty`: the pairs whose value is not empty ("", false, None, [] or {})."""
+    return {k: v for k, v in pairs.items() if v not in ("", None, False, [], {})}
+
+
 def check_answer(
     kind: str,
     response: transport.Response,
@@ -132,12 +202,18 @@ def send_json(
     ctx: SendContext,
     method: str = "POST",
     headers: dict[str, str] | None = None,
+    http_config: HTTPConfig | None = None,
+    timeout: float | None = None,
 ) -> transport.Response:
-    """Send `payload` as JSON (Go's encoding, see `go_json`) with the integration's http_config;
-    the answer is the caller's to judge (most pass it to `check_answer`)."""
+    """Send `payload` as JSON (Go's encoding, see `go_json`) with the integration's http_config
+    (or `http_config`, when the integration sets its own credentials in it) within `timeout`
+    (the flush's by default); the answer is the caller's to judge (most pass it to
+    `check_answer`)."""
     body = go_json(payload)
     all_headers = {"Content-Type": "application/json", **(headers or {})}
-    return transport.request(cfg.http_config, method, url, body, all_headers, ctx.timeout, cfg.kind)
+    http = http_config if http_config is not None else cfg.http_config
+    wait = ctx.timeout if timeout is None else timeout
+    return transport.request(http, method, url, body, all_headers, wait, cfg.kind)
 
 
 def join_url_path(url: str, *elements: str) -> str:
