@@ -275,6 +275,11 @@ def redis_setup(settings: Settings) -> RedisSetup:
                 "--redis.url has credentials and REDIS_USERNAME/REDIS_PASSWORD are set too: keep one"
             )
     schemes = {a.scheme for a in addresses}
+    if settings.redis_tls_skip_verify and (settings.tls_config_file or "rediss" not in schemes):
+        raise ValueError(
+            "REDIS_TLS_SKIP_VERIFY applies to a rediss:// URL without --cluster.tls-config; "
+            "with a TLS file set insecure_skip_verify in its tls_client_config instead"
+        )
     if settings.tls_config_file:
         if "unix" in schemes:
             raise ValueError("--cluster.tls-config: Redis serves TLS on TCP only, not on a unix:// socket")
@@ -286,7 +291,7 @@ def redis_setup(settings: Settings) -> RedisSetup:
                 "--cluster.peer: some peers are rediss:// (TLS) and others not; write rediss:// for "
                 "every peer, or pass --cluster.tls-config to use TLS with all of them"
             )
-        tls, where = TLSConfig(), "rediss://"
+        tls, where = TLSConfig(insecure_skip_verify=settings.redis_tls_skip_verify), "rediss://"
     else:
         return RedisSetup(addresses, env=env)
     try:

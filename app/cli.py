@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 
+from app import platform_env
 from app.backend import redis_setup
 from app.durations import parse_duration
 from app.settings import Settings
@@ -79,8 +80,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     a(
         "--config.file",
         dest="config_file",
-        default=d.config_file,
-        help="Alertmanager configuration file name.",
+        default=platform_env.config_file_default(),
+        help="Alertmanager configuration file name (default: $ALERTER_CONFIG_FILE, else "
+        "alertmanager.yml; $ALERTER_CONFIG_YAML holds the configuration itself).",
     )
     a("--storage.path", dest="storage_path", default=d.storage_path, help="Base path for data storage.")
     a(
@@ -154,6 +156,24 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     return p
 
 
+def _given(argv: list[str], flag: str) -> bool:
+    return any(a == flag or a.startswith(f"{flag}=") for a in argv)
+
+
+def _platform_values(argv: list[str]) -> dict[str, object]:
+    """Settings a Procfile platform passes by environment (app/platform_env.py), where the
+    command line does not set them."""
+    values: dict[str, object] = {"redis_tls_skip_verify": platform_env.redis_tls_skip_verify()}
+    workers = platform_env.web_workers_from_env()
+    if workers is not None and not _given(argv, "--web.workers"):
+        values["web_workers"] = workers
+    if not _given(argv, "--config.file"):
+        from_yaml = platform_env.config_from_yaml_env()
+        if from_yaml is not None:
+            values["config_file"] = from_yaml
+    return values
+
+
 def parse_settings(argv: list[str], prog: str = "alerter") -> Settings:
     ns = build_parser(prog).parse_args(argv)
     features = {f.strip() for item in ns.feature_flags for f in item.split(",") if f.strip()}
@@ -161,7 +181,11 @@ def parse_settings(argv: list[str], prog: str = "alerter") -> Settings:
     if unknown:
         build_parser(prog).error(f"--enable-feature: unknown feature(s) {', '.join(sorted(unknown))}")
     values = {k: v for k, v in vars(ns).items() if k in Settings.__dataclass_fields__}
-    listen_given = any(a == "--web.listen-address" or a.startswith("--web.listen-address=") for a in argv)
+    listen_given = _given(argv, "--web.listen-address")
+    try:
+        values.update(_platform_values(argv))
+    except ValueError as err:
+        build_parser(prog).error(str(err))
     settings = Settings(
         **values,
         redis_username=os.environ.get("REDIS_USERNAME", ""),
@@ -239,6 +263,11 @@ def main(argv: list[str] | None = None) -> int:
     from app.logsetup import setup_logging
 
     setup_logging(settings.log_level, settings.log_format)
+    if settings.redis_tls_skip_verify:
+        log.warning(
+            "REDIS_TLS_SKIP_VERIFY=true: the Redis server's TLS certificate is not verified; anyone "
+            "on the network path can read and change alerter's state"
+        )
     if command in ("web", "worker") and settings.embedded:
         print(
             f"alerter {command} needs a shared Redis: pass --redis.url redis://HOST:6379/0 or set REDIS_URL "

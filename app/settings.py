@@ -37,6 +37,7 @@ class Settings:
     reconnect_interval: float = 10.0
     reconnect_timeout: float = 6 * 3600.0
     tls_config_file: str = ""
+    redis_tls_skip_verify: bool = False  # $REDIS_TLS_SKIP_VERIFY (app/platform_env.py)
     features: frozenset[str] = frozenset()  # --enable-feature
     serve_worker_metrics: bool = False  # `alerter worker` given an explicit --web.listen-address
     web_workers: int = 2

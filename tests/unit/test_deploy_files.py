@@ -332,15 +332,39 @@ def procfile() -> dict[str, str]:
     return entries
 
 
+def expand(line: str, **env: str) -> tuple[dict[str, str], list[str]]:
+    """What a Procfile line runs once a shell has expanded it with `env`: the ALERTER_CONFIG_FILE
+    it passes and alerter's argv (a shell function that prints them stands in for `exec alerter`)."""
+    script = line.replace("exec alerter", "alerter_argv")
+    script = "alerter_argv() { printf '%s\\n' \"${ALERTER_CONFIG_FILE:-}\" \"$@\"; }; " + script
+    done = subprocess.run(
+        ["bash", "-c", script], env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    config_file, *argv = done.stdout.splitlines()
+    return {"ALERTER_CONFIG_FILE": config_file}, argv
+
+
 def test_procfile_runs_web_and_worker_on_redis_url(monkeypatch: pytest.MonkeyPatch) -> None:
     entries = procfile()
-    assert set(entries) == {"web", "worker"}
+    assert set(entries) == {"release", "web", "worker"}
     monkeypatch.setenv("REDIS_URL", "redis://redis.internal:6379/0")
-    for kind, line in entries.items():
-        argv = shlex.split(line.replace("$PORT", "5000"))
-        assert argv[:2] == ["alerter", kind]
-        settings = parse_settings(argv[2:], prog=f"alerter {kind}")
+    for kind in ("web", "worker"):
+        env, argv = expand(entries[kind], PORT="5000")
+        # From a clean clone the repository's example is the configuration.
+        assert env == {"ALERTER_CONFIG_FILE": "config/alertmanager.yml"}
+        monkeypatch.setenv("ALERTER_CONFIG_FILE", env["ALERTER_CONFIG_FILE"])
+        settings = parse_settings(argv[1:], prog=f"alerter {kind}")
+        assert settings.config_file == "config/alertmanager.yml"
         assert settings.redis_url == "redis://redis.internal:6379/0"
         assert not settings.embedded
         if kind == "web":
             assert settings.listen_address == ":5000"
+    # A platform's own setting wins.
+    env, _ = expand(entries["web"], PORT="5000", ALERTER_CONFIG_FILE="/app/am.yml")
+    assert env == {"ALERTER_CONFIG_FILE": "/app/am.yml"}
+
+
+def test_release_checks_the_configuration() -> None:
+    _, argv = expand(procfile()["release"])
+    assert argv == ["check-config", "config/alertmanager.yml"]
