@@ -12,19 +12,27 @@ from __future__ import annotations
 
 import re
 import string
+from functools import lru_cache
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _HOST_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 # ASCII that Go's url package lets into a host name unescaped; bytes above 0x7f pass too.
 _HOST_CHARS = frozenset(string.ascii_letters + string.digits + "-_.~!$&'()*+,;=:[]<>\"")
+_NOT_HOST_CHAR = re.compile(r"[^-A-Za-z0-9_.~!$&'()*+,;=:\[\]<>\"%\x80-\U0010ffff]")
 _USERINFO = re.compile(r"[A-Za-z0-9\-._:~!$&'()*+,;=%@]*")
 _PORT = re.compile(r"(:[0-9]*)?")
 
 
+@lru_cache(maxsize=4096)
 def request_uri_error(text: str) -> str | None:
-    """Why Go's url.ParseRequestURI refuses `text`, or None when it takes it."""
-    if any(ord(c) < 0x20 or c == "\x7f" for c in text):
+    """Why Go's url.ParseRequestURI refuses `text`, or None when it takes it.
+
+    Cached: every alert Prometheus sends has a generatorURL, the same one for all the alerts of a
+    rule, and ingest checks each.
+    """
+    if _CONTROL.search(text):
         return "invalid control character in URL"
     if text in ("", "*"):
         return "empty url" if not text else None
@@ -42,9 +50,7 @@ def request_uri_error(text: str) -> str | None:
         problem = _authority_error(authority)
         if problem:
             return problem
-    if bad := _BAD_ESCAPE.search(rest):
-        return f"invalid URL escape {rest[bad.start() : bad.start() + 3]!r}"
-    return None
+    return _escape_error(rest)
 
 
 def _authority_error(authority: str) -> str | None:
@@ -54,9 +60,13 @@ def _authority_error(authority: str) -> str | None:
         return problem
     if not _USERINFO.fullmatch(userinfo):
         return "invalid userinfo"
-    if bad := _BAD_ESCAPE.search(userinfo):
-        return f"invalid URL escape {userinfo[bad.start() : bad.start() + 3]!r}"
-    return None
+    return _escape_error(userinfo)
+
+
+def _escape_error(text: str) -> str | None:
+    """Go's complaint about the first `%` not followed by two hex digits, if any."""
+    bad = _BAD_ESCAPE.search(text)
+    return f"invalid URL escape {text[bad.start() : bad.start() + 3]!r}" if bad else None
 
 
 def _host_error(host: str) -> str | None:
@@ -79,14 +89,13 @@ def _host_error(host: str) -> str | None:
 def _host_chars_error(host: str, zone: bool = False) -> str | None:
     """Go lets a host escape only bytes above 0x7f (and `%25`); a zone may also escape a space
     or any character a host may hold."""
-    if bad := _BAD_ESCAPE.search(host):
-        return f"invalid URL escape {host[bad.start() : bad.start() + 3]!r}"
+    if problem := _escape_error(host):
+        return problem
     for m in _HOST_ESCAPE.finditer(host):
         byte = chr(int(m[1], 16))
         allowed = byte >= "\x80" or (zone and (byte == " " or byte in _HOST_CHARS))
         if m[0] != "%25" and not allowed:
             return f"invalid URL escape {m[0]!r}"
-    for c in _HOST_ESCAPE.sub("", host):
-        if c < "\x80" and c not in _HOST_CHARS:
-            return f"invalid character {c!r} in host name"
+    if bad := _NOT_HOST_CHAR.search(host):
+        return f"invalid character {bad[0]!r} in host name"
     return None

@@ -1,4 +1,4 @@
-"""Alertmanager API v2: the same paths, JSON shapes and status codes (../shared/alertmanager/openapi.yaml)."""
+"""Alertmanager API v2: the same paths, JSON shapes and status codes (docs/openapi.yaml)."""
 
 from __future__ import annotations
 
