@@ -122,6 +122,8 @@ def _bad_regex(index: int, pattern: str, problem: str) -> SilenceError:
 
 
 def matcher_from_api(d: dict[str, Any], index: int, classic_names: bool = False) -> Matcher:
+    """One matcher of a silence whose types and required fields were checked, validated as
+    Alertmanager validates it (label name by the mode, regex by Go's rules)."""
     problem = label_name_error(d["name"], classic_names)
     if problem:
         raise SilenceError(f"invalid label matcher {index}: {problem}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import re
 import time
+import uuid
 from typing import Any
 
 import orjson
@@ -235,11 +236,6 @@ def post_silences() -> Response:
 _UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.IGNORECASE)
 
 
-def _check_silence_id(sid: str) -> None:
-    if not _UUID.fullmatch(sid):
-        raise BadSilenceID(f"silenceID in path must be of type uuid: {sid!r}")
-
-
 class BadSilenceID(ValueError):
     """A silence id that is no UUID: Alertmanager's generated server answers 422."""
 
@@ -247,6 +243,13 @@ class BadSilenceID(ValueError):
 @bp.errorhandler(BadSilenceID)
 def bad_silence_id(err: BadSilenceID) -> Response:
     return error_response(str(err), 422)
+
+
+def _check_silence_id(sid: str) -> None:
+    if not _UUID.fullmatch(sid):
+        raise BadSilenceID(
+            f"silenceID in path must be of type uuid: {sid!r}; silence ids look like {uuid.UUID(int=0)}"
+        )
 
 
 @bp.get("/silence/<sid>")

@@ -133,7 +133,8 @@ def test_silence_errors(client: FlaskClient) -> None:
     assert client.delete(f"/api/v2/silence/{unknown}").status_code == 404
     for method in (client.get, client.delete):
         r = method("/api/v2/silence/nope")
-        assert (r.status_code, r.get_json()) == (422, "silenceID in path must be of type uuid: 'nope'")
+        assert r.status_code == 422
+        assert r.get_json().startswith("silenceID in path must be of type uuid: 'nope'; silence ids look")
     r = client.post("/api/v2/silences", json={**SILENCE, "matchers": []})
     assert (r.status_code, r.get_json()) == (422, "matchers in body should have at least 1 items")
     r = client.post("/api/v2/silences", data=b"")
