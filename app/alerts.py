@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import orjson
 
 from app.labels import fingerprint, label_name_error
+from app.requesturi import request_uri_error
 from app.timeutil import GO_ZERO_EPOCH, format_rfc3339, parse_rfc3339
 
 
@@ -61,23 +62,33 @@ class Alert:
         )
 
     def api_fields(self) -> dict[str, Any]:
-        """The fields shared by every API shape of an alert (gettable alert, webhook alert)."""
-        return {
+        """The fields of the API's gettable alert that the alert itself holds.
+
+        An empty generatorURL is left out, as Alertmanager leaves it out: the spec's `uri` format
+        has no empty value.
+        """
+        out: dict[str, Any] = {
             "labels": self.labels,
             "annotations": self.annotations,
             "startsAt": format_rfc3339(self.starts_at),
             "endsAt": format_rfc3339(self.ends_at),
-            "generatorURL": self.generator_url,
             "fingerprint": self.fingerprint,
         }
+        if self.generator_url:
+            out["generatorURL"] = self.generator_url
+        return out
+
+
+class UnreadableBody(ValueError):
+    """The body cannot be read as a list of postable alerts (HTTP 400, nothing stored): not JSON,
+    a value of the wrong JSON type, a time that is no timestamp. Alertmanager's generated server
+    fails to parse such a body and stores none of it."""
 
 
 class SchemaError(ValueError):
-    """The body does not have the shape of a list of postable alerts (HTTP 422)."""
-
-
-class MalformedJSON(ValueError):
-    """The body is not JSON at all (HTTP 400)."""
+    """A postable alert breaks the API's schema (HTTP 422, nothing stored): `labels` missing or
+    null, a `generatorURL` that is not a URI. Alertmanager's generated server refuses the whole
+    request for those after it has parsed the body."""
 
 
 class _Postable(msgspec.Struct):
@@ -85,30 +96,30 @@ class _Postable(msgspec.Struct):
 
     msgspec checks these types in C while it decodes: decoding with orjson and checking field by
     field in Python cost about 8% more CPU per ingest request (bench/inprocess --what=ingest).
-    Unknown fields are ignored, as Alertmanager does.
+    Unknown fields are ignored, as Alertmanager does. A null label or annotation value is Go's
+    empty string; `labels` is optional here only so that a missing and a null `labels` are both
+    the 422 they are in Alertmanager, not a type error.
     """
 
-    labels: dict[str, str]
-    annotations: dict[str, str] | None = None
+    labels: dict[str, str | None] | None = None
+    annotations: dict[str, str | None] | None = None
     startsAt: str | None = None
     endsAt: str | None = None
     generatorURL: str | None = None
 
 
-_DECODER = msgspec.json.Decoder(list[_Postable])
+# A body of `null` is no alerts, as in Alertmanager.
+_DECODER = msgspec.json.Decoder(list[_Postable] | None)
 
 # msgspec's "Expected `str | null`, got `int` - at `$[0].startsAt`", in the words of the API.
 _EXPECTED = re.compile(
     r"^Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`(?: - at `\$\[(?P<i>\d+)\]\.?(?P<path>[^`]*)`)?$"
 )
-_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)` - at `\$\[(?P<i>\d+)\]`$")
 _KINDS = {"str": "a string", "str | null": "a string", "object": "an object", "object | null": "an object"}
 
 
-def _schema_message(err: msgspec.ValidationError) -> str:
+def _type_message(err: msgspec.ValidationError) -> str:
     text = str(err)
-    if m := _MISSING.match(text):
-        return f"alert {m['i']}: {m['field']} in body is required"
     m = _EXPECTED.match(text)
     if m is None:
         return text
@@ -125,33 +136,59 @@ def parse_postable_alerts(
 ) -> tuple[list[Alert], list[str]]:
     """Turn a request body into alerts, Alertmanager's way.
 
-    Returns the valid alerts and one error line per invalid alert. A body that is not JSON
-    raises MalformedJSON; shape errors (not a list, an alert without labels, a wrongly typed
-    field) raise SchemaError: Alertmanager's generated server refuses the whole request for
-    those, so nothing is stored.
+    Returns the valid alerts and one error line per invalid alert. A body Alertmanager cannot
+    parse (not JSON, a wrongly typed value, a bad timestamp anywhere in it) raises UnreadableBody;
+    a parsed body that breaks the schema (an alert without labels, a generatorURL that is not a
+    URI) raises SchemaError. Either refuses the whole request, so nothing is stored; the first
+    takes precedence, as Alertmanager parses the whole body before it validates any of it.
     """
+    if not data:
+        raise SchemaError("alerts in body is required")
     try:
-        items = _DECODER.decode(data)
+        items = _DECODER.decode(data) or []
     except msgspec.ValidationError as err:
-        raise SchemaError(_schema_message(err)) from None
+        raise UnreadableBody(f"request body does not match the API: {_type_message(err)}") from None
     except msgspec.DecodeError as err:
-        raise MalformedJSON(str(err)) from None
+        raise UnreadableBody(f"malformed JSON in request body: {err}") from None
     alerts: list[Alert] = []
     errors: list[str] = []
+    schema_error: SchemaError | None = None
     for i, item in enumerate(items):
         try:
-            alerts.append(_build_alert(item, now, resolve_timeout, classic_names))
+            starts_at, ends_at = _optional_time(item.startsAt), _optional_time(item.endsAt)
         except ValueError as err:
-            errors.append(f"alert {i} ({_describe(item.labels)}): {err}")
+            raise UnreadableBody(f"alert {i}: {err}") from None
+        problem = _schema_problem(item)
+        if problem or schema_error:
+            schema_error = schema_error or SchemaError(f"alert {i}: {problem}")
+            continue  # only the timestamps of the rest can still change the answer
+        try:
+            alerts.append(_build_alert(item, starts_at, ends_at, now, resolve_timeout, classic_names))
+        except ValueError as err:
+            errors.append(f"alert {i} ({_describe(item.labels or {})}): {err}")
+    if schema_error:
+        raise schema_error
     return alerts, errors
 
 
-def _build_alert(item: _Postable, now: float, resolve_timeout: float, classic: bool) -> Alert:
-    labels = item.labels
-    # Alertmanager drops labels with empty values before it validates (copying only then:
-    # this runs for every ingested alert).
-    if "" in labels.values():
-        labels = {k: v for k, v in labels.items() if v != ""}
+def _schema_problem(item: _Postable) -> str | None:
+    if item.labels is None:
+        return "labels in body is required"
+    if item.generatorURL and (problem := request_uri_error(item.generatorURL)):
+        return f"generatorURL in body must be of type uri: {item.generatorURL!r} ({problem})"
+    return None
+
+
+def _build_alert(
+    item: _Postable, starts_at: float, ends_at: float, now: float, resolve_timeout: float, classic: bool
+) -> Alert:
+    raw = item.labels or {}
+    # Alertmanager drops labels with empty (or null) values before it validates, copying only
+    # then: this runs for every ingested alert.
+    if "" in raw.values() or None in raw.values():
+        labels: dict[str, str] = {k: v for k, v in raw.items() if v}
+    else:
+        labels = cast(dict[str, str], raw)
     if not labels:
         raise ValueError("at least one label pair required")
     if classic or "" in labels:
@@ -159,8 +196,10 @@ def _build_alert(item: _Postable, now: float, resolve_timeout: float, classic: b
             problem = label_name_error(name, classic)
             if problem:
                 raise ValueError(problem)
-    starts_at = _optional_time(item.startsAt)
-    ends_at = _optional_time(item.endsAt)
+    raw_annotations = item.annotations or {}
+    annotations = cast(dict[str, str], raw_annotations)
+    if None in raw_annotations.values():
+        annotations = {k: v or "" for k, v in raw_annotations.items()}
     timeout = False
     if not starts_at:
         starts_at = ends_at or now
@@ -171,7 +210,7 @@ def _build_alert(item: _Postable, now: float, resolve_timeout: float, classic: b
         raise ValueError("start time must be before end time")
     return Alert(
         labels=labels,
-        annotations=item.annotations or {},
+        annotations=annotations,
         starts_at=starts_at,
         ends_at=ends_at,
         generator_url=item.generatorURL or "",
@@ -182,13 +221,14 @@ def _build_alert(item: _Postable, now: float, resolve_timeout: float, classic: b
 
 
 def _optional_time(text: str | None) -> float:
-    """A timestamp field, or 0.0 when it is absent, empty or Go's zero time (all mean unset)."""
+    """A timestamp field, or 0.0 when it is absent, empty or Go's zero time (all mean unset:
+    amtool and Go clients send the zero time for it)."""
     if not text:
         return 0.0
     ts = parse_rfc3339(text)
     return 0.0 if ts <= GO_ZERO_EPOCH else ts
 
 
-def _describe(labels: dict[str, str]) -> str:
+def _describe(labels: dict[str, str | None]) -> str:
     name = labels.get("alertname")
     return f"alertname={name}" if name else f"{len(labels)} labels"

@@ -9,7 +9,6 @@ counter, so each process re-reads the silences only when they changed.
 from __future__ import annotations
 
 import math
-import re
 import threading
 import time
 import uuid
@@ -22,10 +21,9 @@ import redis
 
 from app import redis_scripts
 from app.alerts import Alert
-from app.labels import label_name_error
 from app.matchers import Matcher, matches_all
 from app.redis_keys import Keys
-from app.timeutil import format_rfc3339, parse_rfc3339_checked
+from app.timeutil import format_rfc3339
 
 PENDING, ACTIVE, EXPIRED = "pending", "active", "expired"
 
@@ -93,49 +91,6 @@ class Silence:
 
 def matcher_to_api(m: Matcher) -> dict[str, Any]:
     return {"name": m.name, "value": m.value, "isRegex": m.op in ("=~", "!~"), "isEqual": m.op in ("=", "=~")}
-
-
-def matcher_from_api(d: Any, index: int) -> Matcher:
-    if not isinstance(d, dict) or not isinstance(d.get("name"), str) or not isinstance(d.get("value"), str):
-        raise SilenceError(f"matcher {index}: needs string fields name and value")
-    problem = label_name_error(d["name"])
-    if problem:
-        raise SilenceError(f"invalid label matcher {index}: {problem}")
-    is_regex, is_equal = bool(d.get("isRegex", False)), bool(d.get("isEqual", True))
-    op = ("=~" if is_equal else "!~") if is_regex else ("=" if is_equal else "!=")
-    try:
-        return Matcher(d["name"], op, d["value"])
-    except re.error as err:
-        raise SilenceError(
-            f"invalid label matcher {index}: invalid regular expression {d['value']!r}: {err}"
-        ) from None
-
-
-def silence_from_api(body: Any) -> Silence:
-    """Parse a PostableSilence; shape errors and Alertmanager's validation raise SilenceError."""
-    if not isinstance(body, dict):
-        raise SilenceError("silence must be a JSON object")
-    for key in ("matchers", "startsAt", "endsAt", "createdBy", "comment"):
-        if key not in body:
-            raise SilenceError(f"{key} in body is required")
-    if not isinstance(body["matchers"], list) or not body["matchers"]:
-        raise SilenceError("at least one matcher required")
-    matchers = tuple(matcher_from_api(m, i) for i, m in enumerate(body["matchers"]))
-    if all(m.matches("") for m in matchers):
-        raise SilenceError("at least one matcher must not match the empty string")
-    try:
-        starts, ends = parse_rfc3339_checked(body["startsAt"]), parse_rfc3339_checked(body["endsAt"])
-    except ValueError as err:
-        raise SilenceError(str(err)) from None
-    return Silence(
-        id=str(body.get("id") or ""),
-        matchers=matchers,
-        starts_at=starts,
-        ends_at=ends,
-        updated_at=0.0,
-        created_by=str(body["createdBy"]),
-        comment=str(body["comment"]),
-    )
 
 
 def _can_update(prev: Silence, new: Silence, now: float) -> bool:
@@ -232,7 +187,7 @@ class SilenceStore:
         now = time.time() if now is None else now
         sil = self.get(sid)
         if sil.state(now) == EXPIRED:
-            raise SilenceError(f"silence {sid} already expired")
+            return  # Alertmanager's expire is idempotent: a second DELETE is a 200
         self._write(_expired(sil, now))
 
     def silenced_by(self, labels: Mapping[str, str], now: float) -> list[str]:

@@ -11,9 +11,10 @@ from urllib.parse import urlparse
 import redis
 from flask import Flask, Response
 from prometheus_client import CONTENT_TYPE_LATEST
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException
 
 from app import metrics
+from app.api.bodylimit import BodyLimit
 from app.api.ingest import IngestFastPath, redis_down_message
 from app.api.v2 import bp as api_v2
 from app.api.v2 import error_response
@@ -39,7 +40,6 @@ def create_app(
     (--web.config.file) guards every route, the ingest fast path included."""
     app = Flask(__name__)
     app.config["RUNTIME"] = runtime
-    app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_request_bytes
     prefix = route_prefix(runtime)
     app.register_blueprint(api_v2, url_prefix=f"{prefix}/api/v2")
     reload = on_reload or runtime.reload
@@ -68,13 +68,6 @@ def create_app(
     def prom_metrics() -> Response:
         return Response(metrics.exposition(cluster_state), mimetype=CONTENT_TYPE_LATEST)
 
-    @app.errorhandler(RequestEntityTooLarge)
-    def too_large(_: RequestEntityTooLarge) -> Response:
-        limit = runtime.settings.max_request_bytes
-        return error_response(
-            f"request body is larger than {limit} bytes; send alerts in smaller batches", 413
-        )
-
     @app.errorhandler(redis.RedisError)
     def redis_down(err: redis.RedisError) -> Response:
         log.error("request failed: Redis unreachable", extra={"fields": {"err": str(err)}})
@@ -84,7 +77,9 @@ def create_app(
     def http_error(err: HTTPException) -> Response:
         return error_response(err.description or err.name, err.code or 500)
 
-    app.wsgi_app = IngestFastPath(app.wsgi_app, runtime, prefix)  # type: ignore[method-assign]
+    # The body limit first: the fast path and Flask only ever see a body within it.
+    fast_path = IngestFastPath(app.wsgi_app, runtime, prefix)
+    app.wsgi_app = BodyLimit(fast_path, runtime.settings.max_request_bytes)  # type: ignore[method-assign]
     if web_config is not None:
         app.wsgi_app = WebGuard(app.wsgi_app, web_config)  # type: ignore[method-assign]
     return app

@@ -1,9 +1,11 @@
-"""Alertmanager API v2: the same paths, JSON shapes and status codes (../shared/alertmanager/openapi.yaml)."""
+"""Alertmanager API v2: the same paths, JSON shapes and status codes (docs/openapi.yaml)."""
 
 from __future__ import annotations
 
 import platform
+import re
 import time
+import uuid
 from typing import Any
 
 import orjson
@@ -12,13 +14,14 @@ from flask import Blueprint, Response, current_app, request
 from app import __version__
 from app.alerts import Alert
 from app.api.ingest import ingest
+from app.api.postable_silence import SilenceSchemaError, silence_from_api
 from app.gcpause import gc_paused
 from app.matchers import Matcher, matches_all, parse_matcher
 from app.notify.receivertest import try_receiver
 from app.regex import Regex, RegexError, compile_anchored
 from app.route import find_route
 from app.runtime import Runtime
-from app.silence import Silence, SilenceError, SilenceNotFound, silence_from_api, sort_for_api
+from app.silence import Silence, SilenceError, SilenceNotFound, sort_for_api
 from app.timeutil import format_rfc3339
 
 bp = Blueprint("api_v2", __name__)
@@ -79,9 +82,11 @@ def _receiver_regex() -> Regex | None:
 
 @bp.post("/alerts")
 def post_alerts() -> Response:
-    """Reached only for what app.api.ingest's fast path hands on (a chunked body, say)."""
+    """Reached only for what app.api.ingest's fast path hands on (a bad Content-Length, say)."""
     status, body = ingest(_rt(), request.get_data())
-    return Response(body, status=status, mimetype="application/json" if body else None)
+    if not body:
+        return _empty_ok()
+    return Response(body, status=status, mimetype="application/json")
 
 
 def _gettable(alert: Alert, receivers: list[str], silences: list[Silence], now: float) -> dict[str, Any]:
@@ -223,11 +228,17 @@ def get_silences() -> Response:
 @bp.post("/silences")
 def post_silences() -> Response:
     rt = _rt()
+    data = request.get_data()
+    if not data:
+        return error_response("silence in body is required", 422)
     try:
-        silence = silence_from_api(orjson.loads(request.get_data()))
+        body = orjson.loads(data)
+        silence = silence_from_api(body, rt.silences.retention, rt.settings.classic_mode)
         sid = rt.silences.set(silence)
     except orjson.JSONDecodeError as err:
         return error_response(f"malformed JSON in request body: {err}", 400)
+    except SilenceSchemaError as err:
+        return error_response(str(err), 422)
     except SilenceError as err:
         return error_response(str(err), 400)
     except SilenceNotFound as err:
@@ -235,9 +246,30 @@ def post_silences() -> Response:
     return json_response({"silenceID": sid})
 
 
+# go-openapi's `uuid` format, which Alertmanager's path parameter silenceID has.
+_UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.IGNORECASE)
+
+
+class BadSilenceID(ValueError):
+    """A silence id that is no UUID: Alertmanager's generated server answers 422."""
+
+
+@bp.errorhandler(BadSilenceID)
+def bad_silence_id(err: BadSilenceID) -> Response:
+    return error_response(str(err), 422)
+
+
+def _check_silence_id(sid: str) -> None:
+    if not _UUID.fullmatch(sid):
+        raise BadSilenceID(
+            f"silenceID in path must be of type uuid: {sid!r}; silence ids look like {uuid.UUID(int=0)}"
+        )
+
+
 @bp.get("/silence/<sid>")
 def get_silence(sid: str) -> Response:
     rt = _rt()
+    _check_silence_id(sid)
     try:
         return json_response(rt.silences.get(sid).to_api(time.time()))
     except SilenceNotFound as err:
@@ -246,11 +278,18 @@ def get_silence(sid: str) -> Response:
 
 @bp.delete("/silence/<sid>")
 def delete_silence(sid: str) -> Response:
+    """Expire the silence; expiring one already expired changes nothing and is a 200, as in
+    Alertmanager. The 200 has no body and so no Content-Type, as Alertmanager answers."""
     rt = _rt()
+    _check_silence_id(sid)
     try:
         rt.silences.expire(sid)
     except SilenceNotFound as err:
         return error_response(str(err), 404)
-    except SilenceError as err:
-        return error_response(str(err), 500)
-    return Response(status=200)
+    return _empty_ok()
+
+
+def _empty_ok() -> Response:
+    response = Response(status=200)
+    del response.headers["Content-Type"]
+    return response

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -43,9 +43,10 @@ def test_malformed_json_is_400(node: Deployment) -> None:
     assert "Broken" not in stored_names(node)
 
 
-def test_body_that_is_not_a_list_is_422(node: Deployment) -> None:
+def test_body_that_is_not_a_list_is_400(node: Deployment) -> None:
+    """Alertmanager cannot decode an object into its list of alerts: 400, as for malformed JSON."""
     r = requests.post(f"{node.web_urls[0]}/api/v2/alerts", json=alert("NotAList"), timeout=10)
-    assert r.status_code == 422
+    assert r.status_code == 400
     assert "JSON array" in r.json()
     assert "NotAList" not in stored_names(node)
 
@@ -119,3 +120,33 @@ def test_classic_mode_refuses_utf8_label_names(tmp_path: Path) -> None:
     finally:
         for proc in dep.processes:
             proc.stop()
+
+
+def chunked(data: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
+    """The body as a generator: requests sends it with Transfer-Encoding: chunked, no length."""
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+def test_chunked_bodies_over_the_limit_are_413_and_never_parsed(
+    deploy: Callable[[Path], Deployment], tmp_path: Path
+) -> None:
+    """Under the embedded werkzeug server and under gunicorn alike: a chunked body is refused
+    once it passes 4 MiB, not cut at 4 MiB and parsed."""
+    dep = deploy(write_config(tmp_path / "am.yml", [webhook_receiver("http://127.0.0.1:9/")]))
+    url = dep.web_urls[0]
+    valid_5mib = orjson.dumps([alert("Big", instance=str(i), filler="x" * 1000) for i in range(5000)])
+    assert len(valid_5mib) > 5 * 1024 * 1024
+    garbage_past_the_limit = orjson.dumps([alert("Sneaky")]) + b" " * (4 * 1024 * 1024) + b"garbage"
+    for body in (valid_5mib, garbage_past_the_limit):
+        r = requests.post(f"{url}/api/v2/alerts", data=chunked(body), timeout=60)
+        assert (r.status_code, r.headers["Content-Type"]) == (413, "application/json")
+        assert "limit of 4194304 bytes; send alerts in smaller batches" in r.json()
+    silence = b'{"comment": "' + b"x" * (5 * 1024 * 1024) + b'"}'
+    assert requests.post(f"{url}/api/v2/silences", data=chunked(silence), timeout=60).status_code == 413
+    within = requests.post(
+        f"{url}/api/v2/alerts", data=chunked(orjson.dumps([alert("Small")]), 7), timeout=10
+    )
+    assert within.status_code == 200
+    assert {a["labels"]["alertname"] for a in dep.get("/api/v2/alerts")} == {"Small"}
+    assert dep.get("/api/v2/silences") == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from app.alerts import Alert, MalformedJSON, SchemaError, parse_postable_alerts
+from app.alerts import Alert, SchemaError, UnreadableBody, parse_postable_alerts
 
 NOW = 1_700_000_000.0
 
@@ -52,31 +52,94 @@ def test_label_names_utf8_by_default_and_classic_mode_restricts_them() -> None:
     assert parse(body, classic=True)[1] == ['alert 0 (alertname=X): invalid label name "service.name"']
 
 
-def test_bad_timestamp_is_reported() -> None:
-    _, errors = parse([{"labels": {"alertname": "X"}, "startsAt": "yesterday"}])
-    assert "invalid timestamp 'yesterday'" in errors[0]
+def test_a_bad_timestamp_refuses_the_whole_body_as_alertmanager_fails_to_parse_it() -> None:
+    body = [{"labels": {"alertname": "Good"}}, {"labels": {"alertname": "X"}, "startsAt": "yesterday"}]
+    with pytest.raises(UnreadableBody, match="alert 1: invalid timestamp 'yesterday'"):
+        parse(body)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2020-01-01",
+        "2020-01-01t00:00:00Z",
+        " 2020-01-01T00:00:00Z",
+        "2020-02-30T00:00:00Z",
+        "0000-01-01T00:00:00Z",
+    ],
+)
+def test_times_alertmanager_cannot_parse_are_refused(text: str) -> None:
+    with pytest.raises(UnreadableBody, match="invalid timestamp"):
+        parse([{"labels": {"alertname": "X"}, "startsAt": text}])
+
+
+def test_a_time_past_year_9999_in_utc_is_refused_as_out_of_range() -> None:
+    with pytest.raises(
+        UnreadableBody, match="out of range: alerter keeps times from 0001-01-01 to 9999-12-31"
+    ):
+        parse([{"labels": {"alertname": "X"}, "endsAt": "9999-12-31T23:59:59-01:00"}])
 
 
 @pytest.mark.parametrize(
     ("body", "message"),
     [
         ({"labels": {}}, "body must be a JSON array of alerts, got object"),
-        ([{"annotations": {}}], "alert 0: labels in body is required"),
         ([{"labels": {"a": "b"}}, "x"], "alert 1: alert must be an object, got str"),
-        ([{"labels": None}], "alert 0: labels must be an object, got null"),
         ([{"labels": {"a": 1}}], "alert 0: every value in labels must be a string, got int"),
         ([{"labels": {"a": "b"}, "annotations": {"s": []}}], "alert 0: every value in annotations must be"),
         ([{"labels": {"a": "b"}, "startsAt": 5}], "alert 0: startsAt must be a string, got int"),
+        ([{"labels": {"a": "b"}, "generatorURL": 5}], "alert 0: generatorURL must be a string, got int"),
     ],
 )
-def test_shape_errors_refuse_the_whole_body(body, message: str) -> None:
+def test_wrongly_typed_json_refuses_the_whole_body_with_400(body, message: str) -> None:
+    """Alertmanager's generated server answers 400 when it cannot unmarshal the body into its types."""
+    with pytest.raises(UnreadableBody, match=message):
+        parse(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ([{"annotations": {}}], "alert 0: labels in body is required"),
+        ([{"labels": {"a": "b"}}, {"labels": None}], "alert 1: labels in body is required"),
+        (
+            [{"labels": {"a": "b"}, "generatorURL": "not a uri"}],
+            "alert 0: generatorURL in body must be of type uri: 'not a uri'",
+        ),
+        (
+            [{"labels": {"a": "b"}, "generatorURL": "http://host:port/"}],
+            "generatorURL in body must be of type uri: 'http://host:port/' \\(invalid port",
+        ),
+    ],
+)
+def test_schema_errors_refuse_the_whole_body_with_422(body, message: str) -> None:
     with pytest.raises(SchemaError, match=message):
         parse(body)
 
 
+def test_a_type_error_later_in_the_body_wins_over_a_schema_error_as_in_alertmanager() -> None:
+    with pytest.raises(UnreadableBody, match="alert 1: invalid timestamp"):
+        parse([{"annotations": {}}, {"labels": {"a": "b"}, "startsAt": "x"}])
+
+
 def test_a_body_that_is_not_json_is_malformed() -> None:
-    with pytest.raises(MalformedJSON):
+    with pytest.raises(UnreadableBody, match="malformed JSON in request body"):
         parse_postable_alerts(b'[{"labels": ', NOW, 300.0)
+
+
+def test_null_body_is_no_alerts_and_null_values_are_empty_strings_as_in_go() -> None:
+    assert parse_postable_alerts(b"null", NOW, 300.0) == ([], [])
+    [a], errors = parse([{"labels": {"alertname": "X", "gone": None}, "annotations": {"s": None}}])
+    assert errors == []
+    assert (a.labels, a.annotations) == ({"alertname": "X"}, {"s": ""})
+    assert parse([{"labels": {"only": None}}])[1] == ["alert 0 (1 labels): at least one label pair required"]
+
+
+def test_empty_generator_url_is_accepted_and_left_out_of_the_api_shape() -> None:
+    [a], _ = parse([{"labels": {"alertname": "X"}, "generatorURL": ""}])
+    assert "generatorURL" not in a.api_fields()
+    [b], _ = parse([{"labels": {"alertname": "X"}, "generatorURL": "/graph?g0.expr=up"}])
+    assert b.api_fields()["generatorURL"] == "/graph?g0.expr=up"
 
 
 def test_unknown_fields_and_null_optionals_are_accepted() -> None:

@@ -336,7 +336,7 @@ def expand(line: str, **env: str) -> tuple[dict[str, str], list[str]]:
     """What a Procfile line runs once a shell has expanded it with `env`: the ALERTER_CONFIG_FILE
     it passes and alerter's argv (a shell function that prints them stands in for `exec alerter`)."""
     script = line.replace("exec alerter", "alerter_argv")
-    script = "alerter_argv() { printf '%s\\n' \"${ALERTER_CONFIG_FILE:-}\" \"$@\"; }; " + script
+    script = 'alerter_argv() { printf \'%s\\n\' "${ALERTER_CONFIG_FILE:-}" "$@"; }; ' + script
     done = subprocess.run(
         ["bash", "-c", script], env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True
     )

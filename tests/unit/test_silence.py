@@ -5,11 +5,16 @@ from __future__ import annotations
 import fakeredis
 import pytest
 
+from app.api.postable_silence import silence_from_api
 from app.redis_keys import Keys
-from app.silence import SilenceError, SilenceNotFound, SilenceStore, silence_from_api
+from app.silence import Silence, SilenceError, SilenceNotFound, SilenceStore
 from app.timeutil import format_rfc3339
 
 NOW = 1_700_000_000.0
+
+
+def parse(b: dict) -> Silence:
+    return silence_from_api(b, retention=3600)
 
 
 def body(starts: float, ends: float, matchers=None, sid: str = "") -> dict:
@@ -29,39 +34,17 @@ def store() -> SilenceStore:
     return SilenceStore(fakeredis.FakeRedis(server=fakeredis.FakeServer()), Keys("t"), retention=3600)
 
 
-@pytest.mark.parametrize(
-    ("matchers", "message"),
-    [
-        ([], "at least one matcher required"),
-        (
-            [{"name": "a", "value": ".*", "isRegex": True}],
-            "at least one matcher must not match the empty string",
-        ),
-        (
-            [{"name": "a", "value": "", "isRegex": False}],
-            "at least one matcher must not match the empty string",
-        ),
-        ([{"name": "a", "value": "(", "isRegex": True}], "invalid regular expression"),
-        ([{"name": "a", "value": "((a{1000}){1000}){1000}", "isRegex": True}], "invalid repeat count"),
-        ([{"name": "", "value": "x"}], "invalid label matcher 0: empty label name"),
-    ],
-)
-def test_invalid_matchers_are_refused(matchers, message: str) -> None:
-    with pytest.raises(SilenceError, match=message):
-        silence_from_api({**body(NOW, NOW + 60), "matchers": matchers})
-
-
 def test_times_are_validated_like_alertmanager(store: SilenceStore) -> None:
     with pytest.raises(SilenceError, match="start time must be before end time"):
-        store.set(silence_from_api(body(NOW + 60, NOW + 60)), NOW)
+        store.set(parse(body(NOW + 60, NOW + 60)), NOW)
     with pytest.raises(SilenceError, match="end time can't be in the past"):
-        store.set(silence_from_api(body(NOW - 60, NOW - 1)), NOW)
+        store.set(parse(body(NOW - 60, NOW - 1)), NOW)
     with pytest.raises(SilenceNotFound):
-        store.set(silence_from_api(body(NOW, NOW + 60, sid="no-such-id")), NOW)
+        store.set(parse(body(NOW, NOW + 60, sid="no-such-id")), NOW)
 
 
 def test_new_silence_is_active_and_mutes_matching_labels(store: SilenceStore) -> None:
-    sid = store.set(silence_from_api(body(NOW - 10, NOW + 60)), NOW)
+    sid = store.set(parse(body(NOW - 10, NOW + 60)), NOW)
     sil = store.get(sid)
     assert sil.starts_at == NOW  # a start in the past is clamped to now
     assert sil.state(NOW) == "active"
@@ -70,35 +53,36 @@ def test_new_silence_is_active_and_mutes_matching_labels(store: SilenceStore) ->
 
 
 def test_changing_only_end_or_comment_keeps_the_id(store: SilenceStore) -> None:
-    sid = store.set(silence_from_api(body(NOW, NOW + 60)), NOW)
+    sid = store.set(parse(body(NOW, NOW + 60)), NOW)
     update = {**body(NOW, NOW + 600, sid=sid), "comment": "longer"}
-    assert store.set(silence_from_api(update), NOW + 5) == sid
+    assert store.set(parse(update), NOW + 5) == sid
     assert store.get(sid).ends_at == NOW + 600 and store.get(sid).comment == "longer"
 
 
 def test_changing_matchers_expires_the_old_silence_and_makes_a_new_id(store: SilenceStore) -> None:
-    sid = store.set(silence_from_api(body(NOW, NOW + 60)), NOW)
+    sid = store.set(parse(body(NOW, NOW + 60)), NOW)
     other = [{"name": "alertname", "value": "CPU", "isRegex": False, "isEqual": True}]
-    new_id = store.set(silence_from_api(body(NOW, NOW + 60, matchers=other, sid=sid)), NOW + 5)
+    new_id = store.set(parse(body(NOW, NOW + 60, matchers=other, sid=sid)), NOW + 5)
     assert new_id != sid
     assert store.get(sid).state(NOW + 6) == "expired"
     assert store.get(new_id).state(NOW + 6) == "active"
 
 
-def test_expire_pending_sets_both_times_to_now_and_twice_is_an_error(store: SilenceStore) -> None:
-    sid = store.set(silence_from_api(body(NOW + 100, NOW + 200)), NOW)
+def test_expire_pending_sets_both_times_to_now_and_twice_changes_nothing(store: SilenceStore) -> None:
+    sid = store.set(parse(body(NOW + 100, NOW + 200)), NOW)
     assert store.get(sid).state(NOW) == "pending"
     store.expire(sid, NOW + 1)
     sil = store.get(sid)
     assert (sil.starts_at, sil.ends_at) == (NOW + 1, NOW + 1)
-    with pytest.raises(SilenceError, match="already expired"):
-        store.expire(sid, NOW + 2)
+    version = store.r.get(store.version_key)
+    store.expire(sid, NOW + 2)  # Alertmanager's expire is idempotent
+    assert (store.get(sid).ends_at, store.r.get(store.version_key)) == (NOW + 1, version)
 
 
 def test_a_second_store_sees_changes_made_through_the_first(store: SilenceStore) -> None:
     other = SilenceStore(store.r, Keys("t"), retention=3600)
     assert other.all() == []
-    sid = store.set(silence_from_api(body(NOW, NOW + 60)), NOW)
+    sid = store.set(parse(body(NOW, NOW + 60)), NOW)
     assert [s.id for s in other.all()] == [sid]
     store.expire(sid, NOW + 1)
     assert other.all()[0].state(NOW + 2) == "expired"
@@ -107,14 +91,14 @@ def test_a_second_store_sees_changes_made_through_the_first(store: SilenceStore)
 def test_a_worker_checks_for_other_processes_changes_at_most_once_per_max_age(store: SilenceStore) -> None:
     worker = SilenceStore(store.r, Keys("t"), retention=3600)
     assert worker.all(max_age=3600) == []
-    sid = store.set(silence_from_api(body(NOW, NOW + 60)), NOW)
+    sid = store.set(parse(body(NOW, NOW + 60)), NOW)
     assert worker.all(max_age=3600) == []  # checked moments ago: the cached list is used
     assert [s.id for s in worker.all(max_age=0.0)] == [sid]  # the API's read checks every time
     assert [s.id for s in worker.all(max_age=3600)] == [sid]
 
 
 def test_expired_silences_are_kept_for_the_retention_then_dropped(store: SilenceStore) -> None:
-    sid = store.set(silence_from_api(body(NOW, NOW + 60)), NOW)
+    sid = store.set(parse(body(NOW, NOW + 60)), NOW)
     store.expire(sid, NOW + 10)
     assert store.gc(NOW + 10 + 3599) == 0
     assert store.gc(NOW + 10 + 3601) == 1
