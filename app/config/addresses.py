@@ -34,7 +34,7 @@ def _host_problem(host: str) -> str | None:
     return None
 
 
-def _url_problem(text: str) -> str | None:
+def url_problem(text: str) -> str | None:
     """Why Alertmanager's ParseURL refuses a URL (http/https with a host), without echoing it.
 
     Go's own messages quote the whole URL, which may hold a token, so only the reason is kept.
@@ -57,13 +57,13 @@ def _url_problem(text: str) -> str | None:
 
 def url(r: Reader, node: Node) -> str:
     text = r.string(node)
-    fail_on(_url_problem(text) if text else None)
+    fail_on(url_problem(text) if text else None)
     return text
 
 
 def secret_url(r: Reader, node: Node) -> str:
     text = r.string(node)
-    fail_on(_url_problem(text) if text and text != SECRET else None)
+    fail_on(url_problem(text) if text and text != SECRET else None)
     return text
 
 
@@ -71,7 +71,7 @@ def template_url(r: Reader, node: Node) -> str:
     """A webhook URL: templated URLs are accepted as written, plain ones must parse."""
     text = r.string(node)
     if text and text != SECRET and "{{" not in text:
-        problem = _url_problem(text)
+        problem = url_problem(text)
         fail_on(f"invalid URL: {problem}" if problem else None)
     return text
 
