@@ -14,6 +14,7 @@ from yaml.nodes import Node
 from app.config.model import SECRET, ConfigError
 from app.config.reader import Reader, fail_on
 from app.gostrings import go_quote
+from app.gotemplate import ParseError, parse
 
 _HOST_PUNCTUATION = frozenset("-._~!$&'()*+,;=[]<>\"%:")
 
@@ -68,11 +69,19 @@ def secret_url(r: Reader, node: Node) -> str:
 
 
 def template_url(r: Reader, node: Node) -> str:
-    """A webhook URL: templated URLs are accepted as written, plain ones must parse."""
+    """A webhook URL: a templated one must parse as a template (it is rendered at every send),
+    a plain one as a URL (Alertmanager's SecretTemplateURL)."""
     text = r.string(node)
-    if text and text != SECRET and "{{" not in text:
-        problem = url_problem(text)
-        fail_on(f"invalid URL: {problem}" if problem else None)
+    if not text or text == SECRET:
+        return text
+    if "{{" in text:
+        try:
+            parse("", text)
+        except ParseError as err:
+            raise ConfigError(f"invalid template syntax: {err}") from None
+        return text
+    problem = url_problem(text)
+    fail_on(f"invalid URL: {problem}" if problem else None)
     return text
 
 

@@ -705,6 +705,15 @@ def test_refused_secrets_stay_out_of_the_message() -> None:
     assert "hunter2" not in message
 
 
+def test_a_templated_webhook_url_must_parse_as_a_template() -> None:
+    text = receiver("webhook_configs: [{url: 'http://hooks.test/{{ .GroupLabels.team '}]")
+    assert error(text).startswith("invalid template syntax: template: :1: unclosed action")
+    config = load(receiver("webhook_configs: [{url: 'http://hooks.test/{{ .GroupLabels.team | toLower }}'}]"))
+    assert (
+        config.receivers["a"].webhook_configs[0].url == "http://hooks.test/{{ .GroupLabels.team | toLower }}"
+    )
+
+
 def test_oauth2_other_grant_types_are_client_credentials_as_in_prometheus_common() -> None:
     config = load(webhook_http(f"{{oauth2: {{{OAUTH}, grant_type: client_credentials}}}}"))
     oauth = config.receivers["a"].webhook_configs[0].http_config.oauth2
