@@ -115,7 +115,7 @@ def _http_headers(r: Reader, node: Node) -> dict[str, Header] | None:
 
 
 # prometheus/common's ReservedHeaders: set by the client itself or changing the connection.
-RESERVED_HEADERS = frozenset(
+_RESERVED_HEADERS = frozenset(
     {
         "Authorization",
         "Host",
@@ -140,7 +140,7 @@ RESERVED_HEADERS = frozenset(
 _TOKEN_PUNCTUATION = frozenset("!#$%&'*+-.^_`|~")
 
 
-def is_header_token(name: str) -> bool:
+def _is_header_token(name: str) -> bool:
     """Whether `name` is an HTTP header name (an RFC 9110 token), the only kind Go will send."""
     return bool(name) and all(c.isascii() and (c.isalnum() or c in _TOKEN_PUNCTUATION) for c in name)
 
@@ -148,7 +148,7 @@ def is_header_token(name: str) -> bool:
 def canonical_header(name: str) -> str:
     """Go's textproto.CanonicalMIMEHeaderKey: `content-type` -> `Content-Type`; a name that is not
     a token is left as written, as Go does."""
-    if not is_header_token(name):
+    if not _is_header_token(name):
         return name
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
@@ -157,7 +157,7 @@ def _unsendable(setting: str, headers: dict[str, list[str]]) -> str | None:
     """A header name or value HTTP cannot carry: Go refuses to send such a request (or, on a
     CONNECT, writes it as is), so it is refused at load instead of failing every notification."""
     for name, values in headers.items():
-        if not is_header_token(name):
+        if not _is_header_token(name):
             return f"{setting}: {go_quote(name)} is not a valid HTTP header name"
         # httpguts.ValidHeaderFieldValue: no control characters but tab.
         if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for v in values for c in v):
@@ -171,7 +171,7 @@ def _unsendable(setting: str, headers: dict[str, list[str]]) -> str | None:
 def _headers_problem(headers: dict[str, Header] | None) -> str | None:
     """prometheus/common's Headers.Validate, then what HTTP cannot carry."""
     for name in headers or {}:
-        if canonical_header(name) in RESERVED_HEADERS:
+        if canonical_header(name) in _RESERVED_HEADERS:
             return f"setting header {go_quote(canonical_header(name))} is not allowed"
     inline = {name: [*h.values, *h.secrets] for name, h in (headers or {}).items()}
     return _unsendable("http_headers", inline)
@@ -184,7 +184,7 @@ _PROXY_FIELDS: dict[str, Converter] = {
     "proxy_connect_header": _proxy_header,
 }
 
-JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+_JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # Fields of prometheus/common's OAuth2 that only its jwt-bearer grant reads.
 _JWT_ONLY = (
     "client_certificate_key_id",
@@ -221,9 +221,9 @@ def _oauth2(r: Reader, node: Node) -> dict[str, Any] | None:
 
 def _oauth2_refusal(values: dict[str, Any]) -> str | None:
     """What alerter cannot honour in an oauth2 block that prometheus/common accepts."""
-    if values.get("grant_type") == JWT_BEARER:
+    if values.get("grant_type") == _JWT_BEARER:
         return (
-            f"oauth2 grant_type {JWT_BEARER} is not supported by alerter; use the client credentials "
+            f"oauth2 grant_type {_JWT_BEARER} is not supported by alerter; use the client credentials "
             "grant (client_id with client_secret or client_secret_file)"
         )
     for name in ("client_secret_ref", "client_certificate_key_ref"):
@@ -302,7 +302,7 @@ def _oauth2_problem(oauth: dict[str, Any], basic: BasicAuth | None) -> str | Non
         return "oauth2 client_id must be configured"
     if not oauth.get("token_url"):
         return "oauth2 token_url must be configured"
-    if oauth.get("grant_type") == JWT_BEARER:
+    if oauth.get("grant_type") == _JWT_BEARER:
         return None  # refused by _oauth2_refusal
     if sum(bool(oauth.get(k)) for k in ("client_secret", "client_secret_file", "client_secret_ref")) > 1:
         return (

@@ -349,7 +349,10 @@ def test_a_url_file_is_a_template_too(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "problem"),
     [
-        ("{{ .CommonLabels.target }}", "the URL is empty after templating; check the url template"),
+        (
+            "{{ .CommonLabels.target }}",
+            "the URL is empty after templating; check the template in url or url_file",
+        ),
         ("{{ .CommonLabels.job }}://hooks.test/t0k3n", 'not valid (unsupported scheme "node" for URL)'),
         ("http://hooks.test/{{ .CommonLabels.job }}\n", "not valid (net/url: invalid control character"),
         ("http://hooks.test/{{ .Nope }}", "cannot render the webhook url template"),

@@ -15,7 +15,6 @@ from typing import Any
 
 from app.config import WebhookConfig
 from app.config.addresses import url_problem
-from app.gotemplate import Struct
 from app.notify import transport
 from app.notify.errors import NotifyError
 from app.notify.integrations import SendContext, integration
@@ -56,7 +55,7 @@ def payload(n: Notification, truncated: int) -> dict[str, Any]:
     }
 
 
-def _target_url(cfg: WebhookConfig, data: Struct, ctx: SendContext) -> str:
+def _target_url(cfg: WebhookConfig, n: Notification, ctx: SendContext) -> str:
     """`url`, or the content of `url_file` read at every send (so a rotated URL needs no
     reload), rendered as a template against the notification, as Alertmanager does with both.
 
@@ -75,14 +74,15 @@ def _target_url(cfg: WebhookConfig, data: Struct, ctx: SendContext) -> str:
             raise NotifyError(f"webhook: url_file {cfg.url_file} is empty", retryable=False)
     if "{{" not in text:
         return text  # nothing to render (the common case; invalid URLs are the transport's)
-    url = ctx.render(text, data, "webhook url")
+    url = ctx.render(text, template_data(n), "webhook url")
     if not url:
-        problem = "webhook: the URL is empty after templating; check the url template"
+        problem = "webhook: the URL is empty after templating; check the template in url or url_file"
         raise NotifyError(problem, retryable=False)
     problem = url_problem(url)
     if problem:
         raise NotifyError(
-            f"webhook: the url template rendered a URL that is not valid ({problem}); check the url template",
+            f"webhook: the url template rendered a URL that is not valid ({problem}); "
+            "check the template in url or url_file",
             retryable=False,
         )
     return url
@@ -109,15 +109,15 @@ def send_webhook(cfg: WebhookConfig, n: Notification, ctx: SendContext) -> None:
     own `timeout`, when set, caps it.
     """
     n, truncated = n.truncated(cfg.max_alerts)
-    data = template_data(n)
     if cfg.payload is None:
         body = go_json(payload(n, truncated))
     else:
         # Alertmanager renders the payload against the template data (not the message, so
         # there is no .GroupKey or .TruncatedAlerts there).
+        data = template_data(n)
         custom = rendered_structure(cfg.payload, lambda text: ctx.render(text, data, "payload"), "payload")
         body = go_json(custom)
-    url = _target_url(cfg, data, ctx)
+    url = _target_url(cfg, n, ctx)
     timeout = min(ctx.timeout, cfg.timeout) if cfg.timeout > 0 else ctx.timeout
     response = transport.post(cfg.http_config, url, body, "application/json", timeout, "webhook")
     if 200 <= response.status_code < 300:
