@@ -21,6 +21,14 @@ import orjson
 import redis
 
 from app import redis_scripts
+from app.notify.message import (
+    REASON_ALL_RESOLVED,
+    REASON_FIRST,
+    REASON_NEW_ALERTS,
+    REASON_NEW_RESOLVED,
+    REASON_NONE,
+    REASON_REPEAT,
+)
 from app.redis_keys import Keys
 
 # Lease tokens: the pid (read each time: forked processes share this module's state), a random
@@ -78,6 +86,30 @@ class Lease:
 Verdict = Literal["ok", "busy", "changed"]
 
 
+def notify_reason(
+    entry: Entry | None,
+    firing: frozenset[str],
+    resolved: frozenset[str],
+    send_resolved: bool,
+    repeat_interval: float,
+    now: float,
+) -> str:
+    """Alertmanager's dedup decision for one integration of one group, as its NotifyReason text
+    (REASON_NONE: nothing to send); notifications carry it as `notification_reason`."""
+    if entry is None:
+        return REASON_FIRST if firing else REASON_NONE
+    if not firing <= entry.firing:
+        # After a notification that all was resolved, new alerts start the group over.
+        return REASON_NEW_ALERTS if entry.firing else REASON_FIRST
+    if not firing:
+        # All resolved: tell the receiver only if it was told something fired, whatever
+        # send_resolved says, so the log forgets those alerts.
+        return REASON_ALL_RESOLVED if entry.firing else REASON_NONE
+    if send_resolved and not resolved <= entry.resolved:
+        return REASON_NEW_RESOLVED
+    return REASON_REPEAT if entry.timestamp < now - repeat_interval else REASON_NONE
+
+
 def needs_update(
     entry: Entry | None,
     firing: frozenset[str],
@@ -86,18 +118,8 @@ def needs_update(
     repeat_interval: float,
     now: float,
 ) -> bool:
-    """Alertmanager's dedup decision for one integration of one group."""
-    if entry is None:
-        return bool(firing)
-    if not firing <= entry.firing:
-        return True
-    if not firing:
-        # All resolved: tell the receiver only if it was told something fired, whatever
-        # send_resolved says, so the log forgets those alerts.
-        return bool(entry.firing)
-    if send_resolved and not resolved <= entry.resolved:
-        return True
-    return entry.timestamp < now - repeat_interval
+    """Whether there is something to send: `notify_reason` is not REASON_NONE."""
+    return notify_reason(entry, firing, resolved, send_resolved, repeat_interval, now) != REASON_NONE
 
 
 class NotificationLog:

@@ -17,11 +17,13 @@ from app.api.ingest import ingest
 from app.api.postable_silence import SilenceSchemaError, silence_from_api
 from app.gcpause import gc_paused
 from app.matchers import Matcher, matches_all, parse_matcher
+from app.notify.message import Notification
 from app.notify.receivertest import try_receiver
 from app.regex import Regex, RegexError, compile_anchored
 from app.route import find_route
 from app.runtime import Runtime
 from app.silence import Silence, SilenceError, SilenceNotFound, sort_for_api
+from app.template.routelabels import render_route_labels
 from app.timeutil import format_rfc3339
 
 bp = Blueprint("api_v2", __name__)
@@ -150,11 +152,11 @@ def get_alert_groups() -> Response:
     now = time.time()
     silences = rt.silences.all()
     out = []
-    root = rt.config.route
+    snapshot = rt.snapshot
     with gc_paused():
         for group in rt.store.load_groups(rt.store.group_ids()):
             # After a reload the route's receiver in the config in effect is the one that gets told.
-            route = find_route(root, group.route_id)
+            route = find_route(snapshot.config.route, group.route_id)
             receiver = route.receiver if route is not None else group.receiver
             alerts = []
             for alert in sorted(group.alerts, key=lambda a: a.fingerprint):
@@ -162,7 +164,21 @@ def get_alert_groups() -> Response:
                 if flt.accepts(alert, gettable, now):
                     alerts.append(gettable)
             if alerts:
-                out.append({"labels": group.labels, "receiver": {"name": receiver}, "alerts": alerts})
+                route_labels = {}
+                if route is not None and route.labels:
+                    # Alertmanager renders them against all the group's alerts, filtered or not.
+                    n = Notification.build(
+                        receiver, group.key, group.labels, group.alerts, now, rt.external_url
+                    )
+                    route_labels = render_route_labels(snapshot.templates, route.labels, n)
+                out.append(
+                    {
+                        "labels": group.labels,
+                        "receiver": {"name": receiver},
+                        "alerts": alerts,
+                        "routeLabels": route_labels,
+                    }
+                )
         out.sort(key=lambda g: (g["receiver"]["name"], sorted(g["labels"].items())))
         return json_response(out)
 

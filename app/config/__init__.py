@@ -22,6 +22,9 @@ Deliberate differences from Alertmanager:
   (service_limits.py).
 * A service name as SMTP port (`smtp.example.org:submission`) is resolved when loading.
 * prometheus/common's `*_ref` secret-manager fields are refused: Alertmanager never resolves them.
+* What alerter cannot honour is refused with a message naming it, never loaded and ignored: the
+  `tracing` section, `event_recorder` outputs, oauth2's jwt-bearer grant, and header names or
+  values HTTP cannot carry (docs/compatibility.md, "http_config and webhook, newer fields").
 * `routes: [null]`, which crashes Alertmanager, is read as an empty route.
 * The config written back leaves out fields newer than Alertmanager 0.25 while they hold their
   default (Alertmanager writes them), so that amtool 0.25 can read it: see `Config.redacted_yaml`.
@@ -39,8 +42,10 @@ from app.config.model import (
     ConfigError,
     EmailConfig,
     GlobalConfig,
+    Header,
     HTTPConfig,
     InhibitRule,
+    OAuth2,
     RawIntegration,
     Receiver,
     Route,
@@ -62,7 +67,9 @@ __all__ = [
     "EmailConfig",
     "GlobalConfig",
     "HTTPConfig",
+    "Header",
     "InhibitRule",
+    "OAuth2",
     "RawIntegration",
     "Receiver",
     "Route",

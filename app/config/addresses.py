@@ -14,6 +14,7 @@ from yaml.nodes import Node
 from app.config.model import SECRET, ConfigError
 from app.config.reader import Reader, fail_on
 from app.gostrings import go_quote
+from app.gotemplate import ParseError, parse
 
 _HOST_PUNCTUATION = frozenset("-._~!$&'()*+,;=[]<>\"%:")
 
@@ -34,7 +35,7 @@ def _host_problem(host: str) -> str | None:
     return None
 
 
-def _url_problem(text: str) -> str | None:
+def url_problem(text: str) -> str | None:
     """Why Alertmanager's ParseURL refuses a URL (http/https with a host), without echoing it.
 
     Go's own messages quote the whole URL, which may hold a token, so only the reason is kept.
@@ -57,22 +58,30 @@ def _url_problem(text: str) -> str | None:
 
 def url(r: Reader, node: Node) -> str:
     text = r.string(node)
-    fail_on(_url_problem(text) if text else None)
+    fail_on(url_problem(text) if text else None)
     return text
 
 
 def secret_url(r: Reader, node: Node) -> str:
     text = r.string(node)
-    fail_on(_url_problem(text) if text and text != SECRET else None)
+    fail_on(url_problem(text) if text and text != SECRET else None)
     return text
 
 
 def template_url(r: Reader, node: Node) -> str:
-    """A webhook URL: templated URLs are accepted as written, plain ones must parse."""
+    """A webhook URL: a templated one must parse as a template (it is rendered at every send),
+    a plain one as a URL (Alertmanager's SecretTemplateURL)."""
     text = r.string(node)
-    if text and text != SECRET and "{{" not in text:
-        problem = _url_problem(text)
-        fail_on(f"invalid URL: {problem}" if problem else None)
+    if not text or text == SECRET:
+        return text
+    if "{{" in text:
+        try:
+            parse("", text)
+        except ParseError as err:
+            raise ConfigError(f"invalid template syntax: {err}") from None
+        return text
+    problem = url_problem(text)
+    fail_on(f"invalid URL: {problem}" if problem else None)
     return text
 
 

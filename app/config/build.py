@@ -203,7 +203,6 @@ def build(doc: dict[str, Any], text: str, path: str) -> Config:
         original=text,
         source_path=path,
         mute_time_interval_names=legacy,
-        extra={k: doc[k] for k in ("tracing", "event_recorder") if doc.get(k) is not None},
     )
     if path:
         resolve_paths(config, os.path.dirname(path) or ".")

@@ -19,16 +19,48 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+from yaml.nodes import Node
 
 from app.config.build import build
 from app.config.global_section import global_config
 from app.config.model import Config, ConfigError
-from app.config.reader import Converter, Reader, is_null, list_of, raw, strings
+from app.config.reader import Converter, Reader, fail_on, is_null, list_of, raw, strings
 from app.config.receivers import receiver
 from app.config.routes import inhibit_rule, route
 from app.config.timeintervals import named_intervals
 from app.config.validate import validate
 from app.matchers import MODE_FALLBACK
+
+
+def _tracing(node: Node) -> None:
+    """alerter has no OpenTelemetry exporter: a tracing section is refused, not ignored."""
+    fail_on(
+        None
+        if is_null(node)
+        else "tracing: alerter does not export OpenTelemetry traces (Alertmanager sends its spans to "
+        "the endpoint configured here); remove the tracing section"
+    )
+
+
+_EVENT_OUTPUTS = ("file_outputs", "webhook_outputs", "kafka_outputs", "stdout_outputs")
+
+
+def _event_recorder(r: Reader, node: Node) -> None:
+    """alerter records no events: an event_recorder section with outputs is refused, not ignored.
+
+    One without outputs configures nothing, so it loads (and is not written back, as Alertmanager
+    leaves an empty section out).
+    """
+    values = r.struct(node, "eventrecorder.Config", dict.fromkeys(_EVENT_OUTPUTS, raw)) or {}
+    configured = next((name for name, value in values.items() if value), None)
+    fail_on(
+        None
+        if configured is None
+        else f"event_recorder: alerter does not record events, so {configured} cannot be served "
+        "(Alertmanager records them when started with --enable-feature=event-recorder); remove the "
+        "event_recorder section"
+    )
+
 
 _TOP_FIELDS: dict[str, Converter] = {
     "global": global_config,
@@ -40,8 +72,8 @@ _TOP_FIELDS: dict[str, Converter] = {
         "[]config.MuteTimeInterval", named_intervals("missing name in mute time interval")
     ),
     "time_intervals": list_of("[]config.TimeInterval", named_intervals("missing name in time interval")),
-    "tracing": raw,
-    "event_recorder": raw,
+    "tracing": lambda r, n: _tracing(n),
+    "event_recorder": lambda r, n: _event_recorder(r, n),
 }
 
 

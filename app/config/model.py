@@ -53,6 +53,34 @@ class Authorization:
 
 
 @dataclass
+class OAuth2:
+    """prometheus/common's `oauth2` block, client-credentials grant: the token endpoint is reached
+    with the block's own TLS and proxy settings, not those of the http_config around it."""
+
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)  # secret
+    client_secret_file: str = ""
+    scopes: list[str] = field(default_factory=list)
+    token_url: str = ""
+    endpoint_params: dict[str, str] = field(default_factory=dict)
+    tls_config: TLSConfig = field(default_factory=TLSConfig)
+    proxy_url: str = ""
+    no_proxy: str = ""
+    proxy_from_environment: bool = False
+    proxy_connect_header: dict[str, list[str]] = field(default_factory=dict, repr=False)  # secrets
+    grant_type: str = ""  # as written; anything but jwt-bearer (refused) is client credentials
+
+
+@dataclass
+class Header:
+    """One `http_headers` entry: the values sent under one header name, in this order."""
+
+    values: list[str] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list, repr=False)  # secret
+    files: list[str] = field(default_factory=list)  # read at every request, trimmed
+
+
+@dataclass
 class HTTPConfig:
     basic_auth: BasicAuth | None = None
     authorization: Authorization | None = None  # bearer_token/_file are folded into this
@@ -62,10 +90,11 @@ class HTTPConfig:
     enable_http2: bool = True
     no_proxy: str = ""
     proxy_from_environment: bool = False
-    # Kept as written (values are secrets): alerter does not send through them yet.
+    # Sent on the CONNECT that opens a tunnel through the proxy; values are secrets.
     proxy_connect_header: dict[str, list[str]] = field(default_factory=dict, repr=False)
-    oauth2: dict[str, Any] | None = field(default=None, repr=False)
-    http_headers: dict[str, Any] | None = field(default=None, repr=False)
+    oauth2: OAuth2 | None = field(default=None, repr=False)
+    # Names as written (sent canonicalised); None when the file has no http_headers.
+    http_headers: dict[str, Header] | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -231,8 +260,6 @@ class Config:
     # Names declared under the deprecated top-level `mute_time_intervals` (also in time_intervals),
     # kept to write the config back under the key it was read from.
     mute_time_interval_names: list[str] = field(default_factory=list)
-    # `tracing` and `event_recorder` sections: accepted as written, not used by alerter.
-    extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def redacted_yaml(self) -> str:
         """The parsed config as Alertmanager writes it back: defaults filled, secrets `<secret>`.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -26,6 +26,7 @@ from app.yamlv2 import FALSE_WORDS, TRUE_WORDS
 _TAG = "tag:yaml.org,2002:"
 
 Converter = Callable[["Reader", Node], Any]
+T = TypeVar("T")
 
 
 def is_null(node: Node | None) -> bool:
@@ -158,20 +159,24 @@ class Reader:
         items = self.sequence(node, go_type)
         return None if items is None else [self.string(item) for item in items]
 
-    def string_map(self, node: Node, go_type: str = "map[string]string") -> dict[str, str] | None:
+    def mapping(self, node: Node, go_type: str, item: Callable[[Node], T]) -> dict[str, T] | None:
+        """A map with string keys, each value decoded by `item`; a repeated key is a type error."""
         if is_null(node):
             return None
         if not isinstance(node, MappingNode):
             self.type_error(node, go_type)
             return None
-        out: dict[str, str] = {}
+        out: dict[str, T] = {}
         for key, value in mapping_pairs(node):
             name = self.string(key)
             if name in out:
                 self.errors.append(f"line {line_number(key)}: key {go_quote(name)} already set in map")
                 continue
-            out[name] = self.string(value)
+            out[name] = item(value)
         return out
+
+    def string_map(self, node: Node, go_type: str = "map[string]string") -> dict[str, str] | None:
+        return self.mapping(node, go_type, self.string)
 
     def duration(self, node: Node, parse: Callable[[str], float] = parse_duration) -> float | None:
         """A Prometheus duration (or what `parse` reads); a malformed one stops loading, as

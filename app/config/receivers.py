@@ -11,8 +11,9 @@ from typing import Any
 
 from yaml.nodes import Node
 
+from app import goyaml
 from app.config.addresses import host_port, template_url
-from app.config.httpconfig import http_config, tls_config
+from app.config.httpconfig import canonical_header, http_config, tls_config
 from app.config.integrations import INTEGRATIONS, integration_converter
 from app.config.model import ConfigError
 from app.config.reader import (
@@ -22,7 +23,6 @@ from app.config.reader import (
     fail_on,
     go_duration,
     list_of,
-    raw,
     string,
     string_map,
     uint64,
@@ -36,7 +36,7 @@ _WEBHOOK_FIELDS: dict[str, Converter] = {
     "url_file": string,
     "max_alerts": uint64,
     "timeout": go_duration,
-    "payload": raw,
+    "payload": lambda r, n: goyaml.from_node(n),  # `any`: yaml.v2's reading of each scalar
 }
 
 
@@ -50,13 +50,6 @@ def _webhook(r: Reader, node: Node) -> dict[str, Any]:
             "at most one of url & url_file must be configured" if url and url_file else None,
         )
     return values
-
-
-def _canonical_header(name: str) -> str:
-    """Go's textproto.CanonicalMIMEHeaderKey: `content-type` -> `Content-Type`."""
-    if not name or any(not (c.isalnum() or c in "-!#$%&'*+.^_`|~") or ord(c) > 127 for c in name):
-        return name
-    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
 _THREADING_FIELDS: dict[str, Converter] = {"enabled": boolean, "thread_by_date": string}
@@ -86,7 +79,7 @@ _EMAIL_FIELDS: dict[str, Converter] = {
 def _email_headers(headers: dict[str, str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in headers.items():
-        canonical = _canonical_header(name)
+        canonical = canonical_header(name)
         if canonical in out:
             raise ConfigError(f"duplicate header {go_quote(canonical)} in email config")
         out[canonical] = value

@@ -22,7 +22,9 @@ from app.config.model import (
     Config,
     EmailConfig,
     GlobalConfig,
+    Header,
     HTTPConfig,
+    OAuth2,
     Receiver,
     Route,
     TimeInterval,
@@ -130,20 +132,45 @@ def _tls_is_zero(tls: TLSConfig) -> bool:
     return tls == TLSConfig()
 
 
-def _redact_keys(values: dict[str, Any], secrets: tuple[str, ...]) -> dict[str, Any]:
-    return {k: (SECRET if k in secrets and v else v) for k, v in values.items()}
+def _proxy_yaml(settings: HTTPConfig | OAuth2) -> dict[str, Any]:
+    """prometheus/common's ProxyConfig, inlined in http_config and in its oauth2 block."""
+    return _compact(
+        {
+            "proxy_url": _redacted_url(settings.proxy_url) if settings.proxy_url else "",
+            "no_proxy": settings.no_proxy,
+            "proxy_from_environment": settings.proxy_from_environment or None,
+            "proxy_connect_header": {
+                name: [SECRET for _ in values] for name, values in settings.proxy_connect_header.items()
+            },
+        }
+    )
 
 
-def _headers_yaml(headers: dict[str, Any] | None) -> dict[str, Any] | None:
+def _oauth2_yaml(oauth: OAuth2) -> dict[str, Any]:
+    return {
+        **_compact(
+            {
+                "client_id": oauth.client_id,
+                "client_secret": _secret(oauth.client_secret),
+                "client_secret_file": oauth.client_secret_file,
+                "grant_type": oauth.grant_type,
+                "scopes": oauth.scopes,
+                "token_url": oauth.token_url,
+                "endpoint_params": oauth.endpoint_params,
+                "tls_config": None if _tls_is_zero(oauth.tls_config) else _tls_yaml(oauth.tls_config),
+            }
+        ),
+        **_proxy_yaml(oauth),
+    }
+
+
+def _headers_yaml(headers: dict[str, Header] | None) -> dict[str, Any] | None:
     if not headers:
         return None
-    out = {}
-    for name, spec in headers.items():
-        spec = dict(spec or {})
-        if spec.get("secrets"):
-            spec["secrets"] = [SECRET for _ in spec["secrets"]]
-        out[name] = spec
-    return out
+    return {
+        name: _compact({"values": h.values, "secrets": [SECRET for _ in h.secrets], "files": h.files})
+        for name, h in headers.items()
+    }
 
 
 def _http_yaml(http: HTTPConfig) -> dict[str, Any]:
@@ -167,24 +194,13 @@ def _http_yaml(http: HTTPConfig) -> dict[str, Any]:
             }
         )
     if http.oauth2 is not None:
-        out["oauth2"] = _redact_keys(http.oauth2, ("client_secret", "client_certificate_key"))
+        out["oauth2"] = _oauth2_yaml(http.oauth2)
     if not _tls_is_zero(http.tls_config):
         out["tls_config"] = _tls_yaml(http.tls_config)
     out["follow_redirects"] = http.follow_redirects
     out["enable_http2"] = http.enable_http2
-    out.update(
-        _compact(
-            {
-                "proxy_url": _redacted_url(http.proxy_url) if http.proxy_url else "",
-                "no_proxy": http.no_proxy,
-                "proxy_from_environment": http.proxy_from_environment or None,
-                "proxy_connect_header": {
-                    k: [SECRET for _ in v or []] for k, v in http.proxy_connect_header.items()
-                },
-                "http_headers": _headers_yaml(http.http_headers),
-            }
-        )
-    )
+    out.update(_proxy_yaml(http))
+    out.update(_compact({"http_headers": _headers_yaml(http.http_headers)}))
     return out
 
 
@@ -402,7 +418,6 @@ def _config_yaml(config: Config) -> dict[str, Any]:
         ),
         "templates": list(config.templates),
         **_compact(intervals),
-        **config.extra,
     }
 
 

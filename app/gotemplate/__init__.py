@@ -21,8 +21,10 @@ written from the language's documentation (not from Go's source):
 - every function of Alertmanager's `DefaultFuncs` (`functions`): `toUpper`, `toLower`, `title`,
   `trimSpace`, `join`, `match`, `reReplaceAll`, `safeHtml`, `safeUrl`, `urlUnescape`,
   `stringSlice`, `date`, `tz`, `now`, `since`, `humanizeDuration`, `toDate`, `mustToDate`,
-  `toJson`, `base64encode`, `base64decode`, `list`, `append`, `dict` and `routeLabels` (always
-  empty: alerter's routes carry no labels). Regexes follow RE2 through `app.regex.compile_regex`.
+  `toJson`, `base64encode`, `base64decode`, `list`, `append`, `dict` and `routeLabels` (the
+  route label of that name from the executed data's `RouteLabels`, or whatever the caller's
+  resolver renders, see `TemplateSet.execute`). Regexes follow RE2 through
+  `app.regex.compile_regex`.
 
 Values (`values`, `gotime`). The data is plain Python: str, int, float, bool, None, datetime
 (Go's time.Time, with `Format`, `Unix`, `UTC`, ... and Go's layouts), timedelta (time.Duration),
@@ -57,7 +59,7 @@ text, so each distinct template text is parsed once.
 """
 
 from app.gotemplate.errors import ExecError, GoTemplateError, ParseError
-from app.gotemplate.execute import MAX_DEPTH, Fallback, TemplateSet
+from app.gotemplate.execute import MAX_DEPTH, Fallback, RouteLabelResolver, TemplateSet
 from app.gotemplate.functions import FUNCS
 from app.gotemplate.parser import Parsed, parse
 from app.gotemplate.values import SafeHTML, Struct
@@ -72,6 +74,7 @@ __all__ = [
     "GoTemplateError",
     "ParseError",
     "Parsed",
+    "RouteLabelResolver",
     "SafeHTML",
     "Struct",
     "TemplateSet",

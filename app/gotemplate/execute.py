@@ -36,7 +36,7 @@ from app.gotemplate.parser import (
     nonempty,
     parse,
 )
-from app.gotemplate.values import SafeHTML, Struct, fmt_v, is_namedtuple, truth
+from app.gotemplate.values import SafeHTML, Struct, fmt_v, is_namedtuple, string_arg, truth
 
 MAX_DEPTH = 50  # nested {{ template }} calls; Python's stack, not Go's, is the limit here
 
@@ -57,15 +57,31 @@ _HTML_TEXT = str.maketrans(
 _RUNTIME_ERRORS = (ArithmeticError, LookupError, TypeError, ValueError, re.error)
 
 Fallback = Callable[[str, Any, bool], str | None]
+# Answers `routeLabels "name"`; raises FuncError for a label it cannot render.
+RouteLabelResolver = Callable[[str], str]
+
+
+def _rendered_route_label(data: Any) -> RouteLabelResolver:
+    """Alertmanager's resolver for a notification: its route labels are already rendered, so
+    `routeLabels "x"` is the data's `RouteLabels.x` as is ("" when there is none)."""
+    labels = data.get("RouteLabels") if isinstance(data, Mapping) else None
+    return lambda name: str(labels.get(name, "")) if isinstance(labels, Mapping) else ""
 
 
 class _Exec:
     """One execution: the output, the variables in scope and the template being run."""
 
-    def __init__(self, templates: Mapping[str, tuple[Node, ...]], fallback: Fallback | None, html: bool):
+    def __init__(
+        self,
+        templates: Mapping[str, tuple[Node, ...]],
+        fallback: Fallback | None,
+        html: bool,
+        route_labels: RouteLabelResolver,
+    ):
         self.templates = templates
         self.fallback = fallback
         self.html = html
+        self.route_labels = route_labels
         self.out: list[str] = []
         self.vars: list[tuple[str, Any]] = []
         self.name = ""
@@ -188,6 +204,8 @@ class _Exec:
         values = [self.arg(a, dot) for a in args]
         if final is not _NONE:
             values.append(final)
+        if name == "routeLabels":
+            return _invoke(name, lambda label: self.route_labels(string_arg(label)), values)
         return _invoke(name, FUNCS[name], values)
 
     def and_or(self, is_and: bool, args: Sequence[Operand | Pipe], final: Any, dot: Any) -> Any:
@@ -316,17 +334,25 @@ class TemplateSet:
         self.defines: Mapping[str, tuple[Node, ...]] = defines
 
     def execute(
-        self, text: str, data: Any, html: bool = False, fallback: Fallback | None = None, name: str = "inline"
+        self,
+        text: str,
+        data: Any,
+        html: bool = False,
+        fallback: Fallback | None = None,
+        name: str = "inline",
+        route_labels: RouteLabelResolver | None = None,
     ) -> str:
         """Render a template text with this set's definitions (and its own).
 
         `{{ template "x" }}` of a name no definition has asks `fallback(name, data, html)`, whose
-        text is inserted as is; None means there is no such template either. Raises
+        text is inserted as is; None means there is no such template either. `routeLabels "x"`
+        asks `route_labels("x")`, by default the data's (rendered) `RouteLabels.x`. Raises
         GoTemplateError.
         """
         if not text:
             return ""
         parsed = parse(name, text)
-        state = _Exec(ChainMap(parsed.defines, self.defines), fallback, html)  # type: ignore[arg-type]
+        resolver = route_labels or _rendered_route_label(data)
+        state = _Exec(ChainMap(parsed.defines, self.defines), fallback, html, resolver)  # type: ignore[arg-type]
         state.run(parsed.name, parsed.body, data)
         return "".join(state.out)

@@ -3,8 +3,8 @@
 Why: templates written for Alertmanager call `toUpper`, `join`, `reReplaceAll`, `safeHtml`, `date`,
 `humanizeDuration`, `toJson`, ... and expect Go's behaviour: RE2 regexes (through
 `app.regex.compile_regex`, with Go's ReplaceAll), Go's `$1` expansion, Go's time layouts,
-prometheus/common's duration wording, json.Marshal's escaping. `routeLabels` is always empty:
-alerter's routes carry no labels.
+prometheus/common's duration wording, json.Marshal's escaping. `routeLabels` reads the data of
+the whole execution, so the executor answers it (see `_route_labels`).
 """
 
 from __future__ import annotations
@@ -216,9 +216,10 @@ def _append(items: Any, *more: Any) -> list[Any]:
 
 
 def _route_labels(name: Any) -> str:
-    """Alertmanager renders a route's `labels` here; alerter's routes have none, so it is empty."""
-    string_arg(name)
-    return ""
+    """The parser's and arity check's entry for `routeLabels`; the executor calls its own
+    resolver instead, which sees the data the template was executed with (Alertmanager
+    likewise swaps in its resolver per execution)."""
+    raise FuncError(f"routeLabels {string_arg(name)!r} outside a template execution")
 
 
 # text/template's builtins first; `and` and `or` are the executor's (SHORT_CIRCUIT).

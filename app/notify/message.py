@@ -8,13 +8,23 @@ templates see of it is `app.template.data.template_data`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cmp_to_key
 
 from app.alerts import Alert
 
 FIRING = "firing"
 RESOLVED = "resolved"
+
+# Why a notification is sent: Alertmanager's NotifyReason texts, which templates see as
+# `.NotificationReason` and the webhook sends as `notification_reason` (app.nflog decides it).
+REASON_NONE = "none"  # nothing to send
+REASON_FIRST = "first notification"
+REASON_NEW_ALERTS = "new alerts added"
+REASON_NEW_RESOLVED = "some alerts resolved"
+REASON_ALL_RESOLVED = "all alerts resolved"
+REASON_REPEAT = "repeat interval elapsed"
+REASON_UNKNOWN = "unknown"  # not known to whoever built the notification (a receiver test)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +53,9 @@ class Notification:
     group_labels: dict[str, str]
     alerts: list[AlertData]
     external_url: str = ""
+    # The route's `labels` as rendered for this flush (app.template.routelabels).
+    route_labels: dict[str, str] = field(default_factory=dict)
+    notification_reason: str = REASON_UNKNOWN  # one of the REASON_* texts
 
     @classmethod
     def build(
@@ -53,6 +66,8 @@ class Notification:
         alerts: Iterable[Alert],
         now: float,
         external_url: str,
+        route_labels: Mapping[str, str] | None = None,
+        notification_reason: str = REASON_UNKNOWN,
     ) -> Notification:
         """Freeze the alerts' statuses at `now` and order them as Alertmanager's flush does."""
         data = [
@@ -68,7 +83,15 @@ class Notification:
             for a in alerts
         ]
         data.sort(key=cmp_to_key(_alert_order))
-        return cls(receiver, group_key, dict(group_labels), data, external_url)
+        return cls(
+            receiver,
+            group_key,
+            dict(group_labels),
+            data,
+            external_url,
+            dict(route_labels or {}),
+            notification_reason,
+        )
 
     @property
     def status(self) -> str:

@@ -5,19 +5,25 @@ POST of bytes that are already encoded, and `requests`' per-request machinery (p
 merging the request, hooks, cookies, environment lookups, its adapter) cost about as much CPU as
 the HTTP exchange itself. The little of it that alerter needs is done here, the Go way:
 
-- One `urllib3.PoolManager` (and one `ProxyManager` per proxy) is kept per distinct transport
-  setup (TLS settings and proxy settings) and process, so that notifications to the same
-  receiver reuse pooled connections; a forked worker builds its own instead of sharing its
+- One `urllib3.PoolManager` (and one or two `ProxyManager`s per proxy) is kept per distinct
+  transport setup (TLS settings and proxy settings) and process, so that notifications to the
+  same receiver reuse pooled connections; a forked worker builds its own instead of sharing its
   parent's sockets.
 - Credentials are not part of the transport: they are read for every request, from the config
   or from their files, as Prometheus does, so a rotated password file is picked up without a
   reload. Credentials in the URL's userinfo become basic auth when nothing else is configured.
+  `http_headers` are added the same way (their files read at every request).
+- `oauth2` is golang.org/x/oauth2's client credentials grant: a token is fetched from the token
+  endpoint (with the oauth2 block's own TLS and proxy settings) and kept per process until it
+  expires; see `_TokenSource`.
 - Redirects follow Go's `net/http` client: at most 10; 301, 302 and 303 turn a POST into a GET
-  without body; 307 and 308 repeat the POST; `Authorization` only goes on to the same host or
-  its subdomains. `follow_redirects: false` returns the redirect response itself.
+  without body; 307 and 308 repeat the POST; credentials and cookies (`Authorization`,
+  `Cookie`, ...) only go on to the first request's host or its subdomains.
+  `follow_redirects: false` returns the redirect response itself.
 - Proxies follow prometheus/common: `proxy_url` proxies everything unless `no_proxy` is set, in
   which case Go's `httpproxy` rules apply (which never proxy localhost or loopback addresses);
   `proxy_from_environment` reads HTTP_PROXY, HTTPS_PROXY and NO_PROXY once per process.
+  `proxy_connect_header` is sent on the CONNECT of a tunnel to an https:// receiver only.
 
 `tls_context` builds the `ssl.SSLContext` of a Prometheus `tls_config` and `value_or_file` reads
 a credential; the email integration uses both too. Like Go's client, a configured CA replaces the
@@ -33,20 +39,23 @@ import ipaddress
 import os
 import ssl
 import tempfile
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
 from email.message import Message
 from functools import lru_cache
-from typing import Any, NamedTuple
-from urllib.parse import unquote, urljoin, urlsplit
+from typing import Any, NamedTuple, Protocol
+from urllib.parse import parse_qs, quote_plus, unquote, urlencode, urljoin, urlsplit
 
 import certifi
+import orjson
 import urllib3
 from urllib3.util import Retry, parse_url
 
 from app import __version__
-from app.config import HTTPConfig, TLSConfig
+from app.config import HTTPConfig, OAuth2, TLSConfig
+from app.config.httpconfig import canonical_header
 from app.notify.errors import NotifyError
 
 USER_AGENT = f"alerter/{__version__}"
@@ -266,11 +275,19 @@ def _split_host_port(item: str) -> tuple[str, str]:
     return item, ""
 
 
-def _proxy_manager(proxy_url: str, ctx: ssl.SSLContext, pool_kw: dict[str, Any]) -> urllib3.ProxyManager:
-    """A ProxyManager for one proxy; the URL's userinfo becomes Proxy-Authorization, as in Go.
+ConnectHeaders = tuple[tuple[str, tuple[str, ...]], ...]
 
-    The tls_config applies to the receiver behind the proxy and, for an https:// proxy, to the
-    proxy too (Go's transport uses one TLS config for both).
+
+def _proxy_managers(
+    proxy_url: str, ctx: ssl.SSLContext, pool_kw: dict[str, Any], connect_headers: ConnectHeaders
+) -> dict[str, urllib3.ProxyManager]:
+    """The ProxyManagers of one proxy, by the scheme of the target they carry requests to.
+
+    The URL's userinfo becomes Proxy-Authorization on every request through the proxy, as in Go;
+    `proxy_connect_header` goes only on the CONNECT that opens a tunnel to an https:// target
+    (Go's ProxyConnectHeader), so http:// targets, whose requests the proxy forwards, get a
+    manager without it. The tls_config applies to the receiver behind the proxy and, for an
+    https:// proxy, to the proxy too (Go's transport uses one TLS config for both).
     """
     if "://" not in proxy_url:
         proxy_url = "http://" + proxy_url  # Go reads a bare host:port as an HTTP proxy
@@ -283,20 +300,33 @@ def _proxy_manager(proxy_url: str, ctx: ssl.SSLContext, pool_kw: dict[str, Any])
             f"proxy_url: unsupported proxy {parts.scheme or ''}://{parts.host or ''} "
             "(alerter supports http:// and https:// proxies)"
         )
-    headers = {}
+    auth = urllib3.HTTPHeaderDict()
     if parts.auth is not None:
         user, _, password = parts.auth.partition(":")
-        headers = urllib3.make_headers(proxy_basic_auth=f"{unquote(user)}:{unquote(password)}")
+        auth.update(urllib3.make_headers(proxy_basic_auth=f"{unquote(user)}:{unquote(password)}"))
     bare = parts._replace(auth=None, path=None, query=None, fragment=None).url
     proxy_ctx = ctx if parts.scheme == "https" else None
-    return urllib3.ProxyManager(bare, proxy_headers=headers, proxy_ssl_context=proxy_ctx, **pool_kw)
+    forward = urllib3.ProxyManager(bare, proxy_headers=auth, proxy_ssl_context=proxy_ctx, **pool_kw)
+    if not connect_headers:
+        return {"http": forward, "https": forward}
+    tunnel_headers = auth.copy()
+    for name, values in connect_headers:
+        for value in values:
+            tunnel_headers.add(name, value)
+    tunnel = urllib3.ProxyManager(bare, proxy_headers=tunnel_headers, proxy_ssl_context=proxy_ctx, **pool_kw)
+    return {"http": forward, "https": tunnel}
 
 
 class _Transport:
     """The connection pools of one transport setup in one process, and its proxy choice."""
 
     def __init__(
-        self, tls_cfg: TLSConfig, proxy_url: str, no_proxy: str, proxy_from_environment: bool
+        self,
+        tls_cfg: TLSConfig,
+        proxy_url: str,
+        no_proxy: str,
+        proxy_from_environment: bool,
+        connect_headers: ConnectHeaders,
     ) -> None:
         ctx = tls_context(tls_cfg)
         pool_kw: dict[str, Any] = {
@@ -311,19 +341,18 @@ class _Transport:
         self._proxies: dict[str, urllib3.ProxyManager | None] = {"http": None, "https": None}
         self._bypass: _ProxyBypass | None = None  # None: every request uses the proxy
         if proxy_url:
-            manager = _proxy_manager(proxy_url, ctx, pool_kw)
-            self._proxies = {"http": manager, "https": manager}
+            self._proxies = {**_proxy_managers(proxy_url, ctx, pool_kw, connect_headers)}
             self._bypass = _ProxyBypass(no_proxy) if no_proxy else None
         elif proxy_from_environment:
             # Go reads these once per process (httpproxy.FromEnvironment behind a sync.Once).
             env = urllib.request.getproxies_environment()
-            managers: dict[str, urllib3.ProxyManager] = {}
+            managers: dict[str, dict[str, urllib3.ProxyManager]] = {}
             for scheme in ("http", "https"):
                 value = env.get(scheme, "")
                 if value:
                     if value not in managers:
-                        managers[value] = _proxy_manager(value, ctx, pool_kw)
-                    self._proxies[scheme] = managers[value]
+                        managers[value] = _proxy_managers(value, ctx, pool_kw, connect_headers)
+                    self._proxies[scheme] = managers[value][scheme]
             self._bypass = _ProxyBypass(env.get("no", ""))
 
     def manager_for(self, target: _Target) -> urllib3.PoolManager:
@@ -334,7 +363,12 @@ class _Transport:
         return proxy
 
     def send(
-        self, method: str, target: _Target, body: bytes | None, headers: dict[str, str], timeout: float
+        self,
+        method: str,
+        target: _Target,
+        body: bytes | None,
+        headers: urllib3.HTTPHeaderDict,
+        timeout: float,
     ) -> urllib3.BaseHTTPResponse:
         """One request, no retries or redirects; the body is read and the connection released."""
         manager = self.manager_for(target)
@@ -367,16 +401,28 @@ class _Transport:
 @lru_cache(maxsize=128)
 def _transport(key: tuple[Any, ...], pid: int) -> _Transport:
     """The transport for one setup in one process (`pid` keeps forks apart)."""
-    tls, proxy_url, no_proxy, proxy_from_environment = key
-    return _Transport(TLSConfig(*tls), proxy_url, no_proxy, proxy_from_environment)
+    tls, proxy_url, no_proxy, proxy_from_environment, connect_headers = key
+    return _Transport(TLSConfig(*tls), proxy_url, no_proxy, proxy_from_environment, connect_headers)
 
 
-def transport_for(cfg: HTTPConfig) -> _Transport:
-    """The shared transport for this http_config; raises ValueError for a bad TLS or proxy setup."""
+class _ConnectionSettings(Protocol):
+    """What a transport is built from: an http_config, or the oauth2 block inside one (which
+    reaches its token endpoint with its own TLS and proxy settings)."""
+
+    tls_config: TLSConfig
+    proxy_url: str
+    no_proxy: str
+    proxy_from_environment: bool
+    proxy_connect_header: dict[str, list[str]]
+
+
+def transport_for(cfg: _ConnectionSettings) -> _Transport:
+    """The shared transport for these settings; raises ValueError for a bad TLS or proxy setup."""
     # vars() rather than dataclasses.astuple, which deep-copies and cost 15 % of a send: the
     # fields are plain strings and booleans, in definition order.
     tls = tuple(vars(cfg.tls_config).values())
-    key = (tls, cfg.proxy_url, cfg.no_proxy, cfg.proxy_from_environment)
+    connect = tuple((name, tuple(values)) for name, values in cfg.proxy_connect_header.items())
+    key = (tls, cfg.proxy_url, cfg.no_proxy, cfg.proxy_from_environment, connect)
     return _transport(key, os.getpid())
 
 
@@ -393,7 +439,19 @@ def value_or_file(value: str, path: str, what: str, strip: bool = True) -> str:
     return content.strip() if strip else content
 
 
-def _auth_headers(cfg: HTTPConfig) -> dict[str, str]:
+def _configured_headers(cfg: HTTPConfig) -> list[tuple[str, str]]:
+    """The `http_headers` to add, names canonicalised as Go's Header.Add does; files are read at
+    every request, as prometheus/common does (a missing file fails the request, retryably)."""
+    out: list[tuple[str, str]] = []
+    for name, header in (cfg.http_headers or {}).items():
+        canonical = canonical_header(name)
+        out += [(canonical, v) for v in (*header.values, *header.secrets)]
+        out += [(canonical, value_or_file("", path, "http_headers file")) for path in header.files]
+    return out
+
+
+def _auth_headers(cfg: HTTPConfig, timeout: float) -> dict[str, str]:
+    """The Authorization of basic_auth, authorization or oauth2 (at most one is configured)."""
     if cfg.basic_auth is not None:
         ba = cfg.basic_auth
         user = value_or_file(ba.username, ba.username_file, "basic_auth username_file")
@@ -404,7 +462,172 @@ def _auth_headers(cfg: HTTPConfig) -> dict[str, str]:
         az = cfg.authorization
         credentials = value_or_file(az.credentials, az.credentials_file, "authorization credentials_file")
         return {"Authorization": f"{az.type or 'Bearer'} {credentials}"}
+    if cfg.oauth2 is not None:
+        return {"Authorization": _token_source_for(cfg.oauth2).authorization(cfg.oauth2, timeout)}
     return {}
+
+
+# --- oauth2 ------------------------------------------------------------------------------------
+
+# golang.org/x/oauth2 treats a token as expired this long before its expiry, so that a token
+# about to expire is not sent.
+_EXPIRY_DELTA = 10.0
+# Read at most this much of a token endpoint's answer (golang.org/x/oauth2's limit).
+_MAX_TOKEN_ANSWER = 1 << 20
+_TOKEN_TYPES = {"bearer": "Bearer", "mac": "MAC", "basic": "Basic"}
+
+
+class _TokenError(Exception):
+    """A token request that failed; the message quotes neither the secret nor the token."""
+
+
+class _TokenSource:
+    """The client-credentials token of one oauth2 block in one process (golang.org/x/oauth2's
+    clientcredentials behind prometheus/common's oauth2 round tripper).
+
+    The token is kept until `expires_in` (less ten seconds) has passed, for ever when the
+    endpoint gives no expiry, and fetched again after that. The client secret is read at every
+    request (from its file, when configured); a changed secret fetches a new token at once. The
+    client credentials go in a Basic Authorization header, or, if the endpoint refuses that the
+    first time, in the form (golang.org/x/oauth2's auto-detection), and the way that worked is
+    kept. Threads of a worker share the token; one fetches it while the others wait.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._secret: str | None = None
+        self._authorization = ""
+        self._expires: float | None = None  # time.monotonic() of expiry; None: never
+        self._in_params: bool | None = None  # where the credentials go, once known
+
+    def authorization(self, oauth: OAuth2, timeout: float) -> str:
+        """The Authorization header value; raises NotifyError (retryable) naming what failed.
+
+        `oauth` is the block this source was made for (or one equal to it)."""
+        secret = value_or_file(oauth.client_secret, oauth.client_secret_file, "oauth2 client_secret_file")
+        with self._lock:
+            valid = self._expires is None or time.monotonic() < self._expires - _EXPIRY_DELTA
+            if secret == self._secret and self._authorization and valid:
+                return self._authorization
+            try:
+                self._authorization, self._expires = self._fetch(oauth, secret, timeout)
+            except _TokenError as err:
+                raise NotifyError(
+                    f"oauth2 token request to {redact_url(oauth.token_url)} failed: {err}", retryable=True
+                ) from None
+            self._secret = secret
+            return self._authorization
+
+    def _fetch(self, oauth: OAuth2, secret: str, timeout: float) -> tuple[str, float | None]:
+        form = {"grant_type": "client_credentials"}
+        if oauth.scopes:
+            form["scope"] = " ".join(oauth.scopes)
+        form.update(oauth.endpoint_params)  # may replace grant_type, as golang.org/x/oauth2 allows
+        deadline = time.monotonic() + timeout
+        tries = [self._in_params] if self._in_params is not None else [False, True]
+        failure = _TokenError("not attempted")
+        for in_params in tries:
+            left = max(deadline - time.monotonic(), 0.001)
+            try:
+                token = _token_request(oauth, form, secret, in_params, left)
+            except _TokenError as err:
+                failure = err
+                continue
+            self._in_params = in_params
+            return token
+        raise failure
+
+
+def _token_request(
+    oauth: OAuth2, form: dict[str, str], secret: str, in_params: bool, timeout: float
+) -> tuple[str, float | None]:
+    """One POST to the token endpoint, with the client credentials in the header or the form."""
+    headers = urllib3.HTTPHeaderDict(
+        {"User-Agent": USER_AGENT, "Content-Type": "application/x-www-form-urlencoded"}
+    )
+    if in_params:
+        credentials = {"client_id": oauth.client_id, "client_secret": secret}
+        form = {**form, **{k: v for k, v in credentials.items() if v}}
+    else:
+        pair = f"{quote_plus(oauth.client_id)}:{quote_plus(secret)}"
+        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+    body = urlencode(sorted(form.items())).encode()
+    try:
+        transport, target = transport_for(oauth), _target(oauth.token_url)
+    except ValueError as err:  # the oauth2 block's TLS or proxy settings, or its token_url
+        raise _TokenError(f"oauth2 {err}") from None
+    try:
+        answer = _exchange(transport, "POST", target, body, headers, timeout, True)
+    except (urllib3.exceptions.HTTPError, ValueError, _TooManyRedirects, _BadRedirect) as err:
+        # Not str(err): http.client quotes a refused header value, here the client secret.
+        problem = _transport_problem(err)[0]
+        raise _TokenError(problem.replace("check proxy_url", "check the oauth2 proxy_url")) from None
+    return _read_token(answer)
+
+
+def _read_token(answer: Response) -> tuple[str, float | None]:
+    """The Authorization value and expiry in a token endpoint's answer: JSON, or a form for
+    `application/x-www-form-urlencoded` and `text/plain` answers (golang.org/x/oauth2's rule)."""
+    content = answer.content[:_MAX_TOKEN_ANSWER]
+    message = Message()
+    message["Content-Type"] = answer.headers.get("Content-Type", "")
+    failed = not 200 <= answer.status_code < 300
+    fields: dict[str, Any]
+    if message.get_content_type() in ("application/x-www-form-urlencoded", "text/plain"):
+        fields = {k: v[0] for k, v in parse_qs(content.decode("utf-8", "replace")).items()}
+    else:
+        try:
+            parsed = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            if failed:
+                raise _TokenError(f"the token endpoint answered {answer.status_code}{_HINT}")
+            raise _TokenError("the token endpoint's answer is not JSON; check oauth2 token_url")
+        fields = parsed
+    code = fields.get("error")
+    if failed or code:
+        detail = " ".join(str(fields[k])[:200] for k in ("error", "error_description") if fields.get(k))
+        reason = f" ({detail})" if detail else ""
+        raise _TokenError(f"the token endpoint answered {answer.status_code}{reason}{_HINT}")
+    access = fields.get("access_token")
+    if not access or not isinstance(access, str):
+        raise _TokenError("the token endpoint's answer has no access_token; check oauth2 token_url")
+    kind = str(fields.get("token_type") or "")
+    kind = _TOKEN_TYPES.get(kind.lower(), kind or "Bearer")
+    try:
+        expires_in = int(fields.get("expires_in") or 0)
+    except (TypeError, ValueError):
+        raise _TokenError("the token endpoint's expires_in is not a number") from None
+    return f"{kind} {access}", (time.monotonic() + expires_in if expires_in else None)
+
+
+_HINT = "; check oauth2 client_id, client_secret, scopes and token_url"
+
+
+@lru_cache(maxsize=128)
+def _token_source(key: tuple[Any, ...], pid: int) -> _TokenSource:
+    """The token source of one oauth2 setup in one process (`pid` keeps forks apart)."""
+    return _TokenSource()
+
+
+def _token_source_for(oauth: OAuth2) -> _TokenSource:
+    """The shared token source of an oauth2 block: equal blocks (the same client at the same
+    endpoint, with the same scopes and connection settings) share one token."""
+    key = (
+        oauth.client_id,
+        oauth.client_secret,
+        oauth.client_secret_file,
+        tuple(oauth.scopes),
+        oauth.token_url,
+        tuple(sorted(oauth.endpoint_params.items())),
+        tuple(vars(oauth.tls_config).values()),
+        oauth.proxy_url,
+        oauth.no_proxy,
+        oauth.proxy_from_environment,
+        tuple((name, tuple(values)) for name, values in oauth.proxy_connect_header.items()),
+    )
+    return _token_source(key, os.getpid())
 
 
 def redact_url(url: str) -> str:
@@ -446,17 +669,22 @@ def request(
     timeout: float,
     what: str,
 ) -> Response:
-    """One request with the http_config's auth, TLS, proxy and redirect settings; `headers` are
-    the integration's own (Content-Type, API keys), sent after the User-Agent and before the
-    http_config's auth, which wins.
+    """One request with the http_config's auth, headers, TLS, proxy and redirect settings.
+
+    `headers` are the integration's own (Content-Type, API keys); they are sent after the
+    User-Agent, then come the http_config's `http_headers` (added, as Go's Header.Add: a name the
+    integration set too is sent with both values) and last its authorization (basic_auth,
+    authorization or an oauth2 token), which wins. An oauth2 token is fetched (or taken from the
+    process's cache) within `timeout`; the request gets what is left of it.
 
     Returns the response whatever its status, with its body read (so the connection is back in
-    the pool). Raises NotifyError for failures before a response arrives: retryable for network
-    and credential-file problems, as Alertmanager retries every failed request; not retryable for
-    a TLS or proxy setup that cannot load or a URL that cannot be used. Messages never hold the
-    URL's path or the credentials; they start with `what` (the integration), the method and the
-    redacted URL.
+    the pool). Raises NotifyError for failures before a response arrives: retryable for network,
+    token endpoint and credential-file problems, as Alertmanager retries every failed request;
+    not retryable for a TLS or proxy setup that cannot load or a URL that cannot be used.
+    Messages never hold the URL's path or the credentials; they start with `what` (the
+    integration), the method and the redacted URL.
     """
+    deadline = time.monotonic() + timeout
     try:
         transport = transport_for(cfg)
         target = _target(url)
@@ -465,12 +693,16 @@ def request(
         if isinstance(err, _InvalidURL):
             problem = f"the URL is not valid ({err}); check url or url_file"
         raise NotifyError(f"{_where(what, method, url)}: {problem}", retryable=False) from None
+    all_headers = urllib3.HTTPHeaderDict({"User-Agent": USER_AGENT, **headers})
     try:
-        all_headers = {"User-Agent": USER_AGENT, **headers, **_auth_headers(cfg)}
+        for name, value in _configured_headers(cfg):
+            all_headers.add(name, value)
+        all_headers.update(_auth_headers(cfg, timeout))
     except NotifyError as err:
         raise NotifyError(f"{_where(what, method, url)}: {err}", retryable=err.retryable) from None
+    left = max(deadline - time.monotonic(), 0.001)
     try:
-        return _exchange(transport, method, target, body, all_headers, timeout, cfg.follow_redirects)
+        return _exchange(transport, method, target, body, all_headers, left, cfg.follow_redirects)
     except (urllib3.exceptions.HTTPError, ValueError, _TooManyRedirects, _BadRedirect) as err:
         problem, retryable = _transport_problem(err)
         raise NotifyError(f"{_where(what, method, url)}: {problem}", retryable=retryable) from None
@@ -481,25 +713,40 @@ def _where(what: str, method: str, url: str) -> str:
     return f"{what} {method} to {redact_url(url)}"
 
 
+# What Go's client leaves out of a redirect to another host (net/http's makeHeadersCopier,
+# prometheus/common's sensitiveHeadersStripRT for http_headers).
+_SENSITIVE_HEADERS = (
+    "Authorization",
+    "Www-Authenticate",
+    "Cookie",
+    "Cookie2",
+    "Proxy-Authorization",
+    "Proxy-Authenticate",
+)
+
+
 def _exchange(
     transport: _Transport,
     method: str,
     target: _Target,
     body: bytes | None,
-    headers: dict[str, str],
+    headers: urllib3.HTTPHeaderDict,
     timeout: float,
     follow_redirects: bool,
 ) -> Response:
     """The request and, when allowed, the redirects after it, by Go's net/http rules.
 
     Every hop gets what is left of `timeout` (connect and read each), so redirects cannot
-    stretch a send past the flush's deadline.
+    stretch a send past the flush's deadline. Once a redirect leaves the first request's host
+    (and its subdomains), the credentials and cookies stay behind for the rest of the chain.
     """
     deadline = time.monotonic() + timeout
+    origin, stripped = target.host, False
     for hop in range(MAX_REDIRECTS + 1):
         hop_headers = headers
         if target.authorization is not None and "Authorization" not in headers:
-            hop_headers = {**headers, "Authorization": target.authorization}
+            hop_headers = headers.copy()
+            hop_headers["Authorization"] = target.authorization
         left = timeout if hop == 0 else max(deadline - time.monotonic(), 0.001)
         raw = transport.send(method, target, body, hop_headers, left)
         location = raw.headers.get("Location") if raw.status in _REDIRECT_STATUSES else None
@@ -516,9 +763,13 @@ def _exchange(
             next_target = next_target._replace(authorization=target.authorization)
         if raw.status in (301, 302, 303) and method not in ("GET", "HEAD"):
             method, body = "GET", None
-            headers = {k: v for k, v in headers.items() if k != "Content-Type"}
-        if "Authorization" in headers and not _same_site(target.host, next_target.host):
-            headers = {k: v for k, v in headers.items() if k != "Authorization"}
+            headers = headers.copy()
+            headers.discard("Content-Type")
+        if not stripped and not _same_site(origin, next_target.host):
+            stripped = True
+            headers = headers.copy()
+            for name in _SENSITIVE_HEADERS:
+                headers.discard(name)
         target = next_target
     raise AssertionError("unreachable")  # the loop returns or raises
 

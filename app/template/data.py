@@ -137,15 +137,19 @@ def _template_alert(a: AlertData) -> Struct:
 
 
 def template_data(n: Notification) -> Struct:
-    """The data Alertmanager gives its templates (`template.Data`), for Go templates and Jinja2."""
+    """The data Alertmanager gives its templates (`template.Data`), for Go templates and Jinja2,
+    fields in its order. `RouteLabels` are the route's labels as the notification carries them:
+    rendered for a notification, as written while the route labels themselves are rendered."""
     return Struct(
         {
             "Receiver": quote_meta(n.receiver),
             "Status": n.status,
             "Alerts": AlertList(_template_alert(a) for a in n.alerts),
+            "NotificationReason": n.notification_reason,
             "GroupLabels": KV(n.group_labels),
             "CommonLabels": KV(common_pairs([a.labels for a in n.alerts])),
             "CommonAnnotations": KV(common_pairs([a.annotations for a in n.alerts])),
+            "RouteLabels": KV(n.route_labels),
             "ExternalURL": n.external_url,
         }
     )

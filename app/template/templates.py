@@ -153,10 +153,17 @@ class Templates:
         """The template set of a config's `templates:` globs; raises TemplateLoadError."""
         return cls(read_template_files(patterns))
 
-    def render(self, text: str, data: Mapping[str, Any], html: bool) -> str:
-        """Render a Go template text against the data; raise RenderError."""
+    def render(
+        self,
+        text: str,
+        data: Mapping[str, Any],
+        html: bool,
+        route_labels: gotemplate.RouteLabelResolver | None = None,
+    ) -> str:
+        """Render a Go template text against the data; raise RenderError. `route_labels`
+        answers `routeLabels "x"` (by default the data's rendered `RouteLabels`)."""
         try:
-            return self._go.execute(text, data, html=html, fallback=render_default)
+            return self._go.execute(text, data, html=html, fallback=render_default, route_labels=route_labels)
         except gotemplate.ParseError as err:
             legacy = _legacy_jinja(text, html)
             if legacy is None:

@@ -21,7 +21,11 @@ CONFIG = {
         "group_by": ["alertname"],
         "routes": [
             {"matchers": ['severity="page"'], "receiver": "pager", "continue": True},
-            {"matchers": ['alertname="Disk"'], "receiver": "default"},
+            {
+                "matchers": ['alertname="Disk"'],
+                "receiver": "default",
+                "labels": {"owner": "{{ .CommonLabels.alertname | toLower }}-team"},
+            },
         ],
     },
     "receivers": [
@@ -199,6 +203,8 @@ def test_groups_status_and_receivers(client: FlaskClient) -> None:
         ("default", {"alertname": "Disk"}, 2),
         ("pager", {"alertname": "Disk"}, 1),
     ]
+    # Each group shows its route's labels, rendered against the group's alerts.
+    assert [g["routeLabels"] for g in groups] == [{"owner": "disk-team"}, {}]
     status = client.get("/api/v2/status").get_json()
     assert status["cluster"] == {"status": "disabled", "peers": []}
     assert "receiver: default" in status["config"]["original"]

@@ -20,6 +20,7 @@ NEWER_THAN_AMTOOL = {
     "utf8_matchers.yml": "UTF-8 label names in matchers and group_by arrived in Alertmanager 0.27",
     "newer_webhook_fields.yml": "webhook url_file (0.26) and timeout (0.28) are unknown fields to 0.25",
     "newer_integrations.yml": "msteams (0.26), msteamsv2, jira, rocketchat (0.28) and incidentio (0.29)",
+    "http_config_oauth2_headers.yml": "http_headers and oauth2's proxy settings are unknown fields to 0.25",
 }
 
 # alerter's message for each invalid config: current Alertmanager's wording (0.25 words a few
@@ -47,6 +48,10 @@ EXPECTED_FAILURES = {
         "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured"
     ),
     "inhibit_bad_label_name.yml": 'invalid label name "bad-label"',
+    "oauth2_jwt_bearer.yml": (
+        "oauth2 grant_type urn:ietf:params:oauth:grant-type:jwt-bearer is not supported by alerter; use the "
+        "client credentials grant (client_id with client_secret or client_secret_file)"
+    ),
     "no_route.yml": "no routes provided",
     "pagerduty_without_key.yml": "missing service or routing key in PagerDuty config",
     "receiver_missing_name.yml": "missing name in receiver",
@@ -63,6 +68,10 @@ EXPECTED_FAILURES = {
     "time_interval_duplicate.yml": 'time interval "duplicate" is not unique',
     "time_interval_missing_name.yml": "missing name in time interval",
     "tls_unknown_version.yml": "unknown TLS version: TLS14",
+    "tracing_section.yml": (
+        "tracing: alerter does not export OpenTelemetry traces (Alertmanager sends its spans to the "
+        "endpoint configured here); remove the tracing section"
+    ),
     "undefined_receiver.yml": 'undefined receiver "dba" used in route',
     "undefined_time_interval.yml": 'undefined time interval "business_hours" used in route',
     "unknown_field_route.yml": (

@@ -13,6 +13,7 @@ from app.config import (
     Authorization,
     Config,
     ConfigError,
+    Header,
     TimeInterval,
     TimeRange,
     load_config,
@@ -500,10 +501,22 @@ def test_an_empty_smarthost_takes_the_global_one() -> None:
     assert config.receivers["a"].email_configs[0].smarthost == ("mx", 2525)
 
 
-def test_newer_top_level_sections_are_accepted_as_written() -> None:
-    config = load("tracing: {endpoint: 'otel:4317', insecure: true}\n" + BASE)
-    assert config.extra == {"tracing": {"endpoint": "otel:4317", "insecure": True}}
-    assert "endpoint: otel:4317" in config.redacted_yaml()
+def test_tracing_is_refused_as_alerter_exports_no_traces() -> None:
+    message = error("tracing: {endpoint: 'otel:4317', insecure: true}\n" + BASE)
+    assert message.startswith("tracing: alerter does not export OpenTelemetry traces")
+    assert "remove the tracing section" in message
+    assert "tracing" not in load("tracing:\n" + BASE).redacted_yaml()  # null: nothing configured
+
+
+def test_event_recorder_outputs_are_refused_and_an_empty_section_loads() -> None:
+    message = error("event_recorder: {file_outputs: [{path: /var/log/events.jsonl}]}\n" + BASE)
+    assert message.startswith("event_recorder: alerter does not record events, so file_outputs")
+    assert "--enable-feature=event-recorder" in message
+    config = load("event_recorder: {stdout_outputs: []}\n" + BASE)
+    assert "event_recorder" not in config.redacted_yaml()  # Alertmanager omits an empty section
+    assert "field stdout not found in type eventrecorder.Config" in error(
+        "event_recorder: {stdout: 1}\n" + BASE
+    )
 
 
 def test_email_keeps_its_own_settings() -> None:
@@ -545,6 +558,166 @@ def test_webhook_http_settings() -> None:
     assert bearer.http_config.authorization == Authorization("Bearer", "s3cr3t-bearer", "")
     assert bearer.http_config.proxy_url == "http://proxy.internal:3128"
     assert authz.http_config.authorization == Authorization("Token", "", "/etc/alertmanager/token")
+
+
+def test_oauth2_http_headers_and_proxy_connect_header() -> None:
+    config = load_config_file(str(CORPUS / "valid" / "http_config_oauth2_headers.yml"))
+    http = config.receivers["partner"].webhook_configs[0].http_config
+    oauth = http.oauth2
+    assert oauth is not None
+    assert (oauth.client_id, oauth.client_secret, oauth.scopes) == (
+        "alerter",
+        "oauth-client-s3cr3t",
+        ["alerts.write", "alerts.read"],
+    )
+    assert oauth.token_url == "https://idp.example.org/oauth2/token"
+    assert oauth.endpoint_params == {"audience": "partner-api"}
+    # Relative files are taken from the config's directory, the oauth2 block's TLS files too.
+    assert oauth.tls_config.ca_file == str(CORPUS / "valid" / "certs" / "idp-ca.pem")
+    assert oauth.proxy_connect_header == {"Proxy-Token": ["oauth-proxy-s3cr3t"]}
+    assert http.http_headers == {
+        "X-Team": Header(values=["sre"]),
+        "X-Api-Key": Header(secrets=["header-s3cr3t"]),
+        "X-Tenant": Header(files=[str(CORPUS / "valid" / "tenant-id")]),
+    }
+    assert http.proxy_connect_header == {"Proxy-Authorization-Token": ["connect-s3cr3t", "connect-s3cr3t-2"]}
+    written = yaml.safe_load(config.redacted_yaml())["receivers"][0]["webhook_configs"][0]["http_config"]
+    assert written["oauth2"]["client_secret"] == "<secret>"
+    assert written["oauth2"]["proxy_connect_header"] == {"Proxy-Token": ["<secret>"]}
+    assert written["http_headers"]["X-Api-Key"] == {"secrets": ["<secret>"]}
+    assert written["http_headers"]["X-Team"] == {"values": ["sre"]}
+    assert written["proxy_connect_header"] == {"Proxy-Authorization-Token": ["<secret>", "<secret>"]}
+
+
+def webhook_http(http_config: str) -> str:
+    """A config whose webhook has the given http_config (YAML flow style)."""
+    return receiver(f"webhook_configs: [{{url: 'http://h/', http_config: {http_config}}}]")
+
+
+OAUTH = "client_id: c, client_secret: s, token_url: 'https://idp/token'"
+
+HTTP_CONFIG_REFUSALS = {
+    # prometheus/common's own checks, with its messages.
+    "oauth2 without client_id": (
+        "{oauth2: {token_url: 'https://idp/t'}}",
+        "oauth2 client_id must be configured",
+    ),
+    "oauth2 empty": ("{oauth2: {}}", "oauth2 client_id must be configured"),
+    "oauth2 without token_url": ("{oauth2: {client_id: c}}", "oauth2 token_url must be configured"),
+    "oauth2 secret twice": (
+        f"{{oauth2: {{{OAUTH}, client_secret_file: f}}}}",
+        "at most one of oauth2 client_secret, client_secret_file & client_secret_ref must be configured "
+        "using grant-type=client_credentials",
+    ),
+    "oauth2 and basic_auth": (
+        f"{{oauth2: {{{OAUTH}}}, basic_auth: {{username: u}}}}",
+        "at most one of basic_auth, oauth2 & authorization must be configured",
+    ),
+    "oauth2 and bearer": (
+        f"{{oauth2: {{{OAUTH}}}, bearer_token: b}}",
+        "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured",
+    ),
+    "oauth2 no_proxy alone": (
+        f"{{oauth2: {{{OAUTH}, no_proxy: x}}}}",
+        "if no_proxy is configured, proxy_url must also be configured",
+    ),
+    "oauth2 unknown field": (
+        f"{{oauth2: {{{OAUTH}, client_secrets: x}}}}",
+        "yaml: unmarshal errors:\n  line 2: field client_secrets not found in type config.plain",
+    ),
+    "reserved header": (
+        "{http_headers: {authorization: {values: [x]}}}",
+        'setting header "Authorization" is not allowed',
+    ),
+    "reserved header user agent": (
+        "{http_headers: {User-Agent: {values: [x]}}}",
+        'setting header "User-Agent" is not allowed',
+    ),
+    "header unknown field": (
+        "{http_headers: {X-A: {value: [x]}}}",
+        "yaml: unmarshal errors:\n  line 2: field value not found in type config.Header",
+    ),
+    "headers not a map": (
+        "{http_headers: [x]}",
+        "yaml: unmarshal errors:\n  line 2: cannot unmarshal !!seq into config.Headers",
+    ),
+    "connect header without proxy": (
+        "{proxy_connect_header: {X-P: [x]}}",
+        "if proxy_connect_header is configured, proxy_url or proxy_from_environment must also be configured",
+    ),
+    "connect header not a list": (
+        "{proxy_url: 'http://p:1', proxy_connect_header: {X-P: x}}",
+        "yaml: unmarshal errors:\n  line 2: cannot unmarshal !!str `x` into []config.Secret",
+    ),
+    # What alerter cannot honour, refused naming the field and what to do.
+    "oauth2 jwt-bearer": (
+        "{oauth2: {client_id: c, token_url: 'https://idp/t', "
+        "grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer'}}",
+        "oauth2 grant_type urn:ietf:params:oauth:grant-type:jwt-bearer is not supported by alerter; use the "
+        "client credentials grant (client_id with client_secret or client_secret_file)",
+    ),
+    "oauth2 secret ref": (
+        "{oauth2: {client_id: c, token_url: 'https://idp/t', client_secret_ref: vault}}",
+        "oauth2 client_secret_ref: alerter has no secret manager (Alertmanager has none either and fails to "
+        "build the receiver); use client_secret or client_secret_file",
+    ),
+    "oauth2 jwt-only field": (
+        f"{{oauth2: {{{OAUTH}, audience: x}}}}",
+        "oauth2 audience is only read by the jwt-bearer grant, which alerter does not support; remove it",
+    ),
+    "oauth2 scope twice": (
+        f"{{oauth2: {{{OAUTH}, scopes: [a], endpoint_params: {{scope: b}}}}}}",
+        'oauth2 endpoint_params cannot set "scope" when scopes is set (the token request would always fail); '
+        "list the scopes in one of them",
+    ),
+    "oauth2 token_url scheme": (
+        "{oauth2: {client_id: c, token_url: 'idp.example/token'}}",
+        'oauth2 token_url: unsupported scheme "" for URL',
+    ),
+    "oauth2 connect header value": (
+        f"{{oauth2: {{{OAUTH}, proxy_url: 'http://p:1', proxy_connect_header: {{X-P: [\"a\\nb\"]}}}}}}",
+        'proxy_connect_header: a value of "X-P" holds a line break or control character, '
+        "which HTTP cannot carry",
+    ),
+    "header name": (
+        "{http_headers: {'X Team': {values: [x]}}}",
+        'http_headers: "X Team" is not a valid HTTP header name',
+    ),
+    "header secret line break": (
+        '{http_headers: {X-Key: {secrets: ["a\\r\\nInjected: 1"]}}}',
+        'http_headers: a value of "X-Key" holds a line break or control character, which HTTP cannot carry',
+    ),
+    "connect header name": (
+        "{proxy_url: 'http://p:1', proxy_connect_header: {'X:P': [x]}}",
+        'proxy_connect_header: "X:P" is not a valid HTTP header name',
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HTTP_CONFIG_REFUSALS))
+def test_http_config_settings_alerter_cannot_send_are_refused(case: str) -> None:
+    http_config, message = HTTP_CONFIG_REFUSALS[case]
+    assert error(webhook_http(http_config)) == message
+
+
+def test_refused_secrets_stay_out_of_the_message() -> None:
+    message = error(webhook_http('{http_headers: {X-Key: {secrets: ["hunter2\\n"]}}}'))
+    assert "hunter2" not in message
+
+
+def test_a_templated_webhook_url_must_parse_as_a_template() -> None:
+    text = receiver("webhook_configs: [{url: 'http://hooks.test/{{ .GroupLabels.team '}]")
+    assert error(text).startswith("invalid template syntax: template: :1: unclosed action")
+    config = load(receiver("webhook_configs: [{url: 'http://hooks.test/{{ .GroupLabels.team | toLower }}'}]"))
+    assert (
+        config.receivers["a"].webhook_configs[0].url == "http://hooks.test/{{ .GroupLabels.team | toLower }}"
+    )
+
+
+def test_oauth2_other_grant_types_are_client_credentials_as_in_prometheus_common() -> None:
+    config = load(webhook_http(f"{{oauth2: {{{OAUTH}, grant_type: client_credentials}}}}"))
+    oauth = config.receivers["a"].webhook_configs[0].http_config.oauth2
+    assert oauth is not None and oauth.grant_type == "client_credentials"
 
 
 def test_newer_webhook_fields() -> None:
@@ -738,6 +911,10 @@ SECRETS = [
     "aws-secret",
     "webex-token",
     "discord.com/api/webhooks",
+    "oauth-client-s3cr3t",
+    "oauth-proxy-s3cr3t",
+    "header-s3cr3t",
+    "connect-s3cr3t",
 ]
 
 

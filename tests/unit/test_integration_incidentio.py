@@ -56,9 +56,11 @@ def test_payload_of_a_partly_resolved_group(tmp_path: Path) -> None:
             sent_alert("firing", "a", "0001-01-01T00:00:00Z"),
             sent_alert("resolved", "b", "2023-11-14T22:13:19.000Z"),
         ],
+        "notification_reason": "unknown",  # the reason the notification was built with
         "groupLabels": common,
         "commonLabels": common,
         "commonAnnotations": {"summary": "disk almost full"},
+        "routeLabels": {},
         "externalURL": "http://alerter.test:9093",
         "version": "1",
         "groupKey": GROUP_KEY,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fakeredis
 import pytest
 
-from app.nflog import Entry, NotificationLog, needs_update
+from app.nflog import Entry, NotificationLog, needs_update, notify_reason
 from app.redis_keys import Keys
 
 NOW = 1_700_000_000.0
@@ -17,21 +17,24 @@ def entry(firing: set[str], resolved: set[str], age: float = 10.0) -> Entry:
 
 
 @pytest.mark.parametrize(
-    ("prev", "firing", "resolved", "send_resolved", "expected"),
+    ("prev", "firing", "resolved", "send_resolved", "reason"),
     [
-        (None, {"a"}, set(), True, True),  # first notification
-        (None, set(), {"a"}, True, False),  # only resolved, never told
-        (entry({"a"}, set()), {"a", "b"}, set(), True, True),  # a new firing alert
-        (entry({"a", "b"}, set()), {"a"}, {"b"}, False, False),  # resolved, send_resolved off
-        (entry({"a", "b"}, set()), {"a"}, {"b"}, True, True),  # resolved, send_resolved on
-        (entry({"a"}, set()), set(), {"a"}, False, True),  # all resolved: always clear the log
-        (entry(set(), {"a"}), set(), {"a"}, True, False),  # nothing was firing when told
-        (entry({"a"}, set()), {"a"}, set(), True, False),  # unchanged, within repeat_interval
-        (entry({"a"}, set(), age=4000), {"a"}, set(), True, True),  # repeat_interval passed
+        (None, {"a"}, set(), True, "first notification"),
+        (None, set(), {"a"}, True, "none"),  # only resolved, never told
+        (entry({"a"}, set()), {"a", "b"}, set(), True, "new alerts added"),
+        (entry(set(), {"a"}), {"b"}, set(), True, "first notification"),  # after "all resolved"
+        (entry({"a", "b"}, set()), {"a"}, {"b"}, False, "none"),  # resolved, send_resolved off
+        (entry({"a", "b"}, set()), {"a"}, {"b"}, True, "some alerts resolved"),  # send_resolved on
+        (entry({"a"}, set()), set(), {"a"}, False, "all alerts resolved"),  # always clear the log
+        (entry(set(), {"a"}), set(), {"a"}, True, "none"),  # nothing was firing when told
+        (entry({"a"}, set()), {"a"}, set(), True, "none"),  # unchanged, within repeat_interval
+        (entry({"a"}, set(), age=4000), {"a"}, set(), True, "repeat interval elapsed"),
     ],
 )
-def test_needs_update(prev, firing, resolved, send_resolved, expected) -> None:
-    assert needs_update(prev, F(firing), F(resolved), send_resolved, 3600, NOW) is expected
+def test_notify_reason_and_needs_update(prev, firing, resolved, send_resolved, reason) -> None:
+    """Alertmanager's DedupStage decision, with its NotifyReason texts."""
+    assert notify_reason(prev, F(firing), F(resolved), send_resolved, 3600, NOW) == reason
+    assert needs_update(prev, F(firing), F(resolved), send_resolved, 3600, NOW) is (reason != "none")
 
 
 @pytest.fixture

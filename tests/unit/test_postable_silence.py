@@ -85,7 +85,8 @@ def test_what_breaks_the_schema_is_a_422(silence: Any, message: str) -> None:
         (matcher(isRegex=True, value="("), "invalid label matcher 0: invalid regular expression '('"),
         (
             matcher(isRegex=True, value="((a{1000}){1000}){1000}"),
-            "invalid regular expression '((a{1000}){1000}){1000}': error parsing regexp: invalid repeat count",
+            "invalid regular expression '((a{1000}){1000}){1000}': "
+            "error parsing regexp: invalid repeat count",
         ),
         (matcher(isRegex=True, value="a{1001}"), "invalid repeat count: `{1001}`"),
         (matcher(name=""), "invalid label matcher 0: empty label name"),

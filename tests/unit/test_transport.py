@@ -1,10 +1,13 @@
 """app.notify.transport against real local servers: redirects by Go's rules, proxy selection
-(`proxy_url`, `no_proxy`, `proxy_from_environment`, CONNECT tunnels), TLS settings, URL
-credentials, invalid URLs and timeouts, and the error messages each one gives."""
+(`proxy_url`, `no_proxy`, `proxy_from_environment`, CONNECT tunnels and their
+`proxy_connect_header`), TLS settings, URL credentials, `http_headers`, oauth2 client
+credentials against a local token endpoint, invalid URLs and timeouts, and the error messages
+each one gives."""
 
 from __future__ import annotations
 
 import base64
+import email
 import socket
 import threading
 from collections.abc import Iterator
@@ -13,15 +16,17 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
+import orjson
 import pytest
 import urllib3
 
-from app.config import Authorization, BasicAuth, HTTPConfig, TLSConfig
+from app.config import Authorization, BasicAuth, Header, HTTPConfig, OAuth2, TLSConfig
 from app.notify import transport
 from app.notify.errors import NotifyError
 from app.notify.transport import MAX_REDIRECTS, USER_AGENT, Response, _ProxyBypass, post
-from tests.support.http_sink import HttpSink
+from tests.support.http_sink import HttpSink, ReceivedRequest
 
 BODY = b'{"status":"firing"}'
 # A request sent direct to TEST-NET-1 (RFC 5737): refused or unanswered, depending on the network.
@@ -221,8 +226,11 @@ def test_transports_are_shared_per_setup_and_process() -> None:
     plain = transport.transport_for(HTTPConfig())
     assert transport.transport_for(HTTPConfig(basic_auth=BasicAuth(username="u"))) is plain
     assert transport.transport_for(HTTPConfig(tls_config=TLSConfig(server_name="x"))) is not plain
-    assert transport.transport_for(HTTPConfig(proxy_url="http://proxy.test:3128")) is not plain
-    key = (tuple(vars(TLSConfig()).values()), "", "", False)
+    proxied = transport.transport_for(HTTPConfig(proxy_url="http://proxy.test:3128"))
+    assert proxied is not plain
+    connect = HTTPConfig(proxy_url="http://proxy.test:3128", proxy_connect_header={"X-P": ["a"]})
+    assert transport.transport_for(connect) is not proxied
+    key = (tuple(vars(TLSConfig()).values()), "", "", False, ())
     assert transport._transport(key, -1) is not transport._transport(key, -2)  # a fork builds its own
 
 
@@ -336,6 +344,7 @@ class TunnelProxy:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self.connects: list[str] = []
+        self.heads: list[str] = []  # each CONNECT request, headers included
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -355,6 +364,7 @@ class TunnelProxy:
             head += chunk
         line = head.split(b"\r\n", 1)[0].decode()
         self.connects.append(line)
+        self.heads.append(head.decode())
         host, port = line.split()[1].rsplit(":", 1)
         upstream = socket.create_connection((host, int(port)))
         client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
@@ -363,6 +373,11 @@ class TunnelProxy:
 
     def close(self) -> None:
         self._listener.close()
+
+
+def connect_headers(head: str) -> Message:
+    """The headers of a CONNECT request as TunnelProxy recorded it (names case-insensitive)."""
+    return email.message_from_string(head.split("\r\n", 1)[1])
 
 
 def _pipe(source: socket.socket, sink: socket.socket) -> None:
@@ -426,3 +441,270 @@ def test_tls_versions_reach_the_ssl_context() -> None:
     assert ctx.maximum_version == transport.ssl.TLSVersion.TLSv1_3
     with pytest.raises(ValueError, match="unknown max_version 'TLS99'"):
         transport.tls_context(TLSConfig(max_version="TLS99"))
+
+
+# --- http_headers ----------------------------------------------------------------------------
+
+
+def test_http_headers_values_secrets_and_files_are_added(tmp_path: Path) -> None:
+    tenant = tmp_path / "tenant"
+    tenant.write_text("t-1\n")
+    cfg = HTTPConfig(
+        http_headers={
+            "x-team": Header(values=["sre", "ops"]),
+            "X-Key": Header(secrets=["k3y"]),
+            "X-Tenant": Header(files=[str(tenant)]),
+        }
+    )
+    with HttpSink() as sink:
+        own = {"Content-Type": "application/json", "X-Team": "integration"}
+        transport.request(cfg, "POST", sink.url, BODY, own, 5, "webhook")
+        tenant.write_text("t-2")
+        send(cfg, sink.url)
+        first, second = sink.wait_for(2, timeout=5)
+    # Added after the integration's own value of the same header, as Go's Header.Add does.
+    assert first.headers.get_all("X-Team") == ["integration", "sre", "ops"]
+    assert (first.headers["X-Key"], first.headers["X-Tenant"]) == ("k3y", "t-1")
+    assert second.headers["X-Tenant"] == "t-2"  # files are read at every request
+
+
+def test_an_unreadable_header_file_is_retryable_and_names_the_file(tmp_path: Path) -> None:
+    cfg = HTTPConfig(http_headers={"X-Tenant": Header(files=[str(tmp_path / "missing")])})
+    with HttpSink() as sink, pytest.raises(NotifyError, match="cannot read http_headers file") as failure:
+        send(cfg, sink.url)
+    assert failure.value.retryable and str(tmp_path / "missing") in str(failure.value)
+    assert sink.requests == []
+
+
+def test_cookies_and_credentials_stay_behind_once_a_redirect_leaves_the_host() -> None:
+    cfg = HTTPConfig(
+        authorization=Authorization("Bearer", "s3cret"),
+        http_headers={"Cookie": Header(values=["session=1"]), "X-Team": Header(values=["sre"])},
+    )
+    routes = {"/a": (307, "http://localhost:{port}/b"), "/b": (307, "http://127.0.0.1:{port}/c")}
+    with RedirectServer(routes) as server:
+        send(cfg, server.url + "/a")
+    seen = [
+        (s.path, s.headers["Cookie"], s.headers["Authorization"], s.headers["X-Team"]) for s in server.seen
+    ]
+    assert seen == [
+        ("/a", "session=1", "Bearer s3cret", "sre"),
+        ("/b", None, None, "sre"),
+        ("/c", None, None, "sre"),  # back on the first host, but Go's rule is sticky
+    ]
+
+
+# --- proxy_connect_header --------------------------------------------------------------------
+
+
+def test_proxy_connect_headers_go_on_the_connect_only() -> None:
+    proxy = TunnelProxy()
+    try:
+        with HttpSink(tls=True) as receiver:
+            cfg = HTTPConfig(
+                proxy_url=f"http://pu:pp@127.0.0.1:{proxy.port}",
+                proxy_connect_header={"X-Proxy-Token": ["a", "b"]},
+                tls_config=TLSConfig(ca_file=receiver.ca_file),
+            )
+            send(cfg, f"https://localhost:{receiver.port}/hook")
+            request = receiver.wait_for(1, timeout=5)[0]
+        [head] = proxy.heads
+        connect = connect_headers(head)
+        assert connect.get_all("X-Proxy-Token") == ["a", "b"]
+        assert connect["Proxy-Authorization"] == "Basic " + base64.b64encode(b"pu:pp").decode()
+        assert request.headers["X-Proxy-Token"] is None  # not inside the tunnel
+    finally:
+        proxy.close()
+
+
+def test_proxy_connect_headers_are_not_sent_with_forwarded_http_requests() -> None:
+    with HttpSink() as proxy:
+        cfg = HTTPConfig(
+            proxy_url=f"http://pu:pp@127.0.0.1:{proxy.port}", proxy_connect_header={"X-Proxy-Token": ["a"]}
+        )
+        send(cfg, "http://receiver.invalid/hook")
+        request = proxy.wait_for(1, timeout=5)[0]
+    assert request.path == "http://receiver.invalid/hook"
+    assert request.headers["X-Proxy-Token"] is None  # Go's ProxyConnectHeader is for CONNECT
+    assert request.headers["Proxy-Authorization"] == "Basic " + base64.b64encode(b"pu:pp").decode()
+
+
+# --- oauth2 ----------------------------------------------------------------------------------
+
+
+class TokenIssuer:
+    """A token endpoint's answers: a new token (tok-1, tok-2, ...) for each request it accepts;
+    with `params_only`, requests carrying the client credentials in a header are refused."""
+
+    def __init__(self, expires_in: int = 3600, token_type: str = "bearer", params_only: bool = False) -> None:
+        self.expires_in, self.token_type, self.params_only = expires_in, token_type, params_only
+        self.issued = 0
+
+    def __call__(self, request: ReceivedRequest) -> tuple[int, bytes, str]:
+        if self.params_only and request.headers["Authorization"]:
+            return 401, orjson.dumps({"error": "invalid_client"}), "application/json"
+        self.issued += 1
+        answer = {"access_token": f"tok-{self.issued}", "token_type": self.token_type}
+        return 200, orjson.dumps({**answer, "expires_in": self.expires_in}), "application/json"
+
+
+def oauth2(token_url: str, **settings: Any) -> HTTPConfig:
+    fields: dict[str, Any] = {"client_id": "alerter id", "client_secret": "s&cr3t", **settings}
+    return HTTPConfig(oauth2=OAuth2(token_url=token_url, **fields))
+
+
+def form(request: ReceivedRequest) -> dict[str, list[str]]:
+    return parse_qs(request.body.decode())
+
+
+def basic_pair(request: ReceivedRequest) -> str:
+    return base64.b64decode(request.headers["Authorization"].removeprefix("Basic ")).decode()
+
+
+@pytest.fixture(autouse=True)
+def fresh_tokens() -> Iterator[None]:
+    """Tokens are cached per process; every test starts without one."""
+    transport._token_source.cache_clear()
+    yield
+    transport._token_source.cache_clear()
+
+
+def test_oauth2_token_is_fetched_once_cached_and_sent() -> None:
+    with HttpSink(responder=TokenIssuer()) as idp, HttpSink() as receiver:
+        cfg = oauth2(
+            idp.url + "token", scopes=["alerts.write", "alerts.read"], endpoint_params={"aud": "api"}
+        )
+        send(cfg, receiver.url)
+        send(cfg, receiver.url)
+        sends = receiver.wait_for(2, timeout=5)
+        [token_request] = idp.requests
+    assert [r.headers["Authorization"] for r in sends] == ["Bearer tok-1", "Bearer tok-1"]
+    assert (token_request.method, token_request.path) == ("POST", "/token")
+    assert token_request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert token_request.headers["User-Agent"] == USER_AGENT
+    # golang.org/x/oauth2: the credentials URL-encoded in a Basic header, first.
+    assert basic_pair(token_request) == "alerter+id:s%26cr3t"
+    assert form(token_request) == {
+        "grant_type": ["client_credentials"],
+        "scope": ["alerts.write alerts.read"],
+        "aud": ["api"],
+    }
+
+
+def test_an_expiring_token_is_fetched_again() -> None:
+    # Ten seconds before its expiry a token counts as expired, so this one is never reused.
+    with HttpSink(responder=TokenIssuer(expires_in=5)) as idp, HttpSink() as receiver:
+        cfg = oauth2(idp.url)
+        send(cfg, receiver.url)
+        send(cfg, receiver.url)
+        sends = receiver.wait_for(2, timeout=5)
+    assert [r.headers["Authorization"] for r in sends] == ["Bearer tok-1", "Bearer tok-2"]
+    assert len(idp.requests) == 2
+
+
+def test_a_rotated_client_secret_file_fetches_a_new_token(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("first\n")
+    with HttpSink(responder=TokenIssuer()) as idp, HttpSink() as receiver:
+        cfg = oauth2(idp.url, client_secret="", client_secret_file=str(secret))
+        send(cfg, receiver.url)
+        send(cfg, receiver.url)
+        secret.write_text("second")
+        send(cfg, receiver.url)
+        sends = receiver.wait_for(3, timeout=5)
+    assert [r.headers["Authorization"] for r in sends] == ["Bearer tok-1", "Bearer tok-1", "Bearer tok-2"]
+    assert [basic_pair(r) for r in idp.requests] == ["alerter+id:first", "alerter+id:second"]
+
+
+def test_credentials_move_to_the_form_when_the_endpoint_refuses_the_header_and_stay_there() -> None:
+    with HttpSink(responder=TokenIssuer(expires_in=5, params_only=True)) as idp, HttpSink() as receiver:
+        cfg = oauth2(idp.url)
+        send(cfg, receiver.url)
+        send(cfg, receiver.url)
+        sends = receiver.wait_for(2, timeout=5)
+    assert [r.headers["Authorization"] for r in sends] == ["Bearer tok-1", "Bearer tok-2"]
+    header_try, params_try, second = idp.requests
+    assert header_try.headers["Authorization"] is not None
+    assert form(params_try) == {
+        "client_id": ["alerter id"],
+        "client_secret": ["s&cr3t"],
+        "grant_type": ["client_credentials"],
+    }
+    assert second.headers["Authorization"] is None  # the way that worked is kept
+
+
+def test_a_refused_token_request_is_retryable_and_keeps_the_secret_out() -> None:
+    refusal = orjson.dumps({"error": "invalid_client", "error_description": "unknown client"})
+    with (
+        HttpSink(responder=lambda _: (401, refusal, "application/json")) as idp,
+        HttpSink() as receiver,
+        pytest.raises(NotifyError) as failure,
+    ):
+        send(oauth2(idp.url + "oauth/token?tenant=t0k3n"), receiver.url + "hook")
+    message = str(failure.value)
+    assert failure.value.retryable
+    assert message.startswith(f"webhook POST to http://127.0.0.1:{receiver.port}/<redacted>: oauth2 token")
+    assert (
+        f"request to http://127.0.0.1:{idp.port}/<redacted> failed: the token endpoint answered 401"
+        in message
+    )
+    assert "(invalid_client unknown client)" in message and "check oauth2 client_id" in message
+    assert "s&cr3t" not in message and "t0k3n" not in message
+    assert receiver.requests == []
+    assert len(idp.requests) == 2  # the header, then the form
+
+
+@pytest.mark.parametrize(
+    ("answer", "content_type", "authorization"),
+    [
+        (b"access_token=abc&token_type=mac&expires_in=3600", "text/plain; charset=utf-8", "MAC abc"),
+        (b"access_token=abc", "application/x-www-form-urlencoded", "Bearer abc"),
+        (b'{"access_token": "abc", "token_type": "DPoP"}', "application/json", "DPoP abc"),
+    ],
+)
+def test_token_answers_as_form_or_json_and_their_token_types(
+    answer: bytes, content_type: str, authorization: str
+) -> None:
+    with HttpSink(responder=lambda _: (200, answer, content_type)) as idp, HttpSink() as receiver:
+        send(oauth2(idp.url), receiver.url)
+        assert receiver.wait_for(1, timeout=5)[0].headers["Authorization"] == authorization
+
+
+def test_a_token_answer_without_access_token_is_an_error() -> None:
+    with (
+        HttpSink(responder=lambda _: (200, b'{"token_type": "bearer"}', "application/json")) as idp,
+        pytest.raises(NotifyError, match="answer has no access_token; check oauth2 token_url") as failure,
+    ):
+        send(oauth2(idp.url), "http://192.0.2.1/")
+    assert failure.value.retryable
+
+
+def test_the_token_endpoint_is_reached_with_the_oauth2_blocks_own_tls_config() -> None:
+    with HttpSink(tls=True, responder=TokenIssuer()) as idp, HttpSink() as receiver:
+        url = f"https://localhost:{idp.port}/token"
+        send(oauth2(url, tls_config=TLSConfig(ca_file=idp.ca_file)), receiver.url)
+        assert receiver.wait_for(1, timeout=5)[0].headers["Authorization"] == "Bearer tok-1"
+        # The http_config's own tls_config is for the receiver, not for the token endpoint.
+        untrusted = oauth2(url)
+        untrusted.tls_config = TLSConfig(ca_file=idp.ca_file)
+        with pytest.raises(NotifyError, match=r"oauth2 token request .* TLS handshake failed"):
+            send(untrusted, receiver.url)
+
+
+def test_the_token_endpoint_is_reached_through_the_oauth2_proxy_with_its_connect_headers() -> None:
+    proxy = TunnelProxy()
+    try:
+        with HttpSink(tls=True, responder=TokenIssuer()) as idp, HttpSink() as receiver:
+            cfg = oauth2(
+                f"https://localhost:{idp.port}/token",
+                tls_config=TLSConfig(ca_file=idp.ca_file),
+                proxy_url=f"http://127.0.0.1:{proxy.port}",
+                proxy_connect_header={"X-Proxy-Token": ["idp-pass"]},
+            )
+            send(cfg, receiver.url)  # the receiver itself is reached direct
+            assert receiver.wait_for(1, timeout=5)[0].headers["Authorization"] == "Bearer tok-1"
+        [head] = proxy.heads
+        assert head.startswith(f"CONNECT localhost:{idp.port} ")
+        assert connect_headers(head)["X-Proxy-Token"] == "idp-pass"
+    finally:
+        proxy.close()

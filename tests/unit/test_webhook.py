@@ -1,10 +1,12 @@
-"""The webhook integration against a real local HTTP(S) server: payload, auth, TLS, proxies,
-truncation, retryability and secret-free error messages."""
+"""The webhook integration against a real local HTTP(S) server: payload (with the notification
+reason and route labels), templated `url`, custom `payload`, auth, TLS, proxies, truncation,
+retryability and secret-free error messages."""
 
 from __future__ import annotations
 
 import base64
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +16,7 @@ from app.notify.errors import NotifyError
 from app.notify.integrations.webhook import send_webhook
 from app.notify.message import Notification
 from app.notify.transport import USER_AGENT
+from app.template import Templates
 from tests.support.http_sink import HttpSink
 from tests.support.sendctx import send_ctx
 
@@ -31,7 +34,9 @@ def make_alert(ends_at: float = NOW + 300, **labels: str) -> Alert:
     )
 
 
-def make_notification(alerts: list[Alert], receiver: str = "ops-hook") -> Notification:
+def make_notification(
+    alerts: list[Alert], receiver: str = "ops-hook", route_labels: dict[str, str] | None = None
+) -> Notification:
     return Notification.build(
         receiver=receiver,
         group_key='{}/{severity="page"}:{alertname="InstanceDown"}',
@@ -39,6 +44,8 @@ def make_notification(alerts: list[Alert], receiver: str = "ops-hook") -> Notifi
         alerts=alerts,
         now=NOW,
         external_url="http://alerter.test:9093",
+        route_labels=route_labels,
+        notification_reason="new alerts added",
     )
 
 
@@ -55,6 +62,7 @@ def test_payload_has_alertmanagers_version_4_shape(tmp_path: Path) -> None:
             make_alert(NOW - 10, alertname="InstanceDown", instance="a:9100", job="node"),
         ],
         receiver="team.ops",
+        route_labels={"owner": "sre"},
     )
     with HttpSink() as sink:
         send_webhook(WebhookConfig(url=sink.url + "hooks/alerts"), n, send_ctx(5))
@@ -90,14 +98,32 @@ def test_payload_has_alertmanagers_version_4_shape(tmp_path: Path) -> None:
                 "fingerprint": "fp-b:9100",
             },
         ],
+        "notification_reason": "new alerts added",
         "groupLabels": {"alertname": "InstanceDown"},
         "commonLabels": {"alertname": "InstanceDown", "job": "node"},
         "commonAnnotations": summary,
+        "routeLabels": {"owner": "sre"},
         "externalURL": "http://alerter.test:9093",
         "version": "4",
         "groupKey": '{}/{severity="page"}:{alertname="InstanceDown"}',
         "truncatedAlerts": 0,
     }
+    # In the order Go writes the fields, encoded as Go's json.Encoder does (a final newline).
+    assert list(request.json) == [
+        "receiver",
+        "status",
+        "alerts",
+        "notification_reason",
+        "groupLabels",
+        "commonLabels",
+        "commonAnnotations",
+        "routeLabels",
+        "externalURL",
+        "version",
+        "groupKey",
+        "truncatedAlerts",
+    ]
+    assert request.body.endswith(b"}\n")
 
 
 def test_all_resolved_notification_has_status_resolved() -> None:
@@ -184,7 +210,7 @@ def test_client_errors_are_permanent_and_name_what_to_check(status: int) -> None
     for secret in ("services", "XXXXSECRET", "hunter2"):
         assert secret not in str(err)
     if status == 401:
-        assert "check basic_auth or authorization" in str(err)
+        assert "check basic_auth, authorization or oauth2" in str(err)
 
 
 def test_server_errors_are_retryable_and_a_retry_can_succeed() -> None:
@@ -297,11 +323,151 @@ def test_redirects_are_not_followed_when_disabled() -> None:
     assert not failure.value.retryable
 
 
-def test_custom_payload_templates_are_refused_clearly() -> None:
-    with pytest.raises(NotifyError, match="custom `payload` templates are not supported") as failure:
+# --- templated url --------------------------------------------------------------------------
+
+
+def test_a_templated_url_is_rendered_for_each_notification() -> None:
+    with HttpSink() as sink:
+        cfg = WebhookConfig(
+            url=sink.url + "hooks/{{ .CommonLabels.alertname }}/{{ .CommonLabels.job | toLower }}"
+        )
+        send_webhook(cfg, down("a"), send_ctx(5))
+        other = make_notification([make_alert(alertname="DiskFull", job="DB")])
+        send_webhook(cfg, other, send_ctx(5))
+        paths = [r.path for r in sink.wait_for(2, timeout=5)]
+    assert paths == ["/hooks/InstanceDown/node", "/hooks/DiskFull/db"]
+
+
+def test_a_url_file_is_a_template_too(tmp_path: Path) -> None:
+    with HttpSink() as sink:
+        url_file = tmp_path / "url"
+        url_file.write_text(sink.url + "by-receiver/{{ .Receiver }}\n")
+        send_webhook(WebhookConfig(url_file=str(url_file)), down("a"), send_ctx(5))
+        assert sink.wait_for(1, timeout=5)[0].path == "/by-receiver/ops-hook"
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        (
+            "{{ .CommonLabels.target }}",
+            "the URL is empty after templating; check the template in url or url_file",
+        ),
+        ("{{ .CommonLabels.job }}://hooks.test/t0k3n", 'not valid (unsupported scheme "node" for URL)'),
+        ("http://hooks.test/{{ .CommonLabels.job }}\n", "not valid (net/url: invalid control character"),
+        ("http://hooks.test/{{ .Nope }}", "cannot render the webhook url template"),
+    ],
+)
+def test_a_url_template_that_gives_no_usable_url_is_a_permanent_error(url: str, problem: str) -> None:
+    with pytest.raises(NotifyError) as failure:
+        send_webhook(WebhookConfig(url=url), down("a"), send_ctx(5))
+    assert not failure.value.retryable
+    assert problem in str(failure.value)
+    assert "t0k3n" not in str(failure.value) and "hooks.test" not in str(failure.value)
+
+
+def test_errors_of_a_templated_url_do_not_quote_its_path() -> None:
+    with pytest.raises(NotifyError) as failure:
         send_webhook(
-            WebhookConfig(url="http://127.0.0.1:1/", payload={"text": "{{ .Status }}"}),
+            WebhookConfig(url="http://127.0.0.1:1/{{ .CommonLabels.job }}?token=hunter2"),
             down("a"),
             send_ctx(5),
         )
+    assert failure.value.retryable
+    assert "http://127.0.0.1:1/<redacted>" in str(failure.value)
+    assert "hunter2" not in str(failure.value) and "node" not in str(failure.value)
+
+
+# --- custom payload --------------------------------------------------------------------------
+
+
+def test_a_custom_payload_is_rendered_and_read_as_alertmanager_does() -> None:
+    custom = {
+        # "FIRING: InstanceDown" reads as a YAML map, so Alertmanager sends a map; so does alerter.
+        "text": "{{ .Status | toUpper }}: {{ .CommonLabels.alertname }}",
+        "title": "{{ .Status | toUpper }} {{ .CommonLabels.alertname }}",
+        "count": "{{ len .Alerts }}",  # rendered "2", read as YAML: the number 2
+        "instances": "{{ range .Alerts }}- {{ .Labels.instance }}\n{{ end }}",  # a YAML list
+        "labels": "{{ .CommonLabels | toJson }}",  # JSON is YAML: a map
+        "quoted": "'{{ len .Alerts }}'",  # a YAML string stays the string, quotes included
+        "static": 5,
+        "nested": {"{{ .Status }}": ["{{ .ExternalURL }}", True, None]},
+        "reason": "{{ .NotificationReason }}",
+        "group": "{{ .GroupLabels.alertname }}",
+        1: "not a string key: left out, as Alertmanager does",
+    }
+    with HttpSink() as sink:
+        send_webhook(WebhookConfig(url=sink.url, payload=custom), down("a", "b"), send_ctx(5))
+        [request] = sink.wait_for(1, timeout=5)
+    assert request.json == {
+        "count": 2,
+        "group": "InstanceDown",
+        "instances": ["a", "b"],
+        "labels": {"alertname": "InstanceDown", "job": "node"},
+        "nested": {"firing": ["http://alerter.test:9093", True, None]},
+        "quoted": "'2'",
+        "reason": "new alerts added",
+        "static": 5,
+        "text": {"FIRING": "InstanceDown"},
+        "title": "FIRING InstanceDown",
+    }
+    assert list(request.json) == sorted(request.json)  # Go writes map keys sorted
+    assert request.headers["Content-Type"] == "application/json"
+
+
+def test_a_custom_payload_template_string_can_produce_the_whole_document() -> None:
+    templates = Templates(
+        {
+            "custom.tmpl": '{{ define "hook.json" }}{"state": "{{ .Status }}", '
+            '"hosts": [{{ range $i, $a := .Alerts }}{{ if $i }}, {{ end }}"{{ $a.Labels.instance }}"'
+            "{{ end }}]}{{ end }}"
+        }
+    )
+    with HttpSink() as sink:
+        cfg = WebhookConfig(url=sink.url, payload='{{ template "hook.json" . }}', max_alerts=2)
+        send_webhook(cfg, down("a", "b", "c"), send_ctx(5, templates))
+        [request] = sink.wait_for(1, timeout=5)
+    # max_alerts cuts the alerts before the payload is rendered.
+    assert request.json == {"hosts": ["a", "b"], "state": "firing"}
+
+
+def test_templates_see_route_labels_as_rendered_and_the_notification_reason() -> None:
+    n = make_notification(
+        [make_alert(alertname="InstanceDown", instance="a")],
+        route_labels={"owner": "db", "raw": "{{ .Status }}"},
+    )
+    custom = {
+        "owner": "{{ .RouteLabels.owner }}",
+        "fn": '{{ routeLabels "owner" }}',
+        # Route labels arrive rendered: routeLabels returns them as they are, never renders again.
+        "verbatim": '{{ routeLabels "raw" }}',
+        "missing": '{{ routeLabels "nope" }}',
+        "why": "{{ .NotificationReason }}",
+    }
+    with HttpSink() as sink:
+        send_webhook(WebhookConfig(url=sink.url, payload=custom), n, send_ctx(5))
+        [request] = sink.wait_for(1, timeout=5)
+    assert request.json == {
+        "fn": "db",
+        "missing": None,  # an empty rendering reads as YAML null, as in Alertmanager
+        "owner": "db",
+        "verbatim": "{{ .Status }}",
+        "why": "new alerts added",
+    }
+
+
+@pytest.mark.parametrize(
+    ("custom", "problem"),
+    [
+        ({"text": "{{ .GroupKey }}"}, "cannot render the payload template"),  # the data, not the message
+        ({"{{ .Nope }}": "x"}, "cannot render the payload template"),
+        ({"big": "{{ if true }}.inf{{ end }}"}, "payload template: json: unsupported value: inf"),
+    ],
+)
+def test_a_custom_payload_that_cannot_be_rendered_is_a_permanent_error(custom: Any, problem: str) -> None:
+    with HttpSink() as sink:
+        with pytest.raises(NotifyError) as failure:
+            send_webhook(WebhookConfig(url=sink.url, payload=custom), down("a"), send_ctx(5))
+        assert sink.requests == []
     assert not failure.value.retryable
+    assert problem in str(failure.value)

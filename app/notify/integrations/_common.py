@@ -1,5 +1,6 @@
 """What Alertmanager's integrations share: truncation with its marker, secrets read inline or
-from their `_file`, a JSON request, and the verdict on the answer (Alertmanager's Retrier).
+from their `_file`, templated structures (DeepCopyWithTemplate), a JSON request, and the verdict
+on the answer (Alertmanager's Retrier).
 
 Integration modules use these instead of writing their own, so that every integration truncates,
 retries and reports a refusal the same way.
@@ -9,13 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import posixpath
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
+import yaml
 
+from app import goyaml
 from app.config import GLOBAL_URL_DEFAULTS, HTTPConfig, RawIntegration
 from app.config.integrations import INTEGRATIONS
 from app.durations import parse_go_duration
@@ -193,6 +197,41 @@ def go_json(payload: Any) -> bytes:
     for raw, escaped in _GO_ESCAPES:
         body = body.replace(raw, escaped)
     return body + b"\n"
+
+
+def _json_value(value: Any, what: str) -> Any:
+    """A value read from YAML, as Go's encoding/json sends it: maps keep their string keys only
+    (sorted, as Go writes maps) and infinities and NaN cannot be sent."""
+    if isinstance(value, dict):
+        return {k: _json_value(value[k], what) for k in sorted(k for k in value if isinstance(k, str))}
+    if isinstance(value, list):
+        return [_json_value(v, what) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise NotifyError(f"{what} template: json: unsupported value: {value}", retryable=False)
+    return value
+
+
+def rendered_structure(value: Any, render: Callable[[str], str], what: str) -> Any:
+    """Alertmanager's DeepCopyWithTemplate (Jira's `fields`, the webhook's `payload`), ready for
+    its JSON encoder: every string, map keys too, is rendered; a rendered string that yaml.v2
+    reads as anything but a plain string (a number, boolean, null, list or map) becomes that
+    value, used as read and not rendered again; other values are copied. `what` names the
+    setting in errors (`render` raises its own)."""
+    if isinstance(value, str):
+        text = render(value)
+        try:
+            parsed = goyaml.load(text)
+        except yaml.YAMLError:
+            return text
+        return text if isinstance(parsed, str) else _json_value(parsed, what)
+    if isinstance(value, list):
+        return [rendered_structure(v, render, what) for v in value]
+    if isinstance(value, dict):
+        rendered = {
+            render(k): rendered_structure(v, render, what) for k, v in value.items() if isinstance(k, str)
+        }
+        return _json_value(rendered, what)
+    return _json_value(value, what)
 
 
 def send_json(

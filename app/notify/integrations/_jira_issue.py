@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-import yaml
 
-from app import goyaml
 from app.notify.errors import NotifyError
-from app.notify.integrations._common import truncate_runes
+from app.notify.integrations._common import rendered_structure, truncate_runes
 from app.notify.message import Notification
 
 log = logging.getLogger(__name__)
@@ -94,38 +91,6 @@ def _description(text: str, api_v3: bool) -> Any:
         ) from None
 
 
-def _json_value(value: Any) -> Any:
-    """A value read from YAML, as Go's encoding/json sends it: maps keep their string keys only
-    (sorted, as Go writes maps) and infinities and NaN cannot be sent."""
-    if isinstance(value, dict):
-        return {k: _json_value(value[k]) for k in sorted(k for k in value if isinstance(k, str))}
-    if isinstance(value, list):
-        return [_json_value(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        raise NotifyError(f"fields template: json: unsupported value: {value}", retryable=False)
-    return value
-
-
-def _rendered_field(value: Any, render: Render) -> Any:
-    """Alertmanager's DeepCopyWithTemplate: strings (map keys too) rendered, then read as YAML
-    when they hold anything but a plain string; other values copied."""
-    if isinstance(value, str):
-        text = render(value, "fields")
-        try:
-            parsed = goyaml.load(text)
-        except yaml.YAMLError:
-            return text
-        return text if isinstance(parsed, str) else _json_value(parsed)
-    if isinstance(value, list):
-        return [_rendered_field(v, render) for v in value]
-    if isinstance(value, dict):
-        rendered = {
-            render(k, "fields"): _rendered_field(v, render) for k, v in value.items() if isinstance(k, str)
-        }
-        return _json_value(rendered)
-    return _json_value(value)
-
-
 def issue_fields(
     values: dict[str, Any], n: Notification, render: Render, api_url: str, updating: bool
 ) -> dict[str, Any]:
@@ -142,7 +107,10 @@ def issue_fields(
     project = render(values.get("project", ""), "project")
     issue_type = render(values.get("issue_type", ""), "issue_type")
     # The custom fields' own names are used as written; names inside their values are rendered.
-    custom = {k: _rendered_field(v, render) for k, v in (values.get("fields") or {}).items()}
+    custom = {
+        k: rendered_structure(v, lambda text: render(text, "fields"), "fields")
+        for k, v in (values.get("fields") or {}).items()
+    }
     description = render(description_config.template, "description")
     labels = [render(label, f"labels[{i}]") for i, label in enumerate(values.get("labels") or [])]
     priority = render(values.get("priority", DEFAULT_PRIORITY), "priority")
