@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, request
 from app import __version__
 from app.alerts import Alert
 from app.api.ingest import ingest
+from app.durability import WriteNotDurable
 from app.gcpause import gc_paused
 from app.matchers import Matcher, matches_all, parse_matcher
 from app.route import find_route
@@ -219,6 +220,8 @@ def post_silences() -> Response:
         return error_response(str(err), 400)
     except SilenceNotFound as err:
         return error_response(str(err), 404)
+    except WriteNotDurable as err:
+        return error_response(str(err), 500)
     return json_response({"silenceID": sid})
 
 
@@ -238,6 +241,6 @@ def delete_silence(sid: str) -> Response:
         rt.silences.expire(sid)
     except SilenceNotFound as err:
         return error_response(str(err), 404)
-    except SilenceError as err:
+    except (SilenceError, WriteNotDurable) as err:
         return error_response(str(err), 500)
     return Response(status=200)
