@@ -148,6 +148,12 @@ def parse_settings(argv: list[str], prog: str = "alerter") -> Settings:
             parse_peer(peer)
         except ValueError as err:
             build_parser(prog).error(str(err))
+    if ns.probe_timeout >= ns.tcp_timeout:
+        build_parser(prog).error(
+            f"--cluster.probe-timeout ({ns.probe_timeout:g}s) must be shorter than --cluster.tcp-timeout "
+            f"({ns.tcp_timeout:g}s): a silence or notification-log write waits up to the probe timeout "
+            "for a Redis replica's acknowledgement, and a read that waits the TCP timeout fails"
+        )
     values = {k: v for k, v in vars(ns).items() if k in Settings.__dataclass_fields__}
     listen_given = any(a == "--web.listen-address" or a.startswith("--web.listen-address=") for a in argv)
     return Settings(**values, features=frozenset(features), serve_worker_metrics=listen_given)

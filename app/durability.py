@@ -261,12 +261,13 @@ class ReplicaAcks(Writer):
     def run(self, script: Script, keys: list[str], args: list[Any], changes: Changes) -> Any:
         if not self.online_replicas():
             return script(keys=keys, args=args)
-        try:
-            reply, acked = self._run_and_wait(script, keys, args)
-        except redis.exceptions.NoScriptError:
-            # A server that never ran the script (a master promoted by a failover): load it once.
-            self.r.script_load(script.script)
-            reply, acked = self._run_and_wait(script, keys, args)
+        # EVAL with the script's text, not EVALSHA: on a server that does not know the script yet
+        # (any master promoted by a failover) EVALSHA would fail, and the WAIT queued behind it
+        # would still block until the timeout. Redis caches the compiled script by its hash.
+        pipe = self.r.pipeline(transaction=False)
+        pipe.eval(script.script, len(keys), *keys, *args)
+        pipe.execute_command("WAIT", 1, max(1, int(self.timeout * 1000)))
+        reply, acked = pipe.execute()
         if acked < 1:
             self._checked_at = -math.inf
             metrics.replica_ack_timeouts.inc()
@@ -276,13 +277,6 @@ class ReplicaAcks(Writer):
                 extra={"fields": {"key": keys[0], "timeout": self.timeout}},
             )
         return reply
-
-    def _run_and_wait(self, script: Script, keys: list[str], args: list[Any]) -> tuple[Any, int]:
-        pipe = self.r.pipeline(transaction=False)
-        pipe.evalsha(script.sha, len(keys), *keys, *args)
-        pipe.execute_command("WAIT", 1, max(1, int(self.timeout * 1000)))
-        reply, acked = pipe.execute()
-        return reply, int(acked)
 
 
 def _count_online(info: dict[str, Any]) -> int:

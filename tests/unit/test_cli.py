@@ -55,6 +55,8 @@ def test_redis_url_from_environment_and_empty_listen_address_means_embedded(
         (["--log.format=xml"], "--log.format"),
         (["--enable-feature=time-travel"], "--enable-feature"),
         (["--no-such-flag"], "--no-such-flag"),
+        # A write waits up to the probe timeout for a replica; the socket must outlast that wait.
+        (["--cluster.probe-timeout=10s"], "must be shorter than --cluster.tcp-timeout (10s)"),
     ],
 )
 def test_bad_values_are_refused_naming_the_flag(

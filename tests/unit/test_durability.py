@@ -282,14 +282,25 @@ def test_a_master_without_replicas_is_never_sent_wait(redis_server: RedisServer)
     assert "cmdstat_wait" not in client.info("commandstats")
 
 
-def test_a_master_that_never_ran_the_script_gets_it_loaded(
+def test_a_master_that_never_ran_the_script_writes_at_once(
     replicated: tuple[RedisServer, RedisServer],
 ) -> None:
-    """After a failover the new master has none of the scripts: the pipeline's EVALSHA fails
-    with NOSCRIPT, and the writer loads the script and writes."""
+    """Regression: a master promoted by a failover knows none of the scripts. The pipeline once
+    sent EVALSHA, which failed with NOSCRIPT while the WAIT behind it blocked for the whole
+    timeout, so the write landed only after it, on a retry."""
     master, replica = replicated
     client = master.client()
     silences = SilenceStore(client, KEYS, retention=3600, writer=ReplicaAcks(client, timeout=30))
     client.script_flush()
-    sid = silences.set(silence_from_api(silence("Q", starts=time.time())))
-    assert replica.client().hkeys(KEYS.silences) == [sid.encode()]
+    replica.process.pause()
+    answered: list[str] = []
+    body = silence_from_api(silence("Q", starts=time.time()))
+    writer = threading.Thread(target=lambda: answered.append(silences.set(body)))
+    try:
+        writer.start()
+        # On the master before any replica could confirm it: the script ran first in the pipeline.
+        wait_until(lambda: client.hkeys(KEYS.silences), 10, message="no silence on the master")
+    finally:
+        replica.process.resume()
+    writer.join(timeout=30)
+    assert replica.client().hkeys(KEYS.silences) == [answered[0].encode()]
