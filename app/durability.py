@@ -33,8 +33,6 @@ import orjson
 import redis
 from redis.commands.core import Script
 
-from app import metrics
-
 log = logging.getLogger(__name__)
 
 # One change to a hash field, as the write-ahead log records it: ("set", key, field, value), or
@@ -269,6 +267,10 @@ class ReplicaAcks(Writer):
         pipe.execute_command("WAIT", 1, max(1, int(self.timeout * 1000)))
         reply, acked = pipe.execute()
         if acked < 1:
+            # Imported here: app.cli imports this module (through app.backend) before it points
+            # prometheus_client at the web tier's shared metrics directory, which must come first.
+            from app import metrics
+
             self._checked_at = -math.inf
             metrics.replica_ack_timeouts.inc()
             log.warning(

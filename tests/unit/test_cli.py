@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from app.cli import parse_settings
@@ -66,3 +69,12 @@ def test_bad_values_are_refused_naming_the_flag(
         parse_settings(argv)
     assert exit_info.value.code == 2
     assert named in capsys.readouterr().err
+
+
+def test_importing_the_cli_leaves_prometheus_client_unimported() -> None:
+    """Regression: `alerter web` points prometheus_client at a shared metrics directory before
+    importing it; a module the cli imports that pulled in app.metrics first (app.durability did,
+    through app.backend) left each gunicorn worker counting alone, so /metrics lost counts."""
+    probe = "import sys, app.cli; print('prometheus_client' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
