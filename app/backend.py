@@ -2,7 +2,10 @@
 
 Embedded mode keeps the whole shared state in one process and writes it under
 `--storage.path` (Alertmanager keeps its silences and notification log there), restoring it at
-start, so that a restart forgets neither what was silenced nor what was already sent.
+start, so that a restart forgets neither what was silenced nor what was already sent: a snapshot
+of everything every --cluster.pushpull-interval, and between snapshots a write-ahead log of
+every silence and notification-log write (app/durability.py), so that a SIGKILL loses none
+that was acknowledged.
 
 Otherwise `--redis.url` (or REDIS_URL) names one server, or `--cluster.peer` names Redis nodes or
 the Sentinels that watch them. Credentials come from each URL's user info, or for the server that
@@ -31,6 +34,7 @@ from redis.sentinel import Sentinel, SentinelManagedConnection
 
 from app.config import SECRET, ConfigError, TLSConfig
 from app.config.clustertls import load_cluster_tls
+from app.durability import WriteAheadLog, Writer, fsync_directory
 from app.notify.transport import tls_context
 from app.redis_keys import Keys
 from app.settings import Settings
@@ -403,11 +407,18 @@ def _snapshot_path(settings: Settings) -> Path:
     return Path(settings.storage_path) / SNAPSHOT_FILE
 
 
-def save_snapshot(client: redis.Redis, keys: Keys, settings: Settings) -> int:
+def save_snapshot(client: redis.Redis, keys: Keys, settings: Settings, writer: Writer) -> int:
+    """Snapshot the state as a checkpoint of `writer` (the write-ahead log drops what the
+    snapshot covers); returns how many keys were saved."""
+    return writer.checkpoint(lambda: _write_snapshot(client, keys, settings))
+
+
+def _write_snapshot(client: redis.Redis, keys: Keys, settings: Settings) -> int:
     """Write every hash, set and sorted set under the key prefix to the snapshot file.
 
     Leases and in-flight marks (strings with a TTL) are left out: after a restart they must
-    not block anything. The file is replaced atomically so a crash mid-write keeps the old one.
+    not block anything. The file is fsync'd and replaced atomically, so a crash mid-write keeps
+    the old one, and the write-ahead log it replaces may be deleted once this returns.
     """
     state: dict[str, dict[str, object]] = {}
     for raw_key in client.scan_iter(match=keys.everything, count=1000):
@@ -427,8 +438,18 @@ def save_snapshot(client: redis.Redis, keys: Keys, settings: Settings) -> int:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".snapshot-")
     with os.fdopen(fd, "wb") as f:
         f.write(orjson.dumps(state))
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
+    fsync_directory(path.parent)
     return len(state)
+
+
+def restore_state(client: redis.Redis, settings: Settings) -> WriteAheadLog:
+    """Embedded start: load the last snapshot, then replay the writes acknowledged since (the
+    write-ahead log); returns the log, open for the writes to come."""
+    load_snapshot(client, settings)
+    return WriteAheadLog.recover(Path(settings.storage_path), client)
 
 
 def load_snapshot(client: redis.Redis, settings: Settings) -> int:

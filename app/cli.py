@@ -180,6 +180,12 @@ def parse_settings(argv: list[str], prog: str = "alerter") -> Settings:
     unknown = features - {"classic-mode", "utf8-strict-mode"}
     if unknown:
         build_parser(prog).error(f"--enable-feature: unknown feature(s) {', '.join(sorted(unknown))}")
+    if ns.probe_timeout >= ns.tcp_timeout:
+        build_parser(prog).error(
+            f"--cluster.probe-timeout ({ns.probe_timeout:g}s) must be shorter than --cluster.tcp-timeout "
+            f"({ns.tcp_timeout:g}s): a silence or notification-log write waits up to the probe timeout "
+            "for a Redis replica's acknowledgement, and a read that waits the TCP timeout fails"
+        )
     values = {k: v for k, v in vars(ns).items() if k in Settings.__dataclass_fields__}
     listen_given = _given(argv, "--web.listen-address")
     try:

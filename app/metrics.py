@@ -108,6 +108,11 @@ nflog_lease_lost = Counter(
     "alerter_nflog_lease_lost_total",
     "Sends abandoned because the worker's lease expired before it could send (another worker took over).",
 )
+replica_ack_timeouts = Counter(
+    "alerter_replica_ack_timeouts_total",
+    "Silence and notification-log writes acknowledged although no Redis replica confirmed them "
+    "within --cluster.probe-timeout (WAIT timed out).",
+)
 alert_processing = Summary(
     "alertmanager_dispatcher_alert_processing_duration_seconds",
     "Summary of latencies for the processing of alerts.",

@@ -4,13 +4,16 @@ Alertmanager gossips this log between replicas and still double-sends when gossi
 the log lives in Redis and a lease (SET NX with a TTL) on (group, integration, content) lets
 exactly one worker send a given notification: the holder commits the entry and drops the lease
 in one step after a successful send, drops it after a failure, and a crashed holder's lease
-simply expires so that another worker can retry.
+simply expires so that another worker can retry. A commit returns once the process's `Writer`
+(app/durability.py) made it durable, so a notification logged as sent is not sent again after a
+crash of the embedded process or a Redis failover.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -21,6 +24,7 @@ import orjson
 import redis
 
 from app import redis_scripts
+from app.durability import Writer, deletions
 from app.notify.message import (
     REASON_ALL_RESOLVED,
     REASON_FIRST,
@@ -30,6 +34,8 @@ from app.notify.message import (
     REASON_REPEAT,
 )
 from app.redis_keys import Keys
+
+log = logging.getLogger(__name__)
 
 # Lease tokens: the pid (read each time: forked processes share this module's state), a random
 # part in case a pid is reused, and a counter; cheaper than a uuid4 per notification.
@@ -125,10 +131,13 @@ def needs_update(
 class NotificationLog:
     """Entries in one Redis hash (field = group id + integration), leases as expiring strings."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, retention: float) -> None:
+    def __init__(
+        self, client: redis.Redis, keys: Keys, retention: float, writer: Writer | None = None
+    ) -> None:
         self.r = client
         self.keys = keys
         self.retention = retention
+        self.writer = writer if writer is not None else Writer()
         self._acquire_many = client.register_script(redis_scripts.ACQUIRE_LEASES)
         self._commit = client.register_script(redis_scripts.COMMIT_LEASE)
         self._release = client.register_script(redis_scripts.RELEASE_LEASE)
@@ -191,11 +200,19 @@ class NotificationLog:
         repeat_interval: float,
     ) -> bool:
         """Record a successful send and drop the lease, atomically; False when a newer entry
-        was committed meanwhile and is kept."""
+        was committed meanwhile and is kept. Returns once the entry is durable (see `Writer`)."""
         expiry = min(self.retention, 2 * repeat_interval) if repeat_interval > 0 else self.retention
-        entry = Entry(firing, resolved, now, now + expiry)
-        args = [lease.field, entry.encode(), lease.token, lease.seen]
-        return bool(self._commit(keys=[self.keys.nflog, lease.key], args=args))
+        encoded = Entry(firing, resolved, now, now + expiry).encode()
+        written = bool(
+            self.writer.run(
+                self._commit,
+                keys=[self.keys.nflog, lease.key],
+                args=[lease.field, encoded, lease.token, lease.seen],
+                changes=lambda reply: [("set", self.keys.nflog, lease.field, encoded)] if reply == 1 else [],
+            )
+        )
+        log.debug("notification logged", extra={"fields": {"entry": lease.field, "written": written}})
+        return written
 
     def release(self, lease: Lease) -> None:
         self._release(keys=[lease.key], args=[lease.token])
@@ -208,7 +225,14 @@ class NotificationLog:
                 stale += [field.decode(), raw.decode()]
         if not stale:
             return 0
-        return int(self._delete_unchanged(keys=[self.keys.nflog], args=stale))
+        return int(
+            self.writer.run(
+                self._delete_unchanged,
+                keys=[self.keys.nflog],
+                args=stale,
+                changes=lambda _: deletions(self.keys.nflog, stale),
+            )
+        )
 
 
 def _log_read(raw: bytes | None) -> LogRead:

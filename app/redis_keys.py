@@ -45,7 +45,9 @@ P:gc                 string      "1" with a TTL of --alerts.gc-interval: the loc
 
 RQ keeps its own keys (`rq:*`, queue `alerter`) outside the prefix. The embedded mode's snapshot
 (`backend.save_snapshot`) saves every hash, set and sorted set matching `Keys.everything`; the
-strings (in-flight marks, leases, locks, the silences version) are left out.
+strings (in-flight marks, leases, locks, the silences version) are left out. P:silences and
+P:nflog change only through `app/durability.py`'s `Writer`, whose embedded write-ahead log records
+each change of their fields between snapshots.
 """
 
 from __future__ import annotations

@@ -156,6 +156,22 @@ return deleted
 """
 
 # ---------------------------------------------------------------------------------------------
+# Silences (app/silence.py)
+
+# PUT_SILENCES: store silences (a created one, and the one it replaces, expired) and bump the
+# version counter, in one step. A script rather than MULTI/EXEC because it runs through
+# app/durability.py, which may follow it with WAIT on the same connection, and WAIT cannot
+# block inside a transaction.
+#   KEYS[1]  P:silences, the silences hash
+#   KEYS[2]  P:silences:version, the version counter
+#   ARGV[2i-1], ARGV[2i] (i >= 1)  a silence id and its encoded silence (Silence.encode)
+#   Returns  the new version.
+PUT_SILENCES = """
+for i = 1, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return redis.call('INCR', KEYS[2])
+"""
+
+# ---------------------------------------------------------------------------------------------
 # Group timers (app/timers.py)
 
 # CLAIM_DUE_GROUPS: claim the groups whose timer is due: re-arm each for its group_interval

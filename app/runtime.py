@@ -21,6 +21,7 @@ from app import backend, jobs, metrics
 from app.cluster import Membership, config_hash
 from app.config import Config
 from app.dispatcher import Dispatcher
+from app.durability import ReplicaAcks, Writer
 from app.inhibit import Inhibitor
 from app.nflog import NotificationLog
 from app.notify.pipeline import Notifier
@@ -42,9 +43,14 @@ class Runtime:
         settings: Settings,
         client: redis.Redis | None = None,
         snapshot: ConfigSnapshot | None = None,
+        writer: Writer | None = None,
     ) -> None:
+        """`writer` makes silence and notification-log writes durable: the embedded process
+        passes its write-ahead log; on Redis the default waits for a replica's acknowledgement
+        (app/durability.py)."""
         self.settings = settings
         self.client = client if client is not None else backend.connect(settings)
+        self.writer = writer if writer is not None else self._default_writer()
         self.keys = Keys(settings.key_prefix)
         self.snapshot = snapshot if snapshot is not None else ConfigSnapshot.load(settings)
         metrics.config_last_reload_success.set(1)
@@ -52,9 +58,9 @@ class Runtime:
         metrics.preset_notification_series()
         self._reload_lock = threading.Lock()
         self.store = AlertStore(self.client, self.keys)
-        self.nflog = NotificationLog(self.client, self.keys, settings.data_retention)
+        self.nflog = NotificationLog(self.client, self.keys, settings.data_retention, self.writer)
         self.notifier = Notifier(self.nflog, lease_ttl=settings.peer_timeout)
-        self.silences = SilenceStore(self.client, self.keys, settings.data_retention)
+        self.silences = SilenceStore(self.client, self.keys, settings.data_retention, self.writer)
         self.inhibitor = Inhibitor(lambda: self.snapshot.config.inhibit_rules, self.store.alerts)
         self.dispatcher = Dispatcher(
             self.store,
@@ -69,6 +75,12 @@ class Runtime:
         self.queue = Queue(jobs.QUEUE_NAME, connection=self.client)
         self.started_at = time.time()
         self.membership: Membership | None = None
+
+    def _default_writer(self) -> Writer:
+        """Embedded without a write-ahead log (tests, in-process benchmarks): nothing to wait for."""
+        if self.settings.embedded:
+            return Writer()
+        return ReplicaAcks(self.client, timeout=self.settings.probe_timeout)
 
     def join_cluster(self, role: str) -> None:
         """Publish this process's heartbeat (not in embedded mode: no cluster there)."""

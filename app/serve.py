@@ -139,9 +139,8 @@ def run_all_in_one(settings: Settings) -> int:
     embedded mode (no Redis named)."""
     web_config = _web_config(settings)
     client = backend.connect(settings)
-    if settings.embedded:
-        backend.load_snapshot(client, settings)
-    rt = Runtime(settings, client)
+    writer = backend.restore_state(client, settings) if settings.embedded else None
+    rt = Runtime(settings, client, writer=writer)
     bind_runtime(rt)
     rt.join_cluster("all")
     stop = threading.Event()
@@ -174,7 +173,7 @@ def run_all_in_one(settings: Settings) -> int:
     while any(loop.busy() for loop in loops) and time.monotonic() < deadline:
         time.sleep(0.05)
     if settings.embedded:
-        saved = backend.save_snapshot(rt.client, rt.keys, settings)
+        saved = backend.save_snapshot(rt.client, rt.keys, settings, rt.writer)
         log.info("state saved", extra={"fields": {"path": settings.storage_path, "keys": saved}})
     if rt.membership is not None:
         rt.membership.stop()

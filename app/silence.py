@@ -3,7 +3,8 @@
 Creation, update and expiry follow Alertmanager: an update keeps the id only when the matchers
 are unchanged and the time change is one Alertmanager allows (see `_can_update`); otherwise the
 old silence is expired and a new one with a new id replaces it. Every change bumps a version
-counter, so each process re-reads the silences only when they changed.
+counter, so each process re-reads the silences only when they changed, and goes through the
+process's `Writer` (app/durability.py), so that a silence the API acknowledged outlives a crash.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import redis
 
 from app import redis_scripts
 from app.alerts import Alert
+from app.durability import Writer, deletions
 from app.matchers import Matcher, matches_all
 from app.redis_keys import Keys
 from app.timeutil import format_rfc3339
@@ -119,14 +121,22 @@ def sort_for_api(silences: list[Silence], now: float) -> list[Silence]:
 
 
 class SilenceStore:
-    def __init__(self, client: redis.Redis, keys: Keys, retention: float) -> None:
+    """Silences in the P:silences hash. Writes return once `writer` made them durable (the
+    write-ahead log in embedded mode, a replica's acknowledgement on Redis), so an answered
+    silence outlives a crash."""
+
+    def __init__(
+        self, client: redis.Redis, keys: Keys, retention: float, writer: Writer | None = None
+    ) -> None:
         self.r = client
         self.keys = keys
         self.retention = retention
+        self.writer = writer if writer is not None else Writer()
         self.version_key = keys.silences_version
         self._lock = threading.Lock()
         self._cache: tuple[bytes | None, list[Silence]] = (b"unset", [])
         self._checked_at = -math.inf  # time.monotonic() of the last version check
+        self._put = client.register_script(redis_scripts.PUT_SILENCES)
         self._delete_unchanged = client.register_script(redis_scripts.DELETE_UNCHANGED)
 
     def all(self, max_age: float = 0.0) -> list[Silence]:
@@ -159,11 +169,13 @@ class SilenceStore:
         return Silence.decode(raw)
 
     def _write(self, *silences: Silence) -> None:
-        pipe = self.r.pipeline(transaction=True)
-        for s in silences:
-            pipe.hset(self.keys.silences, s.id, s.encode())
-        pipe.incr(self.version_key)
-        pipe.execute()
+        encoded = [(s.id, s.encode()) for s in silences]
+        self.writer.run(
+            self._put,
+            keys=[self.keys.silences, self.version_key],
+            args=[part for pair in encoded for part in pair],
+            changes=lambda _: [("set", self.keys.silences, sid, raw) for sid, raw in encoded],
+        )
 
     def set(self, new: Silence, now: float | None = None) -> str:
         """Create or update a silence the way Alertmanager does; returns the id in effect."""
@@ -201,7 +213,14 @@ class SilenceStore:
                 stale += [s.id, s.encode()]
         if not stale:
             return 0
-        removed = int(self._delete_unchanged(keys=[self.keys.silences], args=stale))
+        removed = int(
+            self.writer.run(
+                self._delete_unchanged,
+                keys=[self.keys.silences],
+                args=stale,
+                changes=lambda _: deletions(self.keys.silences, stale),
+            )
+        )
         self.r.incr(self.version_key)
         return removed
 

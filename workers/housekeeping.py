@@ -4,7 +4,7 @@ Re-arms group timers lost to a crash or a failover, drops expired notification-l
 drops silences expired for longer than `--data.retention`,
 and every `--alerts.gc-interval` drops resolved alerts from the alert store (groups keep their
 own copies until the resolution is notified). In embedded mode it also snapshots the state
-under `--storage.path`.
+under `--storage.path`, which lets the write-ahead log start afresh.
 """
 
 from __future__ import annotations
@@ -32,6 +32,6 @@ def sweep() -> dict[str, int]:
     if rt.client.set(rt.keys.gc_lock, "1", nx=True, px=gc_ms):
         done["alerts_gc"] = rt.store.gc_resolved(now)
     if rt.settings.embedded:
-        done["snapshot_keys"] = backend.save_snapshot(rt.client, rt.keys, rt.settings)
+        done["snapshot_keys"] = backend.save_snapshot(rt.client, rt.keys, rt.settings, rt.writer)
     log.info("housekeeping sweep done", extra={"fields": done})
     return done

@@ -15,6 +15,7 @@ from app import __version__
 from app.alerts import Alert
 from app.api.ingest import ingest
 from app.api.postable_silence import SilenceSchemaError, silence_from_api
+from app.durability import WriteNotDurable
 from app.gcpause import gc_paused
 from app.matchers import Matcher, matches_all, parse_matcher
 from app.notify.message import Notification
@@ -259,6 +260,8 @@ def post_silences() -> Response:
         return error_response(str(err), 400)
     except SilenceNotFound as err:
         return error_response(str(err), 404)
+    except WriteNotDurable as err:
+        return error_response(str(err), 500)
     return json_response({"silenceID": sid})
 
 
@@ -302,6 +305,8 @@ def delete_silence(sid: str) -> Response:
         rt.silences.expire(sid)
     except SilenceNotFound as err:
         return error_response(str(err), 404)
+    except (SilenceError, WriteNotDurable) as err:
+        return error_response(str(err), 500)
     return _empty_ok()
 
 

@@ -1,5 +1,9 @@
 """Stop every process between group_wait and delivery, start them again: the notification
-still goes out, once. Split mode keeps the timer in Redis; embedded mode in its snapshot."""
+still goes out, once. Split mode keeps the timer in Redis; embedded mode in its snapshot.
+
+A SIGKILL of the embedded process, with no snapshot since, keeps what was acknowledged: every
+silence the API answered, and every notification logged as sent (the write-ahead log under
+--storage.path, app/durability.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import requests
 from app.timeutil import format_rfc3339
 from tests.e2e.conftest import alert, start_embedded, start_split, webhook_receiver, write_config
 from tests.support.http_sink import HttpSink
-from tests.support.processes import holds
+from tests.support.processes import holds, wait_until
 from tests.support.redis_server import RedisServer
 
 
@@ -64,16 +68,20 @@ def test_embedded_restart_keeps_the_pending_notification_and_the_log(tmp_path: P
             dep.processes[0].stop()
 
 
-def test_embedded_restart_keeps_silences(tmp_path: Path) -> None:
-    config = write_config(tmp_path / "am.yml", [webhook_receiver("http://127.0.0.1:9/")])
-    dep = start_embedded(config, tmp_path / "data")
-    silence = {
-        "matchers": [{"name": "alertname", "value": "Quiet", "isRegex": False, "isEqual": True}],
+def silence_body(alertname: str, comment: str) -> dict[str, object]:
+    return {
+        "matchers": [{"name": "alertname", "value": alertname, "isRegex": False, "isEqual": True}],
         "startsAt": format_rfc3339(time.time()),
         "endsAt": format_rfc3339(time.time() + 3600),
         "createdBy": "ops",
-        "comment": "kept across restarts",
+        "comment": comment,
     }
+
+
+def test_embedded_restart_keeps_silences(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "am.yml", [webhook_receiver("http://127.0.0.1:9/")])
+    dep = start_embedded(config, tmp_path / "data")
+    silence = silence_body("Quiet", "kept across restarts")
     r = requests.post(f"{dep.web_urls[0]}/api/v2/silences", json=silence, timeout=10)
     assert r.status_code == 200, r.text
     sid = r.json()["silenceID"]
@@ -89,3 +97,65 @@ def test_embedded_restart_keeps_silences(tmp_path: Path) -> None:
         )
     finally:
         dep.processes[0].stop()
+
+
+def test_embedded_sigkill_right_after_the_answers_keeps_every_silence(tmp_path: Path) -> None:
+    """Three silences created and one of them expired, then SIGKILL at once: the state is
+    snapshotted only every --cluster.pushpull-interval (60 s), so they come back from the
+    write-ahead log, expiry included."""
+    config = write_config(tmp_path / "am.yml", [webhook_receiver("http://127.0.0.1:9/")])
+    dep = start_embedded(config, tmp_path / "data")
+    url = dep.web_urls[0]
+    created = {}
+    for name in ("One", "Two", "Three"):
+        r = requests.post(f"{url}/api/v2/silences", json=silence_body(name, f"quiet {name}"), timeout=10)
+        assert r.status_code == 200, r.text
+        created[r.json()["silenceID"]] = name
+    expired = next(sid for sid, name in created.items() if name == "Three")
+    r = requests.delete(f"{url}/api/v2/silence/{expired}", timeout=10)
+    assert r.status_code == 200, r.text
+    dep.processes[0].kill()
+
+    dep = start_embedded(config, tmp_path / "data")
+    try:
+        kept = {s["id"]: (s["comment"], s["status"]["state"]) for s in dep.get("/api/v2/silences")}
+        assert kept == {
+            sid: (f"quiet {name}", "expired" if sid == expired else "active") for sid, name in created.items()
+        }
+    finally:
+        dep.processes[0].stop()
+
+
+def test_embedded_sigkill_after_a_logged_notification_does_not_send_it_again(tmp_path: Path) -> None:
+    """The process logs the notification (debug line "notification logged", written once the
+    commit is durable) and is SIGKILLed; Prometheus re-sends the alert to the restarted process,
+    whose group is new, and its flush finds the notification already sent."""
+    with HttpSink() as sink:
+        config = write_config(
+            tmp_path / "am.yml",
+            [webhook_receiver(sink.url)],
+            route={"group_wait": "1s", "group_interval": "2s", "repeat_interval": "1h"},
+        )
+        dep = start_embedded(config, tmp_path / "data")
+        batch = [alert("Logged", instance="a")]
+        dep.post(batch)
+        sink.wait_for(1, timeout=20)
+        proc = dep.processes[0]
+        wait_until(
+            lambda: "notification logged" in proc.log_text(),
+            10,
+            message=f"the notification was sent but never logged\n{proc.log_tail()}",
+        )
+        proc.kill()
+
+        dep = start_embedded(config, tmp_path / "data")
+        try:
+            dep.post(batch)
+            # group_wait, then two group_interval ticks, would each have sent it again.
+            holds(
+                lambda: len(sink.requests) == 1,
+                1 + 2 * 2 + 1,
+                lambda: f"notified again after the SIGKILL: {[r.json['status'] for r in sink.requests]}",
+            )
+        finally:
+            dep.processes[0].stop()

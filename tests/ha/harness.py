@@ -233,6 +233,14 @@ class Scenario:
                 )
         return batch
 
+    def add(self, group: PlannedGroup) -> None:
+        """Prometheus starts firing a new group (its batches include it from now on)."""
+        self.lock.acquire_write()
+        try:
+            self.groups[group.name] = group
+        finally:
+            self.lock.release_write()
+
     def resolve(self, name: str) -> float:
         """Prometheus resolves the group's alerts: from now on every batch has endsAt = now."""
         self.lock.acquire_write()

@@ -9,18 +9,33 @@ Two Prometheus servers post every alert to both web instances every second (retr
 web tier answers 5xx); a new group of two alerts appears every 0.5 s before, during and after the
 failover. The webhook receiver answers after 0.1 s, so some sends are in flight at the kill.
 
-Replication is asynchronous: a notification committed on the old master just before the kill
-(or sent, with its commit failing on the dead master) can be missing on the new one and is then
-sent again. Those duplicates are printed; a duplicate whose first copy arrived after the new
+A commit returns only once the replica holds it (WAIT, app/durability.py), so the only
+notifications sent twice are those in flight at the kill: sent, with their commit failing on the
+dead master. Those duplicates are printed. A duplicate whose first copy arrived more than the
+receiver's delay + 1 s before the kill (its commit was acknowledged, then lost) or after the new
 master took over would be a bug and fails the test.
+
+The other two tests stall replication while a silence is created, or a notification logged, and
+SIGKILL the master 50 ms after alerter acknowledged it: it survives the failover, as it would not
+if alerter answered before a replica held it (`kill_master_after_ack`).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import redis
+import requests
+
+from app.redis_keys import Keys
+from app.timeutil import format_rfc3339
 from tests.e2e.conftest import webhook_receiver, write_config
 from tests.ha.harness import (
     AlerterCluster,
@@ -33,6 +48,7 @@ from tests.ha.harness import (
     no_more_arrive,
     notification_key,
 )
+from tests.support.http_sink import HttpSink
 from tests.support.processes import wait_until
 from tests.support.redis_server import RedisHACluster
 
@@ -44,6 +60,8 @@ KILL_AT = 8.0  # seconds after the first group appeared
 PEER_TIMEOUT = 3.0
 GROUP_INTERVAL = 2.0
 RESUME_SLACK = 5.0
+SINK_DELAY = 0.1
+COMMIT_SLACK = 1.0  # from the receiver's answer to the worker's commit, on a loaded machine
 
 
 def test_master_killed_notifications_resume_and_no_group_is_lost(tmp_path: Path) -> None:
@@ -52,7 +70,7 @@ def test_master_killed_notifications_resume_and_no_group_is_lost(tmp_path: Path)
     now retries that construction."""
     began = time.monotonic()
     with (
-        SlowSink(0.1) as sink,
+        SlowSink(SINK_DELAY) as sink,
         RedisHACluster(down_after_ms=DOWN_AFTER_MS, failover_timeout_ms=FAILOVER_TIMEOUT_MS) as ha,
     ):
         config = write_config(
@@ -139,7 +157,7 @@ def test_master_killed_notifications_resume_and_no_group_is_lost(tmp_path: Path)
         unexpected = [
             describe(r, t0) for r in received if r.json["status"] != "firing" or len(r.json["alerts"]) != 2
         ]
-        duplicates, late = [], []
+        duplicates, lost_commits, late = [], [], []
         for key, n in counts.items():
             if n == 1:
                 continue
@@ -147,7 +165,13 @@ def test_master_killed_notifications_resume_and_no_group_is_lost(tmp_path: Path)
             line = f"{describe(copies[0], t0)} x{n}, again at " + ", ".join(
                 f"t={c.received_at - t0:.3f}s" for c in copies[1:]
             )
-            (duplicates if copies[0].received_at <= promoted_at else late).append(line)
+            first = copies[0].received_at
+            if first > promoted_at:
+                late.append(line)
+            elif first < killed_at - SINK_DELAY - COMMIT_SLACK:
+                lost_commits.append(line)
+            else:
+                duplicates.append(line)
 
         print(
             f"\nfailover: master :{old_master.port} killed at t={killed_at - t0:.2f}s, replica :{new_port} "
@@ -160,10 +184,189 @@ def test_master_killed_notifications_resume_and_no_group_is_lost(tmp_path: Path)
             f"{time.monotonic() - began:.1f}s"
         )
         for line in duplicates:
-            print(f"  duplicate (lost with the old master): {line}")
+            print(f"  duplicate (in flight at the kill): {line}")
+        for line in lost_commits:
+            print(f"  LOST COMMIT (first copy long before the kill): {line}")
         for line in late:
             print(f"  UNEXPLAINED duplicate (first copy after the promotion): {line}")
 
         assert pusher is not None and not pusher.stats.errors, pusher.stats.errors if pusher else None
         assert not unexpected, "unexpected notifications:\n" + "\n".join(unexpected)
+        assert not lost_commits, "acknowledged commits lost in the failover:\n" + "\n".join(lost_commits)
         assert not late, "duplicates not explained by the failover:\n" + "\n".join(late)
+
+
+STALL_AFTER_WRITES = 0.5  # how long replication stays stalled once the write is on the master
+BALLAST_BYTES = 32 * 1024 * 1024  # more than the socket buffers between master and replica hold
+KILL_AFTER_ACK = 0.05
+
+
+@dataclass
+class Acknowledged:
+    """What `kill_master_after_ack` did, with its times (time.time())."""
+
+    value: Any  # what the acknowledgement returned
+    stalled_at: float
+    acknowledged_at: float
+    killed_at: float
+    promoted_at: float
+
+    def summary(self) -> str:
+        return (
+            f"acknowledged {self.killed_at - self.acknowledged_at:.3f}s before the kill (replication "
+            f"stalled {self.acknowledged_at - self.stalled_at:.2f}s before the acknowledgement); replica "
+            f"promoted {self.promoted_at - self.killed_at:.2f}s after the kill"
+        )
+
+
+@contextmanager
+def sentinel_deployment(tmp_path: Path) -> Iterator[tuple[HttpSink, RedisHACluster, AlerterCluster]]:
+    """A webhook sink, Redis master + replica + three Sentinels, one `alerter web` and two
+    workers. --cluster.probe-timeout (WAIT's bound) is longer than any stall below, so an
+    acknowledgement always waits for the replica."""
+    with (
+        HttpSink() as sink,
+        RedisHACluster(down_after_ms=DOWN_AFTER_MS, failover_timeout_ms=FAILOVER_TIMEOUT_MS) as ha,
+    ):
+        config = write_config(
+            tmp_path / "am.yml",
+            [webhook_receiver(sink.url)],
+            route={"group_wait": "1s", "group_interval": f"{GROUP_INTERVAL:g}s", "repeat_interval": "1h"},
+        )
+        peers = [f"--cluster.peer={p}" for p in ha.cluster_peers]
+        cluster = AlerterCluster(
+            config,
+            [*peers, "--cluster.label=alerter", "--cluster.probe-timeout=8s"],
+            peer_timeout=f"{PEER_TIMEOUT:g}s",
+        )
+        try:
+            cluster.add(workers=2, webs=1)
+            with ha.master_client(socket_timeout=2) as client:
+                cluster.wait_ready(client)
+            yield sink, ha, cluster
+            assert not cluster.exited(), f"alerter processes exited: {cluster.exited()}\n{cluster.tails(30)}"
+        finally:
+            cluster.stop()
+
+
+def kill_master_after_ack(
+    ha: RedisHACluster, written: Callable[[redis.Redis], object], acknowledge: Callable[[], Any]
+) -> Acknowledged:
+    """Stall replication, let alerter write and acknowledge, SIGKILL the master KILL_AFTER_ACK
+    after the acknowledgement, and wait for the Sentinels to promote the replica.
+
+    The replica is frozen (SIGSTOP) behind a large write: a frozen replica alone stalls nothing,
+    since the master's writes wait in the kernel's socket buffers and reach the replica when it
+    resumes, even after the master died; with those buffers full, what alerter writes next stays
+    in the master's memory, as behind a slow replica, and dies with it. The replica is resumed
+    STALL_AFTER_WRITES after `written(master client)` first holds. An acknowledgement that did
+    not wait for the replica comes within that stall, and so does the kill.
+    """
+    master = ha.master
+    replica = next(s for s in ha.servers if s.port != master.port)
+    assert replica.process is not None
+    frozen = replica.process
+    on_master = master.client()
+    frozen.pause()
+    on_master.set("test:replication-ballast", b"\0" * BALLAST_BYTES)
+    stalled_at = time.time()
+
+    def end_the_stall() -> None:
+        try:
+            wait_until(
+                lambda: written(on_master), 20, interval=0.01, message="the write never reached the master"
+            )
+            time.sleep(STALL_AFTER_WRITES)
+        finally:
+            frozen.resume()
+
+    stall = threading.Thread(target=end_the_stall, name="stall", daemon=True)
+    stall.start()
+    try:
+        value = acknowledge()
+        acknowledged_at = time.time()
+        time.sleep(KILL_AFTER_ACK)
+        ha.kill_master()
+        killed_at = time.time()
+    finally:
+        stall.join(timeout=30)
+    ha.wait_failover(timeout=DOWN_AFTER_MS / 1000 + FAILOVER_TIMEOUT_MS / 1000 + 20)
+    return Acknowledged(value, stalled_at, acknowledged_at, killed_at, time.time())
+
+
+def test_a_silence_answered_50ms_before_the_master_is_killed_survives_the_failover(tmp_path: Path) -> None:
+    """After the failover the silence is listed, active, and mutes a group that appears then."""
+    keys = Keys("alerter")
+    with sentinel_deployment(tmp_path) as (sink, ha, cluster):
+        web = cluster.web_urls[0]
+        body = {
+            "matchers": [{"name": "alertname", "value": "Quiet", "isRegex": False, "isEqual": True}],
+            "startsAt": format_rfc3339(time.time()),
+            "endsAt": format_rfc3339(time.time() + 3600),
+            "createdBy": "ops",
+            "comment": "created just before the master died",
+        }
+
+        def create() -> str:
+            r = requests.post(f"{web}/api/v2/silences", json=body, timeout=60)
+            assert r.status_code == 200, r.text
+            return str(r.json()["silenceID"])
+
+        acked = kill_master_after_ack(ha, lambda r: r.hlen(keys.silences), create)
+
+        def silence_state() -> str | None:
+            """The silence's state through the web tier; None while it answers 5xx (it follows
+            the new master within a few seconds), "missing" on a 404."""
+            r = requests.get(f"{web}/api/v2/silence/{acked.value}", timeout=5)
+            if r.status_code == 404:
+                return "missing"
+            return str(r.json()["status"]["state"]) if r.status_code == 200 else None
+
+        state = wait_until(
+            silence_state,
+            30,
+            interval=0.1,
+            message="the web tier never answered after the failover",
+            ignore=(requests.RequestException, ValueError),
+        )
+        print(f"\nsilence {acked.summary()}; its state after the failover: {state}")
+        assert state == "active", f"the silence answered before the kill is {state} after the failover"
+        pusher = Pusher(lambda: cluster.web_urls, Scenario([PlannedGroup("Quiet", time.time())])).start()
+        try:
+            no_more_arrive(sink, 1 + 2 * GROUP_INTERVAL + 1, acked.stalled_at, "for the silenced group")
+        finally:
+            pusher.stop()
+        assert sink.requests == []
+
+
+def test_a_notification_logged_50ms_before_the_master_is_killed_is_not_sent_again(tmp_path: Path) -> None:
+    """Prometheus keeps re-sending the alerts through the failover; every tick of the group
+    after it finds the notification logged."""
+    keys = Keys("alerter")
+    with sentinel_deployment(tmp_path) as (sink, ha, cluster):
+        # Started more than group_wait ago: the group is due as soon as it is created.
+        scenario = Scenario([PlannedGroup("Acked", appears_at=time.time() - 5)])
+        pushers: list[Pusher] = []
+
+        def notify() -> None:
+            pushers.append(Pusher(lambda: cluster.web_urls, scenario, prometheus=1).start())
+            wait_until(
+                lambda: "notification logged" in cluster.log_text(),
+                60,
+                message=f"the notification was never logged\n{cluster.tails()}",
+            )
+
+        try:
+            acked = kill_master_after_ack(ha, lambda r: r.hlen(keys.nflog), notify)
+            # The group's ticks after the failover, and a lease expiry, would each send it again.
+            no_more_arrive(
+                sink, PEER_TIMEOUT + 2 * GROUP_INTERVAL + 1, acked.stalled_at, "after the failover"
+            )
+        finally:
+            for pusher in pushers:
+                pusher.stop()
+        received = [describe(r, acked.stalled_at) for r in sink.requests]
+        print(f"\nnotification {acked.summary()}; received: {received}")
+        assert len(received) == 1 and " Acked firing " in received[0], (
+            "expected the one notification of Acked, sent before the kill:\n" + "\n".join(received)
+        )

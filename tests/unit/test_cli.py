@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from app.cli import parse_settings
@@ -55,6 +58,8 @@ def test_redis_url_from_environment_and_empty_listen_address_means_embedded(
         (["--log.format=xml"], "--log.format"),
         (["--enable-feature=time-travel"], "--enable-feature"),
         (["--no-such-flag"], "--no-such-flag"),
+        # A write waits up to the probe timeout for a replica; the socket must outlast that wait.
+        (["--cluster.probe-timeout=10s"], "must be shorter than --cluster.tcp-timeout (10s)"),
     ],
 )
 def test_bad_values_are_refused_naming_the_flag(
@@ -64,3 +69,12 @@ def test_bad_values_are_refused_naming_the_flag(
         parse_settings(argv)
     assert exit_info.value.code == 2
     assert named in capsys.readouterr().err
+
+
+def test_importing_the_cli_leaves_prometheus_client_unimported() -> None:
+    """Regression: `alerter web` points prometheus_client at a shared metrics directory before
+    importing it; a module the cli imports that pulled in app.metrics first (app.durability did,
+    through app.backend) left each gunicorn worker counting alone, so /metrics lost counts."""
+    probe = "import sys, app.cli; print('prometheus_client' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
