@@ -110,8 +110,10 @@ def _snapshot_path(settings: Settings) -> Path:
     return Path(settings.storage_path) / SNAPSHOT_FILE
 
 
-def save_snapshot(client: redis.Redis, keys: Keys, settings: Settings) -> int:
-    """Write every hash, set and sorted set under the key prefix to the snapshot file.
+def save_snapshot(client: redis.Redis, keys: Keys, settings: Settings) -> dict[str, int]:
+    """Write every hash, set and sorted set under the key prefix to the snapshot file; returns
+    the bytes each key takes in it (its silences' and notification log's parts are
+    Alertmanager's two snapshot sizes).
 
     Leases and in-flight marks (strings with a TTL) are left out: after a restart they must
     not block anything. The file is replaced atomically so a crash mid-write keeps the old one.
@@ -132,10 +134,12 @@ def save_snapshot(client: redis.Redis, keys: Keys, settings: Settings) -> int:
     path = _snapshot_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".snapshot-")
+    # One JSON object, written key by key so that each key's size is known.
+    parts = {key: orjson.dumps(key) + b":" + orjson.dumps(item) for key, item in state.items()}
     with os.fdopen(fd, "wb") as f:
-        f.write(orjson.dumps(state))
+        f.write(b"{" + b",".join(parts.values()) + b"}")
     os.replace(tmp, path)
-    return len(state)
+    return {key: len(part) for key, part in parts.items()}
 
 
 def load_snapshot(client: redis.Redis, settings: Settings) -> int:

@@ -11,12 +11,14 @@ from urllib.parse import urlparse
 import redis
 from flask import Flask, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app import metrics
 from app.api.ingest import IngestFastPath, redis_down_message
 from app.api.v2 import bp as api_v2
 from app.api.v2 import error_response
+from app.httpmetrics import HTTPMetrics, flask_handlers
 from app.runtime import Runtime
 from app.webconfig import WebConfig, WebGuard
 
@@ -33,10 +35,13 @@ def create_app(
     runtime: Runtime,
     on_reload: Callable[[], str | None] | None = None,
     web_config: WebConfig | None = None,
+    process_metrics: Collector | None = None,
 ) -> Flask:
     """Build the WSGI app. `on_reload` replaces the default reload (used under gunicorn, where
     every worker process must reload, not only the one that took the request). `web_config`
-    (--web.config.file) guards every route, the ingest fast path included."""
+    (--web.config.file) guards every route, the ingest fast path included. `process_metrics`
+    serves process_* in /metrics where prometheus_client's own do not describe the instance
+    (under gunicorn: metrics.WebTierProcessCollector)."""
     app = Flask(__name__)
     app.config["RUNTIME"] = runtime
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_request_bytes
@@ -66,7 +71,8 @@ def create_app(
 
     @app.get(f"{prefix}/metrics")
     def prom_metrics() -> Response:
-        return Response(metrics.exposition(cluster_state), mimetype=CONTENT_TYPE_LATEST)
+        collectors = [cluster_state] if process_metrics is None else [cluster_state, process_metrics]
+        return Response(metrics.exposition(*collectors), mimetype=CONTENT_TYPE_LATEST)
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_: RequestEntityTooLarge) -> Response:
@@ -85,6 +91,7 @@ def create_app(
         return error_response(err.description or err.name, err.code or 500)
 
     app.wsgi_app = IngestFastPath(app.wsgi_app, runtime, prefix)  # type: ignore[method-assign]
+    app.wsgi_app = HTTPMetrics(app.wsgi_app, flask_handlers(app, prefix))  # type: ignore[method-assign]
     if web_config is not None:
         app.wsgi_app = WebGuard(app.wsgi_app, web_config)  # type: ignore[method-assign]
     return app
