@@ -95,10 +95,10 @@ class Membership:
 
     def _read(self) -> list[Peer]:
         """Every heartbeat in the table, sorted by name, live or not."""
-        out = [
-            Peer(name.decode(), d["address"], d["role"], d["config"], d["ts"])
-            for name, d in ((name, orjson.loads(raw)) for name, raw in self.r.hgetall(self.key).items())
-        ]
+        out = []
+        for name, raw in self.r.hgetall(self.key).items():
+            d = orjson.loads(raw)
+            out.append(Peer(name.decode(), d["address"], d["role"], d["config"], d["ts"]))
         return sorted(out, key=lambda p: p.name)
 
     def peers(self, now: float | None = None) -> list[Peer]:

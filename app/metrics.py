@@ -179,7 +179,7 @@ redis_roundtrip = Gauge(
 # default has three more).
 GO_DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # Go's names for the machine, as Alertmanager's goarch label has them.
-_GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "386", "armv7l": "arm", "ppc64le": "ppc64le"}
+_GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "386", "armv7l": "arm"}
 
 build_info = Gauge(
     "alertmanager_build_info",
