@@ -407,13 +407,14 @@ def _snapshot_path(settings: Settings) -> Path:
     return Path(settings.storage_path) / SNAPSHOT_FILE
 
 
-def save_snapshot(client: redis.Redis, keys: Keys, settings: Settings, writer: Writer) -> int:
+def save_snapshot(client: redis.Redis, keys: Keys, settings: Settings, writer: Writer) -> dict[str, int]:
     """Snapshot the state as a checkpoint of `writer` (the write-ahead log drops what the
-    snapshot covers); returns how many keys were saved."""
+    snapshot covers); returns the bytes each key takes in the file (its silences' and
+    notification log's parts are Alertmanager's two snapshot sizes)."""
     return writer.checkpoint(lambda: _write_snapshot(client, keys, settings))
 
 
-def _write_snapshot(client: redis.Redis, keys: Keys, settings: Settings) -> int:
+def _write_snapshot(client: redis.Redis, keys: Keys, settings: Settings) -> dict[str, int]:
     """Write every hash, set and sorted set under the key prefix to the snapshot file.
 
     Leases and in-flight marks (strings with a TTL) are left out: after a restart they must
@@ -436,13 +437,15 @@ def _write_snapshot(client: redis.Redis, keys: Keys, settings: Settings) -> int:
     path = _snapshot_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".snapshot-")
+    # One JSON object, written key by key so that each key's size is known.
+    parts = {key: orjson.dumps(key) + b":" + orjson.dumps(item) for key, item in state.items()}
     with os.fdopen(fd, "wb") as f:
-        f.write(orjson.dumps(state))
+        f.write(b"{" + b",".join(parts.values()) + b"}")
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
     fsync_directory(path.parent)
-    return len(state)
+    return {key: len(part) for key, part in parts.items()}
 
 
 def restore_state(client: redis.Redis, settings: Settings) -> WriteAheadLog:

@@ -27,13 +27,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import redis
 from redis.commands.core import Script
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # One change to a hash field, as the write-ahead log records it: ("set", key, field, value), or
 # ("del", key, field, value as read), a delete that happens only if the field still holds that
@@ -78,7 +80,7 @@ class Writer:
         """
         return script(keys=keys, args=args)
 
-    def checkpoint(self, save: Callable[[], int]) -> int:
+    def checkpoint(self, save: Callable[[], T]) -> T:
         """Run `save`, which saves the whole state (a snapshot); returns what it returns."""
         return save()
 
@@ -172,7 +174,7 @@ class WriteAheadLog(Writer):
             "it would be lost by a restart. Free space or fix the disk, then retry."
         )
 
-    def checkpoint(self, save: Callable[[], int]) -> int:
+    def checkpoint(self, save: Callable[[], T]) -> T:
         with self._checkpoint_lock:
             with self._sync_lock, self._lock:
                 os.fdatasync(self._fd)

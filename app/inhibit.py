@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
+from app import metrics
 from app.alerts import Alert
 from app.config import InhibitRule
 from app.matchers import matches_all
@@ -65,4 +66,6 @@ class Inhibitor:
     def mute_stage(self, alerts: list[Alert], group: object, route: object, now: float) -> list[Alert]:
         """The inhibition stage of a flush: alerts muted by a firing source alert are neither
         sent nor logged."""
-        return [a for a in alerts if not self.inhibited_by(a.labels, now)]
+        kept = [a for a in alerts if not self.inhibited_by(a.labels, now)]
+        metrics.notifications_suppressed.labels(metrics.SUPPRESSED_BY_INHIBITION).inc(len(alerts) - len(kept))
+        return kept

@@ -23,7 +23,7 @@ from typing import Literal
 import orjson
 import redis
 
-from app import redis_scripts
+from app import metrics, redis_scripts
 from app.durability import Writer, deletions
 from app.notify.message import (
     REASON_ALL_RESOLVED,
@@ -153,7 +153,11 @@ class NotificationLog:
         round trip."""
         if not fields:
             return []
-        return [_log_read(raw) for raw in self.r.hmget(self.keys.nflog, fields)]
+        # alertmanager_nflog_query_duration_seconds: one observation per round trip, which
+        # answers the queries (alertmanager_nflog_queries_total) of every field at once.
+        with metrics.nflog_query_duration.time():
+            raws = self.r.hmget(self.keys.nflog, fields)
+        return [_log_read(raw) for raw in raws]
 
     def acquire(
         self, field: str, seen: str, firing: frozenset[str], resolved: frozenset[str], ttl: float

@@ -38,6 +38,8 @@ P:silences:version   string      a counter bumped (INCR) on every silence change
                                  re-reads P:silences only when it moved.
 P:peers              hash        process name ("host/role/address-or-pid") -> heartbeat
                                  JSON {"address", "role", "config": config hash, "ts": time}.
+                                 A heartbeat older than --cluster.peer-timeout is a failed
+                                 peer's; the sweep deletes it after --cluster.reconnect-timeout.
 P:housekeeping       string      "1" with a TTL of --cluster.pushpull-interval: the lock that
                                  lets one process per interval run the sweep.
 P:gc                 string      "1" with a TTL of --alerts.gc-interval: the lock that lets one

@@ -52,9 +52,11 @@ class Runtime:
         self.client = client if client is not None else backend.connect(settings)
         self.writer = writer if writer is not None else self._default_writer()
         self.keys = Keys(settings.key_prefix)
-        self.snapshot = snapshot if snapshot is not None else ConfigSnapshot.load(settings)
-        metrics.config_last_reload_success.set(1)
-        metrics.config_last_reload_time.set(time.time())
+        if snapshot is None:
+            snapshot = ConfigSnapshot.load(settings)  # which records itself in the metrics
+        else:
+            metrics.config_applied(snapshot.config)  # loaded by gunicorn's master, applied here
+        self.snapshot = snapshot
         metrics.preset_notification_series()
         self._reload_lock = threading.Lock()
         self.store = AlertStore(self.client, self.keys)
@@ -98,6 +100,7 @@ class Runtime:
             config_hash=lambda: config_hash(self.snapshot.config.original),
             interval=self.settings.gossip_interval,
             timeout=self.settings.peer_timeout,
+            forget_after=self.settings.reconnect_timeout,
         )
         self.membership.start()
 

@@ -18,7 +18,8 @@ from prometheus_client import make_wsgi_app, multiprocess
 from rq import SimpleWorker
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from app import backend, rqcompat
+from app import backend, metrics, rqcompat
+from app.httpmetrics import HTTPMetrics
 from app.jobs import QUEUE_NAME, bind_runtime
 from app.runtime import Runtime
 from app.settings import Settings
@@ -174,7 +175,7 @@ def run_all_in_one(settings: Settings) -> int:
         time.sleep(0.05)
     if settings.embedded:
         saved = backend.save_snapshot(rt.client, rt.keys, settings, rt.writer)
-        log.info("state saved", extra={"fields": {"path": settings.storage_path, "keys": saved}})
+        log.info("state saved", extra={"fields": {"path": settings.storage_path, "keys": len(saved)}})
     if rt.membership is not None:
         rt.membership.stop()
     return 0
@@ -224,6 +225,7 @@ class _Gunicorn(BaseApplication):
         self.settings = settings
         self.snapshot: ConfigSnapshot | None = None
         self.web_config = _web_config(settings)
+        self.runtime: Runtime | None = None  # a worker's, once load() built it after the fork
         super().__init__()
 
     def load_config(self) -> None:
@@ -243,6 +245,7 @@ class _Gunicorn(BaseApplication):
             "graceful_timeout": 10,
             "logger_class": _StructuredGunicornLogger,
             "child_exit": _forget_worker_metrics,
+            "worker_exit": self._leave_cluster,
             "pre_request": _rebalance_connections,
             "control_socket_disable": True,
             "proc_name": "alerter-web",
@@ -284,12 +287,30 @@ class _Gunicorn(BaseApplication):
     def load(self) -> Any:
         rt = Runtime(self.settings, snapshot=self.snapshot)
         rt.join_cluster("web")
-        return create_app(rt, on_reload=lambda: reload_all_gunicorn_workers(rt), web_config=self.web_config)
+        self.runtime = rt
+        return create_app(
+            rt,
+            on_reload=lambda: reload_all_gunicorn_workers(rt),
+            web_config=self.web_config,
+            process_metrics=metrics.WebTierProcessCollector(os.getppid()),  # our parent: the master
+        )
+
+    def _leave_cluster(self, _server: Any, _worker: Any) -> None:
+        """gunicorn worker_exit hook: a web instance stopping leaves the cluster at once, as a
+        worker does, instead of showing as a failed peer until --cluster.reconnect-timeout. Its
+        other workers, still running, write the heartbeat again at their next beat."""
+        if self.runtime is not None and self.runtime.membership is not None:
+            self.runtime.membership.stop()
 
 
 def run_web(settings: Settings) -> int:
     _Gunicorn(settings).run()
     return 0
+
+
+def _worker_handlers(environ: dict[str, Any]) -> str | None:
+    """A worker's one route, for its HTTP metrics."""
+    return "/metrics" if environ.get("PATH_INFO") == "/metrics" else None
 
 
 def run_worker(settings: Settings) -> int:
@@ -301,7 +322,7 @@ def run_worker(settings: Settings) -> int:
     if settings.serve_worker_metrics:
         # Notification counters live in the workers: they serve /metrics like any Alertmanager,
         # behind the same web configuration as the web tier.
-        metrics_app = make_wsgi_app()
+        metrics_app = HTTPMetrics(make_wsgi_app(), _worker_handlers)
         _serve_wsgi(
             settings, WebGuard(metrics_app, web_config) if web_config else metrics_app, web_config, "metrics"
         )

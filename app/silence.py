@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 import redis
 
-from app import redis_scripts
+from app import metrics, redis_scripts
 from app.alerts import Alert
 from app.durability import Writer, deletions
 from app.matchers import Matcher, matches_all
@@ -146,7 +146,18 @@ class SilenceStore:
         a worker flushing thousands of groups a second checks once per --cluster.gossip-interval,
         as an Alertmanager replica sees its peers' silences a gossip round late. The API always
         checks, so a client reads its own writes through any instance.
+
+        Each call is a silence query in Alertmanager's metrics, whoever asks (a flush's silence
+        stage, the API, a scrape's counts, the GC), and scans every silence it returns: alerter
+        has no index that would let a query skip some.
         """
+        metrics.silence_queries.inc()
+        with metrics.silence_query_duration.time(), metrics.silence_query_errors.count_exceptions():
+            silences = self._read(max_age)
+        metrics.silences_scanned.inc(len(silences))
+        return silences
+
+    def _read(self, max_age: float) -> list[Silence]:
         if max_age > 0 and time.monotonic() - self._checked_at < max_age:
             with self._lock:
                 if self._cache[0] != b"unset":
@@ -246,4 +257,6 @@ class SilenceStage:
         active = [s for s in self.store.all(max_age=self.max_age) if s.state(now) == "active"]
         if not active:
             return alerts
-        return [a for a in alerts if not any(s.mutes(a.labels, now) for s in active)]
+        kept = [a for a in alerts if not any(s.mutes(a.labels, now) for s in active)]
+        metrics.notifications_suppressed.labels(metrics.SUPPRESSED_BY_SILENCE).inc(len(alerts) - len(kept))
+        return kept

@@ -9,7 +9,6 @@ the snapshot (the dispatcher's route lookups) start afresh with each one.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 from app import metrics
@@ -34,8 +33,7 @@ class ConfigSnapshot:
         config = load_config_file(settings.config_file, matcher_mode=settings.matcher_mode)
         require_deliverable(config)
         snapshot = cls(config, Templates.from_globs(config.templates))
-        metrics.config_last_reload_success.set(1)
-        metrics.config_last_reload_time.set(time.time())
+        metrics.config_applied(config)
         return snapshot
 
 

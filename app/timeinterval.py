@@ -13,6 +13,7 @@ from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from app import metrics
 from app.alerts import Alert
 from app.config import Route, TimeInterval
 
@@ -74,7 +75,11 @@ class TimeIntervalStage:
         if route.active_time_intervals and not any(
             any_contains(named[n], now) for n in route.active_time_intervals
         ):
+            metrics.notifications_suppressed.labels(metrics.SUPPRESSED_BY_ACTIVE_TIME_INTERVAL).inc(
+                len(alerts)
+            )
             return []
         if any(any_contains(named[n], now) for n in route.mute_time_intervals):
+            metrics.notifications_suppressed.labels(metrics.SUPPRESSED_BY_MUTE_TIME_INTERVAL).inc(len(alerts))
             return []
         return alerts

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 import redis
 from flask import Flask, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 from werkzeug.exceptions import HTTPException
 
 from app import metrics
@@ -18,6 +19,7 @@ from app.api.bodylimit import BodyLimit
 from app.api.ingest import IngestFastPath, redis_down_message
 from app.api.v2 import bp as api_v2
 from app.api.v2 import error_response
+from app.httpmetrics import HTTPMetrics, flask_handlers
 from app.runtime import Runtime
 from app.webconfig import WebConfig, WebGuard
 
@@ -34,10 +36,13 @@ def create_app(
     runtime: Runtime,
     on_reload: Callable[[], str | None] | None = None,
     web_config: WebConfig | None = None,
+    process_metrics: Collector | None = None,
 ) -> Flask:
     """Build the WSGI app. `on_reload` replaces the default reload (used under gunicorn, where
     every worker process must reload, not only the one that took the request). `web_config`
-    (--web.config.file) guards every route, the ingest fast path included."""
+    (--web.config.file) guards every route, the ingest fast path included. `process_metrics`
+    serves process_* in /metrics where prometheus_client's own do not describe the instance
+    (under gunicorn: metrics.WebTierProcessCollector)."""
     app = Flask(__name__)
     app.config["RUNTIME"] = runtime
     prefix = route_prefix(runtime)
@@ -66,7 +71,8 @@ def create_app(
 
     @app.get(f"{prefix}/metrics")
     def prom_metrics() -> Response:
-        return Response(metrics.exposition(cluster_state), mimetype=CONTENT_TYPE_LATEST)
+        collectors = [cluster_state] if process_metrics is None else [cluster_state, process_metrics]
+        return Response(metrics.exposition(*collectors), mimetype=CONTENT_TYPE_LATEST)
 
     @app.errorhandler(redis.RedisError)
     def redis_down(err: redis.RedisError) -> Response:
@@ -80,6 +86,7 @@ def create_app(
     # The body limit first: the fast path and Flask only ever see a body within it.
     fast_path = IngestFastPath(app.wsgi_app, runtime, prefix)
     app.wsgi_app = BodyLimit(fast_path, runtime.settings.max_request_bytes)  # type: ignore[method-assign]
+    app.wsgi_app = HTTPMetrics(app.wsgi_app, flask_handlers(app, prefix))  # type: ignore[method-assign]
     if web_config is not None:
         app.wsgi_app = WebGuard(app.wsgi_app, web_config)  # type: ignore[method-assign]
     return app

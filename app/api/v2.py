@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform
 import re
 import time
 import uuid
@@ -11,7 +10,7 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, current_app, request
 
-from app import __version__
+from app import version_info
 from app.alerts import Alert
 from app.api.ingest import ingest
 from app.api.postable_silence import SilenceSchemaError, silence_from_api
@@ -219,14 +218,7 @@ def get_status() -> Response:
             "cluster": cluster,
             "config": {"original": rt.config.redacted_yaml()},
             "uptime": format_rfc3339(rt.started_at),
-            "versionInfo": {
-                "version": __version__,
-                "revision": "",
-                "branch": "",
-                "buildUser": "",
-                "buildDate": "",
-                "goVersion": f"python{platform.python_version()}",
-            },
+            "versionInfo": version_info(),
         }
     )
 

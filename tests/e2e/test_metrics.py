@@ -5,6 +5,9 @@ cluster-wide gauges read from Redis."""
 from __future__ import annotations
 
 import re
+import signal
+import struct
+from hashlib import md5
 from pathlib import Path
 
 import requests
@@ -106,3 +109,119 @@ def test_every_integrations_series_start_at_zero(tmp_path: Path) -> None:
         for reason in FAILURE_REASONS:
             line = f'alertmanager_notifications_failed_total{{integration="{name}",reason="{reason}"}} 0.0'
             assert line in text.splitlines()
+
+
+def test_an_embedded_node_has_no_cluster_to_report(tmp_path: Path) -> None:
+    """As an Alertmanager without clustering: alertmanager_cluster_enabled 0 and none of the
+    cluster series, whose members at 0 would make the mixin's AlertmanagerMembersInconsistent
+    fire on a single node. Its own process_* and the config series are there."""
+    dep = start_embedded(
+        write_config(tmp_path / "am.yml", [webhook_receiver("http://127.0.0.1:9/")]), tmp_path
+    )
+    try:
+        text = metrics(dep.web_urls[0])
+    finally:
+        dep.processes[0].stop()
+    assert sample(text, "alertmanager_cluster_enabled") == 0
+    for name in (
+        "alertmanager_cluster_members",
+        "alertmanager_cluster_failed_peers",
+        "alertmanager_cluster_peer_info",
+    ):
+        assert f"\n{name}" not in text
+    assert sample(text, "alertmanager_receivers") == 1
+    assert sample(text, "process_start_time_seconds") > 0
+
+
+def test_each_process_sees_failed_peers_and_its_own_health(tmp_path: Path) -> None:
+    """A worker killed without leaving is a failed peer for every other process; a process cut
+    off from Redis sees its health score rise and its peers fail as their heartbeats age, and
+    recovers when Redis is back (an empty Redis: the dead worker's heartbeat is gone with it)."""
+    with RedisServer() as redis:
+        config = write_config(tmp_path / "am.yml", [webhook_receiver("http://127.0.0.1:9/")])
+        dep = start_split(config, redis, 1, 2, "--cluster.peer-timeout=2s", "--cluster.tcp-timeout=1s")
+        web, survivor = dep.web_urls[0], dep.worker_urls[1]
+
+        def view(url: str) -> tuple[float, float]:
+            text = metrics(url)
+            return sample(text, "alertmanager_cluster_members"), sample(
+                text, "alertmanager_cluster_failed_peers"
+            )
+
+        try:
+            for url in (web, *dep.worker_urls):
+                wait_until(lambda url=url: view(url) == (3, 0), timeout=15, message=f"{url}: {view(url)}")
+            dep.processes[0].kill()
+            for url in (web, survivor):
+                wait_until(lambda url=url: view(url) == (2, 1), timeout=15, message=f"{url}: {view(url)}")
+
+            redis.kill()
+            wait_until(
+                lambda: (
+                    view(survivor) == (1, 2)
+                    and sample(metrics(survivor), "alertmanager_cluster_health_score") >= 2
+                ),
+                timeout=20,
+                message=f"cut off from Redis, the worker still sees {view(survivor)}",
+            )
+            redis.restart()
+            wait_until(
+                lambda: (
+                    view(survivor) == (2, 0)
+                    and sample(metrics(survivor), "alertmanager_cluster_health_score") == 0
+                ),
+                timeout=30,
+                message=f"after Redis came back, the worker sees {view(survivor)}",
+                ignore=(requests.RequestException,),
+            )
+        finally:
+            for proc in dep.processes:
+                proc.stop()
+
+
+def test_every_process_reports_the_hash_of_the_config_it_runs(tmp_path: Path) -> None:
+    """alertmanager_config_hash is Alertmanager's hash of the file, the same wherever the file
+    is the same: a web instance reloaded on a new file differs from a worker still on the old
+    one until the worker reloads too (what the mixin's AlertmanagerConfigInconsistent counts)."""
+    with RedisServer() as redis:
+        config = write_config(tmp_path / "am.yml", [webhook_receiver("http://127.0.0.1:9/")])
+        dep = start_split(config, redis, 1, 1)
+        web, worker = dep.web_urls[0], dep.worker_urls[0]
+
+        def hash_of(url: str) -> float:
+            return sample(metrics(url), "alertmanager_config_hash")
+
+        try:
+            first = struct.unpack("<Q", md5(config.read_bytes()).digest()[:6] + b"\0\0")[0]
+            assert hash_of(web) == hash_of(worker) == first
+            write_config(
+                config,
+                [
+                    webhook_receiver("http://127.0.0.1:9/", name="a"),
+                    webhook_receiver("http://127.0.0.1:9/", name="b"),
+                ],
+                route={"routes": [{"receiver": "b", "matchers": ['team="b"']}]},
+                extra={
+                    "inhibit_rules": [
+                        {"source_matchers": ['severity="page"'], "target_matchers": ['severity="info"']}
+                    ]
+                },
+            )
+            second = struct.unpack("<Q", md5(config.read_bytes()).digest()[:6] + b"\0\0")[0]
+            assert requests.post(f"{web}/-/reload", timeout=10).status_code == 200
+
+            def reloaded() -> str | None:
+                text = metrics(web)
+                return text if sample(text, "alertmanager_config_hash") == second else None
+
+            text = wait_until(reloaded, timeout=15, message="the web tier does not report the new config")
+            assert (
+                sample(text, "alertmanager_receivers"),
+                sample(text, "alertmanager_inhibition_rules"),
+            ) == (2, 1)
+            assert hash_of(worker) == first
+            dep.processes[0].signal_group(signal.SIGHUP)
+            wait_until(lambda: hash_of(worker) == second, timeout=15, message="the worker did not reload")
+        finally:
+            for proc in dep.processes:
+                proc.stop()

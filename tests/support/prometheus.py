@@ -94,7 +94,42 @@ class MetricsTarget:
         self._server = self._thread = None
 
 
-class Prometheus:
+class PrometheusServer:
+    """A real Prometheus server on a free 127.0.0.1 port, run with the given prometheus.yml
+    (as a dict) and extra flags; its HTTP API for the test."""
+
+    def __init__(self, workdir: Path, config: dict[str, Any], *flags: str) -> None:
+        binary = require_binary("prometheus", "prometheus")
+        workdir.mkdir(parents=True)
+        (workdir / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = ManagedProcess(
+            [
+                binary,
+                f"--config.file={workdir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                # The generatorURL of its alerts (the host name otherwise).
+                f"--web.external-url={self.url}",
+                "--log.level=debug",
+                *flags,
+            ],
+            cwd=workdir,
+            name=f"prometheus-{self.port}",
+        )
+
+    def api(self, path: str, **params: str) -> Any:
+        r = requests.get(f"{self.url}/api/v1/{path}", params=params, timeout=5)
+        r.raise_for_status()
+        return r.json()["data"]
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        """The instant vector `expr` evaluates to now: [{"metric": labels, "value": [t, "v"]}]."""
+        return self.api("query", query=expr)["result"]
+
+
+class Prometheus(PrometheusServer):
     """A real Prometheus server scraping `target` and alerting to every URL in `alertmanagers`."""
 
     def __init__(
@@ -107,9 +142,7 @@ class Prometheus:
     ) -> None:
         """`client` is merged into the `alertmanagers` entry: tls_config, basic_auth, ...; the
         scheme comes from the URLs."""
-        binary = require_binary("prometheus", "prometheus")
         scheme = alertmanagers[0].split("://")[0]
-        workdir.mkdir(parents=True)
         config = {
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(rules)],
@@ -128,30 +161,9 @@ class Prometheus:
                 ]
             },
         }
-        (workdir / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(workdir, config, f"--rules.alert.resend-delay={RESEND_DELAY}")
         self.alertmanagers = alertmanagers
         self.target = target
-        self.process = ManagedProcess(
-            [
-                binary,
-                f"--config.file={workdir / 'prometheus.yml'}",
-                f"--storage.tsdb.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                # The generatorURL of its alerts (the host name otherwise).
-                f"--web.external-url={self.url}",
-                f"--rules.alert.resend-delay={RESEND_DELAY}",
-                "--log.level=debug",
-            ],
-            cwd=workdir,
-            name=f"prometheus-{self.port}",
-        )
-
-    def api(self, path: str, **params: str) -> Any:
-        r = requests.get(f"{self.url}/api/v1/{path}", params=params, timeout=5)
-        r.raise_for_status()
-        return r.json()["data"]
 
     def wait_ready(self, timeout: float = 30) -> None:
         """Ready, both alerter instances discovered, and the target scraped as up: from then on
