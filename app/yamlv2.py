@@ -62,8 +62,8 @@ def resolve_plain(text: str) -> Any:
         return text in TRUE_WORDS
     if text in _SPECIAL_FLOATS:
         return _SPECIAL_FLOATS[text]
-    if text[0] == ".":
-        return text if "_" in text else _finite_float(text, text)
+    if text[0] == ".":  # handed to ParseFloat as written, which takes `_` between digits
+        return _finite_float(text, text)
     if text[0] in "+-0123456789":
         plain = text.replace("_", "")
         number = _go_parse_int(plain)
@@ -75,7 +75,10 @@ def resolve_plain(text: str) -> Any:
 
 
 def _finite_float(number: str, text: str) -> Any:
-    """Go's ParseFloat: out of range (or not a number) leaves the scalar a string."""
+    """Go's ParseFloat: out of range (or not a number) leaves the scalar a string. Python's
+    float() takes the same `_` separators as Go's (between digits), but only ASCII digits."""
+    if not number.isascii():
+        return text
     try:
         value = float(number)
     except ValueError:

@@ -32,7 +32,8 @@ from app.yamlv2 import NotYAML, load
         (".5", 0.5),
         ("1e3", 1000.0),
         ("1e400", "1e400"),  # out of range: stays a string
-        (".5_0", ".5_0"),
+        (".5_0", 0.5),  # ParseFloat takes `_` between digits (Go's atof tests: 1_23.50_0_0e+1_2)
+        ("._5", "._5"),  # but not after the point
         ("y", True),
         ("Off", False),
         ("true", True),
