@@ -18,7 +18,6 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from app import goyaml
 from app.config.addresses import secret_url, url
 from app.config.model import ConfigError
 from app.config.reader import (
@@ -26,6 +25,7 @@ from app.config.reader import (
     Reader,
     boolean,
     fail_on,
+    go_any,
     is_null,
     list_of,
     mapping_pairs,
@@ -179,7 +179,7 @@ def _any_map(r: Reader, node: Node) -> dict[str, Any] | None:
     if not isinstance(node, MappingNode):
         r.type_error(node, "map[string]interface {}")
         return None
-    return {r.string(key): goyaml.from_node(value) for key, value in mapping_pairs(node)}
+    return {r.string(key): go_any(r, value) for key, value in mapping_pairs(node)}
 
 
 JIRA_FIELDS: dict[str, Converter] = {

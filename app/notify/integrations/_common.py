@@ -17,9 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
-import yaml
 
-from app import goyaml
 from app.config import GLOBAL_URL_DEFAULTS, HTTPConfig, RawIntegration
 from app.config.integrations import INTEGRATIONS
 from app.durations import parse_go_duration
@@ -29,6 +27,7 @@ from app.notify.integrations import SendContext
 from app.notify.message import Notification
 from app.template import RenderError
 from app.template.data import template_data
+from app.yamlv2 import NotYAML, load
 
 log = logging.getLogger(__name__)
 
@@ -220,8 +219,8 @@ def rendered_structure(value: Any, render: Callable[[str], str], what: str) -> A
     if isinstance(value, str):
         text = render(value)
         try:
-            parsed = goyaml.load(text)
-        except yaml.YAMLError:
+            parsed = load(text)
+        except NotYAML:
             return text
         return text if isinstance(parsed, str) else _json_value(parsed, what)
     if isinstance(value, list):
