@@ -126,5 +126,5 @@ _RECEIVER_FIELDS: dict[str, Converter] = {
     "labels": string_map,
     "webhook_configs": list_of("[]*webhook.WebhookConfig", _webhook),
     "email_configs": list_of("[]*config.EmailConfig", _email),
-    **{key: list_of(f"[]*{key}", integration_converter(spec)) for key, spec in INTEGRATIONS.items()},
+    **{key: list_of(f"[]*{key}", integration_converter(key)) for key in INTEGRATIONS},
 }
