@@ -78,21 +78,14 @@ class AlertGroup:
     def alert_text(self, instance: str, markdown: bool = False) -> str:
         """One `alert(instance)` as `__text_alert_list` (or its Markdown form) writes it."""
         alert = self.alert(instance)
-        labels, annotations = sorted(alert.labels.items()), sorted(alert.annotations.items())
-        if markdown:
-            return (
-                "\nLabels:\n"
-                + "".join(f"  - {name} = {value}\n" for name, value in labels)
-                + "\nAnnotations:\n"
-                + "".join(f"  - {name} = {value}\n" for name, value in annotations)
-                + f"\nSource: {self.generator_url}\n"
-            )
+        bullet, gap = ("  - ", "\n") if markdown else (" - ", "")
+
+        def pairs(values: Mapping[str, str]) -> str:
+            return "".join(f"{bullet}{name} = {value}\n" for name, value in sorted(values.items()))
+
         return (
-            "Labels:\n"
-            + "".join(f" - {name} = {value}\n" for name, value in labels)
-            + "Annotations:\n"
-            + "".join(f" - {name} = {value}\n" for name, value in annotations)
-            + f"Source: {self.generator_url}\n"
+            f"{gap}Labels:\n{pairs(alert.labels)}{gap}Annotations:\n{pairs(alert.annotations)}"
+            f"{gap}Source: {self.generator_url}\n"
         )
 
     def sections(self, state: str, markdown: bool = False) -> str:

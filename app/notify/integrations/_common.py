@@ -177,6 +177,16 @@ def check_answer(
     raise NotifyError(message, retryable=retryable)
 
 
+def answer_object(response: transport.Response) -> dict[str, Any] | None:
+    """The receiver's answer as a JSON object, or None when it is not one (not JSON, or another
+    JSON value): an error page from a proxy comes in place of the service's own answer."""
+    try:
+        answer = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
 # What Go's encoding/json escapes inside strings by default (Alertmanager's integrations encode
 # with it): HTML's special characters and the two JavaScript line separators.
 _GO_ESCAPES = (

@@ -16,12 +16,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-import orjson
-
 from app.config import Authorization, RawIntegration
 from app.notify import transport
 from app.notify.integrations import SendContext, integration
-from app.notify.integrations._common import check_answer, go_json, secret, send_timeout
+from app.notify.integrations._common import answer_object, check_answer, go_json, secret, send_timeout
 from app.notify.integrations.webhook import payload as webhook_payload
 from app.notify.message import Notification
 
@@ -53,11 +51,8 @@ def encode(n: Notification, truncated: int) -> bytes:
 
 def error_details(response: transport.Response) -> str:
     """incident.io's explanation of a refusal: its `message`, `error` and `errors`, joined."""
-    try:
-        answer = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return ""
-    if not isinstance(answer, dict):
+    answer = answer_object(response)
+    if answer is None:
         return ""
     errors = answer.get("errors") or []
     parts = [answer.get("message"), answer.get("error"), ", ".join(e for e in errors if isinstance(e, str))]
