@@ -27,16 +27,16 @@ from app.notify.integrations import sender_for
 from app.notify.message import Notification
 from app.template import Templates
 from tests.support.http_sink import HttpSink, ReceivedRequest
+from tests.support.notifications import NOW, notification
 from tests.support.sendctx import send_ctx
 
-NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
-EXTERNAL_URL = "http://alerter.test:9093"
 _RECEIVER = "team"  # the receiver of the config `integration` loads
 
 
 @dataclass(frozen=True)
 class AlertGroup:
-    """A group of alerts by alertname, routed to `receiver`, at NOW."""
+    """A group of alerts by alertname, routed to `receiver`, at NOW (tests/support/notifications.py,
+    which makes free-form alerts and their notifications)."""
 
     receiver: str
     key: str
@@ -67,9 +67,7 @@ class AlertGroup:
         )
 
     def notification_of(self, *alerts: Alert) -> Notification:
-        return Notification.build(
-            self.receiver, self.key, {"alertname": "InstanceDown"}, list(alerts), NOW, EXTERNAL_URL
-        )
+        return notification(*alerts, receiver=self.receiver, group_key=self.key)
 
     def notification(self, state: str) -> Notification:
         """The notification of the group in `state` ("firing", "mixed" or "resolved")."""

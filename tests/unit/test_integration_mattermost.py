@@ -12,8 +12,9 @@ from app.config import ConfigError
 from app.notify.errors import NotifyError
 from app.notify.integrations.mattermost import MAX_TEXT_RUNES, send_mattermost
 from tests.support.http_sink import HttpSink
-from tests.support.integration_sends import EXTERNAL_URL, TEAM_X, integration
+from tests.support.integration_sends import TEAM_X, integration
 from tests.support.integration_sends import TEAM_X_SUBJECTS as SUBJECTS
+from tests.support.notifications import EXTERNAL_URL
 from tests.support.sendctx import send_ctx
 
 # This file's alert group (tests/support/integration_sends.py).

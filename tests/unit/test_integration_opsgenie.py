@@ -10,7 +10,8 @@ import pytest
 
 from app.notify.errors import NotifyError
 from tests.support.http_sink import HttpSink
-from tests.support.integration_sends import EXTERNAL_URL, TEAM_OPS, config_error, deliver, integration
+from tests.support.integration_sends import TEAM_OPS, config_error, deliver, integration
+from tests.support.notifications import EXTERNAL_URL
 
 # This file's alert group (tests/support/integration_sends.py).
 GROUP_KEY_HASH, alert, alert_text, notification, notification_of = (

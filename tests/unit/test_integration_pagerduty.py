@@ -17,13 +17,13 @@ from app.notify.errors import NotifyError
 from app.notify.integrations import pagerduty
 from tests.support.http_sink import HttpSink, ReceivedRequest
 from tests.support.integration_sends import (
-    EXTERNAL_URL,
     TEAM_OPS,
     config_error,
     deliver,
     integration,
     through,
 )
+from tests.support.notifications import EXTERNAL_URL
 
 # This file's alert group (tests/support/integration_sends.py).
 GROUP_KEY_HASH, alert, notification, notification_of = (

@@ -17,13 +17,13 @@ import pytest
 from app.notify.errors import NotifyError
 from tests.support.http_sink import HttpSink, ReceivedRequest
 from tests.support.integration_sends import (
-    EXTERNAL_URL,
     TEAM_OPS,
     config_error,
     deliver,
     integration,
     through,
 )
+from tests.support.notifications import EXTERNAL_URL
 
 # This file's alert group (tests/support/integration_sends.py).
 alert, alert_text, notification, notification_of = (

@@ -16,8 +16,9 @@ from app.notify.errors import NotifyError
 from app.notify.integrations import wechat
 from app.notify.integrations.wechat import send_wechat
 from tests.support.http_sink import HttpSink, ReceivedRequest
-from tests.support.integration_sends import EXTERNAL_URL, TEAM_X, integration
+from tests.support.integration_sends import TEAM_X, integration
 from tests.support.integration_sends import TEAM_X_SUBJECTS as SUBJECTS
+from tests.support.notifications import EXTERNAL_URL
 from tests.support.sendctx import send_ctx
 
 # This file's alert group (tests/support/integration_sends.py).
