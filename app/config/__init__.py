@@ -9,16 +9,15 @@ Importers use this package's names; the modules split the work by concept:
 * reader.py: strict YAML node reading like Go's yaml.v2, and the basic field converters.
 * addresses.py, httpconfig.py: URLs, `host:port`, `http_config` and `tls_config`.
 * receivers.py, integrations.py, routes.py, timeintervals.py, global_section.py: each section's
-  fields and its own checks (integration_fields.py: the integrations' typed and nested fields).
+  fields and its own checks (integration_types.py: the integrations' typed and nested fields).
 * validate.py: the whole-config checks; build.py and paths.py: the model with defaults applied.
 * writeback.py: the config written back with secrets as `<secret>` (GET /api/v2/status).
 * clustertls.py: not alertmanager.yml but the `--cluster.tls-config` file, read the same strict way.
 
 Deliberate differences from Alertmanager:
 * URL errors give the reason without the URL (Go quotes the whole URL, which may hold a token).
-* Kept-raw integrations without typed fields (`Integration.types`) are checked at their top level
-  only; all are written back as given (secrets redacted) rather than with every template default
-  Alertmanager fills in. Settings Alertmanager accepts but that cannot work are refused
+* Integrations are written back as given (secrets redacted) rather than with every template
+  default Alertmanager fills in. Settings Alertmanager accepts but that cannot work are refused
   (service_limits.py).
 * A service name as SMTP port (`smtp.example.org:submission`) is resolved when loading.
 * prometheus/common's `*_ref` secret-manager fields are refused: Alertmanager never resolves them.

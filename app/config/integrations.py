@@ -2,12 +2,11 @@
 validation, the way Alertmanager checks them (known fields, required settings, the global
 defaults they need), each kept as its validated mapping in `Receiver.raw_integrations`.
 
-An integration's typed fields (`Integration.types`, from app/config/integration_types.py and
-app/config/integration_fields.py: URLs, numbers, booleans, durations, nested structs such as Slack
-actions or SNS's sigv4) get yaml.v2's type errors, and its other fields are strings, as in
-Alertmanager's structs. `Integration.defaults` and `from_global` are Alertmanager's per-field
-defaults (read through `_common.setting`). `INTEGRATIONS` also names each one's secrets, for the
-write-back.
+An integration's typed fields (app/config/integration_types.py's TYPES: URLs, numbers, booleans,
+durations, nested structs such as Slack actions or SNS's sigv4) get yaml.v2's type errors, and its
+other fields are strings, as in Alertmanager's structs. `Integration.defaults` and `from_global`
+are Alertmanager's per-field defaults (read through `_common.setting`). `INTEGRATIONS` also names
+each one's secrets, for the write-back.
 
 Beyond Alertmanager's own checks, alerter refuses values that Alertmanager accepts but that cannot
 work (app/config/service_limits.py).
@@ -25,16 +24,8 @@ from yaml.nodes import Node
 
 from app.config import service_limits as limits
 from app.config.httpconfig import http_config
-from app.config.integration_fields import (
-    OPSGENIE_TYPES,
-    PAGERDUTY_TYPES,
-    PUSHOVER_TYPES,
-    SLACK_TYPES,
-    VICTOROPS_TYPES,
-    opsgenie_responders,
-)
-from app.config.integration_types import TYPES
-from app.config.reader import Converter, Reader, at_most_one, boolean, fail_on, raw, string
+from app.config.integration_types import TYPES, opsgenie_responders
+from app.config.reader import Converter, Reader, at_most_one, boolean, fail_on, string
 from app.gostrings import go_quote
 
 Check = Callable[[dict[str, Any]], str | None]
@@ -185,9 +176,6 @@ class Integration:
     secrets: tuple[str, ...] = ()
     checks: tuple[Check, ...] = ()
     nil_error: str = ""  # message for a null list item ("" means it is treated as {})
-    # For the integrations alerter delivers: fields decoded with these converters; every other
-    # field is then a string, as in Alertmanager's structs (None: all fields kept as written).
-    types: Mapping[str, Converter] | None = None
     # Alertmanager's Default<Name>Config: the value of a field the config leaves out.
     defaults: Mapping[str, Any] = field(default_factory=dict)
     # Fields that fall back to a global setting (field -> global key), then to its default.
@@ -211,7 +199,6 @@ INTEGRATIONS: dict[str, Integration] = {
             _discord_avatar_url,
         ),
         "missing discord config",
-        TYPES["discord_configs"],
         {"title": _template("discord.default.title"), "message": _template("discord.default.message")},
     ),
     "incidentio_configs": Integration(
@@ -226,7 +213,6 @@ INTEGRATIONS: dict[str, Integration] = {
             _incidentio_auth,
         ),
         "missing incidentio config",
-        types=TYPES["incidentio_configs"],
     ),
     "pagerduty_configs": Integration(
         "pagerduty.plain",
@@ -242,7 +228,6 @@ INTEGRATIONS: dict[str, Integration] = {
             limits.pagerduty_severity,
         ),
         "missing pagerduty config",
-        PAGERDUTY_TYPES,
     ),
     "slack_configs": Integration(
         "config.plain",
@@ -257,7 +242,6 @@ INTEGRATIONS: dict[str, Integration] = {
             _slack_auth,
             limits.slack_update_message,
         ),
-        types=SLACK_TYPES,
     ),
     "opsgenie_configs": Integration(
         "opsgenie.plain",
@@ -266,7 +250,6 @@ INTEGRATIONS: dict[str, Integration] = {
         True,
         ("api_key",),
         (_at_most("api_key", "api_key_file"), opsgenie_responders, limits.opsgenie_priority),
-        types=OPSGENIE_TYPES,
     ),
     "wechat_configs": Integration(
         "config.plain",
@@ -275,7 +258,6 @@ INTEGRATIONS: dict[str, Integration] = {
         ("api_secret",),
         (_wechat_message_type, _at_most("api_secret", "api_secret_file")),
         "",
-        TYPES["wechat_configs"],
         {
             "message": _template("wechat.default.message"),
             "to_user": _template("wechat.default.to_user"),
@@ -301,7 +283,6 @@ INTEGRATIONS: dict[str, Integration] = {
             limits.pushover_timing,
         ),
         "missing pushover config",
-        PUSHOVER_TYPES,
     ),
     "victorops_configs": Integration(
         "config.plain",
@@ -316,7 +297,6 @@ INTEGRATIONS: dict[str, Integration] = {
             limits.victorops_message_type,
         ),
         "missing victorops config",
-        VICTOROPS_TYPES,
     ),
     "sns_configs": Integration(
         "sns.plain",
@@ -325,7 +305,6 @@ INTEGRATIONS: dict[str, Integration] = {
         (),
         (_sns_target, _sns_alerter_limits),
         "missing sns config",
-        TYPES["sns_configs"],
         {"subject": _template("sns.default.subject"), "message": _template("sns.default.message")},
     ),
     "telegram_configs": Integration(
@@ -336,7 +315,6 @@ INTEGRATIONS: dict[str, Integration] = {
         ("bot_token",),
         (_at_most("bot_token", "bot_token_file"), _telegram_chat),
         "missing telegram config",
-        TYPES["telegram_configs"],
         {"message": _template("telegram.default.message"), "parse_mode": "HTML"},
         {"api_url": "telegram_api_url"},
     ),
@@ -347,7 +325,6 @@ INTEGRATIONS: dict[str, Integration] = {
         (),
         (_required("room_id", "missing room_id on webex_config"), _webex_auth),
         "missing webex config",
-        TYPES["webex_configs"],
         {"message": _template("webex.default.message")},
         {"api_url": "webex_api_url"},
     ),
@@ -358,7 +335,6 @@ INTEGRATIONS: dict[str, Integration] = {
         ("webhook_url",),
         (_one_of("webhook_url", "webhook_url_file"), _at_most("webhook_url", "webhook_url_file")),
         "missing msteams config",
-        TYPES["msteams_configs"],
         {
             "title": _template("msteams.default.title"),
             "summary": _template("msteams.default.summary"),
@@ -372,7 +348,6 @@ INTEGRATIONS: dict[str, Integration] = {
         ("webhook_url",),
         (_one_of("webhook_url", "webhook_url_file"), _at_most("webhook_url", "webhook_url_file")),
         "missing msteamsv2 config",
-        TYPES["msteamsv2_configs"],
         {"title": _template("msteamsv2.default.title"), "text": _template("msteamsv2.default.text")},
     ),
     "jira_configs": Integration(
@@ -387,7 +362,6 @@ INTEGRATIONS: dict[str, Integration] = {
             _jira_api_type,
         ),
         "missing jira config",
-        types=TYPES["jira_configs"],
     ),
     "rocketchat_configs": Integration(
         "rocketchat.plain",
@@ -396,7 +370,6 @@ INTEGRATIONS: dict[str, Integration] = {
         False,
         ("token", "token_id"),
         (_at_most("token", "token_file"), _at_most("token_id", "token_id_file")),
-        types=TYPES["rocketchat_configs"],
     ),
     "mattermost_configs": Integration(
         "mattermost.plain",
@@ -407,7 +380,6 @@ INTEGRATIONS: dict[str, Integration] = {
         ("webhook_url",),
         (_at_most("webhook_url", "webhook_url_file"),),
         "missing mattermost config",
-        TYPES["mattermost_configs"],
         {
             "username": _template("mattermost.default.username"),
             "color": _template("mattermost.default.color"),
@@ -420,9 +392,11 @@ INTEGRATIONS: dict[str, Integration] = {
 }
 
 
-def integration_converter(spec: Integration) -> Converter:
-    plain = raw if spec.types is None else string
-    table: dict[str, Converter] = {**dict.fromkeys(spec.fields.split(), plain), **(spec.types or {})}
+def integration_converter(key: str) -> Converter:
+    """The converter of one `key` (`slack_configs`) item: its typed fields (TYPES) decoded, every
+    other field a string, as in Alertmanager's structs, and its checks run once it decoded cleanly."""
+    spec = INTEGRATIONS[key]
+    table: dict[str, Converter] = {**dict.fromkeys(spec.fields.split(), string), **TYPES[key]}
     table.update(send_resolved=boolean, http_config=http_config)
 
     def convert(r: Reader, node: Node) -> dict[str, Any]:

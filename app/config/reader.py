@@ -21,7 +21,7 @@ from app.durations import parse_duration, parse_go_duration
 from app.gostrings import go_quote
 from app.labels import CLASSIC_LABEL_NAME
 from app.matchers import MODE_CLASSIC
-from app.yamlv2 import FALSE_WORDS, TRUE_WORDS
+from app.yamlv2 import FALSE_WORDS, TRUE_WORDS, NotYAML, from_node, mapping_pairs
 
 _TAG = "tag:yaml.org,2002:"
 
@@ -39,30 +39,6 @@ def line_number(node: Node) -> int:
 
 def _short_tag(node: Node) -> str:
     return "!!" + node.tag[len(_TAG) :] if node.tag.startswith(_TAG) else node.tag
-
-
-def mapping_pairs(node: MappingNode) -> list[tuple[Node, Node]]:
-    """The key/value pairs of a mapping with YAML merge keys (`<<: *anchor`) expanded.
-
-    Keys written in the mapping itself win over merged ones, as in yaml.v2.
-    """
-    explicit: list[tuple[Node, Node]] = []
-    merged: list[tuple[Node, Node]] = []
-    for key, value in node.value:
-        if key.tag == _TAG + "merge":
-            sources = value.value if isinstance(value, SequenceNode) else [value]
-            for source in sources:
-                if isinstance(source, MappingNode):
-                    merged += mapping_pairs(source)
-            continue
-        explicit.append((key, value))
-    seen = {key.value for key, _ in explicit if isinstance(key, ScalarNode)}
-    inherited = []
-    for key, value in merged:
-        if isinstance(key, ScalarNode) and key.value not in seen:
-            seen.add(key.value)
-            inherited.append((key, value))
-    return inherited + explicit
 
 
 class Reader:
@@ -228,6 +204,15 @@ def boolean(r: Reader, node: Node) -> bool | None:
 
 def raw(r: Reader, node: Node) -> Any:
     return r.raw(node)
+
+
+def go_any(r: Reader, node: Node) -> Any:
+    """A Go `any` field (the webhook's `payload`, Jira's `fields`): the value yaml.v2 gives it,
+    each scalar resolved by its rules, since that value is what Alertmanager renders and sends."""
+    try:
+        return from_node(node)
+    except NotYAML as err:
+        raise ConfigError(f"yaml: {err}") from None
 
 
 def strings(r: Reader, node: Node) -> list[str] | None:

@@ -11,7 +11,6 @@ from typing import Any
 
 from yaml.nodes import Node
 
-from app import goyaml
 from app.config.addresses import host_port, template_url
 from app.config.httpconfig import canonical_header, http_config, tls_config
 from app.config.integrations import INTEGRATIONS, integration_converter
@@ -21,6 +20,7 @@ from app.config.reader import (
     Reader,
     boolean,
     fail_on,
+    go_any,
     go_duration,
     list_of,
     string,
@@ -36,7 +36,7 @@ _WEBHOOK_FIELDS: dict[str, Converter] = {
     "url_file": string,
     "max_alerts": uint64,
     "timeout": go_duration,
-    "payload": lambda r, n: goyaml.from_node(n),  # `any`: yaml.v2's reading of each scalar
+    "payload": go_any,
 }
 
 
@@ -126,5 +126,5 @@ _RECEIVER_FIELDS: dict[str, Converter] = {
     "labels": string_map,
     "webhook_configs": list_of("[]*webhook.WebhookConfig", _webhook),
     "email_configs": list_of("[]*config.EmailConfig", _email),
-    **{key: list_of(f"[]*{key}", integration_converter(spec)) for key, spec in INTEGRATIONS.items()},
+    **{key: list_of(f"[]*{key}", integration_converter(key)) for key in INTEGRATIONS},
 }

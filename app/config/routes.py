@@ -21,7 +21,6 @@ from app.config.reader import (
     is_null,
     line_number,
     list_of,
-    mapping_pairs,
     string,
     string_map,
     strings,
@@ -30,6 +29,7 @@ from app.gostrings import go_quote
 from app.labels import CLASSIC_LABEL_NAME
 from app.matchers import Matcher, parse_matchers, sort_matchers
 from app.regex import compile_anchored
+from app.yamlv2 import mapping_pairs
 
 
 def _match_regexps(r: Reader, node: Node) -> dict[str, str] | None:

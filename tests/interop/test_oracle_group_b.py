@@ -29,7 +29,7 @@ import yaml
 from app.timeutil import format_rfc3339
 from tests.e2e.conftest import start_embedded
 from tests.support.http_sink import HttpSink, ReceivedRequest
-from tests.support.integrations import no_content
+from tests.support.integration_sends import no_content
 from tests.support.oracle import Alertmanager
 from tests.support.processes import wait_until
 from tests.support.sigv4 import credential_scope, signature_is_valid

@@ -19,8 +19,12 @@ from app.notify.integrations.discord import (
     send_discord,
 )
 from tests.support.http_sink import HttpSink
-from tests.support.integrations import SUBJECTS, integration, no_content, notification, sections
+from tests.support.integration_sends import TEAM_X, integration, no_content
+from tests.support.integration_sends import TEAM_X_SUBJECTS as SUBJECTS
 from tests.support.sendctx import send_ctx
+
+# This file's alert group (tests/support/integration_sends.py).
+notification, sections = TEAM_X.notification, TEAM_X.sections
 
 PATH = "/api/webhooks/1234/very-secret-token"
 

@@ -14,13 +14,13 @@ from app.config import ConfigError, RawIntegration
 from app.notify.errors import NotifyError
 from app.notify.integrations.incidentio import MAX_PAYLOAD_BYTES, send_incidentio
 from tests.support.http_sink import HttpSink, ReceivedRequest
+from tests.support.integration_sends import integration
 from tests.support.notifications import GROUP_KEY, alert, notification
-from tests.support.rawcfg import raw_integration
 from tests.support.sendctx import send_ctx
 
 
 def config(sink: HttpSink, **item: Any) -> RawIntegration:
-    return raw_integration("incidentio", {"url": sink.url + "v2/alert_events/http/src", **item})
+    return integration("incidentio_configs", {"url": sink.url + "v2/alert_events/http/src", **item})
 
 
 def sent_alert(status: str, instance: str, ends_at: str) -> dict[str, Any]:
@@ -87,7 +87,7 @@ def test_token_file_http_config_authorization_and_url_file(tmp_path: Path) -> No
         cfgs = [
             config(sink, alert_source_token_file=str(tmp_path / "token")),
             config(sink, http_config={"authorization": {"credentials": "http-token"}}),
-            raw_integration("incidentio", {"url_file": str(tmp_path / "url"), "alert_source_token": "t"}),
+            integration("incidentio_configs", {"url_file": str(tmp_path / "url"), "alert_source_token": "t"}),
         ]
         for cfg in cfgs:
             send_incidentio(cfg, notification(alert(alertname="X")), send_ctx(5))
@@ -189,13 +189,13 @@ def test_the_configured_timeout_caps_the_attempt() -> None:
 def test_config_is_checked_as_alertmanager_checks_it(item: dict[str, Any], message: str) -> None:
     item.setdefault("http_config", {})  # Alertmanager's token check needs an http_config of its own
     with pytest.raises(ConfigError) as err:
-        raw_integration("incidentio", item)
+        integration("incidentio_configs", item)
     assert message in str(err.value)
 
 
 def test_config_defaults() -> None:
-    cfg = raw_integration(
-        "incidentio", {"url": "https://a.test/src", "alert_source_token": "t", "timeout": "30s"}
+    cfg = integration(
+        "incidentio_configs", {"url": "https://a.test/src", "alert_source_token": "t", "timeout": "30s"}
     )
     assert cfg.send_resolved is True
     assert cfg.values["timeout"] == "30s"  # kept as written, for the config written back

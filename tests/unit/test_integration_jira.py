@@ -20,9 +20,9 @@ from app.notify.errors import NotifyError
 from app.notify.integrations.jira import send_jira
 from app.template import Templates
 from tests.support.http_sink import HttpSink, ReceivedRequest
+from tests.support.integration_sends import integration
 from tests.support.notifications import GROUP_KEY, alert, notification
 from tests.support.ports import free_port
-from tests.support.rawcfg import raw_integration
 from tests.support.sendctx import send_ctx
 
 LABEL = f"ALERT{{{hashlib.sha256(GROUP_KEY.encode()).hexdigest()}}}"
@@ -93,7 +93,7 @@ def config(sink: HttpSink, path: str = "rest/api/2", **item: Any) -> RawIntegrat
         "http_config": {"basic_auth": {"username": "bot@example.com", "password": "api-token"}},
         **item,
     }
-    return raw_integration("jira", values)
+    return integration("jira_configs", values)
 
 
 def calls(sink: HttpSink) -> list[tuple[str, str]]:
@@ -324,8 +324,8 @@ def test_summary_and_description_are_cut_to_jiras_limits(sink: HttpSink) -> None
 
 def test_templates_from_files_and_global_api_url(sink: HttpSink, tmp_path: Path) -> None:
     templates = Templates({"jira.tmpl": '{{ define "jira.default.summary" }}custom {{ .Status }}{{ end }}'})
-    cfg = raw_integration(
-        "jira",
+    cfg = integration(
+        "jira_configs",
         {"project": "{{ .CommonLabels.team }}", "issue_type": "Bug"},
         {"jira_api_url": sink.url + "jira"},
     )
@@ -375,8 +375,9 @@ def test_a_search_answer_alerter_cannot_read_is_permanent(
 
 
 def test_an_unreachable_jira_is_retried() -> None:
-    cfg = raw_integration(
-        "jira", {"api_url": f"http://127.0.0.1:{free_port()}/rest/api/2", "project": "O", "issue_type": "B"}
+    cfg = integration(
+        "jira_configs",
+        {"api_url": f"http://127.0.0.1:{free_port()}/rest/api/2", "project": "O", "issue_type": "B"},
     )
     with pytest.raises(NotifyError) as err:
         send_jira(cfg, notification(alert(alertname="t")), send_ctx(5))
@@ -405,15 +406,16 @@ def test_a_broken_template_is_permanent_and_named(sink: HttpSink) -> None:
 )
 def test_config_is_checked_as_alertmanager_checks_it(item: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as err:
-        raw_integration(
-            "jira", {"api_url": "https://jira.test/rest/api/2", "project": "O", "issue_type": "B", **item}
+        integration(
+            "jira_configs",
+            {"api_url": "https://jira.test/rest/api/2", "project": "O", "issue_type": "B", **item},
         )
     assert message in str(err.value)
 
 
 def test_config_defaults() -> None:
-    cfg = raw_integration(
-        "jira", {"project": "O", "issue_type": "B"}, {"jira_api_url": "https://x.atlassian.net"}
+    cfg = integration(
+        "jira_configs", {"project": "O", "issue_type": "B"}, {"jira_api_url": "https://x.atlassian.net"}
     )
     assert cfg.send_resolved is True
     assert cfg.values.get("api_url") is None and cfg.globals["jira_api_url"] == "https://x.atlassian.net"

@@ -12,8 +12,13 @@ from app.config import ConfigError
 from app.notify.errors import NotifyError
 from app.notify.integrations.mattermost import MAX_TEXT_RUNES, send_mattermost
 from tests.support.http_sink import HttpSink
-from tests.support.integrations import EXTERNAL_URL, SUBJECTS, integration, notification, sections
+from tests.support.integration_sends import TEAM_X, integration
+from tests.support.integration_sends import TEAM_X_SUBJECTS as SUBJECTS
+from tests.support.notifications import EXTERNAL_URL
 from tests.support.sendctx import send_ctx
+
+# This file's alert group (tests/support/integration_sends.py).
+notification, sections = TEAM_X.notification, TEAM_X.sections
 
 PATH = "/hooks/secret-hook-id"
 LINK = f"{EXTERNAL_URL}/#/alerts?receiver=team-x"

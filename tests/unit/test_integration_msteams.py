@@ -13,8 +13,12 @@ from app.notify.errors import NotifyError
 from app.notify.integrations.msteams import send_msteams
 from app.notify.integrations.msteamsv2 import send_msteamsv2
 from tests.support.http_sink import HttpSink
-from tests.support.integrations import SUBJECTS, integration, notification, sections
+from tests.support.integration_sends import TEAM_X, integration
+from tests.support.integration_sends import TEAM_X_SUBJECTS as SUBJECTS
 from tests.support.sendctx import send_ctx
+
+# This file's alert group (tests/support/integration_sends.py).
+notification, sections = TEAM_X.notification, TEAM_X.sections
 
 PATH = "/webhookb2/secret-part@tenant/IncomingWebhook/abc/def"
 

@@ -10,30 +10,28 @@ import pytest
 
 from app.notify.errors import NotifyError
 from tests.support.http_sink import HttpSink
-from tests.support.integration_sends import (
-    EXTERNAL_URL,
-    GROUP_KEY_HASH,
-    alert,
-    alert_text,
-    config_error,
-    deliver,
-    firing,
-    integration,
-    notification,
-    partly_resolved,
-    resolved,
+from tests.support.integration_sends import TEAM_OPS, config_error, deliver, integration
+from tests.support.notifications import EXTERNAL_URL
+
+# This file's alert group (tests/support/integration_sends.py).
+GROUP_KEY_HASH, alert, alert_text, notification, notification_of = (
+    TEAM_OPS.key_hash,
+    TEAM_OPS.alert,
+    TEAM_OPS.alert_text,
+    TEAM_OPS.notification,
+    TEAM_OPS.notification_of,
 )
 
 SOURCE = EXTERNAL_URL + "/#/alerts?receiver=team%5C.ops"
 
 
 def opsgenie(sink: HttpSink, **settings: Any) -> Any:
-    return integration("opsgenie", {"api_key": "og-key", "api_url": sink.url, **settings})
+    return integration("opsgenie_configs", {"api_key": "og-key", "api_url": sink.url, **settings})
 
 
 def test_create_with_the_defaults() -> None:
     with HttpSink() as sink:
-        [request] = deliver(opsgenie(sink), partly_resolved(), sink)
+        [request] = deliver(opsgenie(sink), notification("mixed"), sink)
     assert (request.method, request.path) == ("POST", "/v2/alerts")
     assert request.headers["Content-Type"] == "application/json"
     assert request.headers["Authorization"] == "GenieKey og-key"
@@ -51,7 +49,7 @@ def test_create_with_the_defaults() -> None:
 
 def test_close_when_resolved() -> None:
     with HttpSink() as sink:
-        [request] = deliver(opsgenie(sink), resolved(), sink)
+        [request] = deliver(opsgenie(sink), notification("resolved"), sink)
     assert (request.method, request.path) == (
         "POST",
         f"/v2/alerts/{GROUP_KEY_HASH}/close?identifierType=alias",
@@ -79,7 +77,7 @@ def test_every_field() -> None:
         "priority": "P1",
     }
     with HttpSink() as sink:
-        [request] = deliver(opsgenie(sink, **settings), firing(), sink)
+        [request] = deliver(opsgenie(sink, **settings), notification("firing"), sink)
     assert list(request.json) == [
         "alias",
         "message",
@@ -111,7 +109,7 @@ def test_every_field() -> None:
 
 def test_update_alerts_also_puts_message_and_description() -> None:
     with HttpSink() as sink:
-        requests = deliver(opsgenie(sink, update_alerts=True, description="d"), firing(), sink)
+        requests = deliver(opsgenie(sink, update_alerts=True, description="d"), notification("firing"), sink)
     assert [(r.method, r.path) for r in requests] == [
         ("POST", "/v2/alerts"),
         ("PUT", f"/v2/alerts/{GROUP_KEY_HASH}/message?identifierType=alias"),
@@ -125,22 +123,22 @@ def test_update_alerts_also_puts_message_and_description() -> None:
 def test_requests_stop_at_the_first_refusal() -> None:
     with HttpSink(statuses=[422]) as sink:
         with pytest.raises(NotifyError, match="unexpected status code 422") as failure:
-            deliver(opsgenie(sink, update_alerts=True), firing(), sink)
+            deliver(opsgenie(sink, update_alerts=True), notification("firing"), sink)
         assert len(sink.requests) == 1
     assert not failure.value.retryable
 
 
 def test_message_is_cut_to_130_characters() -> None:
     with HttpSink() as sink:
-        [request] = deliver(opsgenie(sink, message="ж" * 200), firing(), sink)
+        [request] = deliver(opsgenie(sink, message="ж" * 200), notification("firing"), sink)
     assert len(request.json["message"]) == 130 and request.json["message"].endswith("ж…")
 
 
 def test_api_url_path_and_query() -> None:
     with HttpSink() as sink:
-        cfg = integration("opsgenie", {"api_key": "k", "api_url": sink.url + "eu?tenant=x&b=1"})
-        deliver(cfg, firing(), sink)
-        deliver(cfg, resolved(), sink)
+        cfg = integration("opsgenie_configs", {"api_key": "k", "api_url": sink.url + "eu?tenant=x&b=1"})
+        deliver(cfg, notification("firing"), sink)
+        deliver(cfg, notification("resolved"), sink)
         paths = [r.path for r in sink.requests]
     assert paths == [
         "/eu/v2/alerts?tenant=x&b=1",
@@ -153,28 +151,30 @@ def test_api_key_from_global_file_and_template(tmp_path: Path) -> None:
     key_file.write_text("from-file\n")
     with HttpSink() as sink:
         configs = [
-            integration("opsgenie", {"api_url": sink.url}, {"opsgenie_api_key": "global"}),
-            integration("opsgenie", {"api_url": sink.url}, {"opsgenie_api_key_file": str(key_file)}),
+            integration("opsgenie_configs", {"api_url": sink.url}, {"opsgenie_api_key": "global"}),
+            integration("opsgenie_configs", {"api_url": sink.url}, {"opsgenie_api_key_file": str(key_file)}),
             integration(
-                "opsgenie", {"api_url": sink.url, "api_key_file": str(key_file)}, {"opsgenie_api_key": "g"}
+                "opsgenie_configs",
+                {"api_url": sink.url, "api_key_file": str(key_file)},
+                {"opsgenie_api_key": "g"},
             ),
-            integration("opsgenie", {"api_url": sink.url, "api_key": "k-{{ .CommonLabels.job }}"}),
+            integration("opsgenie_configs", {"api_url": sink.url, "api_key": "k-{{ .CommonLabels.job }}"}),
         ]
-        keys = [deliver(cfg, firing(), sink)[0].headers["Authorization"] for cfg in configs]
+        keys = [deliver(cfg, notification("firing"), sink)[0].headers["Authorization"] for cfg in configs]
     assert keys == ["GenieKey global", "GenieKey from-file", "GenieKey from-file", "GenieKey k-node"]
 
 
 def test_global_api_url() -> None:
     with HttpSink() as sink:
-        cfg = integration("opsgenie", {"api_key": "k"}, {"opsgenie_api_url": sink.url + "global"})
-        [request] = deliver(cfg, firing(), sink)
+        cfg = integration("opsgenie_configs", {"api_key": "k"}, {"opsgenie_api_url": sink.url + "global"})
+        [request] = deliver(cfg, notification("firing"), sink)
     assert request.path == "/global/v2/alerts"
 
 
 def test_the_genie_key_is_sent_instead_of_http_config_credentials() -> None:
     with HttpSink() as sink:
         cfg = opsgenie(sink, http_config={"basic_auth": {"username": "u", "password": "p"}})
-        [request] = deliver(cfg, firing(), sink)
+        [request] = deliver(cfg, notification("firing"), sink)
     assert request.headers.get_all("Authorization") == ["GenieKey og-key"]
 
 
@@ -183,16 +183,16 @@ def test_the_genie_key_is_sent_instead_of_http_config_credentials() -> None:
 )
 def test_retries(status: int, retryable: bool) -> None:
     with HttpSink(statuses=[status]) as sink, pytest.raises(NotifyError) as failure:
-        deliver(opsgenie(sink), notification(alert("a")), sink)
+        deliver(opsgenie(sink), notification_of(alert("a")), sink)
     assert failure.value.retryable is retryable
     assert str(failure.value).startswith(f"opsgenie: unexpected status code {status}")
 
 
 def test_unreadable_key_file_is_reported(tmp_path: Path) -> None:
     with HttpSink() as sink:
-        cfg = integration("opsgenie", {"api_url": sink.url, "api_key_file": str(tmp_path / "gone")})
+        cfg = integration("opsgenie_configs", {"api_url": sink.url, "api_key_file": str(tmp_path / "gone")})
         with pytest.raises(NotifyError, match="cannot read opsgenie api_key_file"):
-            deliver(cfg, firing(), sink)
+            deliver(cfg, notification("firing"), sink)
         assert sink.requests == []
 
 
@@ -227,9 +227,9 @@ def test_unreadable_key_file_is_reported(tmp_path: Path) -> None:
     ],
 )
 def test_config_refused(settings: dict[str, Any], global_: dict[str, Any], message: str) -> None:
-    assert message in config_error("opsgenie", settings, global_)
+    assert message in config_error("opsgenie_configs", settings, global_)
 
 
 def test_templated_priority_is_accepted() -> None:
-    cfg = integration("opsgenie", {"api_key": "k", "priority": "{{ .CommonLabels.priority }}"})
+    cfg = integration("opsgenie_configs", {"api_key": "k", "priority": "{{ .CommonLabels.priority }}"})
     assert cfg.values["priority"] == "{{ .CommonLabels.priority }}"

@@ -17,17 +17,20 @@ from app.notify.errors import NotifyError
 from app.notify.integrations import pagerduty
 from tests.support.http_sink import HttpSink, ReceivedRequest
 from tests.support.integration_sends import (
-    EXTERNAL_URL,
-    GROUP_KEY_HASH,
-    alert,
+    TEAM_OPS,
     config_error,
     deliver,
-    firing,
     integration,
-    notification,
-    partly_resolved,
-    resolved,
     through,
+)
+from tests.support.notifications import EXTERNAL_URL
+
+# This file's alert group (tests/support/integration_sends.py).
+GROUP_KEY_HASH, alert, notification, notification_of = (
+    TEAM_OPS.key_hash,
+    TEAM_OPS.alert,
+    TEAM_OPS.notification,
+    TEAM_OPS.notification_of,
 )
 
 CLIENT_URL = EXTERNAL_URL + "/#/alerts?receiver=team%5C.ops"
@@ -47,7 +50,7 @@ def alert_json(instance: str, status: str, ends: str = "0001-01-01T00:00:00Z") -
 
 
 def v2(sink: HttpSink, **settings: Any) -> Any:
-    return integration("pagerduty", {"routing_key": "rk", "url": sink.url + "v2/enqueue", **settings})
+    return integration("pagerduty_configs", {"routing_key": "rk", "url": sink.url + "v2/enqueue", **settings})
 
 
 # The sink, as proxy, answers for events.pagerduty.com with a certificate no one checks.
@@ -62,12 +65,14 @@ def v1_sink() -> Iterator[HttpSink]:
 
 def v1(sink: HttpSink, **settings: Any) -> Any:
     """A service_key config: Events API v1, through the sink."""
-    return integration("pagerduty", {"service_key": "sk", "http_config": through(sink.url), **settings})
+    return integration(
+        "pagerduty_configs", {"service_key": "sk", "http_config": through(sink.url), **settings}
+    )
 
 
 def test_v2_trigger_with_the_defaults() -> None:
     with HttpSink() as sink:
-        [request] = deliver(v2(sink), partly_resolved(), sink)
+        [request] = deliver(v2(sink), notification("mixed"), sink)
     assert (request.method, request.path) == ("POST", "/v2/enqueue")
     assert request.headers["Content-Type"] == "application/json"
     assert request.json == {
@@ -100,7 +105,7 @@ def test_v2_trigger_with_the_defaults() -> None:
 
 def test_v2_resolve() -> None:
     with HttpSink() as sink:
-        [request] = deliver(v2(sink), resolved(), sink)
+        [request] = deliver(v2(sink), notification("resolved"), sink)
     assert request.json["event_action"] == "resolve"
     assert request.json["dedup_key"] == GROUP_KEY_HASH
     assert request.json["payload"]["summary"] == "[RESOLVED] InstanceDown (node page)"
@@ -123,7 +128,7 @@ def test_v2_every_field() -> None:
         "links": [{"href": "https://l.test/", "text": "l"}, {"text": "no href"}],
     }
     with HttpSink() as sink:
-        [request] = deliver(v2(sink, **settings), firing(), sink)
+        [request] = deliver(v2(sink, **settings), notification("firing"), sink)
     event = request.json
     assert event["routing_key"] == "rk-node"
     assert list(event["payload"]) == [
@@ -147,7 +152,7 @@ def test_v2_every_field() -> None:
 
 def test_source_defaults_to_the_client() -> None:
     with HttpSink() as sink:
-        [request] = deliver(v2(sink, client="my {{ .Status }} client"), firing(), sink)
+        [request] = deliver(v2(sink, client="my {{ .Status }} client"), notification("firing"), sink)
     assert request.json["payload"]["source"] == "my firing client"
 
 
@@ -165,7 +170,7 @@ def test_details_are_rendered_then_read_as_yaml() -> None:
         "broken": "a: b: c",
     }
     with HttpSink() as sink:
-        [request] = deliver(v2(sink, details=details), firing(), sink)
+        [request] = deliver(v2(sink, details=details), notification("firing"), sink)
     got = request.json["payload"]["custom_details"]
     assert got["count"] == 1
     assert got["quoted"] == '"1"'
@@ -188,27 +193,29 @@ def test_details_are_rendered_then_read_as_yaml() -> None:
 
 def test_a_detail_that_renders_a_whole_float_is_written_as_go_writes_it() -> None:
     with HttpSink() as sink:
-        [request] = deliver(v2(sink, details={"x": "1e3", "y": "{{ len .Alerts }}.0"}), firing(), sink)
+        [request] = deliver(
+            v2(sink, details={"x": "1e3", "y": "{{ len .Alerts }}.0"}), notification("firing"), sink
+        )
     assert b'"x":1000,' in request.body and b'"y":1}' in request.body
 
 
 def test_a_detail_go_cannot_encode_fails_the_event() -> None:
     with HttpSink() as sink:
         with pytest.raises(NotifyError, match="unsupported value") as failure:
-            deliver(v2(sink, details={"x": ".nan"}), firing(), sink)
+            deliver(v2(sink, details={"x": ".nan"}), notification("firing"), sink)
         assert sink.requests == []
     assert not failure.value.retryable
 
 
 def test_summary_is_cut_to_1024_characters() -> None:
     with HttpSink() as sink:
-        [request] = deliver(v2(sink, description="ß" * 1500), firing(), sink)
+        [request] = deliver(v2(sink, description="ß" * 1500), notification("firing"), sink)
     summary = request.json["payload"]["summary"]
     assert len(summary) == 1024 and summary.endswith("ß…")
 
 
 def test_an_event_over_512kb_loses_its_details(v1_sink: HttpSink) -> None:
-    n = notification(alert("a:9100", description="x" * 600_000))
+    n = notification_of(alert("a:9100", description="x" * 600_000))
     with HttpSink() as sink:
         [request] = deliver(v2(sink), n, sink)
     assert request.json["payload"]["custom_details"] == {"error": pagerduty.TOO_BIG}
@@ -220,8 +227,8 @@ def test_an_event_over_512kb_loses_its_details(v1_sink: HttpSink) -> None:
 
 def test_v1_trigger_and_resolve(v1_sink: HttpSink) -> None:
     cfg = v1(v1_sink, service_key="sk-{{ .CommonLabels.job }}")
-    [trigger] = deliver(cfg, firing(), v1_sink)
-    [resolve] = deliver(cfg, resolved(), v1_sink)
+    [trigger] = deliver(cfg, notification("firing"), v1_sink)
+    [resolve] = deliver(cfg, notification("resolved"), v1_sink)
     assert (trigger.method, trigger.headers["Host"]) == ("POST", "events.pagerduty.com")
     assert trigger.path == "/generic/2010-04-15/create_event.json"
     assert list(trigger.json) == [
@@ -254,40 +261,44 @@ def test_keys_from_files_are_read_at_every_send(tmp_path: Path, v1_sink: HttpSin
     key_file = tmp_path / "key"
     key_file.write_text("first\n")
     with HttpSink() as sink:
-        cfg = integration("pagerduty", {"routing_key_file": str(key_file), "url": sink.url})
-        deliver(cfg, firing(), sink)
+        cfg = integration("pagerduty_configs", {"routing_key_file": str(key_file), "url": sink.url})
+        deliver(cfg, notification("firing"), sink)
         key_file.write_text("second")
-        deliver(cfg, firing(), sink)
+        deliver(cfg, notification("firing"), sink)
         assert [r.json["routing_key"] for r in sink.requests] == ["first", "second"]
-    cfg = integration("pagerduty", {"service_key_file": str(key_file), "http_config": through(v1_sink.url)})
-    [old] = deliver(cfg, firing(), v1_sink)
+    cfg = integration(
+        "pagerduty_configs", {"service_key_file": str(key_file), "http_config": through(v1_sink.url)}
+    )
+    [old] = deliver(cfg, notification("firing"), v1_sink)
     assert old.json["service_key"] == "second"
 
 
 def test_global_pagerduty_url() -> None:
     with HttpSink() as sink:
-        cfg = integration("pagerduty", {"routing_key": "rk"}, {"pagerduty_url": sink.url + "global/enqueue"})
-        [request] = deliver(cfg, firing(), sink)
+        cfg = integration(
+            "pagerduty_configs", {"routing_key": "rk"}, {"pagerduty_url": sink.url + "global/enqueue"}
+        )
+        [request] = deliver(cfg, notification("firing"), sink)
     assert request.path == "/global/enqueue"
 
 
 def test_a_key_that_renders_empty_is_not_sent() -> None:
     with HttpSink() as sink:
         with pytest.raises(NotifyError, match="routing_key cannot be empty") as failure:
-            deliver(v2(sink, routing_key="{{ .CommonLabels.none }}"), firing(), sink)
+            deliver(v2(sink, routing_key="{{ .CommonLabels.none }}"), notification("firing"), sink)
         assert sink.requests == []
     assert not failure.value.retryable
 
 
 def test_a_key_template_error_does_not_show_the_key() -> None:
     with HttpSink() as sink, pytest.raises(NotifyError) as failure:
-        deliver(v2(sink, routing_key="SECRETKEY{{ .Nope }}"), firing(), sink)
+        deliver(v2(sink, routing_key="SECRETKEY{{ .Nope }}"), notification("firing"), sink)
     assert "routing_key" in str(failure.value) and "SECRETKEY" not in str(failure.value)
 
 
 def refusal(sink: HttpSink, cfg: Any) -> NotifyError:
     with pytest.raises(NotifyError) as failure:
-        deliver(cfg, firing(), sink)
+        deliver(cfg, notification("firing"), sink)
     return failure.value
 
 
@@ -345,15 +356,15 @@ def test_a_refused_event_reports_pagerdutys_errors() -> None:
     ],
 )
 def test_config_refused(settings: dict[str, Any], message: str) -> None:
-    assert message in config_error("pagerduty", settings)
+    assert message in config_error("pagerduty_configs", settings)
 
 
 def test_config_accepted() -> None:
-    integration("pagerduty", {"routing_key": "k", "severity": "{{ .CommonLabels.severity }}"})
+    integration("pagerduty_configs", {"routing_key": "k", "severity": "{{ .CommonLabels.severity }}"})
     integration(
-        "pagerduty", {"service_key": "k", "url": PAGERDUTY_V1_URL, "client": "c", "details": {"a": 1}}
+        "pagerduty_configs", {"service_key": "k", "url": PAGERDUTY_V1_URL, "client": "c", "details": {"a": 1}}
     )
     nested = integration(
-        "pagerduty", {"routing_key": "k", "details": {"a": {"b": [1, "x", None]}, "c": "0x1F"}}
+        "pagerduty_configs", {"routing_key": "k", "details": {"a": {"b": [1, "x", None]}, "c": "0x1F"}}
     )
     assert nested.values["details"] == {"a": {"b": ["1", "x", None]}, "c": "0x1F"}

@@ -17,17 +17,20 @@ import pytest
 from app.notify.errors import NotifyError
 from tests.support.http_sink import HttpSink, ReceivedRequest
 from tests.support.integration_sends import (
-    EXTERNAL_URL,
-    alert,
-    alert_text,
+    TEAM_OPS,
     config_error,
     deliver,
-    firing,
     integration,
-    notification,
-    partly_resolved,
-    resolved,
     through,
+)
+from tests.support.notifications import EXTERNAL_URL
+
+# This file's alert group (tests/support/integration_sends.py).
+alert, alert_text, notification, notification_of = (
+    TEAM_OPS.alert,
+    TEAM_OPS.alert_text,
+    TEAM_OPS.notification,
+    TEAM_OPS.notification_of,
 )
 
 # The sink, as proxy, answers for api.pushover.net with a certificate no one checks.
@@ -48,13 +51,13 @@ def params(request: ReceivedRequest) -> dict[str, str]:
 
 def cfg(sink: HttpSink, **settings: Any) -> Any:
     return integration(
-        "pushover",
+        "pushover_configs",
         {"user_key": "user-key", "token": "app-token", "http_config": through(sink.url), **settings},
     )
 
 
 def test_firing_message_with_the_defaults(sink: HttpSink) -> None:
-    [request] = deliver(cfg(sink), partly_resolved(), sink)
+    [request] = deliver(cfg(sink), notification("mixed"), sink)
     assert (request.method, request.headers["Host"]) == ("POST", "api.pushover.net")
     assert urlsplit(request.path).path == "/1/messages.json"
     assert request.headers["Content-Type"] == "text/plain"
@@ -81,7 +84,7 @@ def test_firing_message_with_the_defaults(sink: HttpSink) -> None:
 
 
 def test_resolved_message_is_normal_priority(sink: HttpSink) -> None:
-    [request] = deliver(cfg(sink), resolved(), sink)
+    [request] = deliver(cfg(sink), notification("resolved"), sink)
     assert params(request)["priority"] == "0"
     assert params(request)["title"] == "[RESOLVED] InstanceDown (node page)"
 
@@ -100,7 +103,7 @@ def test_every_setting(sink: HttpSink) -> None:
         "ttl": "1h",
         "monospace": True,
     }
-    [request] = deliver(cfg(sink, **settings), firing(), sink)
+    [request] = deliver(cfg(sink, **settings), notification("firing"), sink)
     got = params(request)
     assert got["title"] == "t firing" and got["message"] == "m" and got["url_title"] == "InstanceDown"
     assert (got["device"], got["sound"], got["priority"]) == ("phone", "siren", "1")
@@ -109,7 +112,7 @@ def test_every_setting(sink: HttpSink) -> None:
 
 
 def test_html_messages_escape_the_values(sink: HttpSink) -> None:
-    n = notification(alert("<b>&</b>"))
+    n = notification_of(alert("<b>&</b>"))
     [request] = deliver(cfg(sink, html=True, message="{{ .CommonLabels.instance }}"), n, sink)
     assert params(request)["html"] == "1"
     assert params(request)["message"] == "&lt;b&gt;&amp;&lt;/b&gt;"
@@ -119,7 +122,9 @@ def test_html_messages_escape_the_values(sink: HttpSink) -> None:
 
 def test_limits(sink: HttpSink) -> None:
     [request] = deliver(
-        cfg(sink, title="t" * 300, message="m" * 2000, url="https://u.test/" + "p" * 600), firing(), sink
+        cfg(sink, title="t" * 300, message="m" * 2000, url="https://u.test/" + "p" * 600),
+        notification("firing"),
+        sink,
     )
     got = params(request)
     assert len(got["title"]) == 250 and got["title"].endswith("t…")
@@ -128,12 +133,12 @@ def test_limits(sink: HttpSink) -> None:
 
 
 def test_an_empty_message_says_so(sink: HttpSink) -> None:
-    [request] = deliver(cfg(sink, message="  {{ .CommonLabels.none }}\n"), firing(), sink)
+    [request] = deliver(cfg(sink, message="  {{ .CommonLabels.none }}\n"), notification("firing"), sink)
     assert params(request)["message"] == "(no details)"
 
 
 def test_ttl_is_left_out_unless_positive(sink: HttpSink) -> None:
-    [request] = deliver(cfg(sink, ttl="0s"), firing(), sink)
+    [request] = deliver(cfg(sink, ttl="0s"), notification("firing"), sink)
     assert "ttl" not in params(request)
 
 
@@ -141,10 +146,10 @@ def test_keys_from_files_and_templates(sink: HttpSink, tmp_path: Path) -> None:
     (tmp_path / "user").write_text("file-user\n")
     (tmp_path / "token").write_text("file-token\n")
     files = {"user_key_file": str(tmp_path / "user"), "token_file": str(tmp_path / "token")}
-    from_files = integration("pushover", {**files, "http_config": through(sink.url)})
-    [request] = deliver(from_files, firing(), sink)
+    from_files = integration("pushover_configs", {**files, "http_config": through(sink.url)})
+    [request] = deliver(from_files, notification("firing"), sink)
     assert (params(request)["user"], params(request)["token"]) == ("file-user", "file-token")
-    [templated] = deliver(cfg(sink, user_key="u-{{ .CommonLabels.job }}"), firing(), sink)
+    [templated] = deliver(cfg(sink, user_key="u-{{ .CommonLabels.job }}"), notification("firing"), sink)
     assert params(templated)["user"] == "u-node"
 
 
@@ -152,7 +157,7 @@ def test_keys_from_files_and_templates(sink: HttpSink, tmp_path: Path) -> None:
 def test_retries_and_errors_without_the_keys(status: int, retryable: bool, sink: HttpSink) -> None:
     sink.respond_with(status)
     with pytest.raises(NotifyError) as failure:
-        deliver(cfg(sink), firing(), sink)
+        deliver(cfg(sink), notification("firing"), sink)
     assert failure.value.retryable is retryable
     assert "app-token" not in str(failure.value) and "user-key" not in str(failure.value)
 
@@ -161,7 +166,7 @@ def test_unreachable_pushover_is_retried_without_the_keys() -> None:
     with HttpSink() as closed:
         unreachable = cfg(closed)
     with pytest.raises(NotifyError, match="the proxy failed") as failure:
-        deliver(unreachable, firing(), closed)
+        deliver(unreachable, notification("firing"), closed)
     assert failure.value.retryable
     assert "app-token" not in str(failure.value) and "user-key" not in str(failure.value)
 
@@ -183,7 +188,7 @@ def test_unreachable_pushover_is_retried_without_the_keys() -> None:
     ],
 )
 def test_config_refused(settings: dict[str, Any], message: str) -> None:
-    assert message in config_error("pushover", settings)
+    assert message in config_error("pushover_configs", settings)
 
 
 def test_short_retry_is_fine_below_emergency_priority(sink: HttpSink) -> None:

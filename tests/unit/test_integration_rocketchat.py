@@ -13,8 +13,8 @@ from app.config import ConfigError, RawIntegration
 from app.notify.errors import NotifyError
 from app.notify.integrations.rocketchat import send_rocketchat
 from tests.support.http_sink import HttpSink, ReceivedRequest
+from tests.support.integration_sends import integration
 from tests.support.notifications import alert, notification
-from tests.support.rawcfg import raw_integration
 from tests.support.sendctx import send_ctx
 
 OK = (200, b'{"success": true, "ts": 1}', "application/json")
@@ -31,7 +31,7 @@ def sink():  # type: ignore[no-untyped-def]
 
 
 def config(sink: HttpSink, **item: Any) -> RawIntegration:
-    return raw_integration("rocketchat", {"api_url": sink.url, "token": "tok", "token_id": "uid", **item})
+    return integration("rocketchat_configs", {"api_url": sink.url, "token": "tok", "token_id": "uid", **item})
 
 
 def sent(sink: HttpSink) -> dict[str, Any]:
@@ -135,16 +135,16 @@ def test_title_is_cut_to_1024_characters(sink: HttpSink) -> None:
 def test_tokens_from_files_and_the_global_section(sink: HttpSink, tmp_path: Path) -> None:
     (tmp_path / "token").write_text("file-token\n")
     (tmp_path / "id").write_text(" file-id ")
-    from_files = raw_integration(
-        "rocketchat",
+    from_files = integration(
+        "rocketchat_configs",
         {
             "api_url": sink.url + "chat/",
             "token_file": str(tmp_path / "token"),
             "token_id_file": str(tmp_path / "id"),
         },
     )
-    from_global = raw_integration(
-        "rocketchat",
+    from_global = integration(
+        "rocketchat_configs",
         {},
         {"rocketchat_api_url": sink.url, "rocketchat_token": "g-token", "rocketchat_token_id": "g-id"},
     )
@@ -179,8 +179,9 @@ def test_rocketchats_verdicts(answer: tuple[int, bytes], retryable: bool, messag
 
 
 def test_an_unreadable_token_file_fails_the_send(sink: HttpSink, tmp_path: Path) -> None:
-    cfg = raw_integration(
-        "rocketchat", {"api_url": sink.url, "token_file": str(tmp_path / "missing"), "token_id": "uid"}
+    cfg = integration(
+        "rocketchat_configs",
+        {"api_url": sink.url, "token_file": str(tmp_path / "missing"), "token_id": "uid"},
     )
     with pytest.raises(NotifyError) as err:
         send_rocketchat(cfg, notification(alert(alertname="x")), send_ctx(5))
@@ -203,13 +204,13 @@ def test_an_unreadable_token_file_fails_the_send(sink: HttpSink, tmp_path: Path)
 )
 def test_config_is_checked_as_alertmanager_checks_it(item: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as err:
-        raw_integration("rocketchat", {"token": "t", "token_id": "i", **item})
+        integration("rocketchat_configs", {"token": "t", "token_id": "i", **item})
     assert message in str(err.value)
 
 
 def test_config_defaults_and_the_action_fields_alertmanager_accepts() -> None:
-    cfg = raw_integration(
-        "rocketchat",
+    cfg = integration(
+        "rocketchat_configs",
         {"token": "t", "token_id": "i", "actions": [{"text": "a", "imageurl": "x", "iswebview": True}]},
     )
     assert cfg.send_resolved is False

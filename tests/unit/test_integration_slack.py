@@ -13,15 +13,11 @@ from app.notify.integrations._common import send_timeout
 from app.notify.transport import USER_AGENT
 from app.template import Templates
 from tests.support.http_sink import HttpSink, ReceivedRequest
-from tests.support.integration_sends import (
-    config_error,
-    deliver,
-    firing,
-    integration,
-    partly_resolved,
-    resolved,
-)
+from tests.support.integration_sends import TEAM_OPS, config_error, deliver, integration
 from tests.support.sendctx import send_ctx
+
+# This file's alert group (tests/support/integration_sends.py).
+notification = TEAM_OPS.notification
 
 LINK = "http://alerter.test:9093/#/alerts?receiver=team%5C.ops"
 
@@ -49,17 +45,19 @@ def attachment(title: str, color: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("notification", "title", "color"),
+    ("state", "title", "color"),
     [
-        (firing, "[FIRING:1] InstanceDown (a:9100 node page)", "danger"),
-        (partly_resolved, "[FIRING:1] InstanceDown (node page)", "danger"),
-        (resolved, "[RESOLVED] InstanceDown (node page)", "good"),
+        ("firing", "[FIRING:1] InstanceDown (a:9100 node page)", "danger"),
+        ("mixed", "[FIRING:1] InstanceDown (node page)", "danger"),
+        ("resolved", "[RESOLVED] InstanceDown (node page)", "good"),
     ],
 )
-def test_default_message(notification: Any, title: str, color: str) -> None:
+def test_default_message(state: str, title: str, color: str) -> None:
     with webhook() as sink:
-        cfg = integration("slack", {"api_url": sink.url + "services/T0/B0/XXXX", "send_resolved": True})
-        [request] = deliver(cfg, notification(), sink)
+        cfg = integration(
+            "slack_configs", {"api_url": sink.url + "services/T0/B0/XXXX", "send_resolved": True}
+        )
+        [request] = deliver(cfg, notification(state), sink)
     assert (request.method, request.path) == ("POST", "/services/T0/B0/XXXX")
     assert request.headers["Content-Type"] == "application/json"
     assert request.headers["User-Agent"] == USER_AGENT
@@ -95,7 +93,9 @@ def test_every_field_rendered_in_alertmanagers_order() -> None:
         ],
     }
     with webhook() as sink:
-        [request] = deliver(integration("slack", {"api_url": sink.url, **settings}), partly_resolved(), sink)
+        [request] = deliver(
+            integration("slack_configs", {"api_url": sink.url, **settings}), notification("mixed"), sink
+        )
     body = request.body.decode()
     assert list(request.json) == [
         "channel",
@@ -139,35 +139,47 @@ def test_every_field_rendered_in_alertmanagers_order() -> None:
 
 def test_title_is_cut_to_1024_characters() -> None:
     with webhook() as sink:
-        cfg = integration("slack", {"api_url": sink.url, "title": "ü" * 2000})
-        [request] = deliver(cfg, firing(), sink)
+        cfg = integration("slack_configs", {"api_url": sink.url, "title": "ü" * 2000})
+        [request] = deliver(cfg, notification("firing"), sink)
     title = request.json["attachments"][0]["title"]
     assert len(title) == 1024 and title.endswith("ü…")
 
 
 def test_go_escapes_html_characters() -> None:
     with webhook() as sink:
-        [request] = deliver(integration("slack", {"api_url": sink.url, "username": "<a&b>"}), firing(), sink)
+        [request] = deliver(
+            integration("slack_configs", {"api_url": sink.url, "username": "<a&b>"}),
+            notification("firing"),
+            sink,
+        )
     assert b'"username":"\\u003ca\\u0026b\\u003e"' in request.body
 
 
 def test_api_url_file_is_read_at_every_send(tmp_path: Path) -> None:
     url_file = tmp_path / "slack-url"
     with webhook() as sink:
-        cfg = integration("slack", {"api_url_file": str(url_file)})
+        cfg = integration("slack_configs", {"api_url_file": str(url_file)})
         url_file.write_text(sink.url + "first\n")
-        deliver(cfg, firing(), sink)
+        deliver(cfg, notification("firing"), sink)
         url_file.write_text(sink.url + "second")
-        deliver(cfg, firing(), sink)
+        deliver(cfg, notification("firing"), sink)
         assert [r.path for r in sink.requests] == ["/first", "/second"]
 
 
 def test_global_api_url_and_its_file(tmp_path: Path) -> None:
     with webhook() as sink:
-        deliver(integration("slack", {}, {"slack_api_url": sink.url + "global"}), firing(), sink)
+        deliver(
+            integration("slack_configs", {}, {"slack_api_url": sink.url + "global"}),
+            notification("firing"),
+            sink,
+        )
         url_file = tmp_path / "url"
         url_file.write_text(sink.url + "global-file")
-        deliver(integration("slack", {}, {"slack_api_url_file": str(url_file)}), firing(), sink)
+        deliver(
+            integration("slack_configs", {}, {"slack_api_url_file": str(url_file)}),
+            notification("firing"),
+            sink,
+        )
         assert [r.path for r in sink.requests] == ["/global", "/global-file"]
 
 
@@ -180,16 +192,20 @@ def test_app_token_posts_to_app_url_with_a_bearer(tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text("xoxb-from-file\n")
     with chat_api() as sink:
-        own = integration("slack", {"app_token": "xoxb-inline", "app_url": sink.url + "api/chat.postMessage"})
-        from_file = integration("slack", {"app_token_file": str(token_file), "app_url": sink.url + "own"})
+        own = integration(
+            "slack_configs", {"app_token": "xoxb-inline", "app_url": sink.url + "api/chat.postMessage"}
+        )
+        from_file = integration(
+            "slack_configs", {"app_token_file": str(token_file), "app_url": sink.url + "own"}
+        )
         inherited = integration(
-            "slack",
+            "slack_configs",
             {"channel": "#c"},
             {"slack_app_token": "xoxb-global", "slack_app_url": sink.url + "global"},
         )
         requests: list[ReceivedRequest] = []
         for cfg in (own, from_file, inherited):
-            requests += deliver(cfg, firing(), sink)
+            requests += deliver(cfg, notification("firing"), sink)
     assert [(r.path, r.headers["Authorization"]) for r in requests] == [
         ("/api/chat.postMessage", "Bearer xoxb-inline"),
         ("/own", "Bearer xoxb-from-file"),
@@ -199,8 +215,8 @@ def test_app_token_posts_to_app_url_with_a_bearer(tmp_path: Path) -> None:
 
 def test_own_api_url_wins_over_a_global_app_token() -> None:
     with webhook() as sink:
-        cfg = integration("slack", {"api_url": sink.url + "hook"}, {"slack_app_token": "xoxb-global"})
-        [request] = deliver(cfg, firing(), sink)
+        cfg = integration("slack_configs", {"api_url": sink.url + "hook"}, {"slack_app_token": "xoxb-global"})
+        [request] = deliver(cfg, notification("firing"), sink)
     assert request.path == "/hook" and "Authorization" not in request.headers
 
 
@@ -221,9 +237,11 @@ def test_answers_slack_did_not_take(
     status: int, body: bytes, content_type: str, retryable: bool, said: str
 ) -> None:
     with HttpSink(responder=answer(status, body, content_type)) as sink:
-        cfg = integration("slack", {"api_url": sink.url + "services/T0/B0/SECRETPART", "channel": "#ops"})
+        cfg = integration(
+            "slack_configs", {"api_url": sink.url + "services/T0/B0/SECRETPART", "channel": "#ops"}
+        )
         with pytest.raises(NotifyError) as failure:
-            deliver(cfg, firing(), sink)
+            deliver(cfg, notification("firing"), sink)
     assert failure.value.retryable is retryable
     assert str(failure.value).startswith('slack: channel "#ops": ')
     assert said in str(failure.value)
@@ -240,23 +258,26 @@ def test_answers_slack_did_not_take(
 )
 def test_answers_that_mean_delivered(body: bytes, content_type: str) -> None:
     with HttpSink(responder=answer(200, body, content_type)) as sink:
-        assert len(deliver(integration("slack", {"api_url": sink.url}), firing(), sink)) == 1
+        assert (
+            len(deliver(integration("slack_configs", {"api_url": sink.url}), notification("firing"), sink))
+            == 1
+        )
 
 
 def test_unreachable_webhook_is_retried_without_its_url() -> None:
     with HttpSink() as sink:
         url = sink.url + "services/T0/B0/SECRETPART"
     with pytest.raises(NotifyError) as failure:
-        deliver(integration("slack", {"api_url": url}), firing(), sink)
+        deliver(integration("slack_configs", {"api_url": url}), notification("firing"), sink)
     assert failure.value.retryable
     assert "SECRETPART" not in str(failure.value)
 
 
 def test_template_error_is_permanent_and_names_the_field() -> None:
     with webhook() as sink:
-        cfg = integration("slack", {"api_url": sink.url, "pretext": "{{ .NoSuchField }}"})
+        cfg = integration("slack_configs", {"api_url": sink.url, "pretext": "{{ .NoSuchField }}"})
         with pytest.raises(NotifyError, match="pretext") as failure:
-            deliver(cfg, firing(), sink)
+            deliver(cfg, notification("firing"), sink)
         assert sink.requests == []
     assert not failure.value.retryable
 
@@ -264,20 +285,27 @@ def test_template_error_is_permanent_and_names_the_field() -> None:
 def test_operator_template_files_replace_the_defaults() -> None:
     templates = Templates({"t.tmpl": '{{ define "slack.default.title" }}custom {{ .Status }}{{ end }}'})
     with webhook() as sink:
-        [request] = deliver(integration("slack", {"api_url": sink.url}), firing(), sink, templates)
+        [request] = deliver(
+            integration("slack_configs", {"api_url": sink.url}), notification("firing"), sink, templates
+        )
     assert request.json["attachments"][0]["title"] == "custom firing"
     assert request.json["attachments"][0]["fallback"] == f"custom firing | {LINK}"
 
 
 def test_timeout_caps_what_is_left_of_the_flush() -> None:
     assert (
-        send_timeout(integration("slack", {"api_url": "http://x.test/", "timeout": "2s"}), send_ctx(10)) == 2
+        send_timeout(
+            integration("slack_configs", {"api_url": "http://x.test/", "timeout": "2s"}), send_ctx(10)
+        )
+        == 2
     )
     assert (
-        send_timeout(integration("slack", {"api_url": "http://x.test/", "timeout": "20s"}), send_ctx(10))
+        send_timeout(
+            integration("slack_configs", {"api_url": "http://x.test/", "timeout": "20s"}), send_ctx(10)
+        )
         == 10
     )
-    assert send_timeout(integration("slack", {"api_url": "http://x.test/"}), send_ctx(10)) == 10
+    assert send_timeout(integration("slack_configs", {"api_url": "http://x.test/"}), send_ctx(10)) == 10
 
 
 @pytest.mark.parametrize(
@@ -330,4 +358,4 @@ def test_timeout_caps_what_is_left_of_the_flush() -> None:
     ],
 )
 def test_config_refused(settings: dict[str, Any], global_: dict[str, Any], message: str) -> None:
-    assert message in config_error("slack", settings, global_)
+    assert message in config_error("slack_configs", settings, global_)

@@ -22,9 +22,13 @@ from app.notify.integrations.sns import (
     send_sns,
 )
 from tests.support.http_sink import HttpSink, ReceivedRequest
-from tests.support.integrations import GROUP_KEY, SUBJECTS, integration, notification, sections
+from tests.support.integration_sends import TEAM_X, integration
+from tests.support.integration_sends import TEAM_X_SUBJECTS as SUBJECTS
 from tests.support.sendctx import send_ctx
 from tests.support.sigv4 import credential_scope, signature_is_valid
+
+# This file's alert group (tests/support/integration_sends.py).
+GROUP_KEY, notification, sections = TEAM_X.key, TEAM_X.notification, TEAM_X.sections
 
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 SIGV4 = {"region": "eu-west-1", "access_key": "AKIDEXAMPLE", "secret_key": SECRET_KEY}

@@ -14,8 +14,11 @@ from app.notify.errors import NotifyError
 from app.notify.integrations._common import setting
 from app.notify.integrations.telegram import MAX_MESSAGE_RUNES, TOO_LONG_HTML, send_telegram
 from tests.support.http_sink import HttpSink, ReceivedRequest
-from tests.support.integrations import integration, notification
+from tests.support.integration_sends import TEAM_X, integration
 from tests.support.sendctx import send_ctx
+
+# This file's alert group (tests/support/integration_sends.py).
+notification = TEAM_X.notification
 
 TOKEN = "123456:AAE-secret-token"
 

@@ -10,27 +10,21 @@ import pytest
 
 from app.notify.errors import NotifyError
 from tests.support.http_sink import HttpSink
-from tests.support.integration_sends import (
-    GROUP_KEY_HASH,
-    alert_text,
-    config_error,
-    deliver,
-    firing,
-    integration,
-    partly_resolved,
-    resolved,
-)
+from tests.support.integration_sends import TEAM_OPS, config_error, deliver, integration
+
+# This file's alert group (tests/support/integration_sends.py).
+GROUP_KEY_HASH, alert_text, notification = TEAM_OPS.key_hash, TEAM_OPS.alert_text, TEAM_OPS.notification
 
 
 def victorops(sink: HttpSink, **settings: Any) -> Any:
     return integration(
-        "victorops", {"api_key": "vo-key", "api_url": sink.url, "routing_key": "ops", **settings}
+        "victorops_configs", {"api_key": "vo-key", "api_url": sink.url, "routing_key": "ops", **settings}
     )
 
 
 def test_firing_event_with_the_defaults() -> None:
     with HttpSink() as sink:
-        [request] = deliver(victorops(sink), partly_resolved(), sink)
+        [request] = deliver(victorops(sink), notification("mixed"), sink)
     assert (request.method, request.path) == ("POST", "/vo-key/ops")
     assert request.headers["Content-Type"] == "application/json"
     assert request.json == {
@@ -48,7 +42,7 @@ def test_firing_event_with_the_defaults() -> None:
 
 def test_resolved_event_is_a_recovery() -> None:
     with HttpSink() as sink:
-        [request] = deliver(victorops(sink, message_type="WARNING"), resolved(), sink)
+        [request] = deliver(victorops(sink, message_type="WARNING"), notification("resolved"), sink)
     assert request.json["message_type"] == "RECOVERY"
     assert request.json["entity_display_name"] == "[RESOLVED] InstanceDown (node page)"
     assert request.json["state_message"].startswith("Instance down\n\nAlerts Resolved:\n")
@@ -65,7 +59,7 @@ def test_resolved_event_is_a_recovery() -> None:
 )
 def test_message_type_while_firing(message_type: str, sent: str) -> None:
     with HttpSink() as sink:
-        [request] = deliver(victorops(sink, message_type=message_type), firing(), sink)
+        [request] = deliver(victorops(sink, message_type=message_type), notification("firing"), sink)
     assert request.json["message_type"] == sent
 
 
@@ -78,7 +72,7 @@ def test_fields_and_custom_fields_are_rendered() -> None:
         "custom_fields": {"a_team": "{{ .CommonLabels.job }}", "z": "<&>"},
     }
     with HttpSink() as sink:
-        [request] = deliver(victorops(sink, **settings), firing(), sink)
+        [request] = deliver(victorops(sink, **settings), notification("firing"), sink)
     assert request.path == "/vo-key/team-node"
     assert request.json == {
         "a_team": "node",
@@ -95,16 +89,16 @@ def test_fields_and_custom_fields_are_rendered() -> None:
 
 def test_state_message_is_cut_to_20480_characters() -> None:
     with HttpSink() as sink:
-        [request] = deliver(victorops(sink, state_message="€" * 30000), firing(), sink)
+        [request] = deliver(victorops(sink, state_message="€" * 30000), notification("firing"), sink)
     assert len(request.json["state_message"]) == 20480
 
 
 def test_url_path_is_escaped_as_go_escapes_it() -> None:
     with HttpSink() as sink:
         cfg = integration(
-            "victorops", {"api_key": "k", "api_url": sink.url + "base", "routing_key": "a b?c/d:é"}
+            "victorops_configs", {"api_key": "k", "api_url": sink.url + "base", "routing_key": "a b?c/d:é"}
         )
-        [request] = deliver(cfg, firing(), sink)
+        [request] = deliver(cfg, notification("firing"), sink)
     assert request.path == "/base/k/a%20b%3Fc/d:%C3%A9"
 
 
@@ -114,42 +108,46 @@ def test_api_key_from_global_and_files(tmp_path: Path) -> None:
     with HttpSink() as sink:
         configs = [
             integration(
-                "victorops", {"api_url": sink.url, "routing_key": "r"}, {"victorops_api_key": "global"}
+                "victorops_configs",
+                {"api_url": sink.url, "routing_key": "r"},
+                {"victorops_api_key": "global"},
             ),
             integration(
-                "victorops",
+                "victorops_configs",
                 {"api_url": sink.url, "routing_key": "r"},
                 {"victorops_api_key_file": str(key_file)},
             ),
             integration(
-                "victorops", {"api_url": sink.url, "routing_key": "r", "api_key_file": str(key_file)}
+                "victorops_configs", {"api_url": sink.url, "routing_key": "r", "api_key_file": str(key_file)}
             ),
         ]
-        paths = [deliver(cfg, firing(), sink)[0].path for cfg in configs]
+        paths = [deliver(cfg, notification("firing"), sink)[0].path for cfg in configs]
     assert paths == ["/global/r", "/file-key/r", "/file-key/r"]
 
 
 def test_global_api_url() -> None:
     with HttpSink() as sink:
         cfg = integration(
-            "victorops", {"api_key": "k", "routing_key": "r"}, {"victorops_api_url": sink.url + "g/"}
+            "victorops_configs", {"api_key": "k", "routing_key": "r"}, {"victorops_api_url": sink.url + "g/"}
         )
-        [request] = deliver(cfg, firing(), sink)
+        [request] = deliver(cfg, notification("firing"), sink)
     assert request.path == "/g/k/r"
 
 
 @pytest.mark.parametrize(("status", "retryable"), [(500, True), (503, True), (429, False), (400, False)])
 def test_retries(status: int, retryable: bool) -> None:
     with HttpSink(statuses=[status]) as sink, pytest.raises(NotifyError) as failure:
-        deliver(victorops(sink), firing(), sink)
+        deliver(victorops(sink), notification("firing"), sink)
     assert failure.value.retryable is retryable
 
 
 def test_errors_never_show_the_api_key() -> None:
     with HttpSink() as sink:
-        cfg = integration("victorops", {"api_key": "SECRETKEY", "api_url": sink.url, "routing_key": "r"})
+        cfg = integration(
+            "victorops_configs", {"api_key": "SECRETKEY", "api_url": sink.url, "routing_key": "r"}
+        )
     with pytest.raises(NotifyError, match="connection failed") as failure:
-        deliver(cfg, firing(), sink)
+        deliver(cfg, notification("firing"), sink)
     assert failure.value.retryable
     assert "SECRETKEY" not in str(failure.value)
 
@@ -174,4 +172,4 @@ def test_errors_never_show_the_api_key() -> None:
     ],
 )
 def test_config_refused(settings: dict[str, Any], global_: dict[str, Any], message: str) -> None:
-    assert message in config_error("victorops", settings, global_)
+    assert message in config_error("victorops_configs", settings, global_)

@@ -13,8 +13,11 @@ from app.notify.errors import NotifyError
 from app.notify.integrations._common import setting
 from app.notify.integrations.webex import MAX_MESSAGE_BYTES, send_webex
 from tests.support.http_sink import HttpSink
-from tests.support.integrations import integration, notification, sections
+from tests.support.integration_sends import TEAM_X, integration
 from tests.support.sendctx import send_ctx
+
+# This file's alert group (tests/support/integration_sends.py).
+notification, sections = TEAM_X.notification, TEAM_X.sections
 
 AUTH = {"authorization": {"credentials": "webex-bot-token"}}
 

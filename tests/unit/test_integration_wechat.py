@@ -16,8 +16,13 @@ from app.notify.errors import NotifyError
 from app.notify.integrations import wechat
 from app.notify.integrations.wechat import send_wechat
 from tests.support.http_sink import HttpSink, ReceivedRequest
-from tests.support.integrations import EXTERNAL_URL, SUBJECTS, alert_text, integration, notification
+from tests.support.integration_sends import TEAM_X, integration
+from tests.support.integration_sends import TEAM_X_SUBJECTS as SUBJECTS
+from tests.support.notifications import EXTERNAL_URL
 from tests.support.sendctx import send_ctx
+
+# This file's alert group (tests/support/integration_sends.py).
+alert_text, notification = TEAM_X.alert_text, TEAM_X.notification
 
 SECRET = "corp-secret-value"
 Answer = tuple[int, bytes, str]

@@ -17,9 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
-import yaml
 
-from app import goyaml
 from app.config import GLOBAL_URL_DEFAULTS, HTTPConfig, RawIntegration
 from app.config.integrations import INTEGRATIONS
 from app.durations import parse_go_duration
@@ -29,6 +27,7 @@ from app.notify.integrations import SendContext
 from app.notify.message import Notification
 from app.template import RenderError
 from app.template.data import template_data
+from app.yamlv2 import NotYAML, load
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +177,16 @@ def check_answer(
     raise NotifyError(message, retryable=retryable)
 
 
+def answer_object(response: transport.Response) -> dict[str, Any] | None:
+    """The receiver's answer as a JSON object, or None when it is not one (not JSON, or another
+    JSON value): an error page from a proxy comes in place of the service's own answer."""
+    try:
+        answer = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
 # What Go's encoding/json escapes inside strings by default (Alertmanager's integrations encode
 # with it): HTML's special characters and the two JavaScript line separators.
 _GO_ESCAPES = (
@@ -220,8 +229,8 @@ def rendered_structure(value: Any, render: Callable[[str], str], what: str) -> A
     if isinstance(value, str):
         text = render(value)
         try:
-            parsed = goyaml.load(text)
-        except yaml.YAMLError:
+            parsed = load(text)
+        except NotYAML:
             return text
         return text if isinstance(parsed, str) else _json_value(parsed, what)
     if isinstance(value, list):

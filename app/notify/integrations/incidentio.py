@@ -16,13 +16,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-import orjson
-
 from app.config import Authorization, RawIntegration
-from app.config.integration_types import go_duration_seconds
 from app.notify import transport
 from app.notify.integrations import SendContext, integration
-from app.notify.integrations._common import check_answer, go_json, secret
+from app.notify.integrations._common import answer_object, check_answer, go_json, secret, send_timeout
 from app.notify.integrations.webhook import payload as webhook_payload
 from app.notify.message import Notification
 
@@ -54,11 +51,8 @@ def encode(n: Notification, truncated: int) -> bytes:
 
 def error_details(response: transport.Response) -> str:
     """incident.io's explanation of a refusal: its `message`, `error` and `errors`, joined."""
-    try:
-        answer = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return ""
-    if not isinstance(answer, dict):
+    answer = answer_object(response)
+    if answer is None:
         return ""
     errors = answer.get("errors") or []
     parts = [answer.get("message"), answer.get("error"), ", ".join(e for e in errors if isinstance(e, str))]
@@ -75,9 +69,7 @@ def send_incidentio(cfg: RawIntegration, n: Notification, ctx: SendContext) -> N
     token = secret(cfg, "alert_source_token")
     if token:
         http = dataclasses.replace(http, authorization=Authorization("Bearer", token))
-    limit = go_duration_seconds(values.get("timeout"))
-    timeout = min(ctx.timeout, limit) if limit > 0 else ctx.timeout
     url = secret(cfg, "url")
     headers = {"Content-Type": "application/json"}
-    response = transport.request(http, "POST", url, body, headers, timeout, "incidentio")
+    response = transport.request(http, "POST", url, body, headers, send_timeout(cfg, ctx), "incidentio")
     check_answer("incidentio", response, _RETRY_CODES, error_details)

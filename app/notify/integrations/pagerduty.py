@@ -22,8 +22,6 @@ import logging
 import math
 from typing import Any
 
-import orjson
-
 from app.config import RawIntegration
 from app.config.service_limits import PAGERDUTY_V1_URL
 from app.notify import transport
@@ -31,6 +29,7 @@ from app.notify.errors import NotifyError
 from app.notify.integrations import SendContext, integration
 from app.notify.integrations._common import (
     Fields,
+    answer_object,
     check_answer,
     cut_runes,
     go_json,
@@ -195,11 +194,8 @@ def _error_details(response: transport.Response) -> str:
     """What PagerDuty says about a refused event (400 only): its message and errors."""
     if response.status_code != 400:
         return ""
-    try:
-        answer = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return ""
-    if not isinstance(answer, dict):
+    answer = answer_object(response)
+    if answer is None:
         return ""
     message, errors = answer.get("message") or "", answer.get("errors") or []
     if (

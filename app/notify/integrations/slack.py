@@ -22,8 +22,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-import orjson
-
 from app.config import Authorization, HTTPConfig, RawIntegration
 from app.config.integrations import slack_uses_app_token
 from app.gostrings import go_quote
@@ -33,6 +31,7 @@ from app.notify.integrations import SendContext, integration
 from app.notify.integrations._common import (
     BODY_EXCERPT,
     Fields,
+    answer_object,
     check_answer,
     cut_runes,
     omit_empty,
@@ -159,11 +158,8 @@ def _judge(response: transport.Response, channel: str) -> None:
             said = response.text[:BODY_EXCERPT]
             raise NotifyError(f"{where}: received an error response from Slack: {said}", retryable=False)
         return
-    try:
-        answer = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        answer = None
-    if not isinstance(answer, dict) or not isinstance(answer.get("ok", False), bool):
+    answer = answer_object(response)
+    if answer is None or not isinstance(answer.get("ok", False), bool):
         said = response.text[:BODY_EXCERPT]
         raise NotifyError(f"{where}: could not unmarshal JSON response {go_quote(said)}", retryable=True)
     if not answer.get("ok"):

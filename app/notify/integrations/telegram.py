@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import re
 
-import orjson
-
 from app.config import RawIntegration
 from app.notify import transport
 from app.notify.errors import NotifyError
 from app.notify.integrations import SendContext, integration
 from app.notify.integrations._common import (
     BODY_EXCERPT,
+    answer_object,
     log_truncation,
     secret,
     send_json,
@@ -68,13 +67,10 @@ def _message(cfg: RawIntegration, n: Notification, ctx: SendContext, parse_mode:
 
 def _verdict(response: transport.Response, token: str) -> None:
     """Whether the Bot API sent the message: its `ok`, not the HTTP status, decides."""
-    try:
-        answer = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        answer = None
-    if isinstance(answer, dict) and answer.get("ok") is True:
+    answer = answer_object(response)
+    if answer is not None and answer.get("ok") is True:
         return
-    if isinstance(answer, dict) and isinstance(answer.get("error_code"), int):
+    if answer is not None and isinstance(answer.get("error_code"), int):
         code = answer["error_code"]
         said = f"{answer.get('description', '')} ({code})"
         retryable = code == 429 or code >= 500

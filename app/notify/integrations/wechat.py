@@ -30,7 +30,7 @@ from app.config import RawIntegration
 from app.notify import transport
 from app.notify.errors import NotifyError
 from app.notify.integrations import SendContext, integration
-from app.notify.integrations._common import BODY_EXCERPT, secret, send_json, setting
+from app.notify.integrations._common import BODY_EXCERPT, answer_object, secret, send_json, setting
 from app.notify.message import Notification
 from app.template.data import template_data
 
@@ -89,15 +89,12 @@ def _fetch_token(cfg: RawIntegration, corp: _Corp, ctx: SendContext) -> str:
     query = {"corpid": corp.corp_id, "corpsecret": corp.secret}
     url = _endpoint(corp.api_url, "gettoken", query, keep_query=False)
     response = transport.request(cfg.http_config, "GET", url, None, {}, ctx.timeout, "wechat")
-    try:
-        answer = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        answer = None
-    token = answer.get("access_token") if isinstance(answer, dict) else None
+    answer = answer_object(response)
+    token = answer.get("access_token") if answer is not None else None
     if isinstance(token, str) and token:
         return token
     said = ""
-    if isinstance(answer, dict) and "errcode" in answer:
+    if answer is not None and "errcode" in answer:
         said = f" (errcode {answer['errcode']}: {answer.get('errmsg', '')})"
     raise NotifyError(
         f"wechat: invalid APISecret for CorpID: {corp.corp_id}{said}", retryable=response.status_code >= 500
