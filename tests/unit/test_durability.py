@@ -269,8 +269,12 @@ def test_a_replica_that_does_not_confirm_in_time_gets_a_warning_and_the_write_is
 ) -> None:
     master, replica = replicated
     client = master.client()
-    nflog = NotificationLog(client, KEYS, retention=3600, writer=ReplicaAcks(client, timeout=0.2))
+    acks = ReplicaAcks(client, timeout=0.2, recheck=0)
+    nflog = NotificationLog(client, KEYS, retention=3600, writer=acks)
     timeouts = metrics.replica_ack_timeouts._value.get()
+    # The replica counts as online only once it has acknowledged recently (a loaded machine can
+    # delay that past the lag limit), so the write below is one that waits for it.
+    wait_until(lambda: acks.online_replicas() == 1, 10, message="the replica never came online")
     replica.process.pause()
     try:
         with caplog.at_level(logging.WARNING):
