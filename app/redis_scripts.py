@@ -23,7 +23,8 @@ from __future__ import annotations
 #   ARGV[1]  now (epoch seconds)
 #   ARGV[2]  the stem of the group hashes, P:group: (the script appends each gid)
 #   ARGV[3]  the stem of the group member sets, P:gmembers: (the script appends each gid)
-#   ARGV[4]  the batch's groups as JSON {gid: [group_wait, group_interval, metadata JSON]}
+#   ARGV[4]  the batch's groups as lines "gid TAB group_wait TAB group_interval TAB metadata JSON"
+#            (GroupRef.line)
 #   ARGV[5]  the alerts as lines "fingerprint TAB gid,gid,... TAB encoded alert" (an encoded
 #            alert never holds a raw tab or newline: its JSON escapes them). Lines instead of a
 #            JSON list because the alerts are JSON already: embedding them in JSON again cost
@@ -32,83 +33,131 @@ from __future__ import annotations
 # The group keys are built here from ARGV[2] and ARGV[3] because the groups come with the batch
 # (a gid per line); a new group is created with its metadata, "gi" and "flushed" = "0", and
 # armed for group_wait.
+#
+# Redis runs one script at a time, so its CPU per alert is what one Redis can ingest
+# (docs/scaling.md). Hence: one HMGET and one HSET per batch (chunked, as Lua's unpack has a
+# limit) and one SADD per group, instead of three calls per alert; a group's metadata is read
+# out of ARGV[4] only when the group is new; and a merge splices the texts of the times it
+# keeps instead of formatting numbers, so a stored time keeps the exact text it came with.
 PUT_ALERTS = """
 local now = tonumber(ARGV[1])
 local group_stem, members_stem = ARGV[2], ARGV[3]
-local groups = cjson.decode(ARGV[4])
-local lines = ARGV[5]
-local function times(v)
-  local s, e, u, t = string.match(v, '^(%S+) (%S+) (%S+) (%d) ')
-  return tonumber(s), tonumber(e), tonumber(u), t
+local find, sub, byte, match, gmatch = string.find, string.sub, string.byte, string.match, string.gmatch
+local CHUNK = 1000
+-- The groups: gid -> {group_wait, where its "group_interval TAB metadata" starts, ends}.
+local groups = {}
+local gtext = ARGV[4]
+local pos, last = 1, #gtext
+while pos <= last do
+  local t1 = find(gtext, '\\t', pos, true)
+  local t2 = find(gtext, '\\t', t1 + 1, true)
+  local nl = find(gtext, '\\n', t2 + 1, true) or (last + 1)
+  groups[sub(gtext, pos, t1 - 1)] = {tonumber(sub(gtext, t1 + 1, t2 - 1)), t2 + 1, nl - 1}
+  pos = nl + 1
 end
--- Returns the merged value and its startsAt. Re-sends merge into the incoming value unchanged
--- (same startsAt, later endsAt), so that case returns it as it came, without re-formatting.
+-- A value's times, as texts, and whether its endsAt came from resolve_timeout. Plain finds, not
+-- a pattern: Lua matches %S+ a character at a time, and this runs twice per merge.
+local function times(v)
+  local a = find(v, ' ', 1, true)
+  local b = find(v, ' ', a + 1, true)
+  local c = find(v, ' ', b + 1, true)
+  return sub(v, 1, a - 1), sub(v, a + 1, b - 1), sub(v, b + 1, c - 1), byte(v, c + 1) == 49
+end
+-- Returns the merged value and its startsAt. A value is "startsAt endsAt updatedAt timeout
+-- body"; the result is the younger value with the startsAt and endsAt the merge picks, so a
+-- re-send (same startsAt, later endsAt) comes back as it came.
 local function merge(old_raw, new_raw)
-  local os, oe, ou, ot = times(old_raw)
-  local ns, ne, nu, nt = times(new_raw)
+  local os_t, oe_t, ou_t, o_timeout = times(old_raw)
+  local ns_t, ne_t, nu_t, n_timeout = times(new_raw)
+  local os, oe, ns, ne = tonumber(os_t), tonumber(oe_t), tonumber(ns_t), tonumber(ne_t)
   -- Merge only when the activity ranges overlap; otherwise the incoming alert replaces.
   if not ((ne > os and ne < oe) or (ns > os and ns < oe)) then
     return new_raw, ns
   end
-  local ys, ye, yt, yraw, olds, olde, oldt = ns, ne, nt, new_raw, os, oe, ot
-  if nu < ou then
-    ys, ye, yt, yraw, olds, olde, oldt = os, oe, ot, old_raw, ns, ne, nt
+  local yraw, ys_t, ye_t, ys, ye = new_raw, ns_t, ne_t, ns, ne
+  local xs_t, xe_t, xs, xe, x_timeout = os_t, oe_t, os, oe, o_timeout
+  if tonumber(nu_t) < tonumber(ou_t) then
+    yraw, ys_t, ye_t, ys, ye = old_raw, os_t, oe_t, os, oe
+    xs_t, xe_t, xs, xe, x_timeout = ns_t, ne_t, ns, ne, n_timeout
   end
-  local s, e = ys, ye
-  if olds < s then s = olds end
+  local s, s_t, e_t = ys, ys_t, ye_t
+  if xs < s then s, s_t = xs, xs_t end
   if ye <= now then
-    if olde <= now and olde > ye then e = olde end
-  elseif olde > ye and oldt == '0' then
-    e = olde
+    if xe <= now and xe > ye then e_t = xe_t end
+  elseif xe > ye and not x_timeout then
+    e_t = xe_t
   end
-  if s == ys and e == ye then
+  if s_t == ys_t and e_t == ye_t then
     return yraw, s
   end
-  local u, body = string.match(yraw, '^%S+ %S+ (%S+) %d (.*)$')
-  return string.format('%.17g %.17g %s %s %s', s, e, u, yt, body), s
+  return s_t .. ' ' .. e_t .. sub(yraw, #ys_t + #ye_t + 2), s
+end
+local fps, gid_lists, values, n = {}, {}, {}, 0
+local text = ARGV[5]
+pos, last = 1, #text
+while pos <= last do
+  local t1 = find(text, '\\t', pos, true)
+  local t2 = find(text, '\\t', t1 + 1, true)
+  local nl = find(text, '\\n', t2 + 1, true) or (last + 1)
+  n = n + 1
+  fps[n] = sub(text, pos, t1 - 1)
+  gid_lists[n] = sub(text, t1 + 1, t2 - 1)
+  values[n] = sub(text, t2 + 1, nl - 1)
+  pos = nl + 1
 end
 local merged_count = 0
-local flushed_by_gid = {}
-local pos, last = 1, #lines
-while pos <= last do
-  local t1 = string.find(lines, '\\t', pos, true)
-  local t2 = string.find(lines, '\\t', t1 + 1, true)
-  local nl = string.find(lines, '\\n', t2 + 1, true) or (last + 1)
-  local fp = string.sub(lines, pos, t1 - 1)
-  local gids = string.sub(lines, t1 + 1, t2 - 1)
-  local value = string.sub(lines, t2 + 1, nl - 1)
-  pos = nl + 1
-  local starts
-  local old = redis.call('HGET', KEYS[1], fp)
-  if old then
-    value, starts = merge(old, value)
-    merged_count = merged_count + 1
-  else
-    starts = tonumber(string.match(value, '^%S+'))
-  end
-  redis.call('HSET', KEYS[1], fp, value)
-  for gid in string.gmatch(gids, '[^,]+') do
-    local g = groups[gid]
-    local gw, gi, meta = g[1], g[2], g[3]
-    local gkey = group_stem .. gid
-    -- A batch usually holds several alerts of one group (one rule's alerts): look it up once.
-    local flushed = flushed_by_gid[gid]
-    if not flushed then
-      flushed = redis.call('HGET', gkey, 'flushed')
-      if not flushed then
-        redis.call('HSET', gkey, 'meta', meta, 'gi', string.format('%.17g', gi), 'flushed', '0')
-        redis.call('SADD', KEYS[3], gid)
-        redis.call('ZADD', KEYS[2], now + gw, gid)
-        flushed = '0'
+local members, order, due = {}, {}, {}
+-- A fingerprint twice in one batch merges with its own earlier value, as Alertmanager's
+-- one-by-one Put does.
+local written = {}
+for c = 1, n, CHUNK do
+  local upto = math.min(n, c + CHUNK - 1)
+  local olds = redis.call('HMGET', KEYS[1], unpack(fps, c, upto))
+  local hset, h = {}, 0
+  for i = c, upto do
+    local fp, value, starts = fps[i], values[i], nil
+    local old = written[fp] or olds[i - c + 1]
+    if old then
+      value, starts = merge(old, value)
+      merged_count = merged_count + 1
+    else
+      starts = tonumber(sub(value, 1, find(value, ' ', 1, true) - 1))
+    end
+    written[fp] = value
+    hset[h + 1], hset[h + 2] = fp, value
+    h = h + 2
+    for gid in gmatch(gid_lists[i], '[^,]+') do
+      local list = members[gid]
+      if not list then
+        list = {}
+        members[gid] = list
+        order[#order + 1] = gid
       end
-      flushed_by_gid[gid] = flushed
+      list[#list + 1] = fp
+      -- An alert older than group_wait makes a group that never flushed due at once.
+      if starts + groups[gid][1] < now then due[gid] = true end
     end
-    redis.call('SADD', members_stem .. gid, fp)
-    -- An alert older than group_wait in a group that never flushed is due at once.
-    if starts + gw < now and flushed == '0' then
-      local due = redis.call('ZSCORE', KEYS[2], gid)
-      if due and tonumber(due) > now then redis.call('ZADD', KEYS[2], now, gid) end
-    end
+  end
+  redis.call('HSET', KEYS[1], unpack(hset, 1, h))
+end
+for _, gid in ipairs(order) do
+  local gkey = group_stem .. gid
+  local flushed = redis.call('HGET', gkey, 'flushed')
+  if not flushed then
+    local g = groups[gid]
+    local gi, meta = match(sub(gtext, g[2], g[3]), '^([^\\t]*)\\t(.*)$')
+    redis.call('HSET', gkey, 'meta', meta, 'gi', gi, 'flushed', '0')
+    redis.call('SADD', KEYS[3], gid)
+    redis.call('ZADD', KEYS[2], now + g[1], gid)
+    flushed = '0'
+  end
+  local list = members[gid]
+  for c = 1, #list, CHUNK do
+    redis.call('SADD', members_stem .. gid, unpack(list, c, math.min(#list, c + CHUNK - 1)))
+  end
+  if due[gid] and flushed == '0' then
+    local at = redis.call('ZSCORE', KEYS[2], gid)
+    if at and tonumber(at) > now then redis.call('ZADD', KEYS[2], now, gid) end
   end
 end
 return merged_count

@@ -30,13 +30,15 @@ class GroupRef:
     labels: dict[str, str]
     group_wait: float
     group_interval: float
-    # The metadata stored with a new group, encoded once: refs are cached per routing key and
-    # every ingested alert would otherwise encode it again.
-    meta_json: str = field(init=False, repr=False, compare=False)
+    # The group as PUT_ALERTS reads it ("gid TAB group_wait TAB group_interval TAB metadata
+    # JSON"), encoded once: refs are cached per routing key and every ingested alert would
+    # otherwise encode it again.
+    line: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         meta = {"key": self.key, "route": self.route_id, "receiver": self.receiver, "labels": self.labels}
-        object.__setattr__(self, "meta_json", orjson.dumps(meta).decode())
+        line = f"{self.gid}\t{self.group_wait!r}\t{self.group_interval!r}\t{orjson.dumps(meta).decode()}"
+        object.__setattr__(self, "line", line)
 
 
 @dataclass(slots=True)
@@ -71,17 +73,21 @@ class AlertStore:
 
         Returns how many alerts merged with a stored version.
         """
-        groups: dict[str, tuple[float, float, str]] = {}
+        # A batch's alerts share a few route results (the dispatcher caches one refs tuple per
+        # routing key): each distinct one is joined once, found by identity (GroupRef holds a
+        # dict, so refs do not hash) and kept referenced so that its id stays its own.
+        by_refs: dict[int, tuple[Sequence[GroupRef], str]] = {}
         lines = []
         for alert, refs in routed:
-            for g in refs:
-                if g.gid not in groups:
-                    groups[g.gid] = (g.group_wait, g.group_interval, g.meta_json)
-            lines.append(f"{alert.fingerprint}\t{','.join([g.gid for g in refs])}\t{alert.encode()}")
+            seen = by_refs.get(id(refs))
+            if seen is None:
+                seen = by_refs[id(refs)] = (refs, ",".join([g.gid for g in refs]))
+            lines.append(f"{alert.fingerprint}\t{seen[1]}\t{alert.encode()}")
         if not lines:
             return 0
+        groups = "\n".join(dict.fromkeys(g.line for refs, _ in by_refs.values() for g in refs))
         keys = [self.keys.alerts, self.keys.timers, self.keys.groups]
-        args = [now, self.keys.group_stem, self.keys.members_stem, orjson.dumps(groups), "\n".join(lines)]
+        args = [now, self.keys.group_stem, self.keys.members_stem, groups, "\n".join(lines)]
         return int(self._put(keys=keys, args=args))
 
     def alerts(self) -> list[Alert]:

@@ -1,25 +1,27 @@
 """Ingest benchmark: POST /api/v2/alerts throughput and latency, Alertmanager vs alerter.
 
-    bench/ingest [--duration=20] [--warmup=3] [--web-workers=4] [--web-threads=1] [--profile=DIR]
+    bench/ingest [--duration=20] [--warmup=3] [--web-workers=2] [--web-threads=4] [--profile=DIR]
 
 For each scenario and each server, one after the other and each freshly started:
 
 * Alertmanager 0.25 (/usr/bin/prometheus-alertmanager, no gossip), or alerter's web tier
-  (`alerter web`) on a private redis-server. By default in the shape that suits this 2-core
-  machine best: 4 processes of gunicorn's sync worker (`--web.threads=1`), which cost less CPU
-  per request than the gthread worker of alerter's default `--web.workers=2 --web.threads=4`
-  (run with --web-workers=2 --web-threads=4 to measure that default);
+  (`alerter web`) on a private redis-server, by default in alerter's default shape (the
+  --web.workers and --web.threads defaults); --web-workers/--web-threads measure another;
 * one route grouping by alertname, one webhook receiver on an unused local port, group_wait 1h
   (nothing is sent during the run);
-* wrk (bench/ingest.lua) posts batches of 64 distinct Prometheus-shaped alerts cycling over
-  100,000 alerts in 1,000 groups, over 4 keep-alive connections, for --duration seconds after a
-  --warmup on 64 separate alerts.
+* wrk (bench/ingest.lua) posts batches of distinct Prometheus-shaped alerts (64 unless the
+  scenario says otherwise) cycling over 100,000 alerts in 1,000 groups, over 4 keep-alive
+  connections, for --duration seconds after a --warmup on one batch of separate alerts.
 
-Scenarios:
-  fresh   the store starts empty: the first pass over the 100,000 alerts creates them (and the
-          1,000 groups), later passes re-send them; the output says how many passes ran.
-  resend  all 100,000 alerts are loaded first (untimed), so every timed batch re-sends stored
-          alerts with a later endsAt: what Prometheus does at every evaluation.
+Scenarios (the client shapes):
+  fresh     the store starts empty: the first pass over the 100,000 alerts creates them (and the
+            1,000 groups), later passes re-send them; the output says how many passes ran.
+  resend    all 100,000 alerts are loaded first (untimed), so every timed batch re-sends stored
+            alerts with a later endsAt: what Prometheus does at every evaluation.
+  notimes   as resend, but no alert carries startsAt or endsAt (neither when loaded nor when
+            re-sent): amtool, scripts and many non-Prometheus senders leave them out, and the
+            server fills them in (startsAt now, endsAt now + resolve_timeout).
+  batch256  as resend, in batches of 256 alerts: Prometheus 3's batch size (2.x sent 64).
 
 Prints alerts/s, p50/p99 request latency, CPU seconds per 1,000 alerts of every process,
 alerter/Alertmanager ratios, and the command that reproduces the run. --profile=DIR also records
@@ -32,6 +34,7 @@ import os
 import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +66,25 @@ from common import (
 )
 
 from app.redis_keys import Keys
+from app.settings import Settings
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A client shape: whether the alerts are stored before the timed run, whether they carry
+    startsAt/endsAt, and the batch size when it is not --batch."""
+
+    preload: bool
+    timestamps: bool = True
+    batch: int | None = None
+
+
+SCENARIOS = {
+    "fresh": Scenario(preload=False),
+    "resend": Scenario(preload=True),
+    "notimes": Scenario(preload=True, timestamps=False),
+    "batch256": Scenario(preload=True, batch=256),
+}
 
 
 def parse_args() -> argparse.Namespace:
@@ -74,9 +96,19 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=64, help="alerts per POST")
     p.add_argument("--connections", type=int, default=4, help="wrk keep-alive connections")
     p.add_argument("--wrk-threads", type=int, default=2, help="wrk threads")
-    p.add_argument("--web-workers", type=int, default=4, help="gunicorn worker processes of alerter web")
-    p.add_argument("--web-threads", type=int, default=1, help="threads per gunicorn worker (1: sync worker)")
-    p.add_argument("--scenarios", default="fresh,resend", help="comma list of fresh,resend")
+    p.add_argument(
+        "--web-workers",
+        type=int,
+        default=Settings.web_workers,
+        help=f"gunicorn worker processes of alerter web (default {Settings.web_workers}, alerter's)",
+    )
+    p.add_argument(
+        "--web-threads",
+        type=int,
+        default=Settings.web_threads,
+        help=f"threads per gunicorn worker, 1: sync worker (default {Settings.web_threads}, alerter's)",
+    )
+    p.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma list of {','.join(SCENARIOS)}")
     p.add_argument("--servers", default="alertmanager,alerter", help="comma list of alertmanager,alerter")
     p.add_argument("--profile", default=None, help="directory for py-spy profiles of alerter's web workers")
     add_run_options(p)
@@ -84,7 +116,14 @@ def parse_args() -> argparse.Namespace:
 
 
 def run_wrk(
-    bench: Bench, url: str, args: argparse.Namespace, seconds: int, n: int, starts: str, prefix: str
+    bench: Bench,
+    url: str,
+    args: argparse.Namespace,
+    scenario: Scenario,
+    seconds: int,
+    n: int,
+    starts: str,
+    prefix: str,
 ) -> dict[str, Any]:
     argv = [
         WRK,
@@ -99,11 +138,12 @@ def run_wrk(
         "--",
         str(n),
         str(args.groups),
-        str(args.batch),
+        str(scenario.batch or args.batch),
         starts,
         prefix,
         "0",
         str(args.wrk_threads),
+        "1" if scenario.timestamps else "0",
     ]
     proc = bench.spawn("wrk", argv)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -128,11 +168,13 @@ def stored_alerts(kind: str, port: int, redis: Any) -> int:
 
 
 def run_one(
-    bench: Bench, kind: str, scenario: str, args: argparse.Namespace, profiler: Profiler
+    bench: Bench, kind: str, name: str, args: argparse.Namespace, profiler: Profiler
 ) -> dict[str, Any]:
+    scenario = SCENARIOS[name]
+    batch = scenario.batch or args.batch
     wait_quiet(args.quiet_wait)
     cfg = write_config(
-        bench.dir / f"config-{kind}-{scenario}.yml", f"http://127.0.0.1:{free_port()}/", group_wait="1h"
+        bench.dir / f"config-{kind}-{name}.yml", f"http://127.0.0.1:{free_port()}/", group_wait="1h"
     )
     redis = None
     if kind == "alertmanager":
@@ -142,11 +184,19 @@ def run_one(
         server = bench.alerter_web(cfg, redis.url, args.web_workers, args.web_threads)
     starts = rfc3339(time.time() - 60)
     preload = None
-    if scenario == "resend":
-        took = load_alerts(server.port, args.alerts, args.groups, args.batch, args.connections, starts=starts)
+    if scenario.preload:
+        took = load_alerts(
+            server.port,
+            args.alerts,
+            args.groups,
+            batch,
+            args.connections,
+            starts=starts,
+            timestamps=scenario.timestamps,
+        )
         preload = args.alerts / took
     if args.warmup:
-        run_wrk(bench, server.url, args, args.warmup, args.batch, starts, "warm")
+        run_wrk(bench, server.url, args, scenario, args.warmup, batch, starts, "warm")
 
     server_pids = server.pids()
     redis_pids = [redis.proc.pid] if redis else []
@@ -154,9 +204,9 @@ def run_one(
     per_pid0 = {pid: cpu_seconds([pid]) for pid in server_pids}
     evalsha0 = redis.info("commandstats").get("cmdstat_evalsha", {}) if redis else {}
     if kind == "alerter":
-        profiler.start(f"ingest-{scenario}", children(server.proc.pid), max(1, args.duration - 2))
+        profiler.start(f"ingest-{name}", children(server.proc.pid), max(1, args.duration - 2))
     foreign = ForeignLoad(bench)
-    res = run_wrk(bench, server.url, args, args.duration, args.alerts, starts, "host")
+    res = run_wrk(bench, server.url, args, scenario, args.duration, args.alerts, starts, "host")
     foreign_cores = foreign.cores()
     profiles = profiler.finish()
     cpu1 = {"server": cpu_seconds(server_pids), "redis": cpu_seconds(redis_pids)}
@@ -164,10 +214,10 @@ def run_one(
     evalsha1 = redis.info("commandstats").get("cmdstat_evalsha", {}) if redis else {}
 
     seconds = res["duration_us"] / 1e6
-    alerts = res["requests"] * args.batch
+    alerts = res["requests"] * batch
     out = {
         "kind": kind,
-        "scenario": scenario,
+        "scenario": name,
         "alerts_per_s": alerts / seconds,
         "requests_per_s": res["requests"] / seconds,
         "p50_ms": res["p50_us"] / 1000,
@@ -205,6 +255,9 @@ def run_one(
 def main() -> int:
     args = parse_args()
     scenarios = [s for s in args.scenarios.split(",") if s]
+    unknown = [s for s in scenarios if s not in SCENARIOS]
+    if unknown:
+        sys.exit(f"unknown scenario {', '.join(unknown)}: choose from {', '.join(SCENARIOS)}")
     servers = [s for s in args.servers.split(",") if s]
     require_binaries(servers, WRK)
     profiler_dir = Path(args.profile).resolve() if args.profile else None
@@ -213,7 +266,7 @@ def main() -> int:
         f"alerter web: gunicorn {'sync' if args.web_threads == 1 else 'gthread'}, "
         f"{args.web_workers} workers x {args.web_threads} threads, "
         f"on a private redis-server; wrk -t{args.wrk_threads} -c{args.connections}, "
-        f"{args.duration}s timed after {args.warmup}s warm-up, batches of {args.batch}, "
+        f"{args.duration}s timed after {args.warmup}s warm-up, batches of {args.batch} (batch256: 256), "
         f"{args.alerts:,} alerts in {args.groups:,} groups\n",
         flush=True,
     )
