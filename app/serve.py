@@ -27,6 +27,7 @@ from app.snapshot import ConfigSnapshot, reload_snapshot
 from app.timers import TimerLoop
 from app.web import create_app, reload_all_gunicorn_workers
 from app.webconfig import ServerTLS, WebConfig, WebConfigError, WebGuard, read_web_config
+from app.webworker import KeepServingWorker
 
 log = logging.getLogger(__name__)
 
@@ -238,9 +239,9 @@ class _Gunicorn(BaseApplication):
             "bind": f"{host}:{port}",
             "workers": self.settings.web_workers,
             "threads": self.settings.web_threads,
-            # gunicorn's own rule: threads only with more than one. The sync worker skips the
-            # gthread poller's hand-offs (docs/performance.md compares the two).
-            "worker_class": "sync" if self.settings.web_threads == 1 else "gthread",
+            # gunicorn's own rule: threads only with more than one. The threaded worker is
+            # gthread without its hand-offs between requests of a busy connection (app/webworker).
+            "worker_class": "sync" if self.settings.web_threads == 1 else KeepServingWorker,
             "keepalive": 75,
             "graceful_timeout": 10,
             "logger_class": _StructuredGunicornLogger,

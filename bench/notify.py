@@ -119,6 +119,9 @@ def run_one(
     cmd0 = redis.info("commandstats") if redis else {}
     foreign = ForeignLoad(bench)
     post_s = post_batches(server.port, batches, 4, on_send=lambda idx, t: sent_at.__setitem__(idx, t))
+    # Redis's CPU from here on is the flushes' (group_wait holds them back until the posting is
+    # done): what one notification costs the one Redis (docs/scaling.md).
+    redis_cpu_posted = cpu_seconds([redis.proc.pid]) if redis else 0.0
     due = {}
     for idx, batch in enumerate(batches):
         for a in batch:
@@ -179,6 +182,9 @@ def run_one(
         "window": window,
         "cpu_cores": cpu / window if window else 0.0,
         "redis_cores": redis_cpu / window if window else 0.0,
+        "redis_us_per_notification": (
+            1e6 * (redis_cpu0 + redis_cpu - redis_cpu_posted) / len(records) if records else 0.0
+        ),
         "redis_commands": commands,
         "sink_cores": sink_cpu / window if window else 0.0,
         "foreign_cores": foreign_cores,
@@ -238,6 +244,8 @@ def main() -> int:
                     f"   Redis commands per notification (posting included): "
                     f"{total / r['notifications']:.1f} = "
                     + ", ".join(f"{k} {c / r['notifications']:.1f}" for k, c in per[:10])
+                    + f"\n   Redis CPU per notification (after the posting): "
+                    f"{r['redis_us_per_notification']:.0f} us"
                 )
             if r["profiles"]:
                 print(f"   py-spy profiles: {', '.join(map(str, r['profiles']))}")

@@ -1,0 +1,108 @@
+"""The web tier's worker: a pool thread serves a kept-alive connection's next request itself
+while it comes at once and no other connection waits for a thread."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from gunicorn.workers.gthread import ThreadWorker
+
+from app.webworker import KeepServingWorker
+
+
+class _Worker(KeepServingWorker):
+    """The worker without gunicorn's process setup: only what `handle` reads."""
+
+    def __init__(self) -> None:  # no super().__init__: that wants an arbiter and sockets
+        self._queued = 1  # the connection under test, handed to the pool
+        self._queued_lock = threading.Lock()
+        self.alive = True
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    server, client = socket.socketpair()
+    yield server, client
+    server.close()
+    client.close()
+
+
+def _conn(sock: socket.socket, read_ahead: bytes = b"") -> Any:
+    return SimpleNamespace(
+        sock=sock, parser=SimpleNamespace(unreader=SimpleNamespace(buf=io.BytesIO(read_ahead)))
+    )
+
+
+def _serving(
+    monkeypatch: pytest.MonkeyPatch, results: list[Any], client: socket.socket | None = None
+) -> list[int]:
+    """gthread's handle() replaced: each call serves one request, answers the next result, and
+    (with a client) has the client send its next request at once."""
+    served: list[int] = []
+
+    def handle(_self: Any, _conn: Any) -> Any:
+        served.append(1)
+        result = results[len(served) - 1]
+        if client is not None and len(served) < len(results):
+            client.send(b"GET / HTTP/1.1\r\n\r\n")
+        return result
+
+    monkeypatch.setattr(ThreadWorker, "handle", handle)
+    return served
+
+
+def test_requests_that_follow_at_once_are_served_by_the_same_thread(
+    monkeypatch: pytest.MonkeyPatch, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    server, client = pair
+    served = _serving(monkeypatch, [True, True, True, False], client)
+    worker = _Worker()
+    assert worker.handle(_conn(server)) is False  # the last request closed the connection
+    assert len(served) == 4
+    assert worker._queued == 0
+
+
+def test_a_quiet_connection_goes_back_to_the_poller(
+    monkeypatch: pytest.MonkeyPatch, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    server, _ = pair
+    served = _serving(monkeypatch, [True, True])
+    assert _Worker().handle(_conn(server)) is True  # kept alive: gthread's poller takes it
+    assert len(served) == 1
+
+
+def test_a_request_the_parser_read_ahead_is_served_without_waiting(
+    monkeypatch: pytest.MonkeyPatch, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    server, _ = pair
+    served = _serving(monkeypatch, [True, False])
+    assert _Worker().handle(_conn(server, read_ahead=b"GET / HTTP/1.1\r\n")) is False
+    assert len(served) == 2
+
+
+def test_another_connection_waiting_for_a_thread_takes_precedence(
+    monkeypatch: pytest.MonkeyPatch, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    server, client = pair
+    served = _serving(monkeypatch, [True, True], client)
+    worker = _Worker()
+    worker._queued += 1  # another connection waits for a thread
+    assert worker.handle(_conn(server)) is True
+    assert len(served) == 1
+
+
+def test_a_stopping_worker_hands_the_connection_back(
+    monkeypatch: pytest.MonkeyPatch, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    server, client = pair
+    served = _serving(monkeypatch, [True, True], client)
+    worker = _Worker()
+    worker.alive = False
+    assert worker.handle(_conn(server)) is True
+    assert len(served) == 1
