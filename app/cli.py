@@ -113,7 +113,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         dest="web_workers",
         type=_positive_int("--web.workers"),
         default=d.web_workers,
-        help="gunicorn worker processes for `alerter web`.",
+        help="gunicorn worker processes for `alerter web` (default: two per core).",
     )
     a(
         "--web.threads",
@@ -121,7 +121,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         type=_positive_int("--web.threads"),
         default=d.web_threads,
         help="Threads per gunicorn worker; 1 runs gunicorn's sync worker (one request at a time, "
-        "no keep-alive), which costs less CPU per request (docs/performance.md).",
+        "no keep-alive: every request pays a new connection).",
     )
     a("--log.level", dest="log_level", default=d.log_level, choices=["debug", "info", "warn", "error"])
     a("--log.format", dest="log_format", default=d.log_format, choices=["logfmt", "json"])

@@ -96,17 +96,18 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=64, help="alerts per POST")
     p.add_argument("--connections", type=int, default=4, help="wrk keep-alive connections")
     p.add_argument("--wrk-threads", type=int, default=2, help="wrk threads")
+    default = Settings()  # alerter's own defaults (web processes: two per core)
     p.add_argument(
         "--web-workers",
         type=int,
-        default=Settings.web_workers,
-        help=f"gunicorn worker processes of alerter web (default {Settings.web_workers}, alerter's)",
+        default=default.web_workers,
+        help=f"gunicorn worker processes of alerter web (default {default.web_workers}, alerter's)",
     )
     p.add_argument(
         "--web-threads",
         type=int,
-        default=Settings.web_threads,
-        help=f"threads per gunicorn worker, 1: sync worker (default {Settings.web_threads}, alerter's)",
+        default=default.web_threads,
+        help=f"threads per gunicorn worker, 1: sync worker (default {default.web_threads}, alerter's)",
     )
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma list of {','.join(SCENARIOS)}")
     p.add_argument("--servers", default="alertmanager,alerter", help="comma list of alertmanager,alerter")

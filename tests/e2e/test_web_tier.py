@@ -49,7 +49,7 @@ def test_a_kept_alive_connection_is_closed_now_and_then_so_clients_spread_again(
 
 
 def test_one_thread_per_process_runs_sync_workers_that_serve_the_whole_api(tmp_path: Path) -> None:
-    """`--web.threads=1` is gunicorn's sync worker (cheaper per request, no keep-alive): posts
+    """`--web.threads=1` is gunicorn's sync worker (no keep-alive): posts
     through the ingest fast path and through Flask (a chunked body) both store and notify."""
     with RedisServer() as redis, HttpSink() as sink:
         config = write_config(tmp_path / "am.yml", [webhook_receiver(sink.url)])

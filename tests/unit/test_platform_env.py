@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from app.backend import redis_setup
 from app.cli import parse_settings
+from app.settings import default_web_workers
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +26,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_web_concurrency_sets_the_web_processes_unless_the_flag_does(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert parse_settings([]).web_workers == 2
+    assert parse_settings([]).web_workers == default_web_workers()
     monkeypatch.setenv("WEB_CONCURRENCY", "5")
     assert parse_settings([]).web_workers == 5
     assert parse_settings(["--web.workers=3"]).web_workers == 3
@@ -71,3 +73,9 @@ def test_redis_tls_skip_verify_is_explicit(
     with pytest.raises(SystemExit):
         parse_settings([f"--redis.url={url}"])
     assert "REDIS_TLS_SKIP_VERIFY must be true or false" in capsys.readouterr().err
+
+
+def test_the_web_tier_defaults_to_two_processes_per_usable_core_of_two_threads() -> None:
+    settings = parse_settings([])
+    assert settings.web_workers == 2 * len(os.sched_getaffinity(0))
+    assert settings.web_threads == 2
