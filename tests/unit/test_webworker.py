@@ -86,23 +86,16 @@ def test_a_request_the_parser_read_ahead_is_served_without_waiting(
     assert len(served) == 2
 
 
-def test_another_connection_waiting_for_a_thread_takes_precedence(
-    monkeypatch: pytest.MonkeyPatch, pair: tuple[socket.socket, socket.socket]
+@pytest.mark.parametrize("why", ["another connection waits for a thread", "the worker is stopping"])
+def test_the_connection_goes_back_to_the_poller_though_its_next_request_is_there(
+    monkeypatch: pytest.MonkeyPatch, pair: tuple[socket.socket, socket.socket], why: str
 ) -> None:
     server, client = pair
     served = _serving(monkeypatch, [True, True], client)
     worker = _Worker()
-    worker._queued += 1  # another connection waits for a thread
-    assert worker.handle(_conn(server)) is True
-    assert len(served) == 1
-
-
-def test_a_stopping_worker_hands_the_connection_back(
-    monkeypatch: pytest.MonkeyPatch, pair: tuple[socket.socket, socket.socket]
-) -> None:
-    server, client = pair
-    served = _serving(monkeypatch, [True, True], client)
-    worker = _Worker()
-    worker.alive = False
+    if why == "another connection waits for a thread":
+        worker._queued += 1
+    else:
+        worker.alive = False
     assert worker.handle(_conn(server)) is True
     assert len(served) == 1
