@@ -67,12 +67,15 @@ class Membership:
         config_hash: Callable[[], str],
         interval: float,
         timeout: float,
+        name: str = "",
     ) -> None:
         self.r = client
         self.key = keys.peers
         self.role = role
         self.address = address
-        self.name = peer_name(role, address)
+        # --cluster.peer-name when given: like memberlist's node names it must be unique, since
+        # two processes under one name share one entry of the cluster view.
+        self.name = name or peer_name(role, address)
         self._config_hash = config_hash
         self.interval = max(interval, 0.05)
         self.timeout = timeout

@@ -19,6 +19,7 @@ from app.api.v2 import bp as api_v2
 from app.api.v2 import error_response
 from app.runtime import Runtime
 from app.webconfig import WebConfig, WebGuard
+from app.weblimits import RequestLimits
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,10 @@ def create_app(
         return error_response(err.description or err.name, err.code or 500)
 
     app.wsgi_app = IngestFastPath(app.wsgi_app, runtime, prefix)  # type: ignore[method-assign]
+    # Inside the web configuration's guard, as Alertmanager's limit handler sits inside the
+    # toolkit's: a request refused for its credentials never takes a GET slot.
+    settings = runtime.settings
+    app.wsgi_app = RequestLimits(app.wsgi_app, settings.web_timeout, settings.web_get_concurrency)  # type: ignore[method-assign]
     if web_config is not None:
         app.wsgi_app = WebGuard(app.wsgi_app, web_config)  # type: ignore[method-assign]
     return app

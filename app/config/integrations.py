@@ -25,9 +25,6 @@ from yaml.nodes import Node
 
 from app.config import service_limits as limits
 from app.config.httpconfig import http_config
-from app.config.integration_types import TYPES
-from app.config.reader import Converter, Reader, at_most_one, boolean, fail_on, raw, string
-from app.gostrings import go_quote
 from app.config.integration_fields import (
     OPSGENIE_TYPES,
     PAGERDUTY_TYPES,
@@ -36,6 +33,9 @@ from app.config.integration_fields import (
     VICTOROPS_TYPES,
     opsgenie_responders,
 )
+from app.config.integration_types import TYPES
+from app.config.reader import Converter, Reader, at_most_one, boolean, fail_on, raw, string
+from app.gostrings import go_quote
 
 Check = Callable[[dict[str, Any]], str | None]
 
