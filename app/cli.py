@@ -163,6 +163,9 @@ NO_EFFECT: dict[str, str] = {
 }
 
 
+STORAGE_ON_REDIS = "the state is in Redis; only the embedded single node keeps it under --storage.path"
+
+
 def version_text() -> str:
     """What `--version` prints: alerter's version and the Alertmanager releases it follows."""
     return (
@@ -397,6 +400,8 @@ def parse_settings(argv: list[str], prog: str = "alerter") -> Settings:
             redis_setup(settings)
         except ValueError as err:
             parser.error(str(err))
+        if "storage_path" in given:
+            settings.ignored_flags += (("--storage.path", STORAGE_ON_REDIS),)
     return settings
 
 

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from app.cli import FEATURES, NO_EFFECT, build_parser, parse_settings
+from app.cli import FEATURES, NO_EFFECT, STORAGE_ON_REDIS, build_parser, parse_settings
 from tests.support.processes import REPO_ROOT, alerter_command
 
 
@@ -202,6 +202,13 @@ def test_unknown_feature_is_refused_with_alertmanagers_message(capsys: pytest.Ca
     with pytest.raises(SystemExit):
         parse_settings(["--enable-feature=receiver-name-in-metrics,time-travel"])
     assert "unknown option 'time-travel' for --enable-feature" in capsys.readouterr().err
+
+
+def test_storage_path_has_no_effect_on_redis_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert parse_settings(["--storage.path=/var/am"]).ignored_flags == ()
+    on_redis = parse_settings(["--storage.path=/var/am", "--redis.url=redis://r:6379/0"])
+    assert on_redis.ignored_flags == (("--storage.path", STORAGE_ON_REDIS),)
 
 
 def test_no_effect_flags_are_named_by_their_flag() -> None:
