@@ -13,6 +13,7 @@ that a flag alerter could not honour stops the start with a message naming it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -303,12 +304,14 @@ def _plain(options: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in options.items() if k != "health_check_interval"}
 
 
+@functools.cache
 def _resolve_peers(peers: tuple[RedisAddress, ...], timeout: float) -> None:
     """--cluster.peers-resolve-timeout: look up every --cluster.peer host name at start, all at
     once, for at most `timeout`. As in Alertmanager, a name that does not resolve in time is
     tried as it is given (here: logged, then left to the connection attempts that
     --cluster.settle-timeout bounds); the lookups just keep a DNS server that does not answer
-    from holding up the start for longer than the flag says."""
+    from holding up the start for longer than the flag says. Once per process (cached): a
+    process that opens a second client does not look up and warn again."""
     found: dict[str, str] = {}
 
     def lookup(host: str, port: int) -> None:

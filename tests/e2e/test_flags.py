@@ -17,13 +17,14 @@ import redis
 import requests
 
 from app.redis_keys import Keys
-from app.timeutil import format_rfc3339, parse_rfc3339
+from app.timeutil import parse_rfc3339
 from tests.e2e.conftest import alert, start_embedded, start_split, webhook_receiver, write_config
 from tests.e2e.test_metrics import metrics, sample
 from tests.support.http_sink import HttpSink
 from tests.support.ports import HOST, free_port
 from tests.support.processes import ManagedProcess, alerter_command, wait_until
 from tests.support.redis_server import RedisServer
+from tests.unit.test_silence import body as silence_body
 
 
 @pytest.fixture
@@ -57,14 +58,8 @@ def post_silence(
     url: str, comment: str = "maintenance", sid: str = "", name: str = "Disk"
 ) -> requests.Response:
     now = time.time()
-    body = {
-        "id": sid,
-        "matchers": [{"name": "alertname", "value": name, "isRegex": False, "isEqual": True}],
-        "startsAt": format_rfc3339(now),
-        "endsAt": format_rfc3339(now + 3600),
-        "createdBy": "ops",
-        "comment": comment,
-    }
+    matchers = [{"name": "alertname", "value": name, "isRegex": False, "isEqual": True}]
+    body = {**silence_body(now, now + 3600, matchers, sid), "comment": comment}
     return requests.post(f"{url}/api/v2/silences", json=body, timeout=10)
 
 

@@ -19,7 +19,7 @@ from app.silencelimits import SilenceLimits, stored_size
 from app.startdelay import StartDelay
 from app.store import AlertStore, GroupRef
 from app.timers import TimerLoop
-from app.timeutil import format_rfc3339
+from tests.unit.test_silence import body as silence_body
 
 NOW = 1_700_000_000.0
 UUID = "8e1b3a84-0a5e-4cb2-9a51-1d0f5d8c4e2a"
@@ -70,14 +70,8 @@ def test_stored_size_is_the_protobuf_size_alertmanager_counts(
 
 def body(matcher_value: str = "Disk", comment: str = "maintenance", sid: str = "") -> dict:
     """A silence from NOW (as stored: an update in place must keep its start) for an hour."""
-    return {
-        "id": sid,
-        "matchers": [{"name": "alertname", "value": matcher_value, "isRegex": False, "isEqual": True}],
-        "startsAt": format_rfc3339(NOW),
-        "endsAt": format_rfc3339(NOW + 3600),
-        "createdBy": "ops",
-        "comment": comment,
-    }
+    matchers = [{"name": "alertname", "value": matcher_value, "isRegex": False, "isEqual": True}]
+    return {**silence_body(NOW, NOW + 3600, matchers, sid), "comment": comment}
 
 
 def limited(max_silences: int = 0, max_size: int = 0, log_changes: bool = False) -> SilenceStore:
