@@ -40,10 +40,24 @@ P:peers              hash        process name ("host/role/address-or-pid") -> he
                                  JSON {"address", "role", "config": config hash, "ts": time}.
                                  A heartbeat older than --cluster.peer-timeout is a failed
                                  peer's; the sweep deletes it after --cluster.reconnect-timeout.
-P:housekeeping       string      "1" with a TTL of --cluster.pushpull-interval: the lock that
-                                 lets one process per interval run the sweep.
+P:alertname-limit:<digest>
+                     sorted set  with --alerts.per-alertname-limit, per alertname (the blake2b
+                                 digest of its value): fingerprint -> endsAt of the alerts stored
+                                 under it; expires after its last endsAt.
+P:housekeeping       string      "1" with a TTL of the shortest of --cluster.pushpull-interval,
+                                 --dispatch.maintenance-interval, --data.maintenance-interval and
+                                 --alerts.gc-interval: the lock that lets one process per interval
+                                 queue the sweep.
 P:gc                 string      "1" with a TTL of --alerts.gc-interval: the lock that lets one
                                  sweep per interval drop resolved alerts.
+P:maintenance        string      "1" with a TTL of --data.maintenance-interval: one sweep per
+                                 interval collects silences and the notification log (and
+                                 snapshots, embedded).
+P:dispatch-maintenance
+                     string      "1" with a TTL of --dispatch.maintenance-interval: one sweep per
+                                 interval re-arms lost group timers.
+P:dispatch-start     string      with --dispatch.start-delay, the start time (epoch seconds) of
+                                 the first process against this Redis state (app.startdelay).
 
 RQ keeps its own keys (`rq:*`, queue `alerter`) outside the prefix. The embedded mode's snapshot
 (`backend.save_snapshot`) saves every hash, set and sorted set matching `Keys.everything`; the
@@ -69,12 +83,16 @@ class Keys:
         self.peers = f"{prefix}:peers"
         self.housekeeping_lock = f"{prefix}:housekeeping"
         self.gc_lock = f"{prefix}:gc"
+        self.maintenance_lock = f"{prefix}:maintenance"
+        self.dispatch_maintenance_lock = f"{prefix}:dispatch-maintenance"
+        self.dispatch_start = f"{prefix}:dispatch-start"
         # Per-group and per-lease keys are a stem followed by the id; scripts that name such keys
         # for ids they find themselves take the stem as an argument.
         self.group_stem = f"{prefix}:group:"
         self.members_stem = f"{prefix}:gmembers:"
         self.inflight_stem = f"{prefix}:inflight:"
         self.lease_stem = f"{prefix}:lease:"
+        self.alertname_limit_stem = f"{prefix}:alertname-limit:"
         # A SCAN MATCH pattern for every key above.
         self.everything = f"{prefix}:*"
 

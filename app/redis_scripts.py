@@ -24,19 +24,28 @@ from __future__ import annotations
 #   ARGV[2]  the stem of the group hashes, P:group: (the script appends each gid)
 #   ARGV[3]  the stem of the group member sets, P:gmembers: (the script appends each gid)
 #   ARGV[4]  the batch's groups as JSON {gid: [group_wait, group_interval, metadata JSON]}
-#   ARGV[5]  the alerts as lines "fingerprint TAB gid,gid,... TAB encoded alert" (an encoded
-#            alert never holds a raw tab or newline: its JSON escapes them). Lines instead of a
-#            JSON list because the alerts are JSON already: embedding them in JSON again cost
-#            both sides an escape and an unescape per alert.
-#   Returns  how many alerts merged with a stored version.
+#   ARGV[5]  the alerts as lines "fingerprint TAB gid,gid,... TAB bucket TAB encoded alert" (an
+#            encoded alert never holds a raw tab or newline: its JSON escapes them; bucket is
+#            the hex digest of the alertname, empty without a limit). Lines instead of a JSON
+#            list because the alerts are JSON already: embedding them in JSON again cost both
+#            sides an escape and an unescape per alert.
+#   ARGV[6]  --alerts.per-alertname-limit (0: none)
+#   ARGV[7]  the stem of the per-alertname sets, P:alertname-limit: (the script appends the bucket)
+#   Returns  {how many alerts merged with a stored version, the fingerprint of each alert the
+#            limit dropped...}.
 # The group keys are built here from ARGV[2] and ARGV[3] because the groups come with the batch
 # (a gid per line); a new group is created with its metadata, "gi" and "flushed" = "0", and
 # armed for group_wait.
+# The per-alertname limit is Alertmanager's bucket: per alertname the fingerprints stored and
+# their endsAt (after the merge). An alert already in it, or one that finds it holding fewer
+# than the limit once the ended ones are dropped, is stored; any other is dropped, and the
+# alertname's set lives until its last endsAt.
 PUT_ALERTS = """
 local now = tonumber(ARGV[1])
 local group_stem, members_stem = ARGV[2], ARGV[3]
 local groups = cjson.decode(ARGV[4])
 local lines = ARGV[5]
+local limit, bucket_stem = tonumber(ARGV[6]), ARGV[7]
 local function times(v)
   local s, e, u, t = string.match(v, '^(%S+) (%S+) (%S+) (%d) ')
   return tonumber(s), tonumber(e), tonumber(u), t
@@ -67,26 +76,48 @@ local function merge(old_raw, new_raw)
   local u, body = string.match(yraw, '^%S+ %S+ (%S+) %d (.*)$')
   return string.format('%.17g %.17g %s %s %s', s, e, u, yt, body), s
 end
+-- Whether the per-alertname limit lets alert `fp` (stored as `value`) into `bucket`.
+local function admitted(bucket, fp, value)
+  local _, ends = times(value)
+  local key = bucket_stem .. bucket
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%.17g', now))
+  if not redis.call('ZSCORE', key, fp) and redis.call('ZCARD', key) >= limit then
+    return false
+  end
+  redis.call('ZADD', key, string.format('%.17g', ends), fp)
+  -- Relative to the batch's `now`, not the server's clock, like every time in these scripts.
+  local last_end = tonumber(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])
+  redis.call('PEXPIRE', key, math.ceil((last_end - now) * 1000) + 1000)
+  return true
+end
 local merged_count = 0
+local out = {0}  -- merged_count, then the fingerprints the limit dropped
 local flushed_by_gid = {}
 local pos, last = 1, #lines
 while pos <= last do
   local t1 = string.find(lines, '\\t', pos, true)
   local t2 = string.find(lines, '\\t', t1 + 1, true)
-  local nl = string.find(lines, '\\n', t2 + 1, true) or (last + 1)
+  local t3 = string.find(lines, '\\t', t2 + 1, true)
+  local nl = string.find(lines, '\\n', t3 + 1, true) or (last + 1)
   local fp = string.sub(lines, pos, t1 - 1)
   local gids = string.sub(lines, t1 + 1, t2 - 1)
-  local value = string.sub(lines, t2 + 1, nl - 1)
+  local bucket = string.sub(lines, t2 + 1, t3 - 1)
+  local value = string.sub(lines, t3 + 1, nl - 1)
   pos = nl + 1
   local starts
   local old = redis.call('HGET', KEYS[1], fp)
   if old then
     value, starts = merge(old, value)
-    merged_count = merged_count + 1
   else
     starts = tonumber(string.match(value, '^%S+'))
   end
-  redis.call('HSET', KEYS[1], fp, value)
+  if limit > 0 and not admitted(bucket, fp, value) then
+    out[#out + 1] = fp
+    gids = ''
+  else
+    if old then merged_count = merged_count + 1 end
+    redis.call('HSET', KEYS[1], fp, value)
+  end
   for gid in string.gmatch(gids, '[^,]+') do
     local g = groups[gid]
     local gw, gi, meta = g[1], g[2], g[3]
@@ -111,7 +142,8 @@ while pos <= last do
     end
   end
 end
-return merged_count
+out[1] = merged_count
+return out
 """
 
 # DROP_FROM_GROUP: take alerts out of a group (notified resolutions, alerts a reloaded config

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import redis
@@ -26,6 +26,9 @@ from app.durability import Writer, deletions
 from app.matchers import Matcher, matches_all
 from app.redis_keys import Keys
 from app.timeutil import format_rfc3339
+
+if TYPE_CHECKING:
+    from app.silencelimits import SilenceLimits
 
 PENDING, ACTIVE, EXPIRED = "pending", "active", "expired"
 
@@ -123,15 +126,22 @@ def sort_for_api(silences: list[Silence], now: float) -> list[Silence]:
 class SilenceStore:
     """Silences in the P:silences hash. Writes return once `writer` made them durable (the
     write-ahead log in embedded mode, a replica's acknowledgement on Redis), so an answered
-    silence outlives a crash."""
+    silence outlives a crash. `limits` (app.silencelimits, from the flags) bounds and logs the
+    writes made through the API."""
 
     def __init__(
-        self, client: redis.Redis, keys: Keys, retention: float, writer: Writer | None = None
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        retention: float,
+        writer: Writer | None = None,
+        limits: SilenceLimits | None = None,
     ) -> None:
         self.r = client
         self.keys = keys
         self.retention = retention
         self.writer = writer if writer is not None else Writer()
+        self.limits = limits
         self.version_key = keys.silences_version
         self._lock = threading.Lock()
         self._cache: tuple[bytes | None, list[Silence]] = (b"unset", [])
@@ -197,12 +207,25 @@ class SilenceStore:
             raise SilenceError("Failed to create silence: end time can't be in the past")
         prev = self.get(new.id) if new.id else None
         if prev is not None and _can_update(prev, new, now):
-            self._write(replace(new, updated_at=now))
+            updated = replace(new, updated_at=now)
+            if self.limits is not None:
+                self.limits.check_size(updated, self.retention)
+                self.limits.changed("update silence", updated)
+            self._write(updated)
             return new.id
         replaced = []
         if prev is not None and prev.state(now) != EXPIRED:
             replaced.append(_expired(prev, now))
         created = replace(new, id=str(uuid.uuid4()), starts_at=max(new.starts_at, now), updated_at=now)
+        if self.limits is not None:
+            # As Alertmanager: the count before the size, expired silences counted until
+            # collected. Checked against Redis just before the write: two processes creating
+            # at the same moment may each pass, as two Alertmanager replicas may.
+            self.limits.check_count(self.r.hlen(self.keys.silences))
+            self.limits.check_size(created, self.retention)
+            for old in replaced:
+                self.limits.changed("expire silence", old)
+            self.limits.changed("create silence", created)
         self._write(*replaced, created)
         return created.id
 
@@ -211,7 +234,10 @@ class SilenceStore:
         sil = self.get(sid)
         if sil.state(now) == EXPIRED:
             return  # Alertmanager's expire is idempotent: a second DELETE is a 200
-        self._write(_expired(sil, now))
+        expired = _expired(sil, now)
+        if self.limits is not None:
+            self.limits.changed("expire silence", expired)
+        self._write(expired)
 
     def silenced_by(self, labels: Mapping[str, str], now: float) -> list[str]:
         return sorted(s.id for s in self.all() if s.mutes(labels, now))

@@ -8,15 +8,19 @@ app/redis_scripts.py.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import orjson
 import redis
 
-from app import redis_scripts
+from app import metrics, redis_scripts
 from app.alerts import Alert
 from app.redis_keys import Keys
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +61,26 @@ class GroupState:
 
 
 class AlertStore:
-    """Reads and atomic writes of alerts and aggregation groups."""
+    """Reads and atomic writes of alerts and aggregation groups.
 
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    `per_alertname_limit` (--alerts.per-alertname-limit, 0 or less for none) caps the alerts
+    stored per alertname, as Alertmanager's store does: an alert over it is dropped, logged and
+    counted in alertmanager_alerts_limited_total (by alertname with `alertname_in_metrics`,
+    --enable-feature=alert-names-in-metrics). The count is kept in Redis by the script that
+    stores the alerts, so it holds across every process.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        per_alertname_limit: int = 0,
+        alertname_in_metrics: bool = False,
+    ) -> None:
         self.r = client
         self.keys = keys
+        self.limit = max(per_alertname_limit, 0)
+        self.alertname_in_metrics = alertname_in_metrics
         self._put = client.register_script(redis_scripts.PUT_ALERTS)
         self._delete_unchanged = client.register_script(redis_scripts.DELETE_UNCHANGED)
         self._drop_from_group = client.register_script(redis_scripts.DROP_FROM_GROUP)
@@ -73,16 +92,37 @@ class AlertStore:
         """
         groups: dict[str, tuple[float, float, str]] = {}
         lines = []
+        names: dict[str, str] = {}  # fingerprint -> alertname, to report what the limit dropped
         for alert, refs in routed:
             for g in refs:
                 if g.gid not in groups:
                     groups[g.gid] = (g.group_wait, g.group_interval, g.meta_json)
-            lines.append(f"{alert.fingerprint}\t{','.join([g.gid for g in refs])}\t{alert.encode()}")
+            bucket = ""
+            if self.limit:
+                names[alert.fingerprint] = name = alert.labels.get("alertname", "")
+                bucket = hashlib.blake2b(name.encode(), digest_size=10).hexdigest()
+            lines.append(
+                f"{alert.fingerprint}\t{','.join([g.gid for g in refs])}\t{bucket}\t{alert.encode()}"
+            )
         if not lines:
             return 0
         keys = [self.keys.alerts, self.keys.timers, self.keys.groups]
-        args = [now, self.keys.group_stem, self.keys.members_stem, orjson.dumps(groups), "\n".join(lines)]
-        return int(self._put(keys=keys, args=args))
+        args = [
+            now,
+            self.keys.group_stem,
+            self.keys.members_stem,
+            orjson.dumps(groups),
+            "\n".join(lines),
+            self.limit,
+            self.keys.alertname_limit_stem,
+        ]
+        merged, *dropped = self._put(keys=keys, args=args)
+        for fp in dropped:
+            name = names[fp.decode()]
+            log.warning("error on set alert", extra={"fields": {"alertname": name, "err": "alert limited"}})
+            counter = metrics.alerts_limited(self.alertname_in_metrics)
+            (counter.labels(name) if self.alertname_in_metrics else counter).inc()
+        return int(merged)
 
     def alerts(self) -> list[Alert]:
         return [Alert.decode(fp.decode(), raw) for fp, raw in self.r.hgetall(self.keys.alerts).items()]

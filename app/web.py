@@ -22,6 +22,7 @@ from app.api.v2 import error_response
 from app.httpmetrics import HTTPMetrics, flask_handlers
 from app.runtime import Runtime
 from app.webconfig import WebConfig, WebGuard
+from app.weblimits import RequestLimits
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +84,15 @@ def create_app(
     def http_error(err: HTTPException) -> Response:
         return error_response(err.description or err.name, err.code or 500)
 
-    # The body limit first: the fast path and Flask only ever see a body within it.
+    # The body limit first: the fast path and Flask only ever see a body within it. The request
+    # limits sit inside the web configuration's guard, as Alertmanager's limit handler sits inside
+    # the toolkit's: a request refused for its credentials never takes a GET slot.
+    settings = runtime.settings
     fast_path = IngestFastPath(app.wsgi_app, runtime, prefix)
-    app.wsgi_app = BodyLimit(fast_path, runtime.settings.max_request_bytes)  # type: ignore[method-assign]
-    app.wsgi_app = HTTPMetrics(app.wsgi_app, flask_handlers(app, prefix))  # type: ignore[method-assign]
+    limited = RequestLimits(
+        BodyLimit(fast_path, settings.max_request_bytes), settings.web_timeout, settings.web_get_concurrency
+    )
+    app.wsgi_app = HTTPMetrics(limited, flask_handlers(app, prefix))  # type: ignore[method-assign]
     if web_config is not None:
         app.wsgi_app = WebGuard(app.wsgi_app, web_config)  # type: ignore[method-assign]
     return app
