@@ -42,10 +42,21 @@ P:housekeeping       string      "1" with a TTL of --cluster.pushpull-interval: 
                                  lets one process per interval run the sweep.
 P:gc                 string      "1" with a TTL of --alerts.gc-interval: the lock that lets one
                                  sweep per interval drop resolved alerts.
+P:history:<gid>      list        the group's last delivery attempts, newest first, at most
+                                 history.PER_GROUP: JSON {"t": time, "r": receiver, "i":
+                                 integration, "n": its index, "o": "sent", "retrying" or
+                                 "failed", "a": attempt number, "w": the sending process, "f"
+                                 and "s": firing and resolved alerts in the message, "e": the
+                                 error} (app/history.py). A gid is hex, never "index" or
+                                 "groups" below.
+P:history:index      sorted set  gid -> time of the group's latest attempt: the history list's
+                                 order, and what the sweep drops after --data.retention.
+P:history:groups     hash        gid -> JSON {"key", "receiver", "labels"}: the group as its
+                                 latest attempt saw it (it outlives the group's own keys).
 
 RQ keeps its own keys (`rq:*`, queue `alerter`) outside the prefix. The embedded mode's snapshot
-(`backend.save_snapshot`) saves every hash, set and sorted set matching `Keys.everything`; the
-strings (in-flight marks, leases, locks, the silences version) are left out.
+(`backend.save_snapshot`) saves every hash, set, sorted set and list matching `Keys.everything`;
+the strings (in-flight marks, leases, locks, the silences version) are left out.
 """
 
 from __future__ import annotations
@@ -65,12 +76,15 @@ class Keys:
         self.peers = f"{prefix}:peers"
         self.housekeeping_lock = f"{prefix}:housekeeping"
         self.gc_lock = f"{prefix}:gc"
+        self.history_index = f"{prefix}:history:index"
+        self.history_groups = f"{prefix}:history:groups"
         # Per-group and per-lease keys are a stem followed by the id; scripts that name such keys
         # for ids they find themselves take the stem as an argument.
         self.group_stem = f"{prefix}:group:"
         self.members_stem = f"{prefix}:gmembers:"
         self.inflight_stem = f"{prefix}:inflight:"
         self.lease_stem = f"{prefix}:lease:"
+        self.history_stem = f"{prefix}:history:"
         # A SCAN MATCH pattern for every key above.
         self.everything = f"{prefix}:*"
 
@@ -88,3 +102,7 @@ class Keys:
         """A lease's key (`digest`: the hash of what it sends); `lease("*")` is a SCAN MATCH
         pattern for every lease."""
         return f"{self.lease_stem}{digest}"
+
+    def history(self, gid: str) -> str:
+        """A group's delivery attempts (app/history.py)."""
+        return f"{self.history_stem}{gid}"

@@ -18,7 +18,7 @@ from prometheus_client import multiprocess, start_http_server
 from rq import SimpleWorker
 from werkzeug.serving import make_server
 
-from app import backend, rqcompat
+from app import backend, history, rqcompat
 from app.jobs import QUEUE_NAME, bind_runtime
 from app.runtime import Runtime
 from app.settings import Settings
@@ -131,6 +131,7 @@ def run_all_in_one(settings: Settings) -> int:
     while any(loop.busy() for loop in loops) and time.monotonic() < deadline:
         time.sleep(0.05)
     if settings.embedded:
+        history.flush()
         saved = backend.save_snapshot(rt.client, rt.keys, settings)
         log.info("state saved", extra={"fields": {"path": settings.storage_path, "keys": saved}})
     if rt.membership is not None:

@@ -1,4 +1,5 @@
-"""The Flask application: API v2 under `--web.route-prefix`, health, readiness, reload, metrics."""
+"""The Flask application: API v2 under `--web.route-prefix`, alerter's own read API and the web UI
+beside it, health, readiness, reload, metrics."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app import metrics
+from app.api.alerter import bp as api_alerter
 from app.api.ingest import IngestFastPath, redis_down_message
 from app.api.v2 import bp as api_v2
 from app.api.v2 import error_response
 from app.runtime import Runtime
+from app.ui import bp as ui
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,8 @@ def create_app(runtime: Runtime, on_reload: Callable[[], str | None] | None = No
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_request_bytes
     prefix = route_prefix(runtime)
     app.register_blueprint(api_v2, url_prefix=f"{prefix}/api/v2")
+    app.register_blueprint(api_alerter, url_prefix=f"{prefix}/api/alerter/v1")
+    app.register_blueprint(ui, url_prefix=prefix or None)
     reload = on_reload or runtime.reload
     cluster_state = metrics.ClusterStateCollector(runtime)
 
