@@ -73,6 +73,9 @@ class _Writer:
         self._pending: deque[_Pending] = deque()
         self._wake = threading.Event()
         self._lock = threading.Lock()
+        # One flush at a time: a flush returns only once what queued before it is written, even
+        # when the thread had already taken part of it.
+        self._flushing = threading.Lock()
         self._pid = 0  # the process whose thread runs; a forked child starts its own
         self._warned_at = -1e9
 
@@ -101,11 +104,15 @@ class _Writer:
 
     def flush(self) -> None:
         """Write everything queued now, one transaction per Redis."""
+        with self._flushing:
+            self._flush()
+
+    def _flush(self) -> None:
         batches: dict[int, list[_Pending]] = {}
         while self._pending:
             try:
                 item = self._pending.popleft()
-            except IndexError:  # another flush took the last one
+            except IndexError:  # add() dropped the oldest (queue full) meanwhile
                 break
             batches.setdefault(id(item.client), []).append(item)
         for items in batches.values():

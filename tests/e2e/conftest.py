@@ -79,18 +79,21 @@ class Deployment:
         return "\n".join(p.log_text() for p in self.processes)
 
 
-def start_embedded(config: Path, storage: Path, *extra: str) -> Deployment:
+def start_embedded(config: Path, storage: Path, *extra: str, external_path: str = "") -> Deployment:
+    """With `external_path` ("/alerter"), --web.external-url is this instance's own address plus
+    that path, so everything is served under it, as behind a reverse proxy."""
     port = free_port()
+    url = f"http://127.0.0.1:{port}{external_path}"
     proc = ManagedProcess(
         alerter_command(
             f"--config.file={config}",
             f"--storage.path={storage}",
             f"--web.listen-address=127.0.0.1:{port}",
             "--log.level=debug",
+            *([f"--web.external-url={url}/"] if external_path else []),
             *extra,
         )
     )
-    url = f"http://127.0.0.1:{port}"
     proc.wait_http(f"{url}/-/ready", timeout=30)
     return Deployment([url], [proc])
 

@@ -1,7 +1,9 @@
 // Alertmanager's fragment addresses: "#/alerts?receiver=a%20b&filter=%7B...%7D".
 
-// "#/alerts?receiver=a%20b" to the path and its parameters. Not URLSearchParams: it reads "+"
-// as a space, and Alertmanager's links percent-encode.
+// "#/alerts?receiver=a+b" to the path and its parameters, decoded as a form is: "+" is a space,
+// because notifications build this link with Go's urlquery (url.QueryEscape), which writes a
+// space as "+" and a "+" as "%2B". Not URLSearchParams: it keeps a malformed %-escape as it is,
+// where this says the address is broken.
 export function parseHash(hash) {
   const text = hash.replace(/^#/, "");
   const q = text.indexOf("?");
@@ -13,8 +15,8 @@ export function parseHash(hash) {
     if (!part) continue;
     const eq = part.indexOf("=");
     try {
-      const name = decodeURIComponent(eq < 0 ? part : part.slice(0, eq));
-      params.set(name, decodeURIComponent(eq < 0 ? "" : part.slice(eq + 1)));
+      const decode = (text) => decodeURIComponent(text.replace(/\+/g, " "));
+      params.set(decode(eq < 0 ? part : part.slice(0, eq)), decode(eq < 0 ? "" : part.slice(eq + 1)));
     } catch {
       errors.push(`cannot decode "${part}" in the address`);
     }
