@@ -85,8 +85,9 @@ def wait_text(driver: WebDriver, css: str, expected: str, timeout: float = 20) -
         raise AssertionError(message()) from err
 
 
-def texts(driver: WebDriver, css: str) -> list[str]:
-    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, css)]
+def texts(root: WebDriver | WebElement, css: str) -> list[str]:
+    """The text of every element matching `css` in the page or under one element."""
+    return [e.text for e in root.find_elements(By.CSS_SELECTOR, css)]
 
 
 def page_errors(driver: WebDriver) -> list[str]:

@@ -8,11 +8,14 @@ browser console must hold no error other than the HTTP refusals the page asked f
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from selenium.webdriver.chrome.webdriver import WebDriver
 
+from tests.e2e.conftest import Deployment, start_embedded, webhook_receiver, write_config
 from tests.support.browser import LAPTOP, page_errors, start_chromium
+from tests.support.http_sink import HttpSink
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +28,33 @@ def browser() -> Iterator[WebDriver]:
 
 
 @pytest.fixture(autouse=True)
-def _no_page_errors(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Fail a test whose pages logged a JavaScript error, and give the next test a laptop-sized
-    window whatever this one did."""
+def _no_page_errors(browser: WebDriver, started: list[Deployment]) -> Iterator[None]:
+    """Fail a test whose pages logged a JavaScript error. Then leave the page (before `started`
+    stops the test's alerter, so a page still refreshing itself does not log its absence) and
+    give the next test a laptop-sized window whatever this one did."""
     yield
-    if "browser" not in request.fixturenames:
-        return
-    driver: WebDriver = request.getfixturevalue("browser")
-    errors = page_errors(driver)
-    driver.set_window_size(*LAPTOP)
+    errors = page_errors(browser)
+    browser.get("about:blank")
+    browser.set_window_size(*LAPTOP)
     assert not errors, f"the page logged errors: {errors}"
+
+
+@pytest.fixture
+def started() -> Iterator[list[Deployment]]:
+    """Deployments a test starts itself (its own config): stopped when the test ends."""
+    deployments: list[Deployment] = []
+    yield deployments
+    for dep in deployments:
+        for proc in dep.processes:
+            proc.stop()
+
+
+@pytest.fixture
+def dep(tmp_path: Path, started: list[Deployment]) -> Iterator[Deployment]:
+    """An embedded alerter whose one receiver ("hook") is a webhook into a sink that accepts all."""
+    with HttpSink() as hook:
+        dep = start_embedded(
+            write_config(tmp_path / "am.yml", [webhook_receiver(hook.url)]), tmp_path / "data"
+        )
+        started.append(dep)
+        yield dep

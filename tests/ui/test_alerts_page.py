@@ -48,7 +48,7 @@ def wait_groups(driver: WebDriver, expected: list[str], timeout: float = 20) -> 
 
 
 def test_the_link_in_a_notification_opens_the_alerts_of_its_receiver(
-    tmp_path: Path, browser: WebDriver
+    tmp_path: Path, browser: WebDriver, started: list[Deployment]
 ) -> None:
     """The default email's "View alerts" link (`{{ .ExternalURL }}/#/alerts?receiver=<urlquery>`)
     leads to the page, under --web.external-url's path, showing that receiver's alerts only; a
@@ -71,6 +71,7 @@ def test_the_link_in_a_notification_opens_the_alerts_of_its_receiver(
             route={"routes": [{"matchers": ['team="b"'], "receiver": "team b"}]},
         )
         dep = start_embedded(config, tmp_path / "data", external_path="/alerter")
+        started.append(dep)
         dep.post(
             [
                 alert("DiskFull", severity="critical", instance="db1"),
@@ -99,152 +100,130 @@ def test_the_link_in_a_notification_opens_the_alerts_of_its_receiver(
         assert summary.text == "2 groups, 2 alerts"
 
 
-def test_label_values_and_annotations_render_as_text(tmp_path: Path, browser: WebDriver) -> None:
+def test_label_values_and_annotations_render_as_text(dep: Deployment, browser: WebDriver) -> None:
     """Markup and template syntax in labels and annotations show as the characters they are:
     nothing runs, no element is made from them, and a javascript: URL is no link."""
-    with HttpSink() as hook:
-        dep = start_embedded(
-            write_config(tmp_path / "am.yml", [webhook_receiver(hook.url)]), tmp_path / "data"
-        )
-        evil = alert("Evil", x="<script>window.pwned = 1</script>", tmpl="{{ .Labels.x }}")
-        evil["annotations"] = {
-            "summary": '<img src="x" onerror="window.pwned = 2">',
-            "desc": '{{ template "x" }} &amp;',
-        }
-        evil["generatorURL"] = "javascript:window.pwned = 3"
-        dep.post([evil])
+    evil = alert("Evil", x="<script>window.pwned = 1</script>", tmpl="{{ .Labels.x }}")
+    evil["annotations"] = {
+        "summary": '<img src="x" onerror="window.pwned = 2">',
+        "desc": '{{ template "x" }} &amp;',
+    }
+    evil["generatorURL"] = "javascript:window.pwned = 3"
+    dep.post([evil])
 
-        browser.get(f"{dep.web_urls[0]}/#/alerts")
-        wait_text(browser, "#alert-groups .alert .pill", "x=<script>window.pwned = 1</script>")
-        pills = texts(browser, "#alert-groups .alert .pill")
-        assert "tmpl={{ .Labels.x }}" in pills
-        annotations = texts(browser, "#alert-groups .annotations dd")
-        assert annotations == ['{{ template "x" }} &amp;', '<img src="x" onerror="window.pwned = 2">']
-        assert browser.find_elements(By.CSS_SELECTOR, "#alert-groups img, #alert-groups script") == []
-        assert texts(browser, "#alert-groups .unsafe-url") == ["Source"]
-        assert browser.find_elements(By.CSS_SELECTOR, '#alert-groups a[href^="javascript"]') == []
+    browser.get(f"{dep.web_urls[0]}/#/alerts")
+    wait_text(browser, "#alert-groups .alert .pill", "x=<script>window.pwned = 1</script>")
+    pills = texts(browser, "#alert-groups .alert .pill")
+    assert "tmpl={{ .Labels.x }}" in pills
+    annotations = texts(browser, "#alert-groups .annotations dd")
+    assert annotations == ['{{ template "x" }} &amp;', '<img src="x" onerror="window.pwned = 2">']
+    assert browser.find_elements(By.CSS_SELECTOR, "#alert-groups img, #alert-groups script") == []
+    assert texts(browser, "#alert-groups .unsafe-url") == ["Source"]
+    assert browser.find_elements(By.CSS_SELECTOR, '#alert-groups a[href^="javascript"]') == []
 
-        # The silence form prefilled from the alert holds the same characters.
-        browser.find_element(By.LINK_TEXT, "Silence").click()
-        wait_css(browser, "#silence-form")
-        values = {
-            row.find_element(By.CSS_SELECTOR, ".m-name").get_attribute("value"): row.find_element(
-                By.CSS_SELECTOR, ".m-value"
-            ).get_attribute("value")
-            for row in browser.find_elements(By.CSS_SELECTOR, ".matcher-row")
-        }
-        assert values == {
-            "alertname": "Evil",
-            "x": "<script>window.pwned = 1</script>",
-            "tmpl": "{{ .Labels.x }}",
-        }
-        wait_text(browser, "#silence-preview-count", "1 alert matches now.")
-        assert browser.execute_script("return window.pwned") is None
+    # The silence form prefilled from the alert holds the same characters.
+    browser.find_element(By.LINK_TEXT, "Silence").click()
+    wait_css(browser, "#silence-form")
+    values = {
+        row.find_element(By.CSS_SELECTOR, ".m-name").get_attribute("value"): row.find_element(
+            By.CSS_SELECTOR, ".m-value"
+        ).get_attribute("value")
+        for row in browser.find_elements(By.CSS_SELECTOR, ".matcher-row")
+    }
+    assert values == {
+        "alertname": "Evil",
+        "x": "<script>window.pwned = 1</script>",
+        "tmpl": "{{ .Labels.x }}",
+    }
+    wait_text(browser, "#silence-preview-count", "1 alert matches now.")
+    assert browser.execute_script("return window.pwned") is None
 
 
-def test_the_page_refreshes_by_itself(tmp_path: Path, browser: WebDriver) -> None:
-    with HttpSink() as hook:
-        dep = start_embedded(
-            write_config(tmp_path / "am.yml", [webhook_receiver(hook.url)]), tmp_path / "data"
-        )
-        dep.post([alert("First")])
-        browser.get(f"{dep.web_urls[0]}/#/alerts")
-        wait_groups(browser, ["First"])
-        Select(browser.find_element(By.ID, "refresh-every")).select_by_visible_text("2s")
-        dep.post([alert("Second")])
-        wait_groups(browser, ["First", "Second"], timeout=30)
-        # Resolved: gone from the page at a later refresh, still without a reload.
-        dep.post([alert("Second", ends_in=-1, started_ago=60)])
-        wait_groups(browser, ["First"], timeout=30)
+def test_the_page_refreshes_by_itself(dep: Deployment, browser: WebDriver) -> None:
+    dep.post([alert("First")])
+    browser.get(f"{dep.web_urls[0]}/#/alerts")
+    wait_groups(browser, ["First"])
+    Select(browser.find_element(By.ID, "refresh-every")).select_by_visible_text("2s")
+    dep.post([alert("Second")])
+    wait_groups(browser, ["First", "Second"], timeout=30)
+    # Resolved: gone from the page at a later refresh, still without a reload.
+    dep.post([alert("Second", ends_in=-1, started_ago=60)])
+    wait_groups(browser, ["First"], timeout=30)
 
 
 def test_filters_work_from_the_keyboard_and_switches_show_silenced_alerts(
-    tmp_path: Path, browser: WebDriver
+    dep: Deployment, browser: WebDriver
 ) -> None:
-    with HttpSink() as hook:
-        dep = start_embedded(
-            write_config(tmp_path / "am.yml", [webhook_receiver(hook.url)]), tmp_path / "data"
-        )
-        dep.post([alert("Disk", severity="critical"), alert("Cpu", severity="warning")])
-        silence_api(dep, "Cpu")
-        browser.get(f"{dep.web_urls[0]}/#/alerts")
-        wait_groups(browser, ["Disk"])  # silenced alerts are hidden by default, as in Alertmanager
+    dep.post([alert("Disk", severity="critical"), alert("Cpu", severity="warning")])
+    silence_api(dep, "Cpu")
+    browser.get(f"{dep.web_urls[0]}/#/alerts")
+    wait_groups(browser, ["Disk"])  # silenced alerts are hidden by default, as in Alertmanager
 
-        box = browser.find_element(By.ID, "alerts-filter")
-        box.send_keys('{severity=~"crit.*"}', Keys.ENTER)
-        wait_for(browser, lambda d: "filter=" in d.current_url, 10, "the filter did not reach the address")
-        wait_groups(browser, ["Disk"])
-        # Still in the filter box after the page applied it: the keyboard stays where it was.
-        assert browser.switch_to.active_element.get_attribute("id") == "alerts-filter"
-        box = browser.find_element(By.ID, "alerts-filter")
-        box.clear()
-        box.send_keys(Keys.ENTER)
-        # Tab from the filter reaches the other controls in order, and Space toggles a switch.
-        focused = []
-        for _ in range(4):
-            browser.switch_to.active_element.send_keys(Keys.TAB)
-            focused.append(browser.switch_to.active_element.get_attribute("id"))
-        assert focused == ["alerts-receiver", "alerts-group", "alerts-active", "alerts-silenced"]
-        browser.switch_to.active_element.send_keys(Keys.SPACE)
-        wait_groups(browser, ["Cpu", "Disk"])
-        assert "silenced=true" in browser.current_url
-        wait_text(browser, "#alert-groups .badge-silenced", "silenced")
+    box = browser.find_element(By.ID, "alerts-filter")
+    box.send_keys('{severity=~"crit.*"}', Keys.ENTER)
+    wait_for(browser, lambda d: "filter=" in d.current_url, 10, "the filter did not reach the address")
+    wait_groups(browser, ["Disk"])
+    # Still in the filter box after the page applied it: the keyboard stays where it was.
+    assert browser.switch_to.active_element.get_attribute("id") == "alerts-filter"
+    box = browser.find_element(By.ID, "alerts-filter")
+    box.clear()
+    box.send_keys(Keys.ENTER)
+    # Tab from the filter reaches the other controls in order, and Space toggles a switch.
+    focused = []
+    for _ in range(4):
+        browser.switch_to.active_element.send_keys(Keys.TAB)
+        focused.append(browser.switch_to.active_element.get_attribute("id"))
+    assert focused == ["alerts-receiver", "alerts-group", "alerts-active", "alerts-silenced"]
+    browser.switch_to.active_element.send_keys(Keys.SPACE)
+    wait_groups(browser, ["Cpu", "Disk"])
+    assert "silenced=true" in browser.current_url
+    wait_text(browser, "#alert-groups .badge-silenced", "silenced")
 
-        # A label is a button: Enter on it filters on that label.
-        pill = next(
-            e
-            for e in browser.find_elements(By.CSS_SELECTOR, "#alert-groups .alert .pill")
-            if e.text == "severity=warning"
-        )
-        pill.send_keys(Keys.ENTER)
-        wait_groups(browser, ["Cpu"])
+    # A label is a button: Enter on it filters on that label.
+    pill = next(
+        e
+        for e in browser.find_elements(By.CSS_SELECTOR, "#alert-groups .alert .pill")
+        if e.text == "severity=warning"
+    )
+    pill.send_keys(Keys.ENTER)
+    wait_groups(browser, ["Cpu"])
 
 
-def test_bad_addresses_say_what_is_wrong(tmp_path: Path, browser: WebDriver) -> None:
-    with HttpSink() as hook:
-        dep = start_embedded(
-            write_config(tmp_path / "am.yml", [webhook_receiver(hook.url)]), tmp_path / "data"
-        )
-        base = dep.web_urls[0]
-        browser.get(f"{base}/#/alerts?recever=team")
-        wait_text(browser, ".error", 'unknown parameter "recever" in the address')
-        browser.get(page(dep, "/alerts", filter='{severity="crit'))
-        wait_text(browser, "#alerts-error", "unterminated quoted string")
-        browser.get(f"{base}/#/alerts?silenced=yes")
-        wait_text(browser, "#alerts-error", 'parameter silenced must be true or false, not "yes"')
-        # A matcher only the API can judge: its message, as the API words it.
-        browser.get(page(dep, "/alerts", filter='{a=~"("}'))
-        refusal = requests.get(f"{base}/api/v2/alerts", params={"filter": 'a=~"("'}, timeout=10)
-        assert refusal.status_code == 400
-        wait_text(browser, "#alerts-error", f"{refusal.json()} (HTTP 400)")
-        browser.get(f"{base}/#/nowhere")
-        wait_text(browser, "main h1", "Page not found")
+def test_bad_addresses_say_what_is_wrong(dep: Deployment, browser: WebDriver) -> None:
+    base = dep.web_urls[0]
+    browser.get(f"{base}/#/alerts?recever=team")
+    wait_text(browser, ".error", 'unknown parameter "recever" in the address')
+    browser.get(page(dep, "/alerts", filter='{severity="crit'))
+    wait_text(browser, "#alerts-error", "unterminated quoted string")
+    browser.get(f"{base}/#/alerts?silenced=yes")
+    wait_text(browser, "#alerts-error", 'parameter silenced must be true or false, not "yes"')
+    # A matcher only the API can judge: its message, as the API words it.
+    browser.get(page(dep, "/alerts", filter='{a=~"("}'))
+    refusal = requests.get(f"{base}/api/v2/alerts", params={"filter": 'a=~"("'}, timeout=10)
+    assert refusal.status_code == 400
+    wait_text(browser, "#alerts-error", f"{refusal.json()} (HTTP 400)")
+    browser.get(f"{base}/#/nowhere")
+    wait_text(browser, "main h1", "Page not found")
 
 
-def test_pages_fit_a_phone_screen(tmp_path: Path, browser: WebDriver) -> None:
+def test_pages_fit_a_phone_screen(dep: Deployment, browser: WebDriver) -> None:
     """At a phone's width no page scrolls sideways (wide tables scroll inside their box)."""
-    with HttpSink() as hook:
-        dep = start_embedded(
-            write_config(tmp_path / "am.yml", [webhook_receiver(hook.url)]), tmp_path / "data"
-        )
-        long = "a-very-long-label-value-without-any-space-" * 4
-        dep.post([alert("Disk", instance=long, severity="critical"), alert("Cpu")])
-        silence_api(dep, "Cpu")
-        browser.set_window_size(*PHONE)
-        for fragment, ready in [
-            ("/alerts", "#alert-groups .alert"),
-            ("/silences", "#silences-results .silence"),
-            ("/silences/new?filter=" + quote('{instance="' + long + '"}'), "#silence-preview-count"),
-            ("/status", "#status-config"),
-            ("/history", "#history-results"),
-            ("/workers", "#workers-table"),
-        ]:
-            browser.get(f"{dep.web_urls[0]}/#{fragment}")
-            wait_css(browser, ready)
-            overflow = browser.execute_script(
-                "return document.documentElement.scrollWidth - window.innerWidth"
-            )
-            assert overflow <= 0, f"#{fragment} is {overflow}px wider than the phone's screen"
+    long = "a-very-long-label-value-without-any-space-" * 4
+    dep.post([alert("Disk", instance=long, severity="critical"), alert("Cpu")])
+    silence_api(dep, "Cpu")
+    browser.set_window_size(*PHONE)
+    for fragment, ready in [
+        ("/alerts", "#alert-groups .alert"),
+        ("/silences", "#silences-results .silence"),
+        ("/silences/new?filter=" + quote('{instance="' + long + '"}'), "#silence-preview-count"),
+        ("/status", "#status-config"),
+        ("/history", "#history-results"),
+        ("/workers", "#workers-table"),
+    ]:
+        browser.get(f"{dep.web_urls[0]}/#{fragment}")
+        wait_css(browser, ready)
+        overflow = browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"#{fragment} is {overflow}px wider than the phone's screen"
 
 
 def silence_api(dep: Deployment, alertname: str) -> str:

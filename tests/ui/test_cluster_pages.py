@@ -10,14 +10,14 @@ from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from tests.e2e.conftest import alert, start_split, webhook_receiver, write_config
+from tests.e2e.conftest import Deployment, alert, start_split, webhook_receiver, write_config
 from tests.support.browser import texts, wait_css, wait_for, wait_text
 from tests.support.http_sink import HttpSink
 from tests.support.redis_server import RedisServer
 
 
 def test_history_shows_a_retried_then_delivered_notification(
-    tmp_path: Path, browser: WebDriver, redis_server: RedisServer
+    tmp_path: Path, browser: WebDriver, redis_server: RedisServer, started: list[Deployment]
 ) -> None:
     with HttpSink(statuses=[500]) as hook:
         config = write_config(
@@ -26,6 +26,7 @@ def test_history_shows_a_retried_then_delivered_notification(
             route={"repeat_interval": "1h"},
         )
         dep = start_split(config, redis_server, webs=1, workers=1)
+        started.append(dep)
         dep.post([alert("DiskFull", instance="db1")])
         hook.wait_for(2, timeout=30)  # the 500, then the retry that got through
         worker = f"{socket.gethostname()}/{dep.processes[0].pid}"
@@ -63,11 +64,12 @@ def test_history_shows_a_retried_then_delivered_notification(
 
 
 def test_status_and_workers_pages_show_every_live_process(
-    tmp_path: Path, browser: WebDriver, redis_server: RedisServer
+    tmp_path: Path, browser: WebDriver, redis_server: RedisServer, started: list[Deployment]
 ) -> None:
     with HttpSink() as hook:
         config = write_config(tmp_path / "am.yml", [webhook_receiver(hook.url + "token/s3cr3t")])
         dep = start_split(config, redis_server, webs=1, workers=2)
+        started.append(dep)
         dep.post([alert("DiskFull")])
         hook.wait_for(1, timeout=30)
         base = dep.web_urls[0]
