@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     Bench,
     ForeignLoad,
+    Proc,
     add_run_options,
     http_get,
     load_alerts,
@@ -74,8 +75,13 @@ return {
 """
 
 
-def measure_loads(url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+def measure_loads(bench: Bench, url: str, args: argparse.Namespace) -> tuple[list[dict[str, Any]], float]:
+    """The timings of each load, and the cores processes other than this benchmark's (the
+    servers, chromedriver and its Chromium) kept busy meanwhile."""
     driver = start_chromium(LAPTOP)
+    browser = Proc("chromedriver", driver.service.process, bench.dir / "chromedriver.log")
+    bench.procs.append(browser)
+    foreign = ForeignLoad(bench)
     try:
         out = []
         for _ in range(args.loads):
@@ -90,8 +96,9 @@ def measure_loads(url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
             if got["alerts"] != args.alerts:
                 raise RuntimeError(f"the page shows {got['alerts']} alerts, not {args.alerts}")
             out.append(got)
-        return out
+        return out, foreign.cores()
     finally:
+        bench.procs.remove(browser)
         driver.quit()
 
 
@@ -111,9 +118,7 @@ def run_one(bench: Bench, kind: str, args: argparse.Namespace) -> dict[str, Any]
     stored = sum(len(g["alerts"]) for g in groups)
     if (len(groups), stored) != (args.groups, args.alerts):
         raise RuntimeError(f"the API holds {stored} alerts in {len(groups)} groups (HTTP {status})")
-    foreign = ForeignLoad(bench)
-    loads = measure_loads(server.url, args)
-    foreign_cores = foreign.cores()
+    loads, foreign_cores = measure_loads(bench, server.url, args)
     bench.stop_all()
     return {"kind": kind, "loads": loads, "foreign": foreign_cores}
 
