@@ -12,6 +12,8 @@ from pathlib import Path
 import fakeredis
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from app import backend, history
 from app.history import PER_GROUP, HistoryLog, attempt_to_api
@@ -20,6 +22,7 @@ from app.notify.errors import NotifyError
 from app.notify.pipeline import Notifier, Outcome
 from app.redis_keys import Keys
 from app.settings import Settings
+from tests.support.ports import free_port
 from tests.unit.test_notify import FakeSender, job_for, run
 
 WORKER = f"{socket.gethostname()}/{os.getpid()}"
@@ -93,7 +96,8 @@ def test_the_sweep_forgets_groups_last_attempted_before_the_retention(nflog) -> 
 
 
 def test_an_unreachable_redis_drops_the_records_with_a_warning(caplog) -> None:
-    down = NotificationLog(redis.Redis(port=1, socket_connect_timeout=0.2), Keys("t"), retention=3600)
+    client = redis.Redis(port=free_port(), socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    down = NotificationLog(client, Keys("t"), retention=3600)
     history.record_attempt(down, job_for("A"), 1, "sent")
     with caplog.at_level(logging.WARNING, logger="app.history"):
         history.flush()  # no exception: the send it records has happened whatever Redis says
