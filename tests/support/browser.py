@@ -85,6 +85,29 @@ def wait_text(driver: WebDriver, css: str, expected: str, timeout: float = 20) -
         raise AssertionError(message()) from err
 
 
+def click(driver: WebDriver, css: str, text: str | None = None, timeout: float = 20) -> None:
+    """Click the first displayed element matching `css` (and showing `text`, when given); found
+    again when a self-refreshing page rebuilt it between finding and clicking."""
+
+    def attempt(d: WebDriver) -> bool:
+        for e in d.find_elements(By.CSS_SELECTOR, css):
+            if e.is_displayed() and (text is None or e.text == text):
+                e.click()
+                return True
+        return False
+
+    wait_for(driver, attempt, timeout, f"nothing to click at {css}" + (f" showing {text!r}" if text else ""))
+
+
+def rebuilt(driver: WebDriver, css: str, action: Callable[[], object], timeout: float = 20) -> WebElement:
+    """Do `action` (a filter applied, a link followed within the page) and return the element
+    matching `css` once the page has built it anew: until then the old page is still there,
+    and what a test reads or clicks on it would be stale."""
+    driver.execute_script("document.querySelector(arguments[0]).dataset.replaced = 'yes'", css)
+    action()
+    return wait_css(driver, f"{css}:not([data-replaced])", timeout)
+
+
 def texts(root: WebDriver | WebElement, css: str) -> list[str]:
     """The text of every element matching `css` in the page or under one element."""
     return [e.text for e in root.find_elements(By.CSS_SELECTOR, css)]

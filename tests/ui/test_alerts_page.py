@@ -14,7 +14,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from tests.e2e.conftest import Deployment, alert, start_embedded, webhook_receiver, write_config
-from tests.support.browser import PHONE, texts, wait_css, wait_for, wait_text
+from tests.support.browser import PHONE, click, rebuilt, texts, wait_css, wait_for, wait_text
 from tests.support.http_sink import HttpSink
 from tests.support.smtp_server import SmtpServer
 
@@ -87,7 +87,12 @@ def test_the_link_in_a_notification_opens_the_alerts_of_its_receiver(
 
         browser.get(url)
         wait_groups(browser, ["QueueStuck"])
-        assert Select(browser.find_element(By.ID, "alerts-receiver")).first_selected_option.text == "team b"
+        wait_for(
+            browser,
+            lambda d: Select(d.find_element(By.ID, "alerts-receiver")).first_selected_option.text == "team b",
+            10,
+            "the receiver select does not show team b",
+        )
         assert texts(browser, "#alert-groups .receiver") == ["receiver: team b"]
 
         browser.get(f"{dep.web_urls[0]}/#/alerts?receiver=team-a")
@@ -122,7 +127,7 @@ def test_label_values_and_annotations_render_as_text(dep: Deployment, browser: W
     assert browser.find_elements(By.CSS_SELECTOR, '#alert-groups a[href^="javascript"]') == []
 
     # The silence form prefilled from the alert holds the same characters.
-    browser.find_element(By.LINK_TEXT, "Silence").click()
+    click(browser, "#alert-groups .alert a.button", "Silence")
     wait_css(browser, "#silence-form")
     values = {
         row.find_element(By.CSS_SELECTOR, ".m-name").get_attribute("value"): row.find_element(
@@ -159,33 +164,31 @@ def test_filters_work_from_the_keyboard_and_switches_show_silenced_alerts(
     browser.get(f"{dep.web_urls[0]}/#/alerts")
     wait_groups(browser, ["Disk"])  # silenced alerts are hidden by default, as in Alertmanager
 
-    box = browser.find_element(By.ID, "alerts-filter")
-    box.send_keys('{severity=~"crit.*"}', Keys.ENTER)
-    wait_for(browser, lambda d: "filter=" in d.current_url, 10, "the filter did not reach the address")
+    typed = browser.find_element(By.ID, "alerts-filter")
+    rebuilt(browser, "#alerts-controls", lambda: typed.send_keys('{severity=~"crit.*"}', Keys.ENTER))
+    assert "filter=%7Bseverity%3D~%22crit.*%22%7D" in browser.current_url
     wait_groups(browser, ["Disk"])
     # Still in the filter box after the page applied it: the keyboard stays where it was.
     assert browser.switch_to.active_element.get_attribute("id") == "alerts-filter"
     box = browser.find_element(By.ID, "alerts-filter")
     box.clear()
-    box.send_keys(Keys.ENTER)
+    rebuilt(browser, "#alerts-controls", lambda: box.send_keys(Keys.ENTER))
     # Tab from the filter reaches the other controls in order, and Space toggles a switch.
     focused = []
     for _ in range(4):
         browser.switch_to.active_element.send_keys(Keys.TAB)
         focused.append(browser.switch_to.active_element.get_attribute("id"))
     assert focused == ["alerts-receiver", "alerts-group", "alerts-active", "alerts-silenced"]
-    browser.switch_to.active_element.send_keys(Keys.SPACE)
-    wait_groups(browser, ["Cpu", "Disk"])
+    rebuilt(browser, "#alerts-controls", lambda: browser.switch_to.active_element.send_keys(Keys.SPACE))
     assert "silenced=true" in browser.current_url
+    wait_groups(browser, ["Cpu", "Disk"])
     wait_text(browser, "#alert-groups .badge-silenced", "silenced")
 
-    # A label is a button: Enter on it filters on that label.
-    pill = next(
-        e
-        for e in browser.find_elements(By.CSS_SELECTOR, "#alert-groups .alert .pill")
-        if e.text == "severity=warning"
+    # A label is a button: clicking it (Enter or Space would too: it is a <button>) filters on it.
+    assert {e.tag_name for e in browser.find_elements(By.CSS_SELECTOR, "#alert-groups .pill")} == {"button"}
+    rebuilt(
+        browser, "#alerts-controls", lambda: click(browser, "#alert-groups .alert .pill", "severity=warning")
     )
-    pill.send_keys(Keys.ENTER)
     wait_groups(browser, ["Cpu"])
 
 

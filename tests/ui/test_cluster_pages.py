@@ -11,8 +11,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from tests.e2e.conftest import Deployment, alert, start_split, webhook_receiver, write_config
-from tests.support.browser import texts, wait_css, wait_for, wait_text
+from tests.support.browser import click, texts, wait_css, wait_for, wait_text
 from tests.support.http_sink import HttpSink
+from tests.support.processes import wait_until
 from tests.support.redis_server import RedisServer
 
 
@@ -31,12 +32,18 @@ def test_history_shows_a_retried_then_delivered_notification(
         hook.wait_for(2, timeout=30)  # the 500, then the retry that got through
         worker = f"{socket.gethostname()}/{dep.processes[0].pid}"
 
+        # The history is written within 0.1 s of each attempt: wait for the send's record.
+        wait_until(
+            lambda: (
+                [g["latest"]["outcome"] for g in dep.get("/api/alerter/v1/history")["groups"]] == ["sent"]
+            ),
+            timeout=10,
+            message="the delivery was not recorded",
+        )
         browser.get(f"{dep.web_urls[0]}/#/history")
-        link = wait_text(browser, "#history-groups .group-link", '{alertname="DiskFull"}')
-        row = link.find_element(By.XPATH, "./ancestor::tr")
-        wait_for(browser, lambda d: "sent attempt 2" in row.text, 20, f"latest attempt not shown: {row.text}")
-        assert "pager" in row.text and worker in row.text
-        link.click()
+        row = wait_text(browser, "#history-groups tbody tr", '{alertname="DiskFull"}')
+        assert "sent attempt 2" in row.text and "pager" in row.text and worker in row.text, row.text
+        click(browser, "#history-groups .group-link", '{alertname="DiskFull"}')
 
         wait_css(browser, "#history-attempts")
         outcomes = [
@@ -59,7 +66,7 @@ def test_history_shows_a_retried_then_delivered_notification(
         assert [r[0] for r in log_rows] == ["pager / webhook[0]"]
         assert log_rows[0][2:4] == ["1", "0"]
         # Back to the group's alerts from its history.
-        browser.find_element(By.LINK_TEXT, "Show this group's alerts").click()
+        click(browser, "#history-group a", "Show this group's alerts")
         wait_text(browser, "#alerts-summary", "1 group, 1 alert")
 
 

@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from tests.e2e.conftest import Deployment, alert
-from tests.support.browser import texts, wait_css, wait_text
+from tests.support.browser import click, wait_css, wait_text
 from tests.support.processes import wait_until
 
 
@@ -28,12 +28,8 @@ def test_a_silence_made_in_the_form_mutes_its_alert_and_expiring_it_unmutes(
     base = dep.web_urls[0]
     browser.get(f"{base}/#/alerts")
     wait_text(browser, "#alerts-summary", "1 group, 2 alerts")
-    item = next(
-        e
-        for e in browser.find_elements(By.CSS_SELECTOR, "#alert-groups .alert")
-        if "instance=db1" in texts(e, ".pill")
-    )
-    item.find_element(By.LINK_TEXT, "Silence").click()
+    db1 = dep.get("/api/v2/alerts", filter='instance="db1"')[0]["fingerprint"]
+    click(browser, f'#alert-groups .alert[data-fingerprint="{db1}"] a.button', "Silence")
 
     # Prefilled with the alert's labels; the preview names the one alert it will mute.
     wait_css(browser, "#silence-form")
@@ -91,8 +87,8 @@ def test_a_silence_made_in_the_form_mutes_its_alert_and_expiring_it_unmutes(
     card = wait_css(browser, f'.silence[data-id="{sid}"]')
     assert "1 alert muted" in card.text
     assert browser.find_element(By.ID, "silences-tab-active").text == "Active (1)"
-    card.find_element(By.XPATH, ".//button[text()='Expire']").click()
-    wait_css(browser, f'.silence[data-id="{sid}"] .expire button.danger').click()  # "Confirm expire"
+    click(browser, f'.silence[data-id="{sid}"] .expire button', "Expire")
+    click(browser, f'.silence[data-id="{sid}"] .expire[data-confirming] button', "Confirm expire")
     wait_text(browser, "#silences-tab-expired", "Expired (1)")
     assert dep.get(f"/api/v2/silence/{sid}")["status"]["state"] == "expired"
     wait_until(
@@ -100,7 +96,7 @@ def test_a_silence_made_in_the_form_mutes_its_alert_and_expiring_it_unmutes(
         timeout=10,
         message="the alert stayed suppressed after its silence expired",
     )
-    browser.find_element(By.ID, "silences-tab-expired").click()
+    click(browser, "#silences-tab-expired")
     wait_css(browser, f'.silence[data-state="expired"][data-id="{sid}"]')
     browser.get(f"{base}/#/alerts")
     wait_text(browser, "#alerts-summary", "1 group, 2 alerts")
