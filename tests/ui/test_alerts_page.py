@@ -192,6 +192,23 @@ def test_filters_work_from_the_keyboard_and_switches_show_silenced_alerts(
     wait_groups(browser, ["Cpu"])
 
 
+def test_custom_grouping_groups_by_the_labels_asked_for(dep: Deployment, browser: WebDriver) -> None:
+    dep.post(
+        [
+            alert("Disk", severity="critical", instance="db1"),
+            alert("Cpu", severity="critical", instance="db1"),
+            alert("Cpu", severity="warning", instance="web1"),
+        ]
+    )
+    browser.get(page(dep, "/alerts", group="severity", customGrouping="true"))
+    wait_text(browser, "#alerts-summary", "2 groups, 3 alerts")
+    heads = texts(browser, "#alert-groups .group-head .pills")
+    assert heads == ["severity=critical", "severity=warning"]
+    assert browser.find_element(By.ID, "alerts-group").get_attribute("value") == "severity"
+    # No route's receiver for such a group: each alert names its own.
+    assert set(texts(browser, "#alert-groups .alert .muted")) == {"receivers: hook"}
+
+
 def test_bad_addresses_say_what_is_wrong(dep: Deployment, browser: WebDriver) -> None:
     base = dep.web_urls[0]
     browser.get(f"{base}/#/alerts?recever=team")

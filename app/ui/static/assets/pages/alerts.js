@@ -91,7 +91,7 @@ function controls(state, go) {
 
 function render({ main, params, go }) {
   const { state, errors } = readParams(params);
-  const results = h("div", { id: "alerts-results", "aria-live": "polite" }, h("p", { class: "muted", text: "Loading…" }));
+  const results = h("div", { id: "alerts-results" }, h("p", { class: "muted", text: "Loading…" }));
   append(main, h("h1", { text: "Alerts" }), controls(state, go), results);
   if (errors.length) {
     fill(results, ...errors.map((e) => errorBox(e, "alerts-error")));
