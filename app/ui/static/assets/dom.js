@@ -104,3 +104,21 @@ export function facts(pairs) {
 export function errorBox(message, id) {
   return h("p", { class: "error", role: "alert", id, text: message });
 }
+
+// A page that shows what `load()` fetched, drawn by `draw(data)` under `title`, again at every
+// refresh; a failed load shows its message in place of the page's body (id `${id}-error`).
+export function loadedPage(main, title, id, load, draw) {
+  const body = h("div", { id }, h("p", { class: "muted", text: "Loading…" }));
+  append(main, h("h1", { text: title }), body);
+  const refresh = async () => {
+    let data;
+    try {
+      data = await load();
+    } catch (err) {
+      fill(body, errorBox(err.message, `${id}-error`));
+      return;
+    }
+    fill(body, draw(data));
+  };
+  return { refresh };
+}

@@ -4,7 +4,7 @@
 
 import { api } from "../api.js";
 import { field, filterInput, receiverSelect, searchForm } from "../controls.js";
-import { append, errorBox, facts, fill, h, labelPills, section, table } from "../dom.js";
+import { append, errorBox, facts, fill, h, labelPills, loadedPage, section, table } from "../dom.js";
 import { equalMatchers, exactly, filterText, matcherText, parseFilter } from "../matchers.js";
 import { hashFor } from "../route.js";
 import { localTime, relative } from "../time.js";
@@ -43,7 +43,7 @@ function renderList({ main, params, go }) {
   try {
     matchers = parseFilter(text);
   } catch (err) {
-    results.replaceChildren(errorBox(err.message, "history-error"));
+    fill(results, errorBox(err.message, "history-error"));
     return {};
   }
   let shown = ROWS_PER_STEP;
@@ -91,19 +91,10 @@ function renderList({ main, params, go }) {
 
 function renderGroup({ main, args }) {
   const [gid] = args;
-  const body = h("div", { id: "history-group" }, h("p", { class: "muted", text: "Loading…" }));
-  append(main, h("h1", { text: "Notification history" }), body);
-  const refresh = async () => {
-    let data;
-    try {
-      data = await api(`api/alerter/v1/history/${encodeURIComponent(gid)}`);
-    } catch (err) {
-      fill(body, errorBox(err.message, "history-error"));
-      return;
-    }
-    const { group, attempts, log } = data;
+  const load = () => api(`api/alerter/v1/history/${encodeURIComponent(gid)}`);
+  return loadedPage(main, "Notification history", "history-group", load, ({ group, attempts, log }) => {
     const alertsLink = hashFor("/alerts", [["receiver", exactly(group.receiver)], ["filter", filterText(equalMatchers(group.labels))]]);
-    fill(body,
+    return [
       section(
         "Group",
         facts([
@@ -153,7 +144,6 @@ function renderGroup({ main, args }) {
           { id: "history-attempts" },
         ),
       ),
-    );
-  };
-  return { refresh };
+    ];
+  });
 }

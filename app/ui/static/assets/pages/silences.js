@@ -122,7 +122,7 @@ function renderList({ main, params, go }) {
   try {
     matchers = parseFilter(text);
   } catch (err) {
-    results.replaceChildren(errorBox(err.message, "silences-error"));
+    fill(results, errorBox(err.message, "silences-error"));
     return {};
   }
   let chosen = "active";

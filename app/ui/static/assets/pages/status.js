@@ -1,7 +1,7 @@
 // #/status: version, uptime, every live process of the cluster, the Redis behind it, the config.
 
 import { api } from "../api.js";
-import { append, errorBox, facts, fill, h, section, table } from "../dom.js";
+import { facts, h, loadedPage, section, table } from "../dom.js";
 import { humanDuration, localTime } from "../time.js";
 
 export const page = { title: "Status", params: [], render };
@@ -79,18 +79,12 @@ function redisSection(redis) {
 }
 
 function render({ main }) {
-  const body = h("div", { id: "status" }, h("p", { class: "muted", text: "Loading…" }));
-  append(main, h("h1", { text: "Status" }), body);
-  const refresh = async () => {
-    let status;
-    let redis;
-    try {
-      [status, redis] = await Promise.all([api("api/v2/status"), api("api/alerter/v1/redis")]);
-    } catch (err) {
-      fill(body, errorBox(err.message, "status-error"));
-      return;
-    }
-    fill(body,
+  return loadedPage(
+    main,
+    "Status",
+    "status",
+    () => Promise.all([api("api/v2/status"), api("api/alerter/v1/redis")]),
+    ([status, redis]) => [
       versionSection(status),
       clusterSection(status.cluster),
       redisSection(redis),
@@ -99,7 +93,6 @@ function render({ main }) {
         h("p", { class: "hint", text: "The configuration in effect, defaults filled in; secrets show as <secret>." }),
         h("pre", { class: "config" }, h("code", { id: "status-config", text: status.config.original })),
       ),
-    );
-  };
-  return { refresh };
+    ],
+  );
 }

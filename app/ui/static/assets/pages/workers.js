@@ -2,7 +2,7 @@
 // running, the send leases held, and every live process by role. alerter's own page.
 
 import { api } from "../api.js";
-import { append, errorBox, facts, fill, h, section, table } from "../dom.js";
+import { facts, h, loadedPage, section, table } from "../dom.js";
 import { humanDuration, localTime, relative } from "../time.js";
 
 export const page = { title: "Workers", params: [], render };
@@ -79,24 +79,17 @@ function processesSection(cluster) {
 }
 
 function render({ main }) {
-  const body = h("div", { id: "workers" }, h("p", { class: "muted", text: "Loading…" }));
-  append(main, h("h1", { text: "Workers" }), body);
-  const refresh = async () => {
-    let view;
-    let status;
-    try {
-      [view, status] = await Promise.all([api("api/alerter/v1/workers"), api("api/v2/status")]);
-    } catch (err) {
-      fill(body, errorBox(err.message, "workers-error"));
-      return;
-    }
-    fill(body,
+  return loadedPage(
+    main,
+    "Workers",
+    "workers",
+    () => Promise.all([api("api/alerter/v1/workers"), api("api/v2/status")]),
+    ([view, status]) => [
       queueSection(view),
       workersSection(view.workers),
       leasesSection(view.leases),
       processesSection(status.cluster),
       h("p", { class: "hint", text: `As of ${localTime(new Date())}.` }),
-    );
-  };
-  return { refresh };
+    ],
+  );
 }
