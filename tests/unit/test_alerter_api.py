@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import fakeredis
@@ -13,6 +14,7 @@ import yaml
 from flask.testing import FlaskClient
 
 from app import history
+from app.history import AttemptOutcome
 from app.runtime import Runtime
 from app.settings import Settings
 from app.ui import STATIC
@@ -97,11 +99,11 @@ def test_under_a_route_prefix_the_page_moves_with_the_api(tmp_path: Path) -> Non
     assert client.get("/").status_code == 404
 
 
-def record(rt: Runtime, name: str, receiver: str, outcome: str = "sent", **labels: str) -> str:
+def record(rt: Runtime, name: str, receiver: str, outcome: AttemptOutcome = "sent", **labels: str) -> str:
     task = job_for(name)
     task.group.labels.update(labels)
-    object.__setattr__(task.target, "receiver", receiver)
-    history.record_attempt(rt.nflog, task, 1, outcome)  # type: ignore[arg-type]
+    task.target = replace(task.target, receiver=receiver)
+    history.record_attempt(rt.nflog, task, 1, outcome)
     return task.group.gid
 
 
