@@ -451,7 +451,7 @@ def save_snapshot(client: redis.Redis, keys: Keys, settings: Settings, writer: W
 
 
 def _write_snapshot(client: redis.Redis, keys: Keys, settings: Settings) -> dict[str, int]:
-    """Write every hash, set and sorted set under the key prefix to the snapshot file.
+    """Write every hash, set, sorted set and list under the key prefix to the snapshot file.
 
     Leases and in-flight marks (strings with a TTL) are left out: after a restart they must
     not block anything. The file is fsync'd and replaced atomically, so a crash mid-write keeps
@@ -467,6 +467,8 @@ def _write_snapshot(client: redis.Redis, keys: Keys, settings: Settings) -> dict
             value = sorted(m.decode() for m in client.smembers(raw_key))
         elif kind == "zset":
             value = {m.decode(): s for m, s in client.zrange(raw_key, 0, -1, withscores=True)}
+        elif kind == "list":
+            value = [item.decode() for item in client.lrange(raw_key, 0, -1)]
         else:
             continue
         state[key] = {"type": kind, "value": value}
@@ -513,6 +515,9 @@ def load_snapshot(client: redis.Redis, settings: Settings) -> int:
             pipe.sadd(key, *value)
         elif item["type"] == "zset":
             pipe.zadd(key, value)
+        elif item["type"] == "list":
+            pipe.delete(key)
+            pipe.rpush(key, *value)
     pipe.execute()
     log.info("restored state from %s", path, extra={"fields": {"keys": len(state)}})
     return len(state)

@@ -59,8 +59,20 @@ P:dispatch-maintenance
 P:dispatch-start     string      with --dispatch.start-delay, the start time (epoch seconds) of
                                  the first process against this Redis state (app.startdelay).
 
+P:history:<gid>      list        the group's last delivery attempts, newest first, at most
+                                 history.PER_GROUP: JSON {"t": time, "r": receiver, "i":
+                                 integration, "n": its index, "o": "sent", "retrying" or
+                                 "failed", "a": attempt number, "w": the sending process, "f"
+                                 and "s": firing and resolved alerts in the message, "e": the
+                                 error} (app/history.py). A gid is hex, never "index" or
+                                 "groups" below.
+P:history:index      sorted set  gid -> time of the group's latest attempt: the history list's
+                                 order, and what the sweep drops after --data.retention.
+P:history:groups     hash        gid -> JSON {"key", "receiver", "labels"}: the group as its
+                                 latest attempt saw it (it outlives the group's own keys).
+
 RQ keeps its own keys (`rq:*`, queue `alerter`) outside the prefix. The embedded mode's snapshot
-(`backend.save_snapshot`) saves every hash, set and sorted set matching `Keys.everything`; the
+(`backend.save_snapshot`) saves every hash, set, sorted set and list matching `Keys.everything`; the
 strings (in-flight marks, leases, locks, the silences version) are left out. P:silences and
 P:nflog change only through `app/durability.py`'s `Writer`, whose embedded write-ahead log records
 each change of their fields between snapshots.
@@ -86,6 +98,8 @@ class Keys:
         self.maintenance_lock = f"{prefix}:maintenance"
         self.dispatch_maintenance_lock = f"{prefix}:dispatch-maintenance"
         self.dispatch_start = f"{prefix}:dispatch-start"
+        self.history_index = f"{prefix}:history:index"
+        self.history_groups = f"{prefix}:history:groups"
         # Per-group and per-lease keys are a stem followed by the id; scripts that name such keys
         # for ids they find themselves take the stem as an argument.
         self.group_stem = f"{prefix}:group:"
@@ -93,6 +107,7 @@ class Keys:
         self.inflight_stem = f"{prefix}:inflight:"
         self.lease_stem = f"{prefix}:lease:"
         self.alertname_limit_stem = f"{prefix}:alertname-limit:"
+        self.history_stem = f"{prefix}:history:"
         # A SCAN MATCH pattern for every key above.
         self.everything = f"{prefix}:*"
 
@@ -110,3 +125,7 @@ class Keys:
         """A lease's key (`digest`: the hash of what it sends); `lease("*")` is a SCAN MATCH
         pattern for every lease."""
         return f"{self.lease_stem}{digest}"
+
+    def history(self, gid: str) -> str:
+        """A group's delivery attempts (app/history.py)."""
+        return f"{self.history_stem}{gid}"

@@ -4,8 +4,9 @@ A write that must be atomic across web and worker processes is a script: a batch
 trip whatever its size, and two processes writing the same thing at the same moment cannot lose
 an update. Each script's header says what its KEYS and ARGV hold and what it returns. Key names
 come from `app/redis_keys.py`: a script gets its keys in KEYS, except where it must name
-per-group keys for group ids it only learns inside Redis (PUT_ALERTS, CLAIM_DUE_GROUPS); those
-take the keys' stems (`Keys.group_stem`, ...) in ARGV and append the group id.
+per-group keys for group ids it only learns inside Redis (PUT_ALERTS, CLAIM_DUE_GROUPS,
+RECORD_ATTEMPTS, DROP_OLD_HISTORIES); those take the keys' stems (`Keys.group_stem`, ...) in ARGV
+and append the group id.
 
 Users register a script with `client.register_script(TEXT)`.
 """
@@ -304,4 +305,54 @@ return 0
 REFRESH_LEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
+"""
+
+# ---------------------------------------------------------------------------------------------
+# Notification history (app/history.py)
+
+# RECORD_ATTEMPTS: append a batch of delivery attempts to their groups' histories, each list cut
+# to its newest entries, with the groups' latest-attempt times and metadata. One call per batch:
+# as separate commands, packing four commands per attempt cost the sending process more than the
+# Redis work itself.
+#   KEYS[1]  P:history:index, gid -> time of the latest attempt
+#   KEYS[2]  P:history:groups, gid -> group metadata
+#   ARGV[1]  the stem of the attempt lists, P:history: (the script appends each gid)
+#   ARGV[2]  how many attempts a group keeps
+#   ARGV[3+4i .. 6+4i] (i >= 0)  a gid, the attempt's time, the attempt (JSON), the group's
+#            metadata (JSON), oldest attempt first
+#   Returns  how many attempts were recorded.
+# The attempt lists' keys are built here from ARGV[1] because each record names its own group.
+RECORD_ATTEMPTS = """
+local stem, keep = ARGV[1], tonumber(ARGV[2])
+local n = 0
+for i = 3, #ARGV, 4 do
+  local gid = ARGV[i]
+  redis.call('LPUSH', stem .. gid, ARGV[i + 2])
+  redis.call('LTRIM', stem .. gid, 0, keep - 1)
+  redis.call('ZADD', KEYS[1], ARGV[i + 1], gid)
+  redis.call('HSET', KEYS[2], gid, ARGV[i + 3])
+  n = n + 1
+end
+return n
+"""
+
+# DROP_OLD_HISTORIES: forget the groups whose latest delivery attempt is older than the cutoff:
+# their attempt lists, their metadata and their index entries, checked and dropped in one step
+# so that an attempt recorded meanwhile (which moves the group's index score) keeps its group.
+#   KEYS[1]  P:history:index, gid -> time of the latest attempt
+#   KEYS[2]  P:history:groups, gid -> group metadata
+#   ARGV[1]  the cutoff (epoch seconds): groups last attempted at or before it go
+#   ARGV[2]  the stem of the attempt lists, P:history: (the script appends each gid)
+#   ARGV[3]  the most groups to drop in this call
+#   Returns  how many groups went.
+# The attempt lists' keys are built here from ARGV[2] because the stale gids are only known once
+# the script has read the index.
+DROP_OLD_HISTORIES = """
+local gids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, gid in ipairs(gids) do
+  redis.call('DEL', ARGV[2] .. gid)
+  redis.call('HDEL', KEYS[2], gid)
+  redis.call('ZREM', KEYS[1], gid)
+end
+return #gids
 """

@@ -19,7 +19,7 @@ from prometheus_client import make_wsgi_app, multiprocess
 from rq import SimpleWorker
 from werkzeug.serving import BaseWSGIServer
 
-from app import backend, metrics, rqcompat
+from app import backend, history, metrics, rqcompat
 from app.httpmetrics import HTTPMetrics
 from app.jobs import QUEUE_NAME, bind_runtime
 from app.listeners import wsgi_servers
@@ -190,6 +190,7 @@ def run_all_in_one(settings: Settings) -> int:
     while any(loop.busy() for loop in loops) and time.monotonic() < deadline:
         time.sleep(0.05)
     if settings.embedded:
+        history.flush()
         saved = backend.save_snapshot(rt.client, rt.keys, settings, rt.writer)
         log.info("state saved", extra={"fields": {"path": settings.storage_path, "keys": len(saved)}})
     if rt.membership is not None:

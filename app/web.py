@@ -1,4 +1,5 @@
-"""The Flask application: API v2 under `--web.route-prefix`, health, readiness, reload, metrics."""
+"""The Flask application: API v2 under `--web.route-prefix`, alerter's own read API and the web UI
+beside it, health, readiness, reload, metrics."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ from prometheus_client.registry import Collector
 from werkzeug.exceptions import HTTPException
 
 from app import metrics
+from app.api.alerter import bp as api_alerter
 from app.api.bodylimit import BodyLimit
 from app.api.ingest import IngestFastPath, redis_down_message
 from app.api.v2 import bp as api_v2
 from app.api.v2 import error_response
 from app.httpmetrics import HTTPMetrics, flask_handlers
 from app.runtime import Runtime
+from app.ui import bp as ui
 from app.webconfig import WebConfig, WebGuard
 from app.weblimits import RequestLimits
 
@@ -48,6 +51,8 @@ def create_app(
     app.config["RUNTIME"] = runtime
     prefix = route_prefix(runtime)
     app.register_blueprint(api_v2, url_prefix=f"{prefix}/api/v2")
+    app.register_blueprint(api_alerter, url_prefix=f"{prefix}/api/alerter/v1")
+    app.register_blueprint(ui, url_prefix=prefix or None)
     reload = on_reload or runtime.reload
     cluster_state = metrics.ClusterStateCollector(runtime)
 

@@ -3,8 +3,9 @@ lock in Redis per task); the timer loop queues the sweep as often as the most fr
 
 - every --dispatch.maintenance-interval: re-arm group timers lost to a crash or a failover
   (the dispatcher's maintenance; an emptied group is deleted by the flush that empties it);
-- every --data.maintenance-interval: drop expired notification-log entries and silences expired
-  for longer than --data.retention, and in embedded mode snapshot the state under
+- every --data.maintenance-interval: drop expired notification-log entries, silences expired
+  for longer than --data.retention and the notification history of groups last attempted
+  longer ago than that, and in embedded mode snapshot the state under
   --storage.path (Alertmanager's maintenance of its silences and notification log);
 - every --alerts.gc-interval: drop resolved alerts from the alert store (groups keep their own
   copies until the resolution is notified);
@@ -21,6 +22,7 @@ import logging
 import time
 
 from app import backend, metrics
+from app.history import HistoryLog
 from app.jobs import bound_runtime
 from app.runtime import Runtime
 
@@ -47,6 +49,7 @@ def sweep() -> dict[str, int]:
                 metrics.silences_gc_errors.count_exceptions(),
             ):
                 done["silences_dropped"] = rt.silences.gc(now)
+            done["histories_dropped"] = HistoryLog(rt.client, rt.keys).gc(now, rt.settings.data_retention)
             if rt.settings.embedded:
                 done["snapshot_keys"] = _snapshot(rt)
     if rt.membership is not None:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import redis
 
-from app import metrics
+from app import history, metrics
 from app.alerts import Alert
 from app.config import Route
 from app.nflog import Lease, LogRead, NotificationLog, needs_update
@@ -268,6 +268,9 @@ class Notifier:
                     }
                 },
             )
+            history.record_attempt(
+                self.nflog, d.task, d.attempt, "failed" if give_up else "retrying", str(err)
+            )
             if give_up:
                 return "failed"
             d.retry_at = time.time() + delay
@@ -285,6 +288,7 @@ class Notifier:
                 }
             },
         )
+        history.record_attempt(self.nflog, d.task, d.attempt, "sent")
         return "sent"
 
 
