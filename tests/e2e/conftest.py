@@ -143,6 +143,9 @@ def start_split(
         dep.web_urls.append(f"{scheme}://127.0.0.1:{port}")
     for url, proc in zip(dep.web_urls, dep.processes[workers:], strict=True):
         proc.wait_http(f"{url}/-/ready", timeout=30, **ready_options)
+    # The workers' own /metrics too: a test may read a worker's counters first thing.
+    for url, proc in zip(dep.worker_urls, dep.processes[:workers], strict=True):
+        proc.wait_http(f"{url}/metrics", timeout=30, **ready_options)
     return dep
 
 

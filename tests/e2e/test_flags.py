@@ -337,7 +337,7 @@ def test_peer_name_resolve_timeout_and_one_warning_per_flag_without_effect(
         "--cluster.allow-insecure-public-advertise-address-discovery",
         "--auto-gomemlimit.ratio=0.5",
         "--enable-feature=auto-gomemlimit,event-recorder",
-        "--cluster.reconnect-timeout=1h",
+        "--cluster.reconnect-interval=1m",
     )
     try:
         status = wait_until(
@@ -358,7 +358,7 @@ def test_peer_name_resolve_timeout_and_one_warning_per_flag_without_effect(
             "--auto-gomemlimit.ratio",
             "--enable-feature=auto-gomemlimit",
             "--enable-feature=event-recorder",
-            "--cluster.reconnect-timeout",
+            "--cluster.reconnect-interval",
         ):
             assert log.count(f'msg="{flag} has no effect: ') == 1, flag
     finally:
