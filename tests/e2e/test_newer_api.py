@@ -19,6 +19,7 @@ from tests.e2e.conftest import Deployment, alert, start_split, webhook_receiver,
 from tests.support.http_sink import HttpSink
 from tests.support.processes import holds, wait_until
 from tests.support.redis_server import RedisServer
+from tests.unit.test_silence import body as silence_body
 
 ALWAYS = {"name": "always", "time_intervals": [{"times": [{"start_time": "00:00", "end_time": "24:00"}]}]}
 NEVER = {"name": "never", "time_intervals": [{"years": ["1990"]}]}
@@ -89,15 +90,9 @@ def test_time_intervals_show_as_muted_by_and_muted_false_hides_those_groups(
 
 
 def silence(**fields: Any) -> dict[str, Any]:
+    """A silence on alertname="DiskFull" from now for an hour, with `fields` changed."""
     now = time.time()
-    return {
-        "matchers": [{"name": "alertname", "value": "Disk", "isRegex": False, "isEqual": True}],
-        "startsAt": format_rfc3339(now),
-        "endsAt": format_rfc3339(now + 3600),
-        "createdBy": "ops",
-        "comment": "maintenance",
-        **fields,
-    }
+    return {**silence_body(now, now + 3600), **fields}
 
 
 def post_silence(url: str, body: dict[str, Any]) -> str:
@@ -158,7 +153,7 @@ def test_a_silence_stored_before_annotations_is_read_and_updated(tmp_path: Path)
         sid = "5a3c1c3e-8c3f-4b6e-9d57-2f0d7e1b6a10"
         old = {
             "id": sid,
-            "m": [["alertname", "=", "Disk"]],
+            "m": [["alertname", "=", "DiskFull"]],
             "s": now - 60,
             "e": now + 3600,
             "u": now - 60,

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from app.timeutil import format_rfc3339
 from tests.e2e.conftest import Deployment, start_embedded, write_config
 from tests.support.processes import run_amtool, wait_until
+from tests.unit.test_silence import body as silence_body
 
 CONFIG_EXTRA = {
     "inhibit_rules": [
@@ -129,11 +129,9 @@ def test_amtool_reads_silences_with_annotations_and_its_update_drops_them(node: 
     its `silence update` posts the silence back without them, which is stored as posted, as
     Alertmanager 0.32+ stores it."""
     now = time.time()
+    matchers = [{"name": "alertname", "value": "Annotated", "isRegex": False, "isEqual": True}]
     body = {
-        "matchers": [{"name": "alertname", "value": "Annotated", "isRegex": False}],
-        "startsAt": format_rfc3339(now),
-        "endsAt": format_rfc3339(now + 3600),
-        "createdBy": "ops",
+        **silence_body(now, now + 3600, matchers),
         "comment": "with annotations",
         "annotations": {"ticket": "OPS-1"},
     }
