@@ -16,7 +16,9 @@ P:groups             set         the id of every aggregation group (dispatcher.g
 P:group:<gid>        hash        "meta": JSON {"key": group key, "route": route id, "receiver":
                                  receiver name, "labels": the group's labels}; "gi": the
                                  group_interval in seconds; "flushed": "0" until a timer first
-                                 claims the group, then "1".
+                                 claims the group, then "1"; "muted": JSON list of the time
+                                 intervals that muted the group at its last flush, absent when
+                                 none (Alertmanager's group marker, the API's `mutedBy`).
 P:gmembers:<gid>     set         the fingerprints of the group's alerts (their values are in
                                  P:alerts). A group keeps a resolved alert until its resolution
                                  is notified.
@@ -33,7 +35,8 @@ P:lease:<sha1>       string      the holder's token ("pid.random.counter") with 
                                  fingerprints) to one integration of one group.
 P:silences           hash        silence id -> JSON {"id", "m": [[name, op, value], ...],
                                  "s": startsAt, "e": endsAt, "u": updatedAt, "by": createdBy,
-                                 "c": comment} (Silence.encode).
+                                 "c": comment, "a": annotations, only when there are some}
+                                 (Silence.encode).
 P:silences:version   string      a counter bumped (INCR) on every silence change; a process
                                  re-reads P:silences only when it moved.
 P:peers              hash        process name ("host/role/address-or-pid") -> heartbeat

@@ -171,6 +171,22 @@ end
 return 0
 """
 
+# SET_GROUP_MUTED: record the time intervals muting a group (its "muted" field), only while the
+# group exists: a flush that raced the group's deletion must not leave a hash without "meta",
+# which PUT_ALERTS would then take for an existing group.
+#   KEYS[1]  P:group:<gid>, the group
+#   ARGV[1]  the names as a JSON list, or "" for none (the field is deleted)
+#   Returns  1 when the group exists, else 0.
+SET_GROUP_MUTED = """
+if redis.call('HEXISTS', KEYS[1], 'meta') == 0 then return 0 end
+if ARGV[1] == '' then
+  redis.call('HDEL', KEYS[1], 'muted')
+else
+  redis.call('HSET', KEYS[1], 'muted', ARGV[1])
+end
+return 1
+"""
+
 # DELETE_UNCHANGED: delete hash fields whose value is still the one the caller read (a GC sweep
 # must not drop an entry that was updated meanwhile). Used on P:alerts (app/store.py), P:nflog
 # (app/nflog.py) and P:silences (app/silence.py).

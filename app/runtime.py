@@ -92,7 +92,7 @@ class Runtime:
             self.notifier,
             mute_stages=[
                 self.inhibitor.mute_stage,
-                TimeIntervalStage(lambda: self.snapshot.config.time_intervals),
+                TimeIntervalStage(lambda: self.snapshot.config.time_intervals, self.store.set_muted),
                 SilenceStage(self.silences, max_age=settings.gossip_interval),
             ],
         )

@@ -54,8 +54,15 @@ def _timestamp(seconds: float) -> int:
     return _embedded((1 + _varint(whole) if whole else 0) + (1 + _varint(nanos) if nanos else 0))
 
 
+def _map_entry(key: str, value: str) -> int:
+    """One entry of a proto3 map<string, string>: a message whose key and value are both
+    written, empty or not (protobuf-go encodes a map entry's fields without omitting zeros)."""
+    return _embedded(_embedded(len(key.encode())) + _embedded(len(value.encode())))
+
+
 def stored_size(silence: Silence, retention: float) -> int:
-    """proto.Size of the MeshSilence Alertmanager would store for `silence`."""
+    """proto.Size of the MeshSilence Alertmanager would store for `silence` (its annotations,
+    field 10 of silencepb.Silence since 0.32, included)."""
     matchers = sum(
         _embedded(
             (1 + _varint(_MATCHER_TYPES[m.op]) if _MATCHER_TYPES[m.op] else 0)
@@ -72,6 +79,7 @@ def stored_size(silence: Silence, retention: float) -> int:
         + _string(silence.created_by)
         + _string(silence.comment)
         + _embedded(matchers)  # matcher_sets: one set holding every matcher
+        + sum(_map_entry(k, v) for k, v in silence.annotations.items())
     )
     return _embedded(body) + _timestamp(silence.ends_at + retention)
 

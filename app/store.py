@@ -58,6 +58,9 @@ class GroupState:
     labels: dict[str, str]
     alerts: list[Alert]
     raw: dict[str, str]
+    # The time intervals that muted the group at its last flush (the "muted" field, empty when
+    # none): Alertmanager's group marker, shown by the API as the alerts' `mutedBy`.
+    muted_by: list[str] = field(default_factory=list)
 
 
 class AlertStore:
@@ -84,6 +87,7 @@ class AlertStore:
         self._put = client.register_script(redis_scripts.PUT_ALERTS)
         self._delete_unchanged = client.register_script(redis_scripts.DELETE_UNCHANGED)
         self._drop_from_group = client.register_script(redis_scripts.DROP_FROM_GROUP)
+        self._set_muted = client.register_script(redis_scripts.SET_GROUP_MUTED)
 
     def put(self, routed: Iterable[tuple[Alert, Sequence[GroupRef]]], now: float) -> int:
         """Merge a batch of alerts and insert them into their groups in one round trip.
@@ -143,20 +147,21 @@ class AlertStore:
         """
         pipe = self.r.pipeline(transaction=False)
         for gid in gids:
-            pipe.hget(self.keys.group(gid), "meta")
+            pipe.hmget(self.keys.group(gid), "meta", "muted")
             pipe.smembers(self.keys.members(gid))
         if release_inflight and gids:
             pipe.delete(*(self.keys.inflight(gid) for gid in gids))
         replies = pipe.execute()
         found = []
         for n, gid in enumerate(gids):
-            meta_raw, members = replies[2 * n], replies[2 * n + 1]
+            (meta_raw, muted_raw), members = replies[2 * n], replies[2 * n + 1]
             if meta_raw is not None:
-                found.append((gid, orjson.loads(meta_raw), sorted(fp.decode() for fp in members)))
-        fps = list(dict.fromkeys(fp for _, _, group_fps in found for fp in group_fps))
+                muted = orjson.loads(muted_raw) if muted_raw else []
+                found.append((gid, orjson.loads(meta_raw), muted, sorted(fp.decode() for fp in members)))
+        fps = list(dict.fromkeys(fp for *_, group_fps in found for fp in group_fps))
         values = dict(zip(fps, self.r.hmget(self.keys.alerts, fps), strict=True)) if fps else {}
         out = []
-        for gid, meta, group_fps in found:
+        for gid, meta, muted, group_fps in found:
             # A member without a value is one a concurrent flush and GC have just let go of.
             raw = {fp: v.decode() for fp in group_fps if (v := values[fp]) is not None}
             out.append(
@@ -168,9 +173,20 @@ class AlertStore:
                     labels=meta["labels"],
                     alerts=[Alert.decode(fp, v) for fp, v in raw.items()],
                     raw=raw,
+                    muted_by=muted,
                 )
             )
         return out
+
+    def set_muted(self, group: GroupState, names: list[str]) -> None:
+        """Record the time intervals muting `group` at this flush (none: not muted), as
+        Alertmanager's time stages set its group marker at every flush; written only when it
+        changed, and only while the group exists, so a group deleted meanwhile is not revived."""
+        if names == group.muted_by:
+            return
+        value = orjson.dumps(names).decode() if names else ""
+        self._set_muted(keys=[self.keys.group(group.gid)], args=[value])
+        group.muted_by = list(names)
 
     def drop_unchanged_alerts(self, group: GroupState, fingerprints: Iterable[str]) -> bool:
         """Take alerts out of the group (notified resolutions, alerts routed elsewhere), each only

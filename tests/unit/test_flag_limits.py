@@ -61,13 +61,29 @@ def client() -> fakeredis.FakeRedis:
             0,
             836,
         ),
+        (
+            # Annotations (0.32+): a map whose entries keep an empty key and value.
+            Silence(
+                UUID,
+                (Matcher("alertname", "=", "Disk"),),
+                NOW,
+                NOW + 3600,
+                NOW + 0.25,
+                "ops",
+                "disk work",
+                {"ticket": "OPS-1234", "": "", "é" * 70: "x" * 200},
+            ),
+            432000,
+            490,
+        ),
     ],
 )
 def test_stored_size_is_the_protobuf_size_alertmanager_counts(
     silence: Silence, retention: float, size: int
 ) -> None:
     """Sizes checked against google.protobuf's ByteSize of the same MeshSilence (Alertmanager
-    0.34's silence.proto: matchers in one matcher set, the expiry endsAt + retention)."""
+    0.34's silence.proto: matchers in one matcher set, annotations a map<string, string>, the
+    expiry endsAt + retention)."""
     assert stored_size(silence, retention) == size
 
 
