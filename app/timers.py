@@ -1,7 +1,8 @@
 """Group timers: one due time per aggregation group in a Redis sorted set, claimed atomically.
 
 RQ's scheduler keeps due times in whole seconds and its lock can stall every timer for minutes
-after a worker is killed (../shared/rq-notes.md), so each worker process runs this loop instead.
+after a worker is killed (its scheduler lock outlives the worker), so each worker process runs
+this loop instead.
 Claiming is one Lua call: it re-arms each due group for group_interval *before* the flush runs
 (Alertmanager's fixed cadence) and marks a flush in flight, so however many processes run the
 loop, a group has one timer and one pending flush job. The mark expires by itself, so a flush
