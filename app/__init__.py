@@ -8,6 +8,11 @@ try:
 except metadata.PackageNotFoundError:  # running from a checkout that was never installed
     __version__ = "unknown"
 
+# What alerter follows (printed by --version): Alertmanager's API, and the releases whose flags
+# and alertmanager.yml it accepts (docs/flags.md, docs/compatibility.md).
+ALERTMANAGER_API = "v2"
+ALERTMANAGER_RELEASES = "0.25 to 0.34"
+
 
 def version_info() -> dict[str, str]:
     """Alertmanager's build fields, as `versionInfo` of GET /api/v2/status and the labels of

@@ -16,11 +16,13 @@ that a flag alerter could not honour stops the start with a message naming it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
 import ssl
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +76,7 @@ def connect(settings: Settings, blocking_wait: float = 0.0) -> redis.Redis:
     if settings.redis_url:
         client = setup.client(first, options, setup.server_credentials(first))
         return _checked(client, f"--redis.url {first.name}")
+    _resolve_peers(setup.addresses, settings.peers_resolve_timeout)
     if _peers_are_sentinels(setup, _plain(options), settings.settle_timeout):
         service = settings.sentinel_service
         master = setup.sentinel_master(service, options)
@@ -310,6 +313,39 @@ def _plain(options: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in options.items() if k != "health_check_interval"}
 
 
+@functools.cache
+def _resolve_peers(peers: tuple[RedisAddress, ...], timeout: float) -> None:
+    """--cluster.peers-resolve-timeout: look up every --cluster.peer host name at start, all at
+    once, for at most `timeout`. As in Alertmanager, a name that does not resolve in time is
+    tried as it is given (here: logged, then left to the connection attempts that
+    --cluster.settle-timeout bounds); the lookups just keep a DNS server that does not answer
+    from holding up the start for longer than the flag says. Once per process (cached): a
+    process that opens a second client does not look up and warn again."""
+    found: dict[str, str] = {}
+
+    def lookup(host: str, port: int) -> None:
+        try:
+            socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            found[host] = ""
+        except OSError as err:
+            found[host] = str(err)
+
+    names = {(a.host, a.port) for a in peers if a.host}
+    threads = [threading.Thread(target=lookup, args=name, daemon=True) for name in names]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + max(timeout, 0.0)
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    for host, _ in sorted(names):
+        problem = found.get(host, f"no answer within --cluster.peers-resolve-timeout ({timeout:g}s)")
+        if problem:
+            log.warning(
+                "--cluster.peer host name did not resolve; trying it as given",
+                extra={"fields": {"peer": host, "err": problem}},
+            )
+
+
 def _identify(setup: RedisSetup, peer: RedisAddress, options: dict[str, Any]) -> bool:
     """Whether `peer` is a Sentinel, asked with the credentials alerter will use for it: its
     URL's; without, none for a Sentinel and REDIS_USERNAME/REDIS_PASSWORD for a Redis server.
@@ -415,7 +451,7 @@ def save_snapshot(client: redis.Redis, keys: Keys, settings: Settings, writer: W
 
 
 def _write_snapshot(client: redis.Redis, keys: Keys, settings: Settings) -> dict[str, int]:
-    """Write every hash, set and sorted set under the key prefix to the snapshot file.
+    """Write every hash, set, sorted set and list under the key prefix to the snapshot file.
 
     Leases and in-flight marks (strings with a TTL) are left out: after a restart they must
     not block anything. The file is fsync'd and replaced atomically, so a crash mid-write keeps
@@ -431,6 +467,8 @@ def _write_snapshot(client: redis.Redis, keys: Keys, settings: Settings) -> dict
             value = sorted(m.decode() for m in client.smembers(raw_key))
         elif kind == "zset":
             value = {m.decode(): s for m, s in client.zrange(raw_key, 0, -1, withscores=True)}
+        elif kind == "list":
+            value = [item.decode() for item in client.lrange(raw_key, 0, -1)]
         else:
             continue
         state[key] = {"type": kind, "value": value}
@@ -477,6 +515,9 @@ def load_snapshot(client: redis.Redis, settings: Settings) -> int:
             pipe.sadd(key, *value)
         elif item["type"] == "zset":
             pipe.zadd(key, value)
+        elif item["type"] == "list":
+            pipe.delete(key)
+            pipe.rpush(key, *value)
     pipe.execute()
     log.info("restored state from %s", path, extra={"fields": {"keys": len(state)}})
     return len(state)

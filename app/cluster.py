@@ -71,6 +71,7 @@ class Membership:
         interval: float,
         timeout: float,
         forget_after: float,
+        name: str = "",
     ) -> None:
         """`timeout` (--cluster.peer-timeout): a heartbeat older than that is a failed peer's;
         `forget_after` (--cluster.reconnect-timeout): a failed peer silent for that long is
@@ -79,7 +80,9 @@ class Membership:
         self.key = keys.peers
         self.role = role
         self.address = address
-        self.name = peer_name(role, address)
+        # --cluster.peer-name when given: like memberlist's node names it must be unique, since
+        # two processes under one name share one entry of the cluster view.
+        self.name = name or peer_name(role, address)
         self._config_hash = config_hash
         self.interval = max(interval, 0.05)
         self.timeout = timeout

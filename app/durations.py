@@ -41,6 +41,9 @@ _GO_UNITS_NS = {
     "m": 60_000_000_000,
     "h": 3_600_000_000_000,
 }
+# Command-line flags: kingpin (Alertmanager 0.27+) parses durations with go-str2duration, Go's
+# syntax plus days and weeks (`1.5h`, `2d`, `1w`); Alertmanager 0.25 took Go's syntax alone.
+_FLAG_UNITS_NS = {**_GO_UNITS_NS, "d": 86_400_000_000_000, "w": 7 * 86_400_000_000_000}
 
 
 def _split_digits(text: str) -> tuple[str, str]:
@@ -116,7 +119,7 @@ def format_duration(seconds: float) -> str:
     return sign + "".join(out)
 
 
-def _parse_go_component(rest: str, text: str) -> tuple[int, str]:
+def _parse_go_component(rest: str, text: str, units: dict[str, int]) -> tuple[int, str]:
     """Parse one `<number><unit>` of a Go duration; return (nanoseconds, remaining text)."""
     whole, rest = _split_digits(rest)
     frac = ""
@@ -130,9 +133,9 @@ def _parse_go_component(rest: str, text: str) -> tuple[int, str]:
     unit, rest = rest[:end], rest[end:]
     if not unit:
         raise ValueError(f"time: missing unit in duration {go_quote(text)}")
-    if unit not in _GO_UNITS_NS:
+    if unit not in units:
         raise ValueError(f"time: unknown unit {go_quote(unit)} in duration {go_quote(text)}")
-    scale = _GO_UNITS_NS[unit]
+    scale = units[unit]
     nanos = int(whole or "0") * scale
     if frac:
         nanos += int(frac) * scale // 10 ** len(frac)
@@ -141,11 +144,11 @@ def _parse_go_component(rest: str, text: str) -> tuple[int, str]:
     return nanos, rest
 
 
-def parse_go_duration(text: str) -> float:
+def parse_go_duration(text: str, units: dict[str, int] = _GO_UNITS_NS) -> float:
     """Parse a Go `time.Duration` (`10s`, `1.5h`, `-2m`, `300ms`) into seconds.
 
     Used for the few fields Alertmanager types as time.Duration (webhook `timeout`), which accept
-    fractions but not Prometheus's d/w/y units.
+    fractions but not Prometheus's d/w/y units; `units` widens the set for flags.
     """
     rest, negative = text, False
     if rest[:1] in ("-", "+"):
@@ -158,11 +161,17 @@ def parse_go_duration(text: str) -> float:
     while rest:
         if not (rest[0] == "." or "0" <= rest[0] <= "9"):
             raise ValueError(f"time: invalid duration {go_quote(text)}")
-        nanos, rest = _parse_go_component(rest, text)
+        nanos, rest = _parse_go_component(rest, text, units)
         total += nanos
     if total > (1 << 63) - (0 if negative else 1):
         raise ValueError(f"time: invalid duration {go_quote(text)}")
     return (-total if negative else total) / 1e9
+
+
+def parse_flag_duration(text: str) -> float:
+    """Parse a duration flag (`--web.timeout=1.5s`, `--data.retention=5d`) into seconds, as
+    Alertmanager's flag parser does: Go's syntax with `d` and `w`, a sign allowed."""
+    return parse_go_duration(text, _FLAG_UNITS_NS)
 
 
 def _frac(value: int, digits: int) -> tuple[str, int]:

@@ -2,13 +2,14 @@
 
 Alertmanager instruments each of its routes: `alertmanager_http_request_duration_seconds`
 {handler, method, code} for every route, `alertmanager_http_response_size_bytes` {handler,
-method} for the routes outside API v2, and `alertmanager_http_requests_in_flight{method="get"}`
-for the GET requests being served. The handler label is the route's path without the route
-prefix, with the silence id of `/api/v2/silence/{silenceID}` as a placeholder; methods are lower
-case, as Go's promhttp writes them. A WSGI layer (not Flask hooks) sees the ingest fast path
-too, which answers POST /api/v2/alerts before Flask does; it times a request until its response
-body has been handed to the server, as Go's handler returns once it has written the body.
-Requests no route answers (404) are not timed: Alertmanager's router does not time them either.
+method} for the routes outside API v2 (`alertmanager_http_requests_in_flight{method="get"}` is
+kept by the GET limiter, app/weblimits.py, which sits behind this layer). The handler label is
+the route's path without the route prefix, with the silence id of `/api/v2/silence/{silenceID}`
+as a placeholder; methods are lower case, as Go's promhttp writes them. A WSGI layer (not Flask
+hooks) sees the ingest fast path too, which answers POST /api/v2/alerts before Flask does; it
+times a request until its response body has been handed to the server, as Go's handler returns
+once it has written the body. Requests no route answers (404) are not timed: Alertmanager's
+router does not time them either.
 """
 
 from __future__ import annotations
@@ -76,25 +77,15 @@ class HTTPMetrics:
         started = time.perf_counter()
         method = environ["REQUEST_METHOD"].lower()
         handler = self.handler_of(environ)
-        in_flight = metrics.http_get_requests_in_flight if method == "get" else None
-        if in_flight is not None:
-            in_flight.inc()
         status = ["500"]  # an app that fails before it starts a response is answered 500
 
         def recording(status_line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             status[0] = status_line.split(" ", 1)[0]
             return start_response(status_line, headers, exc_info)
 
-        try:
-            body = self.app(environ, recording)
-        except BaseException:
-            if in_flight is not None:
-                in_flight.dec()
-            raise
+        body = self.app(environ, recording)
 
         def done(size: int) -> None:
-            if in_flight is not None:
-                in_flight.dec()
             if handler is None:
                 return
             metrics.http_request_duration.labels(handler, method, status[0]).observe(

@@ -18,7 +18,7 @@ QUEUE_NAME = "alerter"
 
 # Flush a batch of aggregation groups whose timers fired: workers/flush.py.
 FLUSH_GROUPS = "workers.flush.flush_groups"
-# The periodic sweep (--cluster.pushpull-interval): workers/housekeeping.py.
+# The periodic sweep (maintenance at the intervals of the flags): workers/housekeeping.py.
 HOUSEKEEPING_SWEEP = "workers.housekeeping.sweep"
 
 _bound: Runtime | None = None

@@ -6,7 +6,7 @@ import hashlib
 import os
 import platform
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,30 +46,79 @@ alerts_invalid = Counter(
 alerts_received.labels("v2", "firing")
 alerts_received.labels("v2", "resolved")
 alerts_invalid.labels("v2")
-notifications = Counter(
-    "alertmanager_notifications_total", "The total number of attempted notifications.", ["integration"]
-)
-notifications_failed = Counter(
-    "alertmanager_notifications_failed_total",
-    "The total number of failed notifications.",
-    ["integration", "reason"],
-)
-notification_requests = Counter(
-    "alertmanager_notification_requests_total",
-    "The total number of attempted notification requests.",
-    ["integration"],
-)
-notification_requests_failed = Counter(
-    "alertmanager_notification_requests_failed_total",
-    "The total number of failed notification requests.",
-    ["integration"],
-)
-notification_latency = Histogram(
-    "alertmanager_notification_latency_seconds",
-    "The latency of notifications in seconds.",
-    ["integration"],
-    buckets=(1, 5, 10, 15, 20),
-)
+
+
+def _notification_metrics(labels: list[str]) -> tuple[Counter, Counter, Counter, Counter, Histogram]:
+    """Alertmanager's notification metrics, labelled by `labels` (and the failures by reason)."""
+    return (
+        Counter("alertmanager_notifications_total", "The total number of attempted notifications.", labels),
+        Counter(
+            "alertmanager_notifications_failed_total",
+            "The total number of failed notifications.",
+            [*labels, "reason"],
+        ),
+        Counter(
+            "alertmanager_notification_requests_total",
+            "The total number of attempted notification requests.",
+            labels,
+        ),
+        Counter(
+            "alertmanager_notification_requests_failed_total",
+            "The total number of failed notification requests.",
+            labels,
+        ),
+        Histogram(
+            "alertmanager_notification_latency_seconds",
+            "The latency of notifications in seconds.",
+            labels,
+            buckets=(1, 5, 10, 15, 20),
+        ),
+    )
+
+
+(
+    notifications,
+    notifications_failed,
+    notification_requests,
+    notification_requests_failed,
+    notification_latency,
+) = _notification_metrics(["integration"])
+_by_receiver = False
+
+
+def label_by_receiver() -> None:
+    """--enable-feature=receiver-name-in-metrics: the notification metrics get a receiver_name
+    label after integration, as in Alertmanager. Called once at start, before anything is
+    counted: prometheus_client fixes a metric's labels when it is made, so they are made again."""
+    global notifications, notifications_failed, notification_requests, notification_requests_failed
+    global notification_latency, _by_receiver
+    if _by_receiver:
+        return
+    for metric in (
+        notifications,
+        notifications_failed,
+        notification_requests,
+        notification_requests_failed,
+        notification_latency,
+    ):
+        REGISTRY.unregister(metric)
+    (
+        notifications,
+        notifications_failed,
+        notification_requests,
+        notification_requests_failed,
+        notification_latency,
+    ) = _notification_metrics(["integration", "receiver_name"])
+    _by_receiver = True
+
+
+def integration_labels(integration: str, receiver: str) -> tuple[str, ...]:
+    """The label values of the notification metrics for one integration of one receiver (the
+    failures counter takes the reason after them). The notification pipeline labels through
+    this, so that it needs to know nothing of receiver-name-in-metrics."""
+    return (integration, receiver) if _by_receiver else (integration,)
+
+
 # Alertmanager's `reason` values of alertmanager_notifications_failed_total.
 FAILURE_REASONS = (
     "other",
@@ -84,17 +133,25 @@ FAILURE_REASONS = (
 INTEGRATION_NAMES = ("email", "webhook", *(key.removesuffix("_configs") for key in INTEGRATIONS))
 
 
-def preset_notification_series() -> None:
-    """Create every integration's notification series at 0, as Alertmanager does at start for
-    every integration it knows (configured or not), so that dashboards and rate() see a series
-    before the first notification, and a failure shows as a change from 0."""
-    for name in INTEGRATION_NAMES:
-        notifications.labels(name)
-        notification_requests.labels(name)
-        notification_requests_failed.labels(name)
-        notification_latency.labels(name)
+def preset_notification_series(receivers: Mapping[str, Iterable[str]]) -> None:
+    """Create the notification series at 0, as Alertmanager does, so that dashboards and rate()
+    see a series before the first notification, and a failure shows as a change from 0: every
+    integration it knows (configured or not), or with receiver names each integration of each
+    receiver in `receivers` (name -> its integrations' names), at start and at every reload."""
+    if _by_receiver:
+        pairs = [
+            (integration, name) for name, integrations in receivers.items() for integration in integrations
+        ]
+    else:
+        pairs = [(integration, "") for integration in INTEGRATION_NAMES]
+    for integration, receiver in pairs:
+        labels = integration_labels(integration, receiver)
+        notifications.labels(*labels)
+        notification_requests.labels(*labels)
+        notification_requests_failed.labels(*labels)
+        notification_latency.labels(*labels)
         for reason in FAILURE_REASONS:
-            notifications_failed.labels(name, reason)
+            notifications_failed.labels(*labels, reason)
 
 
 nflog_lease_busy = Counter(
@@ -173,6 +230,43 @@ replica_ack_timeouts = Counter(
 alert_processing = Summary(
     "alertmanager_dispatcher_alert_processing_duration_seconds",
     "Summary of latencies for the processing of alerts.",
+)
+# --alerts.per-alertname-limit (app.store), as Alertmanager's alert provider.
+alerts_per_alert_limit = Gauge(
+    "alertmanager_alerts_per_alert_limit",
+    "Current limit on number of alerts per alert name",
+    multiprocess_mode="livemax",
+)
+_alerts_limited: dict[bool, Counter] = {}
+
+
+def alerts_limited(by_alertname: bool) -> Counter:
+    """alertmanager_alerts_limited_total, by alertname with --enable-feature=alert-names-in-metrics.
+
+    Its labels depend on a flag, so it is made at its first use in a process (one shape per
+    process); Alertmanager too shows no series before the first alert is dropped.
+    """
+    if by_alertname not in _alerts_limited:
+        _alerts_limited[by_alertname] = Counter(
+            "alertmanager_alerts_limited_total",
+            "Total number of alerts that were dropped due to per alert name limit",
+            ["alertname"] if by_alertname else [],
+        )
+    return _alerts_limited[by_alertname]
+
+
+# --web.get-concurrency (app.weblimits), as Alertmanager's API: only GET requests are limited,
+# and only they are counted in flight.
+http_requests_in_flight = Gauge(
+    "alertmanager_http_requests_in_flight",
+    "Current number of HTTP requests being processed.",
+    ["method"],
+    multiprocess_mode="livesum",
+)
+http_concurrency_limit_exceeded = Counter(
+    "alertmanager_http_concurrency_limit_exceeded_total",
+    "Total number of times an HTTP request failed because the concurrency limit was reached.",
+    ["method"],
 )
 redis_roundtrip = Gauge(
     "alerter_redis_roundtrip_seconds",
@@ -296,13 +390,6 @@ http_response_size = Histogram(
     ["handler", "method"],
     buckets=tuple(100.0 * 10**i for i in range(7)),
 )
-# Alertmanager counts GET requests only (the ones its --web.get-concurrency would limit).
-http_get_requests_in_flight = Gauge(
-    "alertmanager_http_requests_in_flight",
-    "Current number of HTTP requests being processed.",
-    ["method"],
-    multiprocess_mode="livesum",
-).labels("get")
 
 
 @dataclass(frozen=True)
@@ -403,20 +490,26 @@ class ClusterStateCollector:
             groups = rt.client.scard(rt.keys.groups)
             queued = len(rt.queue)
             overdue = rt.client.zcount(rt.keys.timers, "-inf", now - 1)
+            by_group = "group-key-in-metrics" in rt.settings.features
+            group_states = rt.store.load_groups(rt.store.group_ids()) if by_group else []
         except redis.RedisError:
             return
         active_silences = [s for s in silences if s.state(now) == "active"]
-        suppressed = sum(
-            1
-            for a in alerts
-            if any(s.mutes(a.labels, now) for s in active_silences)
-            or rt.inhibitor.inhibited_by(a.labels, now)
-        )
-        by_state = GaugeMetricFamily("alertmanager_alerts", "How many alerts by state.", labels=["state"])
-        by_state.add_metric(["active"], len(alerts) - suppressed)
-        by_state.add_metric(["suppressed"], suppressed)
-        by_state.add_metric(["unprocessed"], 0)
-        yield by_state
+
+        def muted(alert: Any) -> bool:
+            return any(s.mutes(alert.labels, now) for s in active_silences) or bool(
+                rt.inhibitor.inhibited_by(alert.labels, now)
+            )
+
+        if by_group:
+            yield _alerts_by_group(group_states, now, muted)
+        else:
+            suppressed = sum(1 for a in alerts if muted(a))
+            by_state = GaugeMetricFamily("alertmanager_alerts", "How many alerts by state.", labels=["state"])
+            by_state.add_metric(["active"], len(alerts) - suppressed)
+            by_state.add_metric(["suppressed"], suppressed)
+            by_state.add_metric(["unprocessed"], 0)
+            yield by_state
         sil = GaugeMetricFamily("alertmanager_silences", "How many silences by state.", labels=["state"])
         for state in ("active", "pending", "expired"):
             sil.add_metric([state], sum(1 for s in silences if s.state(now) == state))
@@ -533,6 +626,22 @@ def _max_open_files(pid: int) -> float:
         if line.startswith("Max open files"):
             return float(line.split()[3])
     raise OSError(f"/proc/{pid}/limits has no open files limit")
+
+
+def _alerts_by_group(groups: Iterable[Any], now: float, muted: Callable[[Any], bool]) -> Metric:
+    """--enable-feature=group-key-in-metrics: alertmanager_alerts per aggregation group, its
+    unresolved alerts by state, as Alertmanager counts them then (an alert in two groups counts
+    in each)."""
+    family = GaugeMetricFamily(
+        "alertmanager_alerts", "How many alerts by state.", labels=["state", "group_key"]
+    )
+    for group in groups:
+        firing = [a for a in group.alerts if not a.resolved(now)]
+        suppressed = sum(1 for a in firing if muted(a))
+        family.add_metric(["active", group.key], len(firing) - suppressed)
+        family.add_metric(["suppressed", group.key], suppressed)
+        family.add_metric(["unprocessed", group.key], 0)
+    return family
 
 
 def exposition(*collectors: Collector) -> bytes:

@@ -16,7 +16,9 @@ P:groups             set         the id of every aggregation group (dispatcher.g
 P:group:<gid>        hash        "meta": JSON {"key": group key, "route": route id, "receiver":
                                  receiver name, "labels": the group's labels}; "gi": the
                                  group_interval in seconds; "flushed": "0" until a timer first
-                                 claims the group, then "1".
+                                 claims the group, then "1"; "muted": JSON list of the time
+                                 intervals that muted the group at its last flush, absent when
+                                 none (Alertmanager's group marker, the API's `mutedBy`).
 P:gmembers:<gid>     set         the fingerprints of the group's alerts (their values are in
                                  P:alerts). A group keeps a resolved alert until its resolution
                                  is notified.
@@ -33,20 +35,47 @@ P:lease:<sha1>       string      the holder's token ("pid.random.counter") with 
                                  fingerprints) to one integration of one group.
 P:silences           hash        silence id -> JSON {"id", "m": [[name, op, value], ...],
                                  "s": startsAt, "e": endsAt, "u": updatedAt, "by": createdBy,
-                                 "c": comment} (Silence.encode).
+                                 "c": comment, "a": annotations, only when there are some}
+                                 (Silence.encode).
 P:silences:version   string      a counter bumped (INCR) on every silence change; a process
                                  re-reads P:silences only when it moved.
 P:peers              hash        process name ("host/role/address-or-pid") -> heartbeat
                                  JSON {"address", "role", "config": config hash, "ts": time}.
                                  A heartbeat older than --cluster.peer-timeout is a failed
                                  peer's; the sweep deletes it after --cluster.reconnect-timeout.
-P:housekeeping       string      "1" with a TTL of --cluster.pushpull-interval: the lock that
-                                 lets one process per interval run the sweep.
+P:alertname-limit:<digest>
+                     sorted set  with --alerts.per-alertname-limit, per alertname (the blake2b
+                                 digest of its value): fingerprint -> endsAt of the alerts stored
+                                 under it; expires after its last endsAt.
+P:housekeeping       string      "1" with a TTL of the shortest of --cluster.pushpull-interval,
+                                 --dispatch.maintenance-interval, --data.maintenance-interval and
+                                 --alerts.gc-interval: the lock that lets one process per interval
+                                 queue the sweep.
 P:gc                 string      "1" with a TTL of --alerts.gc-interval: the lock that lets one
                                  sweep per interval drop resolved alerts.
+P:maintenance        string      "1" with a TTL of --data.maintenance-interval: one sweep per
+                                 interval collects silences and the notification log (and
+                                 snapshots, embedded).
+P:dispatch-maintenance
+                     string      "1" with a TTL of --dispatch.maintenance-interval: one sweep per
+                                 interval re-arms lost group timers.
+P:dispatch-start     string      with --dispatch.start-delay, the start time (epoch seconds) of
+                                 the first process against this Redis state (app.startdelay).
+
+P:history:<gid>      list        the group's last delivery attempts, newest first, at most
+                                 history.PER_GROUP: JSON {"t": time, "r": receiver, "i":
+                                 integration, "n": its index, "o": "sent", "retrying" or
+                                 "failed", "a": attempt number, "w": the sending process, "f"
+                                 and "s": firing and resolved alerts in the message, "e": the
+                                 error} (app/history.py). A gid is hex, never "index" or
+                                 "groups" below.
+P:history:index      sorted set  gid -> time of the group's latest attempt: the history list's
+                                 order, and what the sweep drops after --data.retention.
+P:history:groups     hash        gid -> JSON {"key", "receiver", "labels"}: the group as its
+                                 latest attempt saw it (it outlives the group's own keys).
 
 RQ keeps its own keys (`rq:*`, queue `alerter`) outside the prefix. The embedded mode's snapshot
-(`backend.save_snapshot`) saves every hash, set and sorted set matching `Keys.everything`; the
+(`backend.save_snapshot`) saves every hash, set, sorted set and list matching `Keys.everything`; the
 strings (in-flight marks, leases, locks, the silences version) are left out. P:silences and
 P:nflog change only through `app/durability.py`'s `Writer`, whose embedded write-ahead log records
 each change of their fields between snapshots.
@@ -69,12 +98,19 @@ class Keys:
         self.peers = f"{prefix}:peers"
         self.housekeeping_lock = f"{prefix}:housekeeping"
         self.gc_lock = f"{prefix}:gc"
+        self.maintenance_lock = f"{prefix}:maintenance"
+        self.dispatch_maintenance_lock = f"{prefix}:dispatch-maintenance"
+        self.dispatch_start = f"{prefix}:dispatch-start"
+        self.history_index = f"{prefix}:history:index"
+        self.history_groups = f"{prefix}:history:groups"
         # Per-group and per-lease keys are a stem followed by the id; scripts that name such keys
         # for ids they find themselves take the stem as an argument.
         self.group_stem = f"{prefix}:group:"
         self.members_stem = f"{prefix}:gmembers:"
         self.inflight_stem = f"{prefix}:inflight:"
         self.lease_stem = f"{prefix}:lease:"
+        self.alertname_limit_stem = f"{prefix}:alertname-limit:"
+        self.history_stem = f"{prefix}:history:"
         # A SCAN MATCH pattern for every key above.
         self.everything = f"{prefix}:*"
 
@@ -92,3 +128,7 @@ class Keys:
         """A lease's key (`digest`: the hash of what it sends); `lease("*")` is a SCAN MATCH
         pattern for every lease."""
         return f"{self.lease_stem}{digest}"
+
+    def history(self, gid: str) -> str:
+        """A group's delivery attempts (app/history.py)."""
+        return f"{self.history_stem}{gid}"

@@ -4,8 +4,9 @@ A write that must be atomic across web and worker processes is a script: a batch
 trip whatever its size, and two processes writing the same thing at the same moment cannot lose
 an update. Each script's header says what its KEYS and ARGV hold and what it returns. Key names
 come from `app/redis_keys.py`: a script gets its keys in KEYS, except where it must name
-per-group keys for group ids it only learns inside Redis (PUT_ALERTS, CLAIM_DUE_GROUPS); those
-take the keys' stems (`Keys.group_stem`, ...) in ARGV and append the group id.
+per-group keys for group ids it only learns inside Redis (PUT_ALERTS, CLAIM_DUE_GROUPS,
+RECORD_ATTEMPTS, DROP_OLD_HISTORIES); those take the keys' stems (`Keys.group_stem`, ...) in ARGV
+and append the group id.
 
 Users register a script with `client.register_script(TEXT)`.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 # Alerts and groups (app/store.py)
 
 # PUT_ALERTS: Alertmanager's merge of a stored alert with an incoming one, plus insertion into the
-# aggregation groups the alert routes to.
+# aggregation groups the alert routes to, under --alerts.per-alertname-limit.
 #   KEYS[1]  P:alerts, the alerts hash
 #   KEYS[2]  P:timers, the group timers
 #   KEYS[3]  P:groups, the group index
@@ -25,23 +26,35 @@ from __future__ import annotations
 #   ARGV[3]  the stem of the group member sets, P:gmembers: (the script appends each gid)
 #   ARGV[4]  the batch's groups as lines "gid TAB group_wait TAB group_interval TAB metadata JSON"
 #            (GroupRef.line)
-#   ARGV[5]  the alerts as lines "fingerprint TAB gid,gid,... TAB encoded alert" (an encoded
-#            alert never holds a raw tab or newline: its JSON escapes them). Lines instead of a
-#            JSON list because the alerts are JSON already: embedding them in JSON again cost
-#            both sides an escape and an unescape per alert.
-#   Returns  how many alerts merged with a stored version.
+#   ARGV[5]  the alerts as lines "fingerprint TAB gid,gid,... TAB encoded alert" without a limit
+#            (ARGV[6] = 0), "fingerprint TAB gid,gid,... TAB bucket TAB encoded alert" with one
+#            (bucket: the hex digest of the alertname). An encoded alert never holds a raw tab
+#            or newline: its JSON escapes them. Lines instead of a JSON list because the alerts
+#            are JSON already: embedding them in JSON again cost both sides an escape and an
+#            unescape per alert.
+#   ARGV[6]  --alerts.per-alertname-limit (0: none)
+#   ARGV[7]  the stem of the per-alertname sets, P:alertname-limit: (the script appends the bucket)
+#   Returns  {how many alerts merged with a stored version, the fingerprint of each alert the
+#            limit dropped...}.
 # The group keys are built here from ARGV[2] and ARGV[3] because the groups come with the batch
 # (a gid per line); a new group is created with its metadata, "gi" and "flushed" = "0", and
 # armed for group_wait.
+# The per-alertname limit is Alertmanager's bucket: per alertname the fingerprints stored and
+# their endsAt (after the merge). An alert already in it, or one that finds it holding fewer
+# than the limit once the ended ones are dropped, is stored; any other is dropped (not written,
+# in no group, not counted as merged), and the alertname's set lives until its last endsAt.
 #
 # Redis runs one script at a time, so its CPU per alert is what one Redis can ingest
 # (docs/scaling.md). Hence: one HMGET and one HSET per batch (chunked, as Lua's unpack has a
 # limit) and one SADD per group, instead of three calls per alert; a group's metadata is read
-# out of ARGV[4] only when the group is new; and a merge splices the texts of the times it
-# keeps instead of formatting numbers, so a stored time keeps the exact text it came with.
+# out of ARGV[4] only when the group is new; a merge splices the texts of the times it keeps
+# instead of formatting numbers, so a stored time keeps the exact text it came with; and
+# without a limit the lines carry no bucket and no alert costs a call to the limit's sets.
 PUT_ALERTS = """
 local now = tonumber(ARGV[1])
 local group_stem, members_stem = ARGV[2], ARGV[3]
+local limit, bucket_stem = tonumber(ARGV[6]), ARGV[7]
+local limited = limit > 0
 local find, sub, byte, match, gmatch = string.find, string.sub, string.byte, string.match, string.gmatch
 local CHUNK = 1000
 -- The groups: gid -> {group_wait, where its "group_interval TAB metadata" starts, ends}.
@@ -92,20 +105,40 @@ local function merge(old_raw, new_raw)
   end
   return s_t .. ' ' .. e_t .. sub(yraw, #ys_t + #ye_t + 2), s
 end
-local fps, gid_lists, values, n = {}, {}, {}, 0
+-- Whether the per-alertname limit lets alert `fp` (stored as `value`) into `bucket`.
+local function admitted(bucket, fp, value)
+  local _, ends = times(value)
+  local key = bucket_stem .. bucket
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%.17g', now))
+  if not redis.call('ZSCORE', key, fp) and redis.call('ZCARD', key) >= limit then
+    return false
+  end
+  redis.call('ZADD', key, string.format('%.17g', tonumber(ends)), fp)
+  -- Relative to the batch's `now`, not the server's clock, like every time in these scripts.
+  local last_end = tonumber(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])
+  redis.call('PEXPIRE', key, math.ceil((last_end - now) * 1000) + 1000)
+  return true
+end
+local fps, gid_lists, buckets, values, n = {}, {}, {}, {}, 0
 local text = ARGV[5]
 pos, last = 1, #text
 while pos <= last do
   local t1 = find(text, '\\t', pos, true)
   local t2 = find(text, '\\t', t1 + 1, true)
-  local nl = find(text, '\\n', t2 + 1, true) or (last + 1)
   n = n + 1
   fps[n] = sub(text, pos, t1 - 1)
   gid_lists[n] = sub(text, t1 + 1, t2 - 1)
+  if limited then
+    local t3 = find(text, '\\t', t2 + 1, true)
+    buckets[n] = sub(text, t2 + 1, t3 - 1)
+    t2 = t3
+  end
+  local nl = find(text, '\\n', t2 + 1, true) or (last + 1)
   values[n] = sub(text, t2 + 1, nl - 1)
   pos = nl + 1
 end
 local merged_count = 0
+local out = {0}  -- merged_count, then the fingerprints the limit dropped
 local members, order, due = {}, {}, {}
 -- A fingerprint twice in one batch merges with its own earlier value, as Alertmanager's
 -- one-by-one Put does.
@@ -119,26 +152,31 @@ for c = 1, n, CHUNK do
     local old = written[fp] or olds[i - c + 1]
     if old then
       value, starts = merge(old, value)
-      merged_count = merged_count + 1
     else
       starts = tonumber(sub(value, 1, find(value, ' ', 1, true) - 1))
     end
-    written[fp] = value
-    hset[h + 1], hset[h + 2] = fp, value
-    h = h + 2
-    for gid in gmatch(gid_lists[i], '[^,]+') do
-      local list = members[gid]
-      if not list then
-        list = {}
-        members[gid] = list
-        order[#order + 1] = gid
+    if limited and not admitted(buckets[i], fp, value) then
+      -- Not written and in no group: a later copy in this batch merges with the stored value.
+      out[#out + 1] = fp
+    else
+      if old then merged_count = merged_count + 1 end
+      written[fp] = value
+      hset[h + 1], hset[h + 2] = fp, value
+      h = h + 2
+      for gid in gmatch(gid_lists[i], '[^,]+') do
+        local list = members[gid]
+        if not list then
+          list = {}
+          members[gid] = list
+          order[#order + 1] = gid
+        end
+        list[#list + 1] = fp
+        -- An alert older than group_wait makes a group that never flushed due at once.
+        if starts + groups[gid][1] < now then due[gid] = true end
       end
-      list[#list + 1] = fp
-      -- An alert older than group_wait makes a group that never flushed due at once.
-      if starts + groups[gid][1] < now then due[gid] = true end
     end
   end
-  redis.call('HSET', KEYS[1], unpack(hset, 1, h))
+  if h > 0 then redis.call('HSET', KEYS[1], unpack(hset, 1, h)) end
 end
 for _, gid in ipairs(order) do
   local gkey = group_stem .. gid
@@ -160,7 +198,8 @@ for _, gid in ipairs(order) do
     if at and tonumber(at) > now then redis.call('ZADD', KEYS[2], now, gid) end
   end
 end
-return merged_count
+out[1] = merged_count
+return out
 """
 
 # DROP_FROM_GROUP: take alerts out of a group (notified resolutions, alerts a reloaded config
@@ -185,6 +224,22 @@ if redis.call('SCARD', KEYS[2]) == 0 then
   return -1
 end
 return 0
+"""
+
+# SET_GROUP_MUTED: record the time intervals muting a group (its "muted" field), only while the
+# group exists: a flush that raced the group's deletion must not leave a hash without "meta",
+# which PUT_ALERTS would then take for an existing group.
+#   KEYS[1]  P:group:<gid>, the group
+#   ARGV[1]  the names as a JSON list, or "" for none (the field is deleted)
+#   Returns  1 when the group exists, else 0.
+SET_GROUP_MUTED = """
+if redis.call('HEXISTS', KEYS[1], 'meta') == 0 then return 0 end
+if ARGV[1] == '' then
+  redis.call('HDEL', KEYS[1], 'muted')
+else
+  redis.call('HSET', KEYS[1], 'muted', ARGV[1])
+end
+return 1
 """
 
 # DELETE_UNCHANGED: delete hash fields whose value is still the one the caller read (a GC sweep
@@ -321,4 +376,54 @@ return 0
 REFRESH_LEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
+"""
+
+# ---------------------------------------------------------------------------------------------
+# Notification history (app/history.py)
+
+# RECORD_ATTEMPTS: append a batch of delivery attempts to their groups' histories, each list cut
+# to its newest entries, with the groups' latest-attempt times and metadata. One call per batch:
+# as separate commands, packing four commands per attempt cost the sending process more than the
+# Redis work itself.
+#   KEYS[1]  P:history:index, gid -> time of the latest attempt
+#   KEYS[2]  P:history:groups, gid -> group metadata
+#   ARGV[1]  the stem of the attempt lists, P:history: (the script appends each gid)
+#   ARGV[2]  how many attempts a group keeps
+#   ARGV[3+4i .. 6+4i] (i >= 0)  a gid, the attempt's time, the attempt (JSON), the group's
+#            metadata (JSON), oldest attempt first
+#   Returns  how many attempts were recorded.
+# The attempt lists' keys are built here from ARGV[1] because each record names its own group.
+RECORD_ATTEMPTS = """
+local stem, keep = ARGV[1], tonumber(ARGV[2])
+local n = 0
+for i = 3, #ARGV, 4 do
+  local gid = ARGV[i]
+  redis.call('LPUSH', stem .. gid, ARGV[i + 2])
+  redis.call('LTRIM', stem .. gid, 0, keep - 1)
+  redis.call('ZADD', KEYS[1], ARGV[i + 1], gid)
+  redis.call('HSET', KEYS[2], gid, ARGV[i + 3])
+  n = n + 1
+end
+return n
+"""
+
+# DROP_OLD_HISTORIES: forget the groups whose latest delivery attempt is older than the cutoff:
+# their attempt lists, their metadata and their index entries, checked and dropped in one step
+# so that an attempt recorded meanwhile (which moves the group's index score) keeps its group.
+#   KEYS[1]  P:history:index, gid -> time of the latest attempt
+#   KEYS[2]  P:history:groups, gid -> group metadata
+#   ARGV[1]  the cutoff (epoch seconds): groups last attempted at or before it go
+#   ARGV[2]  the stem of the attempt lists, P:history: (the script appends each gid)
+#   ARGV[3]  the most groups to drop in this call
+#   Returns  how many groups went.
+# The attempt lists' keys are built here from ARGV[2] because the stale gids are only known once
+# the script has read the index.
+DROP_OLD_HISTORIES = """
+local gids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, gid in ipairs(gids) do
+  redis.call('DEL', ARGV[2] .. gid)
+  redis.call('HDEL', KEYS[2], gid)
+  redis.call('ZREM', KEYS[1], gid)
+end
+return #gids
 """

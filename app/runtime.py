@@ -28,6 +28,7 @@ from app.notify.pipeline import Notifier
 from app.redis_keys import Keys
 from app.settings import Settings
 from app.silence import SilenceStage, SilenceStore
+from app.silencelimits import SilenceLimits
 from app.snapshot import ConfigSnapshot, reload_snapshot
 from app.store import AlertStore
 from app.timeinterval import TimeIntervalStage
@@ -35,6 +36,13 @@ from app.timeinterval import TimeIntervalStage
 # A flush job carries up to FLUSH_BATCH of the groups one timer claim found due, so that RQ's own
 # cost per job is paid once per batch (docs/performance.md has the measurements behind the size).
 FLUSH_BATCH = 50
+
+
+def _integrations_by_receiver(config: Config) -> dict[str, list[str]]:
+    """Each receiver's integration names, for the notification series made at start and reload."""
+    return {
+        name: [integration for integration, _, _ in r.integrations()] for name, r in config.receivers.items()
+    }
 
 
 class Runtime:
@@ -57,12 +65,26 @@ class Runtime:
         else:
             metrics.config_applied(snapshot.config)  # loaded by gunicorn's master, applied here
         self.snapshot = snapshot
-        metrics.preset_notification_series()
+        if "receiver-name-in-metrics" in settings.features:
+            metrics.label_by_receiver()
+        metrics.preset_notification_series(_integrations_by_receiver(self.snapshot.config))
         self._reload_lock = threading.Lock()
-        self.store = AlertStore(self.client, self.keys)
+        self.store = AlertStore(
+            self.client,
+            self.keys,
+            settings.per_alertname_limit,
+            alertname_in_metrics="alert-names-in-metrics" in settings.features,
+        )
+        metrics.alerts_per_alert_limit.set(settings.per_alertname_limit)
         self.nflog = NotificationLog(self.client, self.keys, settings.data_retention, self.writer)
         self.notifier = Notifier(self.nflog, lease_ttl=settings.peer_timeout)
-        self.silences = SilenceStore(self.client, self.keys, settings.data_retention, self.writer)
+        self.silences = SilenceStore(
+            self.client,
+            self.keys,
+            settings.data_retention,
+            self.writer,
+            SilenceLimits(settings.max_silences, settings.max_silence_size_bytes, settings.log_silences),
+        )
         self.inhibitor = Inhibitor(lambda: self.snapshot.config.inhibit_rules, self.store.alerts)
         self.dispatcher = Dispatcher(
             self.store,
@@ -70,7 +92,7 @@ class Runtime:
             self.notifier,
             mute_stages=[
                 self.inhibitor.mute_stage,
-                TimeIntervalStage(lambda: self.snapshot.config.time_intervals),
+                TimeIntervalStage(lambda: self.snapshot.config.time_intervals, self.store.set_muted),
                 SilenceStage(self.silences, max_age=settings.gossip_interval),
             ],
         )
@@ -101,6 +123,7 @@ class Runtime:
             interval=self.settings.gossip_interval,
             timeout=self.settings.peer_timeout,
             forget_after=self.settings.reconnect_timeout,
+            name=self.settings.cluster_peer_name,
         )
         self.membership.start()
 
@@ -114,6 +137,7 @@ class Runtime:
             new, err = reload_snapshot(self.settings)
             if new is not None:
                 self.snapshot = new
+                metrics.preset_notification_series(_integrations_by_receiver(new.config))
             return err
 
     @property

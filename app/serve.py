@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 import signal
 import threading
@@ -16,17 +17,20 @@ from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 from prometheus_client import make_wsgi_app, multiprocess
 from rq import SimpleWorker
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
 
-from app import backend, metrics, rqcompat
+from app import backend, history, metrics, rqcompat
 from app.httpmetrics import HTTPMetrics
 from app.jobs import QUEUE_NAME, bind_runtime
+from app.listeners import wsgi_servers
 from app.runtime import Runtime
-from app.settings import Settings
+from app.settings import Settings, split_address
 from app.snapshot import ConfigSnapshot, reload_snapshot
+from app.startdelay import StartDelay
 from app.timers import TimerLoop
 from app.web import create_app, reload_all_gunicorn_workers
 from app.webconfig import ServerTLS, WebConfig, WebConfigError, WebGuard, read_web_config
+from app.weblimits import RequestLimits
 from app.webworker import KeepServingWorker
 
 log = logging.getLogger(__name__)
@@ -71,27 +75,38 @@ def _server_tls(web_config: WebConfig | None, http2_served: bool) -> ServerTLS |
     return tls
 
 
-def _serve_wsgi(settings: Settings, app: Any, web_config: WebConfig | None, name: str) -> BaseWSGIServer:
-    """Serve `app` on --web.listen-address from a daemon thread, with the web configuration's TLS."""
+def _serve_wsgi(
+    settings: Settings, app: Any, web_config: WebConfig | None, name: str
+) -> list[BaseWSGIServer]:
+    """Serve `app` on every --web.listen-address (or systemd's sockets) from daemon threads,
+    with the web configuration's TLS."""
     tls = _server_tls(web_config, http2_served=False)
-    host, port = settings.host_port
-    server = make_server(host, port, app, threaded=True, ssl_context=tls.context if tls else None)
-    threading.Thread(target=server.serve_forever, daemon=True, name=name).start()
-    log.info(
-        "listening",
-        extra={"fields": {"address": settings.listen_address, "tls": tls is not None, "serves": name}},
+    servers = wsgi_servers(
+        settings.listen_addresses, settings.web_systemd_socket, app, tls.context if tls else None
     )
-    return server
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True, name=name).start()
+        address = server.server_address
+        where = address if isinstance(address, str) else f"{address[0]}:{address[1]}"
+        log.info("listening", extra={"fields": {"address": where, "tls": tls is not None, "serves": name}})
+    return servers
 
 
 def _timer_loop(rt: Runtime) -> TimerLoop:
+    """This process's timer loop. The sweep is queued as often as its most frequent task asks
+    (workers/housekeeping.py runs each task at its own interval)."""
+    s = rt.settings
+    delay = StartDelay(rt.client, rt.keys, s.dispatch_start_delay, rt.started_at)
     return TimerLoop(
         rt.client,
         rt.keys,
         rt.enqueue_flushes,
         rt.enqueue_housekeeping,
-        inflight_ttl=rt.settings.peer_timeout,
-        sweep_interval=rt.settings.pushpull_interval,
+        inflight_ttl=s.peer_timeout,
+        sweep_interval=min(
+            s.pushpull_interval, s.dispatch_maintenance_interval, s.maintenance_interval, s.gc_interval
+        ),
+        hold=delay.holds if s.dispatch_start_delay > 0 else None,
     )
 
 
@@ -160,7 +175,7 @@ def run_all_in_one(settings: Settings) -> int:
     ]
     for n, loop in enumerate(loops):
         threading.Thread(target=loop.run, daemon=True, name=f"rq-worker-{n}").start()
-    server = _serve_wsgi(settings, create_app(rt, web_config=web_config), web_config, "http")
+    servers = _serve_wsgi(settings, create_app(rt, web_config=web_config), web_config, "http")
 
     signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=rt.reload).start())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -168,13 +183,15 @@ def run_all_in_one(settings: Settings) -> int:
     stop.wait()
     log.info("shutting down")
     rt.notifier.stopping.set()
-    server.shutdown()
+    for server in servers:
+        server.shutdown()
     timers.stop()
     # Let a send in progress finish, so that what was sent is also logged before the snapshot.
     deadline = time.monotonic() + 10
     while any(loop.busy() for loop in loops) and time.monotonic() < deadline:
         time.sleep(0.05)
     if settings.embedded:
+        history.flush()
         saved = backend.save_snapshot(rt.client, rt.keys, settings, rt.writer)
         log.info("state saved", extra={"fields": {"path": settings.storage_path, "keys": len(saved)}})
     if rt.membership is not None:
@@ -234,9 +251,10 @@ class _Gunicorn(BaseApplication):
             self.snapshot = ConfigSnapshot.load(self.settings)  # a bad config stops the start
         else:
             self.snapshot = reload_snapshot(self.settings)[0] or self.snapshot
-        host, port = self.settings.host_port
         options: dict[str, Any] = {
-            "bind": f"{host}:{port}",
+            # With --web.systemd-socket gunicorn's master adopts systemd's sockets itself
+            # (app.listeners) and binds none of these.
+            "bind": [":".join(map(str, split_address(a))) for a in self.settings.listen_addresses],
             "workers": self.settings.web_workers,
             "threads": self.settings.web_threads,
             # gunicorn's own rule: threads only with more than one. The threaded worker is
@@ -244,6 +262,9 @@ class _Gunicorn(BaseApplication):
             "worker_class": "sync" if self.settings.web_threads == 1 else KeepServingWorker,
             "keepalive": 75,
             "graceful_timeout": 10,
+            # gunicorn's sync worker is restarted when a request outlasts `timeout`: never
+            # before --web.timeout has answered it.
+            "timeout": max(30, math.ceil(self.settings.web_timeout) + 10),
             "logger_class": _StructuredGunicornLogger,
             "child_exit": _forget_worker_metrics,
             "worker_exit": self._leave_cluster,
@@ -323,7 +344,10 @@ def run_worker(settings: Settings) -> int:
     if settings.serve_worker_metrics:
         # Notification counters live in the workers: they serve /metrics like any Alertmanager,
         # behind the same web configuration as the web tier.
-        metrics_app = HTTPMetrics(make_wsgi_app(), _worker_handlers)
+        metrics_app = HTTPMetrics(
+            RequestLimits(make_wsgi_app(), settings.web_timeout, settings.web_get_concurrency),
+            _worker_handlers,
+        )
         _serve_wsgi(
             settings, WebGuard(metrics_app, web_config) if web_config else metrics_app, web_config, "metrics"
         )

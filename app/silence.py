@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import redis
@@ -26,6 +26,9 @@ from app.durability import Writer, deletions
 from app.matchers import Matcher, matches_all
 from app.redis_keys import Keys
 from app.timeutil import format_rfc3339
+
+if TYPE_CHECKING:
+    from app.silencelimits import SilenceLimits
 
 PENDING, ACTIVE, EXPIRED = "pending", "active", "expired"
 
@@ -61,7 +64,7 @@ class Silence:
         return self.state(now) == ACTIVE and matches_all(list(self.matchers), labels)
 
     def to_api(self, now: float) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "matchers": [matcher_to_api(m) for m in self.matchers],
             "startsAt": format_rfc3339(self.starts_at),
@@ -71,24 +74,34 @@ class Silence:
             "comment": self.comment,
             "status": {"state": self.state(now)},
         }
+        # Alertmanager (0.32+) writes the field with `omitempty`: a silence without annotations
+        # has no `annotations` key, whatever its spec's `required` list says.
+        if self.annotations:
+            out["annotations"] = self.annotations
+        return out
 
     def encode(self) -> str:
-        return orjson.dumps(
-            {
-                "id": self.id,
-                "m": [[m.name, m.op, m.value] for m in self.matchers],
-                "s": self.starts_at,
-                "e": self.ends_at,
-                "u": self.updated_at,
-                "by": self.created_by,
-                "c": self.comment,
-            }
-        ).decode()
+        fields: dict[str, Any] = {
+            "id": self.id,
+            "m": [[m.name, m.op, m.value] for m in self.matchers],
+            "s": self.starts_at,
+            "e": self.ends_at,
+            "u": self.updated_at,
+            "by": self.created_by,
+            "c": self.comment,
+        }
+        # Only when there are some, so a silence without annotations is stored byte for byte as
+        # before they existed (the GC's compare-delete and older readers see the same value).
+        if self.annotations:
+            fields["a"] = self.annotations
+        return orjson.dumps(fields).decode()
 
     @classmethod
     def decode(cls, raw: str | bytes) -> Silence:
+        """Read a stored silence; one stored before silences had annotations has no "a"."""
         d = orjson.loads(raw)
-        return cls(d["id"], tuple(Matcher(*m) for m in d["m"]), d["s"], d["e"], d["u"], d["by"], d["c"])
+        matchers = tuple(Matcher(*m) for m in d["m"])
+        return cls(d["id"], matchers, d["s"], d["e"], d["u"], d["by"], d["c"], d.get("a") or {})
 
 
 def matcher_to_api(m: Matcher) -> dict[str, Any]:
@@ -123,15 +136,22 @@ def sort_for_api(silences: list[Silence], now: float) -> list[Silence]:
 class SilenceStore:
     """Silences in the P:silences hash. Writes return once `writer` made them durable (the
     write-ahead log in embedded mode, a replica's acknowledgement on Redis), so an answered
-    silence outlives a crash."""
+    silence outlives a crash. `limits` (app.silencelimits, from the flags) bounds and logs the
+    writes made through the API."""
 
     def __init__(
-        self, client: redis.Redis, keys: Keys, retention: float, writer: Writer | None = None
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        retention: float,
+        writer: Writer | None = None,
+        limits: SilenceLimits | None = None,
     ) -> None:
         self.r = client
         self.keys = keys
         self.retention = retention
         self.writer = writer if writer is not None else Writer()
+        self.limits = limits
         self.version_key = keys.silences_version
         self._lock = threading.Lock()
         self._cache: tuple[bytes | None, list[Silence]] = (b"unset", [])
@@ -197,12 +217,25 @@ class SilenceStore:
             raise SilenceError("Failed to create silence: end time can't be in the past")
         prev = self.get(new.id) if new.id else None
         if prev is not None and _can_update(prev, new, now):
-            self._write(replace(new, updated_at=now))
+            updated = replace(new, updated_at=now)
+            if self.limits is not None:
+                self.limits.check_size(updated, self.retention)
+                self.limits.changed("update silence", updated)
+            self._write(updated)
             return new.id
         replaced = []
         if prev is not None and prev.state(now) != EXPIRED:
             replaced.append(_expired(prev, now))
         created = replace(new, id=str(uuid.uuid4()), starts_at=max(new.starts_at, now), updated_at=now)
+        if self.limits is not None:
+            # As Alertmanager: the count before the size, expired silences counted until
+            # collected. Checked against Redis just before the write: two processes creating
+            # at the same moment may each pass, as two Alertmanager replicas may.
+            self.limits.check_count(self.r.hlen(self.keys.silences))
+            self.limits.check_size(created, self.retention)
+            for old in replaced:
+                self.limits.changed("expire silence", old)
+            self.limits.changed("create silence", created)
         self._write(*replaced, created)
         return created.id
 
@@ -211,7 +244,10 @@ class SilenceStore:
         sil = self.get(sid)
         if sil.state(now) == EXPIRED:
             return  # Alertmanager's expire is idempotent: a second DELETE is a 200
-        self._write(_expired(sil, now))
+        expired = _expired(sil, now)
+        if self.limits is not None:
+            self.limits.changed("expire silence", expired)
+        self._write(expired)
 
     def silenced_by(self, labels: Mapping[str, str], now: float) -> list[str]:
         return sorted(s.id for s in self.all() if s.mutes(labels, now))

@@ -8,15 +8,19 @@ app/redis_scripts.py.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import orjson
 import redis
 
-from app import redis_scripts
+from app import metrics, redis_scripts
 from app.alerts import Alert
 from app.redis_keys import Keys
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,17 +60,36 @@ class GroupState:
     labels: dict[str, str]
     alerts: list[Alert]
     raw: dict[str, str]
+    # The time intervals that muted the group at its last flush (the "muted" field, empty when
+    # none): Alertmanager's group marker, shown by the API as the alerts' `mutedBy`.
+    muted_by: list[str] = field(default_factory=list)
 
 
 class AlertStore:
-    """Reads and atomic writes of alerts and aggregation groups."""
+    """Reads and atomic writes of alerts and aggregation groups.
 
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    `per_alertname_limit` (--alerts.per-alertname-limit, 0 or less for none) caps the alerts
+    stored per alertname, as Alertmanager's store does: an alert over it is dropped, logged and
+    counted in alertmanager_alerts_limited_total (by alertname with `alertname_in_metrics`,
+    --enable-feature=alert-names-in-metrics). The count is kept in Redis by the script that
+    stores the alerts, so it holds across every process.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        per_alertname_limit: int = 0,
+        alertname_in_metrics: bool = False,
+    ) -> None:
         self.r = client
         self.keys = keys
+        self.limit = max(per_alertname_limit, 0)
+        self.alertname_in_metrics = alertname_in_metrics
         self._put = client.register_script(redis_scripts.PUT_ALERTS)
         self._delete_unchanged = client.register_script(redis_scripts.DELETE_UNCHANGED)
         self._drop_from_group = client.register_script(redis_scripts.DROP_FROM_GROUP)
+        self._set_muted = client.register_script(redis_scripts.SET_GROUP_MUTED)
 
     def put(self, routed: Iterable[tuple[Alert, Sequence[GroupRef]]], now: float) -> int:
         """Merge a batch of alerts and insert them into their groups in one round trip.
@@ -78,17 +101,37 @@ class AlertStore:
         # dict, so refs do not hash) and kept referenced so that its id stays its own.
         by_refs: dict[int, tuple[Sequence[GroupRef], str]] = {}
         lines = []
+        names: dict[str, str] = {}  # fingerprint -> alertname, to report what the limit dropped
         for alert, refs in routed:
             seen = by_refs.get(id(refs))
             if seen is None:
                 seen = by_refs[id(refs)] = (refs, ",".join([g.gid for g in refs]))
-            lines.append(f"{alert.fingerprint}\t{seen[1]}\t{alert.encode()}")
+            if self.limit:
+                names[alert.fingerprint] = name = alert.labels.get("alertname", "")
+                bucket = hashlib.blake2b(name.encode(), digest_size=10).hexdigest()
+                lines.append(f"{alert.fingerprint}\t{seen[1]}\t{bucket}\t{alert.encode()}")
+            else:
+                lines.append(f"{alert.fingerprint}\t{seen[1]}\t{alert.encode()}")
         if not lines:
             return 0
         groups = "\n".join(dict.fromkeys(g.line for refs, _ in by_refs.values() for g in refs))
         keys = [self.keys.alerts, self.keys.timers, self.keys.groups]
-        args = [now, self.keys.group_stem, self.keys.members_stem, groups, "\n".join(lines)]
-        return int(self._put(keys=keys, args=args))
+        args = [
+            now,
+            self.keys.group_stem,
+            self.keys.members_stem,
+            groups,
+            "\n".join(lines),
+            self.limit,
+            self.keys.alertname_limit_stem,
+        ]
+        merged, *dropped = self._put(keys=keys, args=args)
+        for fp in dropped:
+            name = names[fp.decode()]
+            log.warning("error on set alert", extra={"fields": {"alertname": name, "err": "alert limited"}})
+            counter = metrics.alerts_limited(self.alertname_in_metrics)
+            (counter.labels(name) if self.alertname_in_metrics else counter).inc()
+        return int(merged)
 
     def alerts(self) -> list[Alert]:
         return [Alert.decode(fp.decode(), raw) for fp, raw in self.r.hgetall(self.keys.alerts).items()]
@@ -109,20 +152,21 @@ class AlertStore:
         """
         pipe = self.r.pipeline(transaction=False)
         for gid in gids:
-            pipe.hget(self.keys.group(gid), "meta")
+            pipe.hmget(self.keys.group(gid), "meta", "muted")
             pipe.smembers(self.keys.members(gid))
         if release_inflight and gids:
             pipe.delete(*(self.keys.inflight(gid) for gid in gids))
         replies = pipe.execute()
         found = []
         for n, gid in enumerate(gids):
-            meta_raw, members = replies[2 * n], replies[2 * n + 1]
+            (meta_raw, muted_raw), members = replies[2 * n], replies[2 * n + 1]
             if meta_raw is not None:
-                found.append((gid, orjson.loads(meta_raw), sorted(fp.decode() for fp in members)))
-        fps = list(dict.fromkeys(fp for _, _, group_fps in found for fp in group_fps))
+                muted = orjson.loads(muted_raw) if muted_raw else []
+                found.append((gid, orjson.loads(meta_raw), muted, sorted(fp.decode() for fp in members)))
+        fps = list(dict.fromkeys(fp for *_, group_fps in found for fp in group_fps))
         values = dict(zip(fps, self.r.hmget(self.keys.alerts, fps), strict=True)) if fps else {}
         out = []
-        for gid, meta, group_fps in found:
+        for gid, meta, muted, group_fps in found:
             # A member without a value is one a concurrent flush and GC have just let go of.
             raw = {fp: v.decode() for fp in group_fps if (v := values[fp]) is not None}
             out.append(
@@ -134,9 +178,20 @@ class AlertStore:
                     labels=meta["labels"],
                     alerts=[Alert.decode(fp, v) for fp, v in raw.items()],
                     raw=raw,
+                    muted_by=muted,
                 )
             )
         return out
+
+    def set_muted(self, group: GroupState, names: list[str]) -> None:
+        """Record the time intervals muting `group` at this flush (none: not muted), as
+        Alertmanager's time stages set its group marker at every flush; written only when it
+        changed, and only while the group exists, so a group deleted meanwhile is not revived."""
+        if names == group.muted_by:
+            return
+        value = orjson.dumps(names).decode() if names else ""
+        self._set_muted(keys=[self.keys.group(group.gid)], args=[value])
+        group.muted_by = list(names)
 
     def drop_unchanged_alerts(self, group: GroupState, fingerprints: Iterable[str]) -> bool:
         """Take alerts out of the group (notified resolutions, alerts routed elsewhere), each only

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from app import metrics
 from app.alerts import Alert
 from app.config import Route, TimeInterval
+from app.store import GroupState
 
 
 @lru_cache(maxsize=64)
@@ -59,27 +60,41 @@ def contains(interval: TimeInterval, ts: float) -> bool:
     return not interval.years or _in_ranges(dt.year, interval.years)
 
 
-def any_contains(intervals: list[TimeInterval], ts: float) -> bool:
-    return any(contains(i, ts) for i in intervals)
+def muting_names(named: Mapping[str, list[TimeInterval]], names: list[str], ts: float) -> list[str]:
+    """The names among `names` whose intervals hold `ts`, as Alertmanager's Intervener.Mutes
+    lists them: in the route's order, a name once for each of its intervals that holds it."""
+    return [name for name in names for interval in named[name] if contains(interval, ts)]
 
 
 class TimeIntervalStage:
     """The time stages of a flush: outside every active time interval of its route, or inside
-    one of its mute time intervals, a group sends nothing (and logs nothing)."""
+    one of its mute time intervals, a group sends nothing (and logs nothing).
 
-    def __init__(self, named: Callable[[], Mapping[str, list[TimeInterval]]]) -> None:
+    Each flush that reaches it records, through `mark`, what Alertmanager's TimeActiveStage and
+    TimeMuteStage put in its group marker: outside its active time intervals, all of them;
+    else the mute time intervals holding now; else none. The API shows that record as the
+    group's `mutedBy` until the next flush, as Alertmanager does.
+    """
+
+    def __init__(
+        self,
+        named: Callable[[], Mapping[str, list[TimeInterval]]],
+        mark: Callable[[GroupState, list[str]], None],
+    ) -> None:
         self._named = named
+        self._mark = mark
 
-    def __call__(self, alerts: list[Alert], group: object, route: Route, now: float) -> list[Alert]:
+    def __call__(self, alerts: list[Alert], group: GroupState, route: Route, now: float) -> list[Alert]:
         named = self._named()
-        if route.active_time_intervals and not any(
-            any_contains(named[n], now) for n in route.active_time_intervals
-        ):
+        if route.active_time_intervals and not muting_names(named, route.active_time_intervals, now):
+            self._mark(group, list(route.active_time_intervals))
             metrics.notifications_suppressed.labels(metrics.SUPPRESSED_BY_ACTIVE_TIME_INTERVAL).inc(
                 len(alerts)
             )
             return []
-        if any(any_contains(named[n], now) for n in route.mute_time_intervals):
+        muted_by = muting_names(named, route.mute_time_intervals, now)
+        self._mark(group, muted_by)
+        if muted_by:
             metrics.notifications_suppressed.labels(metrics.SUPPRESSED_BY_MUTE_TIME_INTERVAL).inc(len(alerts))
             return []
         return alerts

@@ -1,7 +1,8 @@
 """Group timers: one due time per aggregation group in a Redis sorted set, claimed atomically.
 
 RQ's scheduler keeps due times in whole seconds and its lock can stall every timer for minutes
-after a worker is killed (../shared/rq-notes.md), so each worker process runs this loop instead.
+after a worker is killed (its scheduler lock outlives the worker), so each worker process runs
+this loop instead.
 Claiming is one Lua call: it re-arms each due group for group_interval *before* the flush runs
 (Alertmanager's fixed cadence) and marks a flush in flight, so however many processes run the
 loop, a group has one timer and one pending flush job. The mark expires by itself, so a flush
@@ -27,7 +28,8 @@ class TimerLoop:
     """Claims due group timers and hands their ids to `enqueue`; also triggers housekeeping.
 
     `housekeeping` runs at most once per `sweep_interval` across the whole cluster (a lock in
-    Redis decides which process does it).
+    Redis decides which process does it). While `hold(now)` is true nothing is claimed
+    (--dispatch.start-delay, app.startdelay).
     """
 
     def __init__(
@@ -41,6 +43,7 @@ class TimerLoop:
         sweep_interval: float,
         poll_interval: float = 0.1,
         batch: int = 500,
+        hold: Callable[[float], bool] | None = None,
     ) -> None:
         self.r = client
         self.keys = keys
@@ -50,6 +53,8 @@ class TimerLoop:
         self.sweep_interval = sweep_interval
         self.poll_interval = poll_interval
         self.batch = batch
+        self.hold = hold
+        self._held = False
         self._claim = client.register_script(redis_scripts.CLAIM_DUE_GROUPS)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -61,7 +66,8 @@ class TimerLoop:
     def tick(self) -> int:
         """One pass: claim and enqueue everything due now, sweep if it is this process's turn."""
         claimed = 0
-        while True:
+        self._held = self.hold is not None and self.hold(time.time())
+        while not self._held:
             gids = self.claim_due(time.time())
             if gids:
                 self.enqueue(gids)
@@ -74,7 +80,7 @@ class TimerLoop:
         return claimed
 
     def _wait_time(self) -> float:
-        nxt = self.r.zrange(self.keys.timers, 0, 0, withscores=True)
+        nxt = None if self._held else self.r.zrange(self.keys.timers, 0, 0, withscores=True)
         if not nxt:
             return self.poll_interval
         return min(self.poll_interval, max(0.0, nxt[0][1] - time.time()))

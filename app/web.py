@@ -1,4 +1,5 @@
-"""The Flask application: API v2 under `--web.route-prefix`, health, readiness, reload, metrics."""
+"""The Flask application: API v2 under `--web.route-prefix`, alerter's own read API and the web UI
+beside it, health, readiness, reload, metrics."""
 
 from __future__ import annotations
 
@@ -15,13 +16,16 @@ from prometheus_client.registry import Collector
 from werkzeug.exceptions import HTTPException
 
 from app import metrics
+from app.api.alerter import bp as api_alerter
 from app.api.bodylimit import BodyLimit
 from app.api.ingest import IngestFastPath, redis_down_message
 from app.api.v2 import bp as api_v2
 from app.api.v2 import error_response
 from app.httpmetrics import HTTPMetrics, flask_handlers
 from app.runtime import Runtime
+from app.ui import bp as ui
 from app.webconfig import WebConfig, WebGuard
+from app.weblimits import RequestLimits
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,8 @@ def create_app(
     app.config["RUNTIME"] = runtime
     prefix = route_prefix(runtime)
     app.register_blueprint(api_v2, url_prefix=f"{prefix}/api/v2")
+    app.register_blueprint(api_alerter, url_prefix=f"{prefix}/api/alerter/v1")
+    app.register_blueprint(ui, url_prefix=prefix or None)
     reload = on_reload or runtime.reload
     cluster_state = metrics.ClusterStateCollector(runtime)
 
@@ -83,10 +89,15 @@ def create_app(
     def http_error(err: HTTPException) -> Response:
         return error_response(err.description or err.name, err.code or 500)
 
-    # The body limit first: the fast path and Flask only ever see a body within it.
+    # The body limit first: the fast path and Flask only ever see a body within it. The request
+    # limits sit inside the web configuration's guard, as Alertmanager's limit handler sits inside
+    # the toolkit's: a request refused for its credentials never takes a GET slot.
+    settings = runtime.settings
     fast_path = IngestFastPath(app.wsgi_app, runtime, prefix)
-    app.wsgi_app = BodyLimit(fast_path, runtime.settings.max_request_bytes)  # type: ignore[method-assign]
-    app.wsgi_app = HTTPMetrics(app.wsgi_app, flask_handlers(app, prefix))  # type: ignore[method-assign]
+    limited = RequestLimits(
+        BodyLimit(fast_path, settings.max_request_bytes), settings.web_timeout, settings.web_get_concurrency
+    )
+    app.wsgi_app = HTTPMetrics(limited, flask_handlers(app, prefix))  # type: ignore[method-assign]
     if web_config is not None:
         app.wsgi_app = WebGuard(app.wsgi_app, web_config)  # type: ignore[method-assign]
     return app

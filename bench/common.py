@@ -100,7 +100,13 @@ def reproduce_line(script: str, args: dict[str, Any]) -> str:
 
 
 # What each outside binary is for and the Debian package that brings it.
-_PACKAGES = {ALERTMANAGER: "prometheus-alertmanager", WRK: "wrk", "redis-server": "redis-server"}
+_PACKAGES = {
+    ALERTMANAGER: "prometheus-alertmanager",
+    WRK: "wrk",
+    "redis-server": "redis-server",
+    "chromium": "chromium",
+    "chromedriver": "chromium-driver",
+}
 
 
 def require_binaries(servers: Iterable[str], *extra: str) -> None:

@@ -2,6 +2,7 @@
 
     bench/inprocess --what=ingest [--batches=1500] [--resend]   POST /api/v2/alerts, 64-alert batches
     bench/inprocess --what=notify [--groups=3000]    flush batches of one-alert groups to a webhook
+    bench/inprocess --what=history [--groups=3000]   record one delivery attempt per group
     bench/inprocess --what=reads [--alerts=100000]   GET /api/v2/alerts and /alerts/groups
 
 Each runs alerter's code in this process (Flask's test client for the API, the dispatcher for
@@ -33,6 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import make_alert, print_reproduce, require_binaries, rfc3339, run_main
 
+from app import history
+from app.notify.pipeline import IntegrationTarget, NotifyTask
 from app.runtime import Runtime
 from app.settings import Settings
 from app.web import create_app
@@ -117,11 +120,34 @@ def notify(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
     def flush_all() -> None:
         for i in range(0, len(gids), args.batch):
             rt.dispatcher.flush_many(gids[i : i + args.batch], "http://am")
+        history.flush()  # the notification history's writes are part of a notification's cost
 
     measure(
         f"flush batches of {args.batch} (webhook sink)", len(gids), "notifications", flush_all, args.profile
     )
     sink.shutdown()
+
+
+def history_writes(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
+    """What the notification history adds to each delivery attempt (app/history.py): queueing
+    the record in the notifier and writing it from the history's thread, both in this process."""
+    rt = runtime(redis, workdir, "http://127.0.0.1:9/", "1h")
+    client = create_app(rt).test_client()
+    for body in bodies(-(-args.groups // 64), args.groups):
+        client.post("/api/v2/alerts", data=body, content_type="application/json")
+    [(name, index, cfg)] = rt.config.receivers["w"].integrations()
+    now = time.time()
+    tasks = [
+        NotifyTask(g, rt.config.route, IntegrationTarget("w", name, index, cfg), g.alerts, [], now, now + 10)
+        for g in rt.store.load_groups(rt.store.group_ids())
+    ]
+
+    def record_all() -> None:
+        for task in tasks:
+            history.record_attempt(rt.nflog, task, 1, "sent")
+        history.flush()
+
+    measure("record and write one attempt per group", len(tasks), "attempts", record_all, args.profile)
 
 
 def reads(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
@@ -138,17 +164,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--what", choices=["ingest", "notify", "reads"], required=True)
+    parser.add_argument("--what", choices=["ingest", "notify", "history", "reads"], required=True)
     parser.add_argument("--batches", type=int, default=1500, help="ingest: requests to time")
     parser.add_argument("--resend", action="store_true", help="ingest: time re-sends of stored alerts")
-    parser.add_argument("--groups", type=int, default=3000, help="notify: one-alert groups to flush")
+    parser.add_argument("--groups", type=int, default=3000, help="notify, history: one-alert groups")
     parser.add_argument("--batch", type=int, default=50, help="notify: groups per flush batch")
     parser.add_argument("--alerts", type=int, default=100_000, help="reads: alerts stored")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
     args = parser.parse_args()
     require_binaries([])
     with RedisServer() as redis, tempfile.TemporaryDirectory(prefix="alerter-inprocess-") as tmp:
-        {"ingest": ingest, "notify": notify, "reads": reads}[args.what](args, redis, Path(tmp))
+        run = {"ingest": ingest, "notify": notify, "history": history_writes, "reads": reads}[args.what]
+        run(args, redis, Path(tmp))
     args.keep = False  # print_reproduce leaves --keep out; this benchmark has none
     print_reproduce("inprocess", args)
     return 0

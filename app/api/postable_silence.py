@@ -1,4 +1,5 @@
-"""POST /api/v2/silences: reading a PostableSilence as Alertmanager 0.25 reads it.
+"""POST /api/v2/silences: reading a PostableSilence as Alertmanager reads it (0.25's checks, and
+the `annotations` of 0.32+).
 
 Alertmanager's generated server answers 400 to a body Go cannot decode into its types (a field of
 the wrong JSON type, a time in no layout it knows) and 422 to one that breaks the schema (a
@@ -31,6 +32,7 @@ _SILENCE_TYPES: dict[str, type] = {
     "endsAt": str,
     "createdBy": str,
     "comment": str,
+    "annotations": dict,
 }
 _MATCHER_TYPES: dict[str, type] = {"name": str, "value": str, "isRegex": bool, "isEqual": bool}
 # In the order Alertmanager's generated validation reports them.
@@ -69,6 +71,9 @@ def _check_json_types(body: Any) -> None:
             value = (m or {}).get(key)
             if value is not None and not isinstance(value, want):
                 raise _type_error(f"matchers.{i}.{key}", want, value)
+    for name, value in (body.get("annotations") or {}).items():
+        if value is not None and not isinstance(value, str):
+            raise _type_error(f"annotations.{name}", str, value)
 
 
 def _check_required(body: dict[str, Any]) -> None:
@@ -113,8 +118,16 @@ def matcher_from_api(d: dict[str, Any], index: int, classic_names: bool = False)
         raise _bad_regex(index, d["value"], str(err)) from None
 
 
+def _annotations(body: dict[str, Any]) -> dict[str, str]:
+    """The silence's annotations (Alertmanager 0.32+), whose types were checked. The spec's
+    labelSet is any map of strings and Alertmanager validates nothing more: any key, the empty
+    one included, and any value; a null value is the empty string, as Go decodes it. An update
+    stores the body's annotations, none if it has none, as Alertmanager's does."""
+    return {name: value or "" for name, value in (body.get("annotations") or {}).items()}
+
+
 def silence_from_api(body: Any, retention: float, classic_names: bool = False) -> Silence:
-    """Parse a PostableSilence the way Alertmanager 0.25 does, refusing what it refuses.
+    """Parse a PostableSilence the way Alertmanager does, refusing what it refuses.
 
     A wrongly typed field or a bad time raises SilenceError (400), a missing field
     SilenceSchemaError (422); then Alertmanager's validation of the matchers (400). `retention`
@@ -143,4 +156,5 @@ def silence_from_api(body: Any, retention: float, classic_names: bool = False) -
         updated_at=0.0,
         created_by=body["createdBy"],
         comment=body["comment"],
+        annotations=_annotations(body),
     )

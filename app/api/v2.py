@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cmp_to_key
 from typing import Any
 
 import orjson
@@ -14,6 +17,7 @@ from app import version_info
 from app.alerts import Alert
 from app.api.ingest import ingest
 from app.api.postable_silence import SilenceSchemaError, silence_from_api
+from app.config import Config, Route
 from app.durability import WriteNotDurable
 from app.gcpause import gc_paused
 from app.matchers import Matcher, matches_all, parse_matcher
@@ -22,7 +26,9 @@ from app.notify.receivertest import try_receiver
 from app.regex import Regex, RegexError, compile_anchored
 from app.route import find_route
 from app.runtime import Runtime
-from app.silence import Silence, SilenceError, SilenceNotFound, sort_for_api
+from app.silence import ACTIVE, EXPIRED, PENDING, Silence, SilenceError, SilenceNotFound, sort_for_api
+from app.snapshot import ConfigSnapshot
+from app.store import GroupState
 from app.template.routelabels import render_route_labels
 from app.timeutil import format_rfc3339
 
@@ -63,13 +69,33 @@ def _bool_arg(name: str, default: bool = True) -> bool:
 
 
 def _filter_matchers() -> list[Matcher]:
+    return _matchers_arg("filter", "bad matcher format")
+
+
+def _matchers_arg(name: str, problem: str) -> list[Matcher]:
+    """The matchers of a repeated query parameter; one that does not parse is a 400 that starts
+    with `problem` and names it."""
     matchers = []
-    for text in request.args.getlist("filter"):
+    for text in request.args.getlist(name):
         try:
             matchers.append(parse_matcher(text))
         except ValueError as err:
-            raise BadQuery(f"bad matcher format: {text}: {err}") from None
+            raise BadQuery(f"{problem}: {text}: {err}") from None
     return matchers
+
+
+def _matches_filter_labels(matchers: list[Matcher], labels: Mapping[str, str]) -> bool:
+    """Alertmanager's matchFilterLabels, with which its API matches `receiver_matchers` against a
+    receiver's labels. It differs from plain matching in one case only, which alert labels never
+    hit (an alert drops its empty values) but receiver labels can: a negative matcher with an
+    empty value (`owner!=""`) matches a label that is present, even with the empty value."""
+    for m in matchers:
+        present = m.name in labels
+        if m.op in ("!=", "!~") and m.value == "" and present:
+            continue
+        if not m.matches(labels.get(m.name, "")):
+            return False
+    return True
 
 
 def _receiver_regex() -> Regex | None:
@@ -91,7 +117,11 @@ def post_alerts() -> Response:
     return Response(body, status=status, mimetype="application/json")
 
 
-def _gettable(alert: Alert, receivers: list[str], silences: list[Silence], now: float) -> dict[str, Any]:
+def _gettable(
+    alert: Alert, receivers: list[str], silences: list[Silence], now: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The alert as the API shows it, and its status as the filters read it: silences and
+    inhibitions found now (Alertmanager predicts them per request too), no time intervals."""
     out = alert.api_fields()
     out["receivers"] = [{"name": r} for r in receivers]
     out["updatedAt"] = format_rfc3339(alert.updated_at)
@@ -99,7 +129,7 @@ def _gettable(alert: Alert, receivers: list[str], silences: list[Silence], now: 
     inhibited_by = _rt().inhibitor.inhibited_by(alert.labels, now)
     state = "suppressed" if silenced_by or inhibited_by else "active"
     out["status"] = {"state": state, "silencedBy": silenced_by, "inhibitedBy": inhibited_by, "mutedBy": []}
-    return out
+    return out, out["status"]
 
 
 class _AlertFilter:
@@ -112,15 +142,26 @@ class _AlertFilter:
         self.unprocessed = _bool_arg("unprocessed")
         self.matchers = _filter_matchers()
         self.receiver = _receiver_regex()
+        self.receiver_matchers = _matchers_arg("receiver_matchers", "failed to parse receiver_matchers param")
 
-    def accepts(self, alert: Alert, gettable: dict[str, Any], now: float) -> bool:
-        if alert.resolved(now):
+    def accepts_receivers(self, receivers: list[str], config: Config) -> bool:
+        """`receiver` (a regex) and `receiver_matchers` (0.34+, on the receivers' `labels`): each
+        must hold for one of the receivers, not necessarily the same one, as in Alertmanager."""
+        if self.receiver and not any(self.receiver.search(r) for r in receivers):
             return False
-        if self.receiver and not any(self.receiver.search(r["name"]) for r in gettable["receivers"]):
+        if not self.receiver_matchers:
+            return True
+        known = config.receivers
+        return any(
+            name in known and _matches_filter_labels(self.receiver_matchers, known[name].labels)
+            for name in receivers
+        )
+
+    def accepts(self, alert: Alert, status: dict[str, Any], now: float) -> bool:
+        if alert.resolved(now):
             return False
         if not matches_all(self.matchers, alert.labels):
             return False
-        status = gettable["status"]
         if not self.active and status["state"] == "active":
             return False
         if not self.unprocessed and status["state"] == "unprocessed":
@@ -132,60 +173,132 @@ class _AlertFilter:
 
 @bp.get("/alerts")
 def get_alerts() -> Response:
+    """Alerts with their status now. `mutedBy` is always empty here, as in Alertmanager: time
+    intervals mute a group, and an alert of this list belongs to none in particular."""
     rt = _rt()
     flt = _AlertFilter()
     now = time.time()
     silences = rt.silences.all()
+    config = rt.config
     out = []
     with gc_paused():
         for alert in sorted(rt.store.alerts(), key=lambda a: a.fingerprint):
-            gettable = _gettable(alert, rt.dispatcher.receivers_for(alert.labels), silences, now)
-            if flt.accepts(alert, gettable, now):
+            receivers = rt.dispatcher.receivers_for(alert.labels)
+            if not flt.accepts_receivers(receivers, config):
+                continue
+            gettable, status = _gettable(alert, receivers, silences, now)
+            if flt.accepts(alert, status, now):
                 out.append(gettable)
         return json_response(out)
 
 
+@dataclass
+class _ShownGroup:
+    group: GroupState
+    route: Route | None
+    receiver: str
+    alerts: list[tuple[Alert, dict[str, Any]]]  # each with its gettable form
+
+
 @bp.get("/alerts/groups")
 def get_alert_groups() -> Response:
+    """Alertmanager's GetAlertGroups: groups whose route's receiver passes `receiver` and
+    `receiver_matchers`, each with its alerts that pass the other filters (a group left with
+    none is not shown), then without the groups its time intervals muted when `muted=false`.
+
+    As there, an alert's `receivers` are the receivers of every group shown that holds it (the
+    groups `muted=false` leaves out included), and a group muted by time intervals shows their
+    names as its alerts' `mutedBy`, which makes them `suppressed`; the filters read the status
+    before that, so `active=false` still leaves such an alert out.
+    """
     rt = _rt()
     flt = _AlertFilter()
+    show_muted = _bool_arg("muted")
     now = time.time()
     silences = rt.silences.all()
-    out = []
     snapshot = rt.snapshot
+    shown: list[_ShownGroup] = []
     with gc_paused():
         for group in rt.store.load_groups(rt.store.group_ids()):
             # After a reload the route's receiver in the config in effect is the one that gets told.
             route = find_route(snapshot.config.route, group.route_id)
             receiver = route.receiver if route is not None else group.receiver
+            if not flt.accepts_receivers([receiver], snapshot.config):
+                continue
             alerts = []
             for alert in sorted(group.alerts, key=lambda a: a.fingerprint):
-                gettable = _gettable(alert, [receiver], silences, now)
-                if flt.accepts(alert, gettable, now):
-                    alerts.append(gettable)
+                gettable, status = _gettable(alert, [], silences, now)
+                if flt.accepts(alert, status, now):
+                    alerts.append((alert, gettable))
             if alerts:
-                route_labels = {}
-                if route is not None and route.labels:
-                    # Alertmanager renders them against all the group's alerts, filtered or not.
-                    n = Notification.build(
-                        receiver, group.key, group.labels, group.alerts, now, rt.external_url
-                    )
-                    route_labels = render_route_labels(snapshot.templates, route.labels, n)
-                out.append(
-                    {
-                        "labels": group.labels,
-                        "receiver": {"name": receiver},
-                        "alerts": alerts,
-                        "routeLabels": route_labels,
-                    }
-                )
-        out.sort(key=lambda g: (g["receiver"]["name"], sorted(g["labels"].items())))
+                shown.append(_ShownGroup(group, route, receiver, alerts))
+        receivers: dict[str, set[str]] = {}
+        for sg in shown:
+            for alert, _ in sg.alerts:
+                receivers.setdefault(alert.fingerprint, set()).add(sg.receiver)
+        out = []
+        for sg in sorted(shown, key=cmp_to_key(_group_order)):
+            muted_by = sg.group.muted_by
+            if muted_by and not show_muted:
+                continue
+            for alert, gettable in sg.alerts:
+                gettable["receivers"] = [{"name": r} for r in sorted(receivers[alert.fingerprint])]
+                if muted_by:
+                    status = {**gettable["status"], "state": "suppressed", "mutedBy": list(muted_by)}
+                    gettable["status"] = status
+            out.append(
+                {
+                    "labels": sg.group.labels,
+                    "receiver": {"name": sg.receiver},
+                    "alerts": [gettable for _, gettable in sg.alerts],
+                    "routeLabels": _route_labels(sg, snapshot, now),
+                }
+            )
         return json_response(out)
+
+
+def _route_labels(sg: _ShownGroup, snapshot: ConfigSnapshot, now: float) -> dict[str, str]:
+    """The route's labels rendered as Alertmanager renders them for the API: against all the
+    group's alerts, filtered or not."""
+    if sg.route is None or not sg.route.labels:
+        return {}
+    rt = _rt()
+    group = sg.group
+    n = Notification.build(sg.receiver, group.key, group.labels, group.alerts, now, rt.external_url)
+    return render_route_labels(snapshot.templates, sg.route.labels, n)
+
+
+def _group_order(a: _ShownGroup, b: _ShownGroup) -> int:
+    """Alertmanager's order of alert groups: by labels (LabelSet.Before: fewer labels first,
+    then at the first label name, in order, that the two differ on, the set without it first,
+    else the smaller value), then by receiver."""
+    la, lb = a.group.labels, b.group.labels
+    if la == lb:
+        return (a.receiver > b.receiver) - (a.receiver < b.receiver)
+    if len(la) != len(lb):
+        return -1 if len(la) < len(lb) else 1
+    for name in sorted(la.keys() | lb.keys()):
+        if name not in la:
+            return -1
+        if name not in lb:
+            return 1
+        if la[name] != lb[name]:
+            return -1 if la[name] < lb[name] else 1
+    return 0
 
 
 @bp.get("/receivers")
 def get_receivers() -> Response:
-    return json_response([{"name": name} for name in _rt().config.receivers])
+    """Every receiver with its `labels` (0.33+: the config's, with `name` always set), those
+    whose labels match every `receiver_matchers` matcher."""
+    matchers = _matchers_arg("receiver_matchers", "failed to parse receiver_matchers param")
+    return json_response(
+        [
+            {"name": r.name, "labels": r.labels}
+            for r in _rt().config.receivers.values()
+            if _matches_filter_labels(matchers, r.labels)
+        ]
+    )
 
 
 @bp.post("/receivers/<path:name>/test")
@@ -225,12 +338,17 @@ def get_status() -> Response:
 
 @bp.get("/silences")
 def get_silences() -> Response:
+    """Silences whose own matchers include every `filter` matcher (same name, operator and
+    value: Alertmanager compares matchers, it does not match the filter against anything, so
+    `alertname=~"D.*"` does not find a silence on `alertname="Disk"`), in the states the
+    `active`, `pending` and `expired` parameters (0.34+, each true by default) keep."""
     rt = _rt()
     matchers = _filter_matchers()
+    states = {state for state in (ACTIVE, PENDING, EXPIRED) if _bool_arg(state)}
     now = time.time()
-    # Alertmanager filters silences by matching the filter against the silence's own matchers
-    # read as a label set.
-    chosen = [s for s in rt.silences.all() if matches_all(matchers, {m.name: m.value for m in s.matchers})]
+    chosen = [
+        s for s in rt.silences.all() if s.state(now) in states and all(m in s.matchers for m in matchers)
+    ]
     return json_response([s.to_api(now) for s in sort_for_api(chosen, now)])
 
 

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import redis
 
-from app import metrics
+from app import history, metrics
 from app.alerts import Alert
 from app.config import Route
 from app.nflog import Lease, LogRead, NotificationLog, needs_update
@@ -244,14 +244,15 @@ class Notifier:
             )
             return "failed"
         d.attempt += 1
-        metrics.notifications.labels(target.integration).inc()
+        labels = metrics.integration_labels(target.integration, target.receiver)
+        metrics.notifications.labels(*labels).inc()
         started = time.time()
         try:
             send = sender_for(target.integration)
             send(target.config, n, SendContext(templates, max(1.0, d.task.deadline - started)))
         except NotifyError as err:
             reason = "retryable" if err.retryable else "permanent"
-            metrics.notifications_failed.labels(target.integration, reason).inc()
+            metrics.notifications_failed.labels(*labels, reason).inc()
             delay = min(d.backoff * random.uniform(0.5, 1.5), _BACKOFF_MAX)
             d.backoff *= _BACKOFF_FACTOR
             give_up = not err.retryable or time.time() + delay > d.task.deadline
@@ -267,11 +268,14 @@ class Notifier:
                     }
                 },
             )
+            history.record_attempt(
+                self.nflog, d.task, d.attempt, "failed" if give_up else "retrying", str(err)
+            )
             if give_up:
                 return "failed"
             d.retry_at = time.time() + delay
             return "retry"
-        metrics.notification_latency.labels(target.integration).observe(time.time() - started)
+        metrics.notification_latency.labels(*labels).observe(time.time() - started)
         log.info(
             "notify success",
             extra={
@@ -284,6 +288,7 @@ class Notifier:
                 }
             },
         )
+        history.record_attempt(self.nflog, d.task, d.attempt, "sent")
         return "sent"
 
 

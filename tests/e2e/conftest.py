@@ -80,21 +80,29 @@ class Deployment:
 
 
 def start_embedded(
-    config: Path, storage: Path, *extra: str, scheme: str = "http", **ready_options: Any
+    config: Path,
+    storage: Path,
+    *extra: str,
+    scheme: str = "http",
+    external_path: str = "",
+    **ready_options: Any,
 ) -> Deployment:
     """alerter all-in-one; `scheme` and `ready_options` (auth, verify, cert for requests) are for
-    a web configuration with TLS or basic auth."""
+    a web configuration with TLS or basic auth. With `external_path` ("/alerter"),
+    --web.external-url is this instance's own address plus that path, so everything is served
+    under it, as behind a reverse proxy."""
     port = free_port()
+    url = f"{scheme}://127.0.0.1:{port}{external_path}"
     proc = ManagedProcess(
         alerter_command(
             f"--config.file={config}",
             f"--storage.path={storage}",
             f"--web.listen-address=127.0.0.1:{port}",
             "--log.level=debug",
+            *([f"--web.external-url={url}/"] if external_path else []),
             *extra,
         )
     )
-    url = f"{scheme}://127.0.0.1:{port}"
     proc.wait_http(f"{url}/-/ready", timeout=30, **ready_options)
     return Deployment([url], [proc])
 
@@ -135,6 +143,9 @@ def start_split(
         dep.web_urls.append(f"{scheme}://127.0.0.1:{port}")
     for url, proc in zip(dep.web_urls, dep.processes[workers:], strict=True):
         proc.wait_http(f"{url}/-/ready", timeout=30, **ready_options)
+    # The workers' own /metrics too: a test may read a worker's counters first thing.
+    for url, proc in zip(dep.worker_urls, dep.processes[:workers], strict=True):
+        proc.wait_http(f"{url}/metrics", timeout=30, **ready_options)
     return dep
 
 

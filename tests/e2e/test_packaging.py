@@ -1,5 +1,6 @@
 """A plain (not editable) `pip install .` carries everything alerter needs: its default templates
-are package data, so the default email renders from an install with no checkout beside it."""
+and its web UI are package data, so the default email renders and the UI is served from an
+install with no checkout beside it."""
 
 from __future__ import annotations
 
@@ -82,6 +83,11 @@ def test_a_plain_install_sends_the_default_email(tmp_path: Path) -> None:
             )
             assert r.status_code == 200, r.text
             [mail] = smtp.wait_for(1, timeout=20)
+            # The web UI is package data too: every file under app/ui/static is installed.
+            for path in sorted((REPO_ROOT / "app" / "ui" / "static").rglob("*.*")):
+                name = path.relative_to(REPO_ROOT / "app" / "ui" / "static").as_posix()
+                served = requests.get(f"{url}/{'' if name == 'index.html' else name}", timeout=10)
+                assert served.status_code == 200 and served.content == path.read_bytes(), name
     assert mail.message["Subject"] == "[FIRING:1] DiskFull shop (dc1)"
     html = mail.message.get_body(("html",)).get_content()
     assert "DiskFull" in html and "View alerts" in html and "Sent by alerter" in html

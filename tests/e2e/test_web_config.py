@@ -105,7 +105,9 @@ def test_basic_auth_guards_every_route_and_headers_are_added(start: Any, tmp_pat
         auth = ("prometheus", PASSWORD)
         dep = start(config, web, auth=auth)
         url = dep.web_urls[0]
-        for path in ("/-/healthy", "/-/ready", "/metrics", "/api/v2/status", "/api/v2/alerts"):
+        # The UI and its files too, and alerter's own read API behind it.
+        ui = ("/", "/assets/app.css", "/api/alerter/v1/workers")
+        for path in ("/-/healthy", "/-/ready", "/metrics", "/api/v2/status", "/api/v2/alerts", *ui):
             anonymous = requests.get(url + path, timeout=10)
             assert anonymous.status_code == 401, path
             assert anonymous.headers["WWW-Authenticate"] == "Basic"

@@ -4,13 +4,16 @@ prints what an Alertmanager would have made it print."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.e2e.conftest import Deployment, start_embedded, write_config
 from tests.support.processes import run_amtool, wait_until
+from tests.unit.test_silence import body as silence_body
 
 CONFIG_EXTRA = {
     "inhibit_rules": [
@@ -119,3 +122,24 @@ def test_config_show_and_routes(node: Deployment) -> None:
     assert amtool(node, "config", "routes", "test", "severity=page").strip() == "pager"
     assert amtool(node, "config", "routes", "test", "severity=info").strip() == "default"
     amtool(node, "config", "routes", "test", "--verify.receivers=pager", "severity=page")
+
+
+def test_amtool_reads_silences_with_annotations_and_its_update_drops_them(node: Deployment) -> None:
+    """amtool 0.25 predates silence annotations (Alertmanager 0.32): it lists such a silence, and
+    its `silence update` posts the silence back without them, which is stored as posted, as
+    Alertmanager 0.32+ stores it."""
+    now = time.time()
+    matchers = [{"name": "alertname", "value": "Annotated", "isRegex": False, "isEqual": True}]
+    body = {
+        **silence_body(now, now + 3600, matchers),
+        "comment": "with annotations",
+        "annotations": {"ticket": "OPS-1"},
+    }
+    url = node.web_urls[0]
+    sid = requests.post(f"{url}/api/v2/silences", json=body, timeout=10).json()["silenceID"]
+    listed = json.loads(amtool(node, "silence", "query", "-o", "json", "alertname=Annotated"))
+    assert [(s["id"], s["comment"]) for s in listed] == [(sid, "with annotations")]
+    table = amtool(node, "silence", "update", sid, "--comment=updated by amtool 0.25").splitlines()
+    assert table[1].split()[0] == sid
+    updated = requests.get(f"{url}/api/v2/silence/{sid}", timeout=10).json()
+    assert updated["comment"] == "updated by amtool 0.25" and "annotations" not in updated

@@ -241,7 +241,7 @@ def test_each_mute_stage_counts_what_it_suppressed(client: FlaskClient, runtime:
     )
     assert SilenceStage(runtime.silences, max_age=0)(alerts, None, None, time.time()) == alerts[1:]
     never, always = TimeInterval(years=[(1990, 1990)]), TimeInterval()
-    stage = TimeIntervalStage(lambda: {"never": [never], "always": [always]})
+    stage = TimeIntervalStage(lambda: {"never": [never], "always": [always]}, lambda group, names: None)
     assert stage(alerts, None, Route(active_time_intervals=["never"]), now) == []
     assert stage(alerts, None, Route(mute_time_intervals=["always"]), now) == []
     assert stage(alerts, None, Route(), now) == alerts
