@@ -26,6 +26,9 @@ alerts_received = Counter(
 alerts_invalid = Counter(
     "alertmanager_alerts_invalid_total", "The total number of received alerts that were invalid.", ["version"]
 )
+# Alertmanager's semantics: a notification is one integration notified for one flush of a group
+# (counted once, however many attempts it takes, and counted failed once, when it finally
+# fails); a request is one attempt.
 notifications = Counter(
     "alertmanager_notifications_total", "The total number of attempted notifications.", ["integration"]
 )
@@ -33,6 +36,16 @@ notifications_failed = Counter(
     "alertmanager_notifications_failed_total",
     "The total number of failed notifications.",
     ["integration", "reason"],
+)
+notification_requests = Counter(
+    "alertmanager_notification_requests_total",
+    "The total number of attempted notification requests.",
+    ["integration"],
+)
+notification_requests_failed = Counter(
+    "alertmanager_notification_requests_failed_total",
+    "The total number of failed notification requests.",
+    ["integration"],
 )
 notification_latency = Histogram(
     "alertmanager_notification_latency_seconds",

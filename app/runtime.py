@@ -25,6 +25,7 @@ from app.inhibit import Inhibitor
 from app.nflog import NotificationLog
 from app.notify.pipeline import Notifier
 from app.redis_keys import Keys
+from app.retries import RetrySchedule
 from app.settings import Settings
 from app.silence import SilenceStage, SilenceStore
 from app.snapshot import ConfigSnapshot, reload_snapshot
@@ -53,12 +54,14 @@ class Runtime:
         self.store = AlertStore(self.client, self.keys)
         self.nflog = NotificationLog(self.client, self.keys, settings.data_retention)
         self.notifier = Notifier(self.nflog, lease_ttl=settings.peer_timeout)
+        self.retries = RetrySchedule(self.client, self.keys)
         self.silences = SilenceStore(self.client, self.keys, settings.data_retention)
         self.inhibitor = Inhibitor(lambda: self.snapshot.config.inhibit_rules, self.store.alerts)
         self.dispatcher = Dispatcher(
             self.store,
             lambda: self.snapshot,
             self.notifier,
+            self.retries,
             mute_stages=[
                 self.inhibitor.mute_stage,
                 TimeIntervalStage(lambda: self.snapshot.config.time_intervals),
@@ -119,16 +122,18 @@ class Runtime:
             pipeline=pipeline,
         )
 
-    def enqueue_flushes(self, gids: list[str]) -> None:
-        """Queue flush jobs for these groups in one pipelined round trip.
+    def enqueue_flushes(self, gids: list[str], retry: bool = False) -> None:
+        """Queue flush jobs for these groups (their retries, with `retry`) in one pipelined
+        round trip.
 
         Batches keep RQ's per-job cost off each notification while still spreading a burst of
         due groups over every worker.
         """
+        what = "retry" if retry else "flush"
         with self.client.pipeline() as pipe:
             for i in range(0, len(gids), FLUSH_BATCH):
                 batch = gids[i : i + FLUSH_BATCH]
-                self._enqueue(jobs.FLUSH_GROUPS, (batch,), f"flush {len(batch)} groups", pipe)
+                self._enqueue(jobs.FLUSH_GROUPS, (batch, retry), f"{what} {len(batch)} groups", pipe)
             pipe.execute()
 
     def enqueue_housekeeping(self) -> None:

@@ -115,8 +115,11 @@ def notify(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
     gids = rt.store.group_ids()
 
     def flush_all() -> None:
+        pending = []
         for i in range(0, len(gids), args.batch):
-            rt.dispatcher.flush_many(gids[i : i + args.batch], "http://am")
+            pending += rt.dispatcher.flush_many(gids[i : i + args.batch], "http://am")
+        for result in pending:
+            result.result()  # the sends run on the notifier's threads
 
     measure(
         f"flush batches of {args.batch} (webhook sink)", len(gids), "notifications", flush_all, args.profile

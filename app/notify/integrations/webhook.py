@@ -14,7 +14,7 @@ import orjson
 
 from app.config import WebhookConfig
 from app.notify import transport
-from app.notify.errors import NotifyError
+from app.notify.errors import NotifyError, reason_for_status
 from app.notify.integrations import SendContext, integration
 from app.notify.message import Notification
 from app.template.data import common_pairs, quote_meta
@@ -104,4 +104,5 @@ def send_webhook(cfg: WebhookConfig, n: Notification, ctx: SendContext) -> None:
     raise NotifyError(
         f"webhook POST to {transport.redact_url(url)} answered {code}{detail}; {_status_hint(code)}",
         retryable=code >= 500,
+        reason=reason_for_status(code),
     )
