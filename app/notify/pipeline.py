@@ -109,10 +109,10 @@ class NotifyTask:
 
 
 class Notifier:
-    def __init__(self, nflog: NotificationLog, lease_ttl: float, pool: SendPool | None = None) -> None:
+    def __init__(self, nflog: NotificationLog, lease_ttl: float) -> None:
         self.nflog = nflog
         self.lease_ttl = lease_ttl
-        self.pool = pool or SendPool(SEND_THREADS, SENDS_PER_TARGET)
+        self.pool = SendPool(SEND_THREADS, SENDS_PER_TARGET)
         # Set when the process shuts down: sends not started yet are given back (their groups'
         # retries let another worker make them) instead of holding the shutdown up.
         self.stopping = threading.Event()
