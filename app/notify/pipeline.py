@@ -266,9 +266,10 @@ class Notifier:
         # another worker has taken over: the lease keeper reports a loss, and a lease that may
         # have gone stale since it last looked is checked once more here.
         stale = d.lease_age() >= self.lease_ttl / 3
-        if d.lost or (stale and not self.nflog.refresh(d.lease, self.lease_ttl)):
-            self._lease_lost(d, "before sending; not sending it (its new holder does, or the group's retry)")
-            return Outcome.RETRY
+        if not d.lost and stale and not self.nflog.refresh(d.lease, self.lease_ttl):
+            self._lease_lost(d, "before sending")
+        if d.lost:
+            return Outcome.RETRY  # its new holder sends, or the group's retry decides again
         metrics.notification_requests.labels(target.integration).inc()
         started = time.time()
         try:
@@ -295,7 +296,11 @@ class Notifier:
             self._lease_lost(d, "while sending")
         log.warning(
             "notify attempt failed; "
-            + ("will retry" if err.retryable else "not retried: the receiver refused it"),
+            + (
+                "will retry"
+                if err.retryable
+                else "not retried before the group's next flush: it would fail again"
+            ),
             extra={"fields": {**_fields(task), "retry": task.retry, "err": str(err)}},
         )
         if err.retryable:
