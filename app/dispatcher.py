@@ -129,35 +129,18 @@ class Dispatcher:
                 plans.append(self._plan(group, snapshot.config, lookup, retry))
             except Exception:
                 _log_group_failure(group.key)
+        pending = [_PendingFlush(plan, self._finish) for plan in plans]
+        slots = [(flush, k) for flush in pending for k in range(len(flush.plan.tasks))]
         tasks = [task for plan in plans for task in plan.tasks]
-        outcomes = iter(self.notifier.run_many(tasks, external_url, snapshot.templates))
-        return [self._when_sent(plan, [next(outcomes) for _ in plan.tasks]) for plan in plans]
 
-    def _when_sent(self, plan: _Plan, outcomes: list[Future[Outcome]]) -> Future[FlushResult]:
-        """The group's result, finished (`_finish`) on whichever thread ends its last send."""
-        result: Future[FlushResult] = Future()
-        left = [len(outcomes)]
-        lock = threading.Lock()
+        def done(i: int, outcome: Outcome) -> None:
+            flush, k = slots[i]
+            flush.record(k, outcome)
 
-        def finish() -> None:
-            try:
-                result.set_result(self._finish(plan, [o.result() for o in outcomes]))
-            except Exception as err:
-                _log_group_failure(plan.group.key)
-                result.set_exception(err)
-
-        def one_done(_: Future[Outcome]) -> None:
-            with lock:
-                left[0] -= 1
-                last = left[0] == 0
-            if last:
-                finish()
-
-        if not outcomes:
-            finish()
-        for outcome in outcomes:
-            outcome.add_done_callback(one_done)
-        return result
+        self.notifier.run_many(tasks, external_url, snapshot.templates, done)
+        for flush in pending:
+            flush.started()
+        return [flush.result for flush in pending]
 
     def _plan(self, group: GroupState, config: Config, lookup: GroupLookup, retry: bool) -> _Plan:
         """What one flush of `group` has to tell whom, after the muting stages."""
@@ -225,6 +208,38 @@ class Dispatcher:
 def _log_group_failure(key: str) -> None:
     """One broken group must not hold up the rest of its batch; its next tick retries it."""
     log.exception("flushing an aggregation group failed", extra={"fields": {"group": key}})
+
+
+class _PendingFlush:
+    """One group's flush whose sends are under way: their outcomes as they come in, and the
+    group's result (`_finish`, on the thread that brings the last outcome) once all are in."""
+
+    def __init__(self, plan: _Plan, finish: Callable[[_Plan, list[Outcome]], FlushResult]) -> None:
+        self.plan = plan
+        self.finish = finish
+        self.outcomes: list[Outcome] = [Outcome.UP_TO_DATE] * len(plan.tasks)
+        self.left = len(plan.tasks) + 1  # one more for started(): a group with no task finishes too
+        self.lock = threading.Lock()
+        self.result: Future[FlushResult] = Future()
+
+    def record(self, k: int, outcome: Outcome) -> None:
+        self.outcomes[k] = outcome
+        self._one_less()
+
+    def started(self) -> None:
+        """Every send of the group has been handed over."""
+        self._one_less()
+
+    def _one_less(self) -> None:
+        with self.lock:
+            self.left -= 1
+            if self.left:
+                return
+        try:
+            self.result.set_result(self.finish(self.plan, self.outcomes))
+        except Exception as err:
+            _log_group_failure(self.plan.group.key)
+            self.result.set_exception(err)
 
 
 @dataclass

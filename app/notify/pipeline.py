@@ -15,7 +15,7 @@ import functools
 import logging
 import threading
 import time
-from concurrent.futures import Future
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -58,6 +58,10 @@ class Outcome(Enum):
     BUSY = "busy"
     FAILED = "failed"
     RETRY = "retry"
+
+
+# How a flush learns each task's outcome: done(task index, outcome).
+Done = Callable[[int, Outcome], None]
 
 
 @dataclass(frozen=True)
@@ -120,43 +124,46 @@ class Notifier:
         self._held_lock = threading.Lock()
         self._keeper: threading.Thread | None = None
 
-    def run_many(
-        self, tasks: list[NotifyTask], external_url: str, templates: Templates
-    ) -> list[Future[Outcome]]:
+    def run_many(self, tasks: list[NotifyTask], external_url: str, templates: Templates, done: Done) -> None:
         """Start a flush batch's notifications: every log entry read in one round trip, every
         due notification's lease taken in another, then one attempt each on the send pool.
 
-        Returns at once, one future outcome per task. One task failing (Redis gone mid-batch)
-        counts as FAILED and does not stop the others.
+        Returns at once; `done(i, outcome)` is called once for each task `i`, right away when
+        nothing is sent, else on the send pool when the attempt ends. One task failing (Redis
+        gone mid-batch) counts as FAILED and does not stop the others.
         """
         reads = self._read([task.log_field for task in tasks])
-        outcomes: list[Future[Outcome]] = [_resolved(Outcome.UP_TO_DATE) for _ in tasks]
         due = [i for i, task in enumerate(tasks) if self._due(task, reads[i])]
         wanted = [(tasks[i].log_field, reads[i][1], tasks[i].firing_set, tasks[i].resolved_set) for i in due]
-        deliveries: list[_Delivery] = []
-        for i, (verdict, lease) in zip(due, self.nflog.acquire_many(wanted, self.lease_ttl), strict=True):
-            task = tasks[i]
+        leases = dict(zip(due, self.nflog.acquire_many(wanted, self.lease_ttl), strict=True))
+        works: list[Work] = []
+        for i, task in enumerate(tasks):
+            if i not in leases:
+                done(i, Outcome.UP_TO_DATE)
+                continue
+            verdict, lease = leases[i]
             try:
                 got = self._acquire_again(task) if verdict == "changed" else lease or self._busy(task)
                 if isinstance(got, Outcome):
-                    outcomes[i] = _resolved(got)
+                    done(i, got)
                     continue
                 if not task.retry:
                     metrics.notifications.labels(task.target.integration).inc()
                 prepared = self._prepare(task, got, external_url)
-                if isinstance(prepared, Outcome):
-                    outcomes[i] = _resolved(prepared)
-                else:
-                    deliveries.append(prepared)
-                    outcomes[i] = prepared.outcome
             except Exception:
                 log.exception("notifying failed", extra={"fields": {"group": task.group.key}})
-                outcomes[i] = _resolved(Outcome.FAILED)
-        for d in deliveries:
-            self._hold(d)
-            run = functools.partial(self._run, d, templates)
-            self.pool.submit(Work(d.task.target.name, run, functools.partial(self._cancel, d)))
-        return outcomes
+                prepared = Outcome.FAILED
+            if isinstance(prepared, Outcome):
+                done(i, prepared)
+                continue
+            prepared.done = functools.partial(done, i)
+            self._hold(prepared)
+            run, cancel = (
+                functools.partial(self._run, prepared, templates),
+                functools.partial(self._cancel, prepared),
+            )
+            works.append(Work(task.target.name, run, cancel))
+        self.pool.submit_many(works)
 
     def give_up(self, tasks: list[NotifyTask]) -> None:
         """The group's next flush comes before another retry could: these notifications have
@@ -243,7 +250,7 @@ class Notifier:
             outcome = Outcome.FAILED
         finally:
             self._unhold(d)
-        d.outcome.set_result(outcome)
+        d.done(outcome)
 
     def _cancel(self, d: _Delivery) -> None:
         """Give an unsent notification back (the process stops): its retry is for any worker."""
@@ -254,7 +261,7 @@ class Notifier:
             pass  # the lease expires by itself
         finally:
             self._unhold(d)
-        d.outcome.set_result(Outcome.RETRY)
+        d.done(Outcome.RETRY)
 
     def _attempt(self, d: _Delivery, templates: Templates) -> Outcome:
         task, target = d.task, d.task.target
@@ -351,12 +358,12 @@ class Notifier:
 
 @dataclass(eq=False)
 class _Delivery:
-    """A notification to send under its lease; `outcome` is resolved once the attempt ends."""
+    """A notification to send under its lease; `done` gets the outcome once the attempt ends."""
 
     task: NotifyTask
     lease: Lease
     notification: Notification
-    outcome: Future[Outcome] = field(default_factory=Future)
+    done: Callable[[Outcome], None] = field(init=False)
     refreshed_at: float = field(init=False)
     lost: bool = False  # the lease was found taken over or expired
     settled: bool = False  # committed or released by its holder: the lease is gone on purpose
@@ -367,12 +374,6 @@ class _Delivery:
     def lease_age(self) -> float:
         """Seconds since the lease was taken or last extended."""
         return time.monotonic() - self.refreshed_at
-
-
-def _resolved(outcome: Outcome) -> Future[Outcome]:
-    done: Future[Outcome] = Future()
-    done.set_result(outcome)
-    return done
 
 
 def _fields(task: NotifyTask) -> dict[str, Any]:

@@ -48,20 +48,28 @@ class SendPool:
         self._started = False
         self._stopping = False
 
-    def submit(self, work: Work) -> None:
-        """Queue `work`; once the pool is stopping it is cancelled at once instead."""
+    def submit_many(self, works: list[Work]) -> None:
+        """Queue `works`; once the pool is stopping they are cancelled at once instead."""
+        if not works:
+            return
         with self._cond:
             if not self._stopping:
-                self._waiting.setdefault(work.target, deque()).append(work)
+                for work in works:
+                    self._waiting.setdefault(work.target, deque()).append(work)
                 if not self._started:
                     self._started = True
                     for n in range(self.threads):
                         threading.Thread(target=self._serve, name=f"send-{n}", daemon=True).start()
-                # Each notify wakes a different waiting thread; with none waiting, the next
-                # thread to finish a send takes this one.
-                self._cond.notify()
+                # Wake a waiting thread for each send that a free slot of its target lets
+                # through (each notify wakes a different one); the others wait for the thread
+                # that frees their target's slot.
+                passing = Counter(work.target for work in works)
+                self._cond.notify(
+                    sum(min(n, max(0, self.per_target - self._running[t])) for t, n in passing.items())
+                )
                 return
-        work.cancel()
+        for work in works:
+            work.cancel()
 
     def drain(self, timeout: float) -> bool:
         """Stop: cancel the sends not yet started and wait up to `timeout` seconds for those

@@ -57,9 +57,36 @@ def task_for(name: str, receiver: str = "team", retry: bool = False) -> NotifyTa
     return NotifyTask(group, Route(receiver=receiver), target, [alert], [], now, now + 30, retry)
 
 
-def run(notifier: Notifier, *tasks: NotifyTask) -> list[Outcome]:
+class Outcomes:
+    """The outcomes run_many reports, task by task, as they come."""
+
+    def __init__(self, count: int) -> None:
+        self.got: list[Outcome | None] = [None] * count
+        self.cond = threading.Condition()
+
+    def __call__(self, i: int, outcome: Outcome) -> None:
+        with self.cond:
+            assert self.got[i] is None, f"task {i} reported twice"
+            self.got[i] = outcome
+            self.cond.notify_all()
+
+    def wait(self, *which: int) -> list[Outcome | None]:
+        """The outcomes of tasks `which` (all by default) once all of those are in."""
+        indexes = which or range(len(self.got))
+        with self.cond:
+            assert self.cond.wait_for(lambda: all(self.got[i] is not None for i in indexes), 10)
+            return [self.got[i] for i in indexes]
+
+
+def start(notifier: Notifier, *tasks: NotifyTask) -> Outcomes:
+    outcomes = Outcomes(len(tasks))
+    notifier.run_many(list(tasks), "http://am", Templates(), outcomes)
+    return outcomes
+
+
+def run(notifier: Notifier, *tasks: NotifyTask) -> list[Outcome | None]:
     """Run the tasks and wait for their attempts to end."""
-    return [f.result(timeout=10) for f in notifier.run_many(list(tasks), "http://am", Templates())]
+    return start(notifier, *tasks).wait()
 
 
 def lease_holder(nflog: NotificationLog, task: NotifyTask) -> bytes | None:
@@ -147,12 +174,12 @@ def test_a_lease_lost_while_the_send_waits_is_not_used_and_the_group_is_retried(
     monkeypatch.setitem(integrations.SENDERS, "webhook", send)
     notifier.pool.per_target = 1  # Second waits behind First
     lost = sample(metrics.nflog_lease_lost)
-    futures = notifier.run_many([first, second], "http://am", Templates())
+    outcomes = start(notifier, first, second)
     wait_until(lambda: calls == ["First"], 10)
     nflog.r.set(nflog.lease_key(second.log_field, second.firing_set, second.resolved_set), "another-worker")
     wait_until(lambda: sample(metrics.nflog_lease_lost) > lost, 10, message="the loss went unnoticed")
     release.set()
-    assert [f.result(timeout=10) for f in futures] == [Outcome.SENT, Outcome.RETRY]
+    assert outcomes.wait() == [Outcome.SENT, Outcome.RETRY]
     assert calls == ["First"]
     notifier.drain(5)
 
@@ -171,12 +198,12 @@ def test_a_hanging_receiver_holds_up_neither_the_batch_nor_another_receiver(
     monkeypatch.setitem(integrations.SENDERS, "webhook", send)
     hanging = [task_for(f"H{i}", receiver="hanging") for i in range(notifier.pool.threads)]
     healthy = task_for("Healthy", receiver="healthy")
-    futures = notifier.run_many([*hanging, healthy], "http://am", Templates())  # returns at once
-    assert futures[-1].result(timeout=10) is Outcome.SENT
+    outcomes = start(notifier, *hanging, healthy)  # returns at once
+    assert outcomes.wait(len(hanging)) == [Outcome.SENT]
     assert sent == ["healthy"]
-    assert not any(f.done() for f in futures[:-1])
+    assert outcomes.got[:-1] == [None] * len(hanging)
     release.set()
-    assert [f.result(timeout=10) for f in futures[:-1]] == [Outcome.SENT] * len(hanging)
+    assert outcomes.wait() == [Outcome.SENT] * (len(hanging) + 1)
 
 
 def test_a_send_slower_than_the_lease_ttl_keeps_its_lease(
@@ -188,7 +215,7 @@ def test_a_send_slower_than_the_lease_ttl_keeps_its_lease(
     release = threading.Event()
     monkeypatch.setitem(integrations.SENDERS, "webhook", lambda cfg, n, ctx: release.wait(10))
     task = task_for("Slow")
-    (future,) = notifier.run_many([task], "http://am", Templates())
+    outcomes = start(notifier, task)
     wait_until(lambda: lease_holder(nflog, task) is not None, 5)
     deadline = time.monotonic() + 1.2  # three TTLs
     while time.monotonic() < deadline:
@@ -196,7 +223,7 @@ def test_a_send_slower_than_the_lease_ttl_keeps_its_lease(
         assert verdict == "busy"
         time.sleep(0.05)
     release.set()
-    assert future.result(timeout=10) is Outcome.SENT
+    assert outcomes.wait() == [Outcome.SENT]
     notifier.drain(5)
 
 
@@ -213,10 +240,10 @@ def test_drain_gives_back_the_sends_not_started_and_waits_for_those_running(
     monkeypatch.setitem(integrations.SENDERS, "webhook", send)
     notifier.pool.per_target = 1
     running, waiting = task_for("Running"), task_for("Waiting")
-    futures = notifier.run_many([running, waiting], "http://am", Templates())
+    outcomes = start(notifier, running, waiting)
     wait_until(lambda: started == ["Running"], 10)
     threading.Timer(0.2, release.set).start()
     assert notifier.drain(10)
-    assert [f.result(timeout=0) for f in futures] == [Outcome.SENT, Outcome.RETRY]
+    assert outcomes.got == [Outcome.SENT, Outcome.RETRY]
     assert started == ["Running"]
     assert lease_holder(nflog, waiting) is None  # given back: another worker's retry sends it
