@@ -95,7 +95,8 @@ redis_roundtrip = Gauge(
 
 class ClusterStateCollector:
     """Gauges read from the shared state at scrape time, so every instance reports the same
-    cluster-wide figures: alerts and silences by state, aggregation groups, queued flush jobs."""
+    cluster-wide figures: alerts and silences by state, aggregation groups, queued flush jobs,
+    pending retries."""
 
     def __init__(self, runtime: Any) -> None:
         self.rt = runtime
@@ -112,6 +113,7 @@ class ClusterStateCollector:
             groups = rt.client.scard(rt.keys.groups)
             queued = len(rt.queue)
             overdue = rt.client.zcount(rt.keys.timers, "-inf", now - 1)
+            retries = rt.client.zcard(rt.keys.retries)
         except redis.RedisError:
             return
         active_silences = [s for s in silences if s.state(now) == "active"]
@@ -140,6 +142,11 @@ class ClusterStateCollector:
             "alerter_group_timers_overdue",
             "Group timers more than a second past due (workers behind).",
             value=overdue,
+        )
+        yield GaugeMetricFamily(
+            "alerter_retries_pending",
+            "Aggregation groups with a retry scheduled (a notification failed and may pass yet).",
+            value=retries,
         )
 
 

@@ -67,14 +67,16 @@ def post_groups_one_a_second(dep: Deployment, good: HttpSink, bad_is_still_bad: 
         time.sleep(max(0.0, 1.0 - (time.monotonic() - posted)))
 
 
+def sample(url: str, series: str) -> float:
+    """The value of one series (name and labels as exposed) in `url`'s /metrics, 0 if absent."""
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    found = re.search(rf"^{re.escape(series)} (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
 def counter(dep: Deployment, name: str) -> float:
-    """A counter summed over the processes that send (the workers, or the single node)."""
-    total = 0.0
-    for url in dep.worker_urls or dep.web_urls:
-        text = requests.get(f"{url}/metrics", timeout=10).text
-        found = re.search(rf'^{name}\{{integration="webhook"\}} (\S+)$', text, re.MULTILINE)
-        total += float(found.group(1)) if found else 0.0
-    return total
+    """A webhook counter summed over the processes that send (the workers, or the single node)."""
+    return sum(sample(url, f'{name}{{integration="webhook"}}') for url in dep.worker_urls or dep.web_urls)
 
 
 def test_a_failing_receiver_delays_no_healthy_group_and_gets_backed_off_retries(
@@ -109,6 +111,12 @@ def test_a_failing_receiver_delays_no_healthy_group_and_gets_backed_off_retries(
             timeout=30,
             message=f"failing groups were not retried: { {g: len(a) for g, a in by_group().items()} }",
         )
+        # The backlog is bounded: one pending retry per failing group at most, no pile of jobs.
+        pending = wait_until(
+            lambda: sample(dep.web_urls[0], "alerter_retries_pending"), 10, message="no retry pending"
+        )
+        assert pending <= GROUPS
+        assert sample(dep.web_urls[0], "alerter_queue_depth") <= 2 * GROUPS
         failing.clear()
         outage = by_group()
         first_gaps, fourth_gaps = [], []
