@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     Bench,
     BenchRedis,
+    ForeignLoad,
     Server,
     add_run_options,
     machine_summary,
@@ -170,6 +171,7 @@ def run_one(bench: Bench, kind: str, bad_mode: str, args: argparse.Namespace) ->
     posted: dict[str, float] = {}
     outage_end = time.time() + args.outage
     sink_outage(bad, bad_mode, outage_end)
+    foreign = ForeignLoad(bench)
     with QueueSampler(redis) as sampler:
         began = time.monotonic()
         for i in range(n):
@@ -187,6 +189,7 @@ def run_one(bench: Bench, kind: str, bad_mode: str, args: argparse.Namespace) ->
             time.sleep(1.0)
         time.sleep(1.0)  # late duplicates, if any
         goods, bads = sink_dump(good), sink_dump(bad)
+    foreign_cores = foreign.cores()
     bench.stop_all()
 
     first: dict[str, float] = {}
@@ -215,6 +218,7 @@ def run_one(bench: Bench, kind: str, bad_mode: str, args: argparse.Namespace) ->
         "last_after": max(delivered_at.values(), default=math.inf) - outage_end,
         "jobs": sampler.most_jobs if redis else None,
         "retries": sampler.most_retries if redis else None,
+        "foreign_cores": foreign_cores,
     }
 
 
@@ -253,7 +257,8 @@ def main() -> int:
                     f"requests per group during the outage {r['attempts'][0]}/{r['attempts'][1]:g}/"
                     f"{r['attempts'][2]} (min/median/max), {r['unattempted']} groups with none, "
                     f"{r['delivered']}/{args.groups} delivered, the last {fmt_s(r['last_after'])} s after "
-                    f"the outage{queued}",
+                    f"the outage{queued}; other processes on the machine: {r['foreign_cores']:.2f} cores"
+                    + ("  ** DISTURBED RUN **" if r["foreign_cores"] > 0.2 else ""),
                     flush=True,
                 )
     print()
