@@ -2,18 +2,20 @@
 
 Ingest (`put_alerts`) routes each alert down the tree and hands the store one batch: the merge,
 the group insertion and the first timer of a new group happen in a single Redis script. A flush
-(`flush`, run by an RQ worker) reads the group, drops muted alerts, runs the notification
-pipeline for every integration of the route's receiver, and removes the resolved alerts it has
-notified; a group left with no alert is deleted.
+(`flush_many`, run by an RQ worker) reads the group, drops muted alerts and starts the
+notification pipeline for every integration of the route's receiver. When a group's sends are
+over, it removes the resolved alerts they notified (a group left with no alert is deleted) and
+gives the group a retry if a send failed in a way that may pass.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -21,6 +23,7 @@ from app import metrics
 from app.alerts import Alert
 from app.config import Config, Route
 from app.notify.pipeline import IntegrationTarget, Notifier, NotifyTask, Outcome
+from app.retries import RetrySchedule
 from app.route import find_route, group_key, group_labels, match_routes, route_id, routing_key
 from app.snapshot import ConfigSnapshot
 from app.store import AlertStore, GroupRef, GroupState
@@ -53,11 +56,13 @@ class Dispatcher:
         store: AlertStore,
         snapshot: Callable[[], ConfigSnapshot],
         notifier: Notifier,
+        retries: RetrySchedule,
         mute_stages: Iterable[MuteStage] = (),
     ) -> None:
         self.store = store
         self._snapshot = snapshot
         self.notifier = notifier
+        self.retries = retries
         self.mute_stages = list(mute_stages)
         self._routes_for = lru_cache(maxsize=65536)(self._compute_groups)
         self._cache_owner: ConfigSnapshot | None = None
@@ -105,29 +110,39 @@ class Dispatcher:
     def receivers_for(self, labels: dict[str, str]) -> list[str]:
         return list(dict.fromkeys(g.receiver for g in self.groups_for(labels)))
 
-    def flush_many(self, gids: list[str], external_url: str) -> list[FlushResult]:
-        """Flush a batch of groups whose timers fired, one result per group that still exists.
+    def flush_many(
+        self, gids: list[str], external_url: str, retry: bool = False
+    ) -> list[Future[FlushResult]]:
+        """Flush a batch of groups whose timers (or retries) fired; one future result per group
+        that still exists, resolved once the group's sends are over.
 
         The reads are batched (the groups and their in-flight marks in one round trip, every
         integration's log entry in another) so that a notification costs only its lease and its
         commit: per-group reads were most of a worker's Redis time. Entries read up front may
         be stale by the time a group's turn comes; the lease notices and the pipeline re-reads.
+        Returns once the sends are started: the caller (an RQ job) does not wait for receivers.
         """
         snapshot, lookup = self._snapshot(), self._lookup()
         plans = []
         for group in self.store.load_groups(gids, release_inflight=True):
-            with _one_group_failing(group):
-                plans.append(self._plan(group, snapshot.config, lookup))
+            try:
+                plans.append(self._plan(group, snapshot.config, lookup, retry))
+            except Exception:
+                _log_group_failure(group.key)
+        pending = [_PendingFlush(plan, self._finish) for plan in plans]
+        slots = [(flush, k) for flush in pending for k in range(len(flush.plan.tasks))]
         tasks = [task for plan in plans for task in plan.tasks]
-        outcomes = iter(self.notifier.run_many(tasks, external_url, snapshot.templates))
-        results = []
-        for plan in plans:
-            plan_outcomes = [next(outcomes) for _ in plan.tasks]
-            with _one_group_failing(plan.group):
-                results.append(self._finish(plan, plan_outcomes))
-        return results
 
-    def _plan(self, group: GroupState, config: Config, lookup: GroupLookup) -> _Plan:
+        def done(i: int, outcome: Outcome) -> None:
+            flush, k = slots[i]
+            flush.record(k, outcome)
+
+        self.notifier.run_many(tasks, external_url, snapshot.templates, done)
+        for flush in pending:
+            flush.started()
+        return [flush.result for flush in pending]
+
+    def _plan(self, group: GroupState, config: Config, lookup: GroupLookup, retry: bool) -> _Plan:
         """What one flush of `group` has to tell whom, after the muting stages."""
         route = find_route(config.route, group.route_id)
         if route is None:
@@ -158,13 +173,15 @@ class Dispatcher:
                 resolved,
                 now,
                 deadline,
+                retry,
             )
             for name, index, cfg in (receiver.integrations() if alerts else [])
         ]
         return _Plan(group, route, tasks, now, members, [a.fingerprint for a in strays])
 
     def _finish(self, plan: _Plan, outcomes: list[Outcome]) -> FlushResult:
-        """Drop what the flush has notified; a group whose route is gone goes entirely."""
+        """Drop what the flush has notified, and give the group a retry for what may still
+        pass; a group whose route is gone goes entirely."""
         group = plan.group
         if plan.route is None:
             # The config in effect no longer has this route: nothing may be sent for it.
@@ -174,7 +191,10 @@ class Dispatcher:
             )
             self.store.delete_group(group.gid)
             return FlushResult(group.gid, 0, 0, True)
-        failed = outcomes.count(Outcome.FAILED)
+        owed = [task for task, outcome in zip(plan.tasks, outcomes, strict=True) if outcome is Outcome.RETRY]
+        if owed and self.retries.schedule(group.gid, time.time()) is None:
+            self.notifier.give_up(owed)
+        failed = outcomes.count(Outcome.FAILED) + len(owed)
         deleted = False
         # Resolved alerts leave the group only once every integration has logged them; a busy
         # lease may belong to a worker that died before committing, and the next tick retries.
@@ -185,13 +205,41 @@ class Dispatcher:
         return FlushResult(group.gid, outcomes.count(Outcome.SENT), failed, deleted)
 
 
-@contextmanager
-def _one_group_failing(group: GroupState) -> Iterator[None]:
+def _log_group_failure(key: str) -> None:
     """One broken group must not hold up the rest of its batch; its next tick retries it."""
-    try:
-        yield
-    except Exception:
-        log.exception("flushing an aggregation group failed", extra={"fields": {"group": group.key}})
+    log.exception("flushing an aggregation group failed", extra={"fields": {"group": key}})
+
+
+class _PendingFlush:
+    """One group's flush whose sends are under way: their outcomes as they come in, and the
+    group's result (`_finish`, on the thread that brings the last outcome) once all are in."""
+
+    def __init__(self, plan: _Plan, finish: Callable[[_Plan, list[Outcome]], FlushResult]) -> None:
+        self.plan = plan
+        self.finish = finish
+        self.outcomes: list[Outcome] = [Outcome.UP_TO_DATE] * len(plan.tasks)
+        self.left = len(plan.tasks) + 1  # one more for started(): a group with no task finishes too
+        self.lock = threading.Lock()
+        self.result: Future[FlushResult] = Future()
+
+    def record(self, k: int, outcome: Outcome) -> None:
+        self.outcomes[k] = outcome
+        self._one_less()
+
+    def started(self) -> None:
+        """Every send of the group has been handed over."""
+        self._one_less()
+
+    def _one_less(self) -> None:
+        with self.lock:
+            self.left -= 1
+            if self.left:
+                return
+        try:
+            self.result.set_result(self.finish(self.plan, self.outcomes))
+        except Exception as err:
+            _log_group_failure(self.plan.group.key)
+            self.result.set_exception(err)
 
 
 @dataclass

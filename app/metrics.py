@@ -48,6 +48,9 @@ alerts_received.labels("v2", "resolved")
 alerts_invalid.labels("v2")
 
 
+# Alertmanager's semantics: a notification is one integration notified for one flush of a group
+# (counted once, however many attempts it takes, and counted failed once, when it finally
+# fails); a request is one attempt.
 def _notification_metrics(labels: list[str]) -> tuple[Counter, Counter, Counter, Counter, Histogram]:
     """Alertmanager's notification metrics, labelled by `labels` (and the failures by reason)."""
     return (
@@ -473,7 +476,8 @@ silences_scanned = Counter(
 
 class ClusterStateCollector:
     """Gauges read from the shared state at scrape time, so every instance reports the same
-    cluster-wide figures: alerts and silences by state, aggregation groups, queued flush jobs."""
+    cluster-wide figures: alerts and silences by state, aggregation groups, queued flush jobs,
+    pending retries."""
 
     def __init__(self, runtime: Any) -> None:
         self.rt = runtime
@@ -492,6 +496,7 @@ class ClusterStateCollector:
             overdue = rt.client.zcount(rt.keys.timers, "-inf", now - 1)
             by_group = "group-key-in-metrics" in rt.settings.features
             group_states = rt.store.load_groups(rt.store.group_ids()) if by_group else []
+            retries = rt.client.zcard(rt.keys.retries)
         except redis.RedisError:
             return
         active_silences = [s for s in silences if s.state(now) == "active"]
@@ -529,6 +534,11 @@ class ClusterStateCollector:
             "alerter_group_timers_overdue",
             "Group timers more than a second past due (workers behind).",
             value=overdue,
+        )
+        yield GaugeMetricFamily(
+            "alerter_retries_pending",
+            "Aggregation groups with a retry scheduled (a notification failed and may pass yet).",
+            value=retries,
         )
 
 

@@ -192,8 +192,16 @@ class NotificationLog:
         return self.keys.lease(hashlib.sha1(content.encode()).hexdigest())
 
     def refresh(self, lease: Lease, ttl: float) -> bool:
-        """Extend a lease while its holder is still retrying; False if it was lost."""
-        return bool(self._refresh(keys=[lease.key], args=[lease.token, int(ttl * 1000)]))
+        """Extend a lease whose holder has yet to send or is sending; False if it was lost."""
+        return self.refresh_many([lease], ttl)[0]
+
+    def refresh_many(self, leases: list[Lease], ttl: float) -> list[bool]:
+        """refresh() for many leases in one round trip: a worker keeps every lease it holds
+        alive while the sends wait or run, however long a receiver takes."""
+        pipe = self.r.pipeline(transaction=False)
+        for lease in leases:
+            self._refresh(keys=[lease.key], args=[lease.token, int(ttl * 1000)], client=pipe)
+        return [bool(kept) for kept in pipe.execute()]
 
     def commit(
         self,
@@ -218,8 +226,9 @@ class NotificationLog:
         log.debug("notification logged", extra={"fields": {"entry": lease.field, "written": written}})
         return written
 
-    def release(self, lease: Lease) -> None:
-        self._release(keys=[lease.key], args=[lease.token])
+    def release(self, lease: Lease) -> bool:
+        """Drop a lease after a failed send; False when it was no longer the caller's."""
+        return bool(self._release(keys=[lease.key], args=[lease.token]))
 
     def gc(self, now: float) -> int:
         """Drop expired entries; an entry rewritten meanwhile is kept."""

@@ -16,14 +16,23 @@ P:groups             set         the id of every aggregation group (dispatcher.g
 P:group:<gid>        hash        "meta": JSON {"key": group key, "route": route id, "receiver":
                                  receiver name, "labels": the group's labels}; "gi": the
                                  group_interval in seconds; "flushed": "0" until a timer first
+<<<<<<< HEAD
                                  claims the group, then "1"; "muted": JSON list of the time
                                  intervals that muted the group at its last flush, absent when
                                  none (Alertmanager's group marker, the API's `mutedBy`).
+=======
+                                 claims the group, then "1"; "rn": the retries scheduled since
+                                 the group's last regular flush (absent: none), which sets the
+                                 next retry's backoff.
+>>>>>>> i-hol
 P:gmembers:<gid>     set         the fingerprints of the group's alerts (their values are in
                                  P:alerts). A group keeps a resolved alert until its resolution
                                  is notified.
 P:timers             sorted set  gid -> due time (epoch seconds): one member, so one pending
                                  timer, per group.
+P:retries            sorted set  gid -> due time of the group's next retry (a flush that only
+                                 re-sends what a retryable failure left unsent): one member
+                                 per group, always before the group's next regular flush.
 P:inflight:<gid>     string      "1" with a TTL of --cluster.peer-timeout: a flush job for the
                                  group is queued or running.
 P:nflog              hash        "<gid>:<receiver>/<integration>/<index>" -> JSON {"f": firing
@@ -92,6 +101,7 @@ class Keys:
         self.alerts = f"{prefix}:alerts"
         self.groups = f"{prefix}:groups"
         self.timers = f"{prefix}:timers"
+        self.retries = f"{prefix}:retries"
         self.nflog = f"{prefix}:nflog"
         self.silences = f"{prefix}:silences"
         self.silences_version = f"{prefix}:silences:version"

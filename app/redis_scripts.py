@@ -5,8 +5,8 @@ trip whatever its size, and two processes writing the same thing at the same mom
 an update. Each script's header says what its KEYS and ARGV hold and what it returns. Key names
 come from `app/redis_keys.py`: a script gets its keys in KEYS, except where it must name
 per-group keys for group ids it only learns inside Redis (PUT_ALERTS, CLAIM_DUE_GROUPS,
-RECORD_ATTEMPTS, DROP_OLD_HISTORIES); those take the keys' stems (`Keys.group_stem`, ...) in ARGV
-and append the group id.
+RECORD_ATTEMPTS, DROP_OLD_HISTORIES, CLAIM_DUE_RETRIES); those take the keys' stems
+(`Keys.group_stem`, ...) in ARGV and append the group id.
 
 Users register a script with `client.register_script(TEXT)`.
 """
@@ -280,8 +280,11 @@ return redis.call('INCR', KEYS[2])
 
 # CLAIM_DUE_GROUPS: claim the groups whose timer is due: re-arm each for its group_interval
 # *before* the flush runs (Alertmanager's fixed cadence), mark it flushed, and mark a flush in
-# flight unless one already is; a timer whose group is gone is dropped.
+# flight unless one already is; a timer whose group is gone is dropped. The regular flush takes
+# over from the retries of the previous one: the group's pending retry goes, and its backoff
+# starts again from the first step.
 #   KEYS[1]  P:timers, the group timers
+#   KEYS[2]  P:retries, the retry due times
 #   ARGV[1]  now (epoch seconds)
 #   ARGV[2]  the stem of the group hashes, P:group: (the script appends each gid)
 #   ARGV[3]  the stem of the in-flight marks, P:inflight: (the script appends each gid)
@@ -303,9 +306,64 @@ for _, gid in ipairs(due) do
   else
     redis.call('ZADD', KEYS[1], now + tonumber(interval), gid)
     redis.call('HSET', gkey, 'flushed', '1')
+    redis.call('HDEL', gkey, 'rn')
+    redis.call('ZREM', KEYS[2], gid)
     if redis.call('SET', inflight_stem .. gid, '1', 'NX', 'PX', ttl) then
       claimed[#claimed + 1] = gid
     end
+  end
+end
+return claimed
+"""
+
+# ---------------------------------------------------------------------------------------------
+# Retries (app/retries.py)
+
+# SCHEDULE_RETRY: give a group whose flush left a retryable failure its next retry, after
+# Alertmanager's backoff (the n-th retry since the group's last regular flush comes after
+# min(start x factor^(n-1), cap) x jitter), if that is before the group's next regular flush:
+# from then on the regular flush takes over. A group keeps its earliest pending retry.
+#   KEYS[1]  P:retries, the retry due times
+#   KEYS[2]  P:timers, the group timers
+#   KEYS[3]  P:group:<gid>, the group
+#   ARGV[1]  the group id
+#   ARGV[2]  now (epoch seconds)
+#   ARGV[3]  the jitter factor drawn by the caller (0.5 to 1.5)
+#   ARGV[4], ARGV[5], ARGV[6]  the backoff's first interval, factor and cap (seconds)
+#   Returns  the retry's due time as a string, or nil when the group is gone or its next
+#            regular flush comes first.
+SCHEDULE_RETRY = """
+if redis.call('EXISTS', KEYS[3]) == 0 then return false end
+local next_flush = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not next_flush then return false end
+local n = redis.call('HINCRBY', KEYS[3], 'rn', 1)
+local interval = math.min(tonumber(ARGV[4]) * tonumber(ARGV[5]) ^ (n - 1), tonumber(ARGV[6]))
+local due = tonumber(ARGV[2]) + interval * tonumber(ARGV[3])
+if due >= tonumber(next_flush) then return false end
+local pending = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not pending or due < tonumber(pending) then redis.call('ZADD', KEYS[1], due, ARGV[1]) end
+return string.format('%.17g', due)
+"""
+
+# CLAIM_DUE_RETRIES: claim the groups whose retry is due and mark a flush in flight for each.
+# A retry whose group is gone, or whose group already has a flush queued (that flush re-sends
+# what is left unsent anyway), is dropped.
+#   KEYS[1]  P:retries, the retry due times
+#   ARGV[1]  now (epoch seconds)
+#   ARGV[2]  the stem of the group hashes, P:group: (the script appends each gid)
+#   ARGV[3]  the stem of the in-flight marks, P:inflight: (the script appends each gid)
+#   ARGV[4]  the most groups to claim
+#   ARGV[5]  the in-flight marks' TTL in milliseconds
+#   Returns  the ids of the groups claimed.
+CLAIM_DUE_RETRIES = """
+local group_stem, inflight_stem = ARGV[2], ARGV[3]
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[4]))
+local claimed = {}
+for _, gid in ipairs(due) do
+  redis.call('ZREM', KEYS[1], gid)
+  if redis.call('EXISTS', group_stem .. gid) == 1
+      and redis.call('SET', inflight_stem .. gid, '1', 'NX', 'PX', ARGV[5]) then
+    claimed[#claimed + 1] = gid
   end
 end
 return claimed

@@ -3,8 +3,8 @@
 alerter runs RQ workers in two ways RQ's public API does not cover:
 - inside threads of the all-in-one process, where only the main thread may install signal
   handlers, so the worker's `_install_signal_handlers` is replaced with nothing; and
-- in `alerter worker`, where SIGTERM must also stop the notifier's retry waits, so the worker's
-  `request_stop` (RQ's signal handler) is extended.
+- in `alerter worker`, where SIGTERM must also tell the notifier to start no more sends, so the
+  worker's `request_stop` (RQ's signal handler) is extended.
 `WorkerLoop` (app/serve.py) restarts RQ's work loop after a Redis outage unless a stop was
 requested, which RQ records only in `_shutdown_requested_date`.
 
@@ -34,7 +34,8 @@ class ThreadWorker(SimpleWorker):
 
 class StoppingWorker(SimpleWorker):
     """RQ's worker for `alerter worker`: on SIGTERM/SIGINT it also calls `on_stop` (the notifier
-    stops waiting on retries), so the warm shutdown does not wait out a retry schedule."""
+    starts no more sends: those waiting are given back to the cluster as the process drains).
+    `on_stop` runs in a signal handler, so it may only set a flag."""
 
     def __init__(self, *args: Any, on_stop: Callable[[], None], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -26,6 +26,7 @@ from app.inhibit import Inhibitor
 from app.nflog import NotificationLog
 from app.notify.pipeline import Notifier
 from app.redis_keys import Keys
+from app.retries import RetrySchedule
 from app.settings import Settings
 from app.silence import SilenceStage, SilenceStore
 from app.silencelimits import SilenceLimits
@@ -78,6 +79,7 @@ class Runtime:
         metrics.alerts_per_alert_limit.set(settings.per_alertname_limit)
         self.nflog = NotificationLog(self.client, self.keys, settings.data_retention, self.writer)
         self.notifier = Notifier(self.nflog, lease_ttl=settings.peer_timeout)
+        self.retries = RetrySchedule(self.client, self.keys)
         self.silences = SilenceStore(
             self.client,
             self.keys,
@@ -90,6 +92,7 @@ class Runtime:
             self.store,
             lambda: self.snapshot,
             self.notifier,
+            self.retries,
             mute_stages=[
                 self.inhibitor.mute_stage,
                 TimeIntervalStage(lambda: self.snapshot.config.time_intervals, self.store.set_muted),
@@ -157,16 +160,18 @@ class Runtime:
             pipeline=pipeline,
         )
 
-    def enqueue_flushes(self, gids: list[str]) -> None:
-        """Queue flush jobs for these groups in one pipelined round trip.
+    def enqueue_flushes(self, gids: list[str], retry: bool = False) -> None:
+        """Queue flush jobs for these groups (their retries, with `retry`) in one pipelined
+        round trip.
 
         Batches keep RQ's per-job cost off each notification while still spreading a burst of
         due groups over every worker.
         """
+        what = "retry" if retry else "flush"
         with self.client.pipeline() as pipe:
             for i in range(0, len(gids), FLUSH_BATCH):
                 batch = gids[i : i + FLUSH_BATCH]
-                self._enqueue(jobs.FLUSH_GROUPS, (batch,), f"flush {len(batch)} groups", pipe)
+                self._enqueue(jobs.FLUSH_GROUPS, (batch, retry), f"{what} {len(batch)} groups", pipe)
             pipe.execute()
 
     def enqueue_housekeeping(self) -> None:

@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 # never mistaken for a lost Redis, which RQ would answer with growing back-off sleeps.
 DEQUEUE_WAIT = 30
 
+# How long a stopping process waits for the sends it has running (Docker's own stop timeout is
+# 10 s): what was sent is then logged too. A send still running after that may be sent again
+# by another worker once its lease expires, as after a kill.
+DRAIN_TIMEOUT = 8.0
+
 
 def _web_config(settings: Settings) -> WebConfig | None:
     """--web.config.file, checked in full before anything listens, its certificate loaded too, as
@@ -100,6 +105,7 @@ def _timer_loop(rt: Runtime) -> TimerLoop:
     return TimerLoop(
         rt.client,
         rt.keys,
+        rt.retries,
         rt.enqueue_flushes,
         rt.enqueue_housekeeping,
         inflight_ttl=s.peer_timeout,
@@ -186,10 +192,12 @@ def run_all_in_one(settings: Settings) -> int:
     for server in servers:
         server.shutdown()
     timers.stop()
-    # Let a send in progress finish, so that what was sent is also logged before the snapshot.
-    deadline = time.monotonic() + 10
+    # Let the flush jobs in progress hand their sends over and the sends running finish, so
+    # that what was sent is also logged before the snapshot.
+    deadline = time.monotonic() + DRAIN_TIMEOUT
     while any(loop.busy() for loop in loops) and time.monotonic() < deadline:
         time.sleep(0.05)
+    _drain(rt, deadline - time.monotonic())
     if settings.embedded:
         history.flush()
         saved = backend.save_snapshot(rt.client, rt.keys, settings, rt.writer)
@@ -197,6 +205,16 @@ def run_all_in_one(settings: Settings) -> int:
     if rt.membership is not None:
         rt.membership.stop()
     return 0
+
+
+def _drain(rt: Runtime, timeout: float) -> None:
+    """Stop the sends of this process: those not started are given back to the cluster (their
+    groups' retries), those running get up to `timeout` seconds to finish and be logged."""
+    if not rt.notifier.drain(max(0.0, timeout)):
+        log.warning(
+            "sends still running at shutdown; another worker may send them again once their leases expire",
+            extra={"fields": {"waited_s": round(max(0.0, timeout), 1)}},
+        )
 
 
 class _StructuredGunicornLogger(glogging.Logger):
@@ -368,6 +386,7 @@ def run_worker(settings: Settings) -> int:
     signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=rt.reload).start())
     loop.run()
     timers.stop()
+    _drain(rt, DRAIN_TIMEOUT)
     if rt.membership is not None:
         rt.membership.stop()
     return 0

@@ -7,6 +7,9 @@ Claiming is one Lua call: it re-arms each due group for group_interval *before* 
 (Alertmanager's fixed cadence) and marks a flush in flight, so however many processes run the
 loop, a group has one timer and one pending flush job. The mark expires by itself, so a flush
 lost to a crash is retried at the group's next tick.
+
+The same loop claims due retries (app/retries.py) and queues them as flush jobs of their own
+(`retry=True`): they share the in-flight mark, so a group still has one pending flush at most.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ import redis
 
 from app import redis_scripts
 from app.redis_keys import Keys
+from app.retries import RetrySchedule
 
 log = logging.getLogger(__name__)
 
 
 class TimerLoop:
-    """Claims due group timers and hands their ids to `enqueue`; also triggers housekeeping.
+    """Claims due group timers and due retries and hands their ids to `enqueue` (with whether
+    they are retries); also triggers housekeeping.
 
     `housekeeping` runs at most once per `sweep_interval` across the whole cluster (a lock in
     Redis decides which process does it). While `hold(now)` is true nothing is claimed
@@ -36,7 +41,8 @@ class TimerLoop:
         self,
         client: redis.Redis,
         keys: Keys,
-        enqueue: Callable[[list[str]], None],
+        retries: RetrySchedule,
+        enqueue: Callable[[list[str], bool], None],
         housekeeping: Callable[[], None],
         *,
         inflight_ttl: float,
@@ -47,6 +53,7 @@ class TimerLoop:
     ) -> None:
         self.r = client
         self.keys = keys
+        self.retries = retries
         self.enqueue = enqueue
         self.housekeeping = housekeeping
         self.inflight_ttl = inflight_ttl
@@ -61,29 +68,39 @@ class TimerLoop:
 
     def claim_due(self, now: float) -> list[str]:
         args = [now, self.keys.group_stem, self.keys.inflight_stem, self.batch, int(self.inflight_ttl * 1000)]
-        return [g.decode() for g in self._claim(keys=[self.keys.timers], args=args)]
+        return [g.decode() for g in self._claim(keys=[self.keys.timers, self.keys.retries], args=args)]
 
     def tick(self) -> int:
         """One pass: claim and enqueue everything due now, sweep if it is this process's turn."""
         claimed = 0
         self._held = self.hold is not None and self.hold(time.time())
-        while not self._held:
-            gids = self.claim_due(time.time())
-            if gids:
-                self.enqueue(gids)
-                claimed += len(gids)
-            if len(gids) < self.batch:
-                break
+        for retry in (False, True):
+            while not self._held:
+                now = time.time()
+                if retry:
+                    gids = self.retries.claim_due(now, self.batch, self.inflight_ttl)
+                else:
+                    gids = self.claim_due(now)
+                if gids:
+                    self.enqueue(gids, retry)
+                    claimed += len(gids)
+                if len(gids) < self.batch:
+                    break
         lock_ms = max(1, int(self.sweep_interval * 1000))
         if self.r.set(self.keys.housekeeping_lock, "1", nx=True, px=lock_ms):
             self.housekeeping()
         return claimed
 
     def _wait_time(self) -> float:
-        nxt = None if self._held else self.r.zrange(self.keys.timers, 0, 0, withscores=True)
-        if not nxt:
+        if self._held:
             return self.poll_interval
-        return min(self.poll_interval, max(0.0, nxt[0][1] - time.time()))
+        pipe = self.r.pipeline(transaction=False)
+        pipe.zrange(self.keys.timers, 0, 0, withscores=True)
+        pipe.zrange(self.keys.retries, 0, 0, withscores=True)
+        firsts = [found[0][1] for found in pipe.execute() if found]
+        if not firsts:
+            return self.poll_interval
+        return min(self.poll_interval, max(0.0, min(firsts) - time.time()))
 
     def run(self) -> None:
         backoff = self.poll_interval

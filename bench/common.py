@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 # The benchmarks run as files (bench/<name>.py), so only bench/ is on sys.path: add the checkout,
 # for tests.support, which the benchmarks share with the test suite.
@@ -678,11 +679,20 @@ def summarize_profile(files: list[Path], top: int = 15) -> str:
 # ----------------------------------------------------------------------------- webhook sink
 
 
-class _SinkProtocol(asyncio.Protocol):
-    """Minimal HTTP/1.1 keep-alive server: records POSTs, answers GET /count and GET /dump."""
+# What the sink records of each notification: [arrival time, group (alertname), alerts, the
+# status answered (0: the sender hung up before a held answer came)].
+SinkRecord = list[Any]
 
-    def __init__(self, records: list[tuple[float, str, int]], stats: dict[str, int]) -> None:
-        self.records, self.stats = records, stats
+
+class _SinkProtocol(asyncio.Protocol):
+    """Minimal HTTP/1.1 keep-alive server: records POSTs, answers GET /count and GET /dump.
+
+    GET /outage?mode=fail&until=EPOCH makes it answer 500 until then; mode=hang holds every
+    answer until then (a receiver that does not answer), then answers 200.
+    """
+
+    def __init__(self, records: list[SinkRecord], stats: dict[str, int], outage: dict[str, Any]) -> None:
+        self.records, self.stats, self.outage = records, stats, outage
         self.buf = b""
         self.transport: asyncio.Transport | None = None
 
@@ -724,6 +734,11 @@ class _SinkProtocol(asyncio.Protocol):
         if method == "GET" and path == "/dump":
             self._reply("200 OK", json.dumps(self.records).encode())
             return
+        if method == "GET" and path.startswith("/outage?"):
+            query = parse_qs(path.partition("?")[2])
+            self.outage.update(mode=query["mode"][0], until=float(query["until"][0]))
+            self._reply("200 OK")
+            return
         now = time.time()
         try:
             import orjson
@@ -734,17 +749,34 @@ class _SinkProtocol(asyncio.Protocol):
         except Exception:  # a malformed notification is counted, not fatal
             group, n = "?", 0
             self.stats["bad"] += 1
-        self.records.append((now, group, n))
+        record: SinkRecord = [now, group, n, 200]
+        self.records.append(record)
+        if now < self.outage["until"] and self.outage["mode"] == "fail":
+            record[3] = 500
+            self._reply("500 Internal Server Error")
+        elif now < self.outage["until"] and self.outage["mode"] == "hang":
+            record[3] = 0
+            asyncio.get_running_loop().call_later(self.outage["until"] - now, self._answer_held, record)
+        else:
+            self._reply("200 OK")
+
+    def _answer_held(self, record: SinkRecord) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return  # the sender timed out and hung up: not delivered
+        record[3] = 200
         self._reply("200 OK")
 
 
 def run_sink(port: int) -> None:
-    records: list[tuple[float, str, int]] = []
+    records: list[SinkRecord] = []
     stats = {"connections": 0, "chunked": 0, "bad": 0}
+    outage: dict[str, Any] = {"mode": "", "until": 0.0}
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(lambda: _SinkProtocol(records, stats), HOST, port, backlog=1024)
+        server = await loop.create_server(
+            lambda: _SinkProtocol(records, stats, outage), HOST, port, backlog=1024
+        )
         async with server:
             await server.serve_forever()
 
@@ -763,8 +795,16 @@ def sink_count(sink: Server) -> dict[str, int]:
     return json.loads(http_get(sink.port, "/count")[1])
 
 
-def sink_dump(sink: Server) -> list[tuple[float, str, int]]:
+def sink_dump(sink: Server) -> list[tuple[float, str, int, int]]:
+    """Every notification the sink got: (arrival time, group, alerts, status answered)."""
     return [tuple(r) for r in json.loads(http_get(sink.port, "/dump", timeout=60)[1])]  # type: ignore[misc]
+
+
+def sink_outage(sink: Server, mode: str, until: float) -> None:
+    """Make the sink fail (answer 500) or hang (hold its answers) until `until` (epoch)."""
+    status, body = http_get(sink.port, f"/outage?mode={mode}&until={until!r}")
+    if status != 200:
+        raise RuntimeError(f"the sink refused the outage: {status} {body[:200]!r}")
 
 
 if __name__ == "__main__":

@@ -118,8 +118,11 @@ def notify(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
     gids = rt.store.group_ids()
 
     def flush_all() -> None:
+        pending = []
         for i in range(0, len(gids), args.batch):
-            rt.dispatcher.flush_many(gids[i : i + args.batch], "http://am")
+            pending += rt.dispatcher.flush_many(gids[i : i + args.batch], "http://am")
+        for result in pending:
+            result.result()  # the sends run on the notifier's threads
         history.flush()  # the notification history's writes are part of a notification's cost
 
     measure(

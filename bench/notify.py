@@ -155,7 +155,7 @@ def run_one(
 
     first: dict[str, float] = {}
     per_group: dict[str, int] = defaultdict(int)
-    for t, group, _n in records:
+    for t, group, _n, _status in records:
         per_group[group] += 1
         if group not in first or t < first[group]:
             first[group] = t

@@ -1,21 +1,24 @@
-"""The notification pipeline for one receiver integration of one group flush.
+"""The notification pipeline for the receiver integrations of a flush batch.
 
-Stages, as in Alertmanager: dedup against the notification log, take the send lease, send with
-exponential-backoff retries until the flush deadline, commit the log entry. Muting stages
-(inhibition, time intervals, silences) run before this, in the dispatcher.
+Stages, as in Alertmanager: dedup against the notification log, take the send lease, send,
+commit the log entry. Muting stages (inhibition, time intervals, silences) run before this, in
+the dispatcher. Alertmanager retries a failed send inside the flush; here a flush (or a retry)
+makes one attempt per integration and a retryable failure goes back to the dispatcher, which
+schedules the group's retry in Redis (app/retries.py). Attempts run on the process's send pool
+(app/notify/sendpool.py) and the flush job does not wait for them: a receiver that fails or hangs
+holds up nothing but its own sends.
 """
 
 from __future__ import annotations
 
-import heapq
+import functools
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Literal
+from typing import Any
 
 import redis
 
@@ -26,15 +29,17 @@ from app.nflog import Lease, LogRead, NotificationLog, needs_update
 from app.notify.errors import NotifyError
 from app.notify.integrations import SendContext, sender_for
 from app.notify.message import Notification
+from app.notify.sendpool import SendPool, Work
 from app.store import GroupState
 from app.template import Templates
 
 log = logging.getLogger(__name__)
 
-# Alertmanager's retry stage: first wait 0.5 s, then x1.5 each time, +-50 % jitter, at most 60 s.
-_BACKOFF_START = 0.5
-_BACKOFF_FACTOR = 1.5
-_BACKOFF_MAX = 60.0
+# Sends running at once in a process (a SIGKILL costs at most this many sent-but-unlogged
+# notifications, each sent again once its lease expires), and at most this many of them to one
+# receiver integration, so that a receiver that hangs keeps only its own share.
+SEND_THREADS = 16
+SENDS_PER_TARGET = 4
 
 
 class Outcome(Enum):
@@ -42,13 +47,21 @@ class Outcome(Enum):
 
     BUSY matters after a crash: a lease still held by a worker that died between sending and
     committing means the notification is *not* known to be delivered, so the group must keep its
-    resolved alerts until a later flush has sent and logged their resolution.
+    resolved alerts until a later flush has sent and logged their resolution. RETRY is a
+    notification still owed that a retry may deliver before the group's next flush: the attempt
+    failed and may pass next time, or it was not made (the lease was lost before sending, the
+    process is stopping).
     """
 
     SENT = "sent"
     UP_TO_DATE = "up to date"
     BUSY = "busy"
     FAILED = "failed"
+    RETRY = "retry"
+
+
+# How a flush learns each task's outcome: done(task index, outcome).
+Done = Callable[[int, Outcome], None]
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,11 @@ class IntegrationTarget:
     def send_resolved(self) -> bool:
         return bool(self.config.send_resolved)
 
+    @property
+    def name(self) -> str:
+        """ "receiver/integration/index": one integration of the config, whatever the group."""
+        return f"{self.receiver}/{self.integration}/{self.index}"
+
     def log_field(self, gid: str) -> str:
         """This integration's entry for group `gid` in the notification log."""
         return NotificationLog.field(gid, self.receiver, self.integration, self.index)
@@ -69,7 +87,11 @@ class IntegrationTarget:
 
 @dataclass
 class NotifyTask:
-    """One integration of one group flush: what to report and the log entry as read."""
+    """One integration of one group flush: what to report and the log entry as read.
+
+    `retry`: the flush is a retry, so a send continues a notification already counted in
+    alertmanager_notifications_total. `error` is the last attempt's failure, if any.
+    """
 
     group: GroupState
     route: Route
@@ -78,6 +100,8 @@ class NotifyTask:
     resolved: list[Alert]
     now: float
     deadline: float
+    retry: bool = False
+    error: NotifyError | None = field(init=False, default=None)
     firing_set: frozenset[str] = field(init=False)
     resolved_set: frozenset[str] = field(init=False)
     log_field: str = field(init=False)
@@ -89,47 +113,75 @@ class NotifyTask:
 
 
 class Notifier:
-    def __init__(
-        self, nflog: NotificationLog, lease_ttl: float, sleep: Callable[[float], None] | None = None
-    ) -> None:
+    def __init__(self, nflog: NotificationLog, lease_ttl: float) -> None:
         self.nflog = nflog
         self.lease_ttl = lease_ttl
-        # Set when the process shuts down: a retry wait ends at once and the retries are left to
-        # the next flush (of this or another worker), instead of holding the shutdown up.
+        self.pool = SendPool(SEND_THREADS, SENDS_PER_TARGET)
+        # Set when the process shuts down: sends not started yet are given back (their groups'
+        # retries let another worker make them) instead of holding the shutdown up.
         self.stopping = threading.Event()
-        self.sleep = sleep or self.stopping.wait
+        self._held: set[_Delivery] = set()
+        self._held_lock = threading.Lock()
+        self._keeper: threading.Thread | None = None
 
-    def run_many(self, tasks: list[NotifyTask], external_url: str, templates: Templates) -> list[Outcome]:
-        """Run a flush batch's notifications: every log entry read in one round trip, every due
-        notification's lease taken in another, then one send and one commit each.
+    def run_many(self, tasks: list[NotifyTask], external_url: str, templates: Templates, done: Done) -> None:
+        """Start a flush batch's notifications: every log entry read in one round trip, every
+        due notification's lease taken in another, then one attempt each on the send pool.
 
-        Sends go one at a time (a worker killed mid-batch leaves at most one notification sent
-        and not logged), first attempts first: a receiver that fails and is retried with backoff
-        does not hold up the rest of the batch. One task failing (Redis gone mid-batch) counts as
-        FAILED and does not stop the others.
+        Returns at once; `done(i, outcome)` is called once for each task `i`, right away when
+        nothing is sent, else on the send pool when the attempt ends. One task failing (Redis
+        gone mid-batch) counts as FAILED and does not stop the others.
         """
         reads = self._read([task.log_field for task in tasks])
-        outcomes: list[Outcome] = [Outcome.UP_TO_DATE] * len(tasks)
         due = [i for i, task in enumerate(tasks) if self._due(task, reads[i])]
         wanted = [(tasks[i].log_field, reads[i][1], tasks[i].firing_set, tasks[i].resolved_set) for i in due]
-        deliveries: list[tuple[int, _Delivery]] = []
-        for i, (verdict, lease) in zip(due, self.nflog.acquire_many(wanted, self.lease_ttl), strict=True):
-            task = tasks[i]
+        leases = dict(zip(due, self.nflog.acquire_many(wanted, self.lease_ttl), strict=True))
+        works: list[Work] = []
+        for i, task in enumerate(tasks):
+            if i not in leases:
+                done(i, Outcome.UP_TO_DATE)
+                continue
+            verdict, lease = leases[i]
             try:
                 got = self._acquire_again(task) if verdict == "changed" else lease or self._busy(task)
                 if isinstance(got, Outcome):
-                    outcomes[i] = got
+                    done(i, got)
                     continue
+                if not task.retry:
+                    metrics.notifications.labels(*_labels(task)).inc()
                 prepared = self._prepare(task, got, external_url)
-                if isinstance(prepared, Outcome):
-                    outcomes[i] = prepared
-                else:
-                    deliveries.append((i, prepared))
             except Exception:
                 log.exception("notifying failed", extra={"fields": {"group": task.group.key}})
-                outcomes[i] = Outcome.FAILED
-        self._deliver(deliveries, outcomes, templates)
-        return outcomes
+                prepared = Outcome.FAILED
+            if isinstance(prepared, Outcome):
+                done(i, prepared)
+                continue
+            prepared.done = functools.partial(done, i)
+            self._hold(prepared)
+            run, cancel = (
+                functools.partial(self._run, prepared, templates),
+                functools.partial(self._cancel, prepared),
+            )
+            works.append(Work(task.target.name, run, cancel))
+        self.pool.submit_many(works)
+
+    def give_up(self, tasks: list[NotifyTask]) -> None:
+        """The group's next flush comes before another retry could: these notifications have
+        finally failed, as Alertmanager's retry stage fails at its flush's deadline."""
+        for task in tasks:
+            if task.error is None:
+                continue  # never attempted (lease lost, shutdown): the next flush sends it
+            metrics.notifications_failed.labels(*_labels(task), task.error.reason).inc()
+            log.warning(
+                "notification failed; giving up until the group's next flush",
+                extra={"fields": {**_fields(task), "err": str(task.error)}},
+            )
+
+    def drain(self, timeout: float) -> bool:
+        """Shut down: give back the sends not started, wait up to `timeout` seconds for those
+        running (so what was sent is also logged). True when none is left running."""
+        self.stopping.set()
+        return self.pool.drain(timeout)
 
     def _acquire_again(self, task: NotifyTask) -> Outcome | Lease:
         """The entry changed between reading it and taking the lease: read and decide again."""
@@ -188,117 +240,161 @@ class Notifier:
     def _commit(self, task: NotifyTask, lease: Lease) -> None:
         self.nflog.commit(lease, task.firing_set, task.resolved_set, time.time(), task.route.repeat_interval)
 
-    def _deliver(
-        self, deliveries: list[tuple[int, _Delivery]], outcomes: list[Outcome], templates: Templates
-    ) -> None:
-        """First attempts in batch order, then the retries, each when its backoff is over."""
-        retries: list[tuple[float, int, _Delivery]] = []
-        for i, d in deliveries:
-            self._step(i, d, outcomes, retries, templates)
-        while retries:
-            retry_at, i, d = heapq.heappop(retries)
-            wait = retry_at - time.time()
-            if wait > 0:
-                self.sleep(wait)
-            if self.stopping.is_set():
-                for j, rest in [(i, d)] + [(j, e) for _, j, e in retries]:
-                    self.nflog.release(rest.lease)
-                    outcomes[j] = Outcome.FAILED
-                return
-            self._step(i, d, outcomes, retries, templates)
+    # -- on the send pool ------------------------------------------------------------------
 
-    def _step(
-        self,
-        i: int,
-        d: _Delivery,
-        outcomes: list[Outcome],
-        retries: list[tuple[float, int, _Delivery]],
-        templates: Templates,
-    ) -> None:
-        """One attempt of delivery `d`; it ends as SENT or FAILED, or waits in `retries`."""
+    def _run(self, d: _Delivery, templates: Templates) -> None:
         try:
-            result = self._attempt(d, templates)
-            if result == "sent":
-                self._commit(d.task, d.lease)
-                outcomes[i] = Outcome.SENT
-            elif result == "retry":
-                heapq.heappush(retries, (d.retry_at, i, d))
-            else:
-                self.nflog.release(d.lease)
-                outcomes[i] = Outcome.FAILED
+            outcome = self._attempt(d, templates)
         except Exception:
-            log.exception("notifying failed", extra={"fields": {"group": d.task.group.key}})
-            outcomes[i] = Outcome.FAILED
+            log.exception("notifying failed", extra={"fields": _fields(d.task)})
+            outcome = Outcome.FAILED
+        finally:
+            self._unhold(d)
+        d.done(outcome)
 
-    def _attempt(self, d: _Delivery, templates: Templates) -> Literal["sent", "retry", "failed"]:
-        target, n = d.task.target, d.notification
+    def _cancel(self, d: _Delivery) -> None:
+        """Give an unsent notification back (the process stops): its retry is for any worker."""
+        try:
+            d.settled = True
+            self.nflog.release(d.lease)
+        except redis.RedisError:
+            pass  # the lease expires by itself
+        finally:
+            self._unhold(d)
+        d.done(Outcome.RETRY)
+
+    def _attempt(self, d: _Delivery, templates: Templates) -> Outcome:
+        task, target = d.task, d.task.target
+        if self.stopping.is_set():
+            d.settled = True
+            self.nflog.release(d.lease)
+            return Outcome.RETRY
         # A worker paused past its lease (GC stall, SIGSTOP, partition) must not send what
-        # another worker has taken over: check the lease before every retry, and before the
-        # first attempt too when the batch's earlier sends took a share of its TTL.
-        fresh = not d.attempt and d.lease.age() < self.lease_ttl / 3
-        if not fresh and not self.nflog.refresh(d.lease, self.lease_ttl):
-            metrics.nflog_lease_lost.inc()
-            log.warning(
-                "send lease lost before sending; leaving this notification to the worker that took over",
-                extra={"fields": {"group": n.group_key, "receiver": target.receiver}},
-            )
-            return "failed"
-        d.attempt += 1
-        labels = metrics.integration_labels(target.integration, target.receiver)
-        metrics.notifications.labels(*labels).inc()
+        # another worker has taken over: the lease keeper reports a loss, and a lease that may
+        # have gone stale since it last looked is checked once more here.
+        stale = d.lease_age() >= self.lease_ttl / 3
+        if not d.lost and stale and not self.nflog.refresh(d.lease, self.lease_ttl):
+            self._lease_lost(d, "before sending")
+        if d.lost:
+            return Outcome.RETRY  # its new holder sends, or the group's retry decides again
+        metrics.notification_requests.labels(*_labels(task)).inc()
         started = time.time()
         try:
             send = sender_for(target.integration)
-            send(target.config, n, SendContext(templates, max(1.0, d.task.deadline - started)))
+            send(target.config, d.notification, SendContext(templates, max(1.0, task.deadline - started)))
         except NotifyError as err:
-            reason = "retryable" if err.retryable else "permanent"
-            metrics.notifications_failed.labels(*labels, reason).inc()
-            delay = min(d.backoff * random.uniform(0.5, 1.5), _BACKOFF_MAX)
-            d.backoff *= _BACKOFF_FACTOR
-            give_up = not err.retryable or time.time() + delay > d.task.deadline
-            log.warning(
-                "notify attempt failed" + ("; giving up until the next flush" if give_up else "; retrying"),
-                extra={
-                    "fields": {
-                        "receiver": target.receiver,
-                        "integration": f"{target.integration}[{target.index}]",
-                        "group": n.group_key,
-                        "attempt": d.attempt,
-                        "err": str(err),
-                    }
-                },
-            )
-            history.record_attempt(
-                self.nflog, d.task, d.attempt, "failed" if give_up else "retrying", str(err)
-            )
-            if give_up:
-                return "failed"
-            d.retry_at = time.time() + delay
-            return "retry"
-        metrics.notification_latency.labels(*labels).observe(time.time() - started)
+            return self._failed(d, err, time.time() - started)
+        metrics.notification_latency.labels(*_labels(task)).observe(time.time() - started)
+        d.settled = True
+        self._commit(task, d.lease)
+        history.record_attempt(self.nflog, task, _attempt_number(task), "sent")
         log.info(
             "notify success",
-            extra={
-                "fields": {
-                    "receiver": target.receiver,
-                    "integration": f"{target.integration}[{target.index}]",
-                    "group": n.group_key,
-                    "alerts": len(n.alerts),
-                    "attempts": d.attempt,
-                }
-            },
+            extra={"fields": {**_fields(task), "alerts": len(d.notification.alerts), "retry": task.retry}},
         )
-        history.record_attempt(self.nflog, d.task, d.attempt, "sent")
-        return "sent"
+        return Outcome.SENT
+
+    def _failed(self, d: _Delivery, err: NotifyError, took: float) -> Outcome:
+        task, labels = d.task, _labels(d.task)
+        metrics.notification_latency.labels(*labels).observe(took)
+        metrics.notification_requests_failed.labels(*labels).inc()
+        task.error = err
+        d.settled = True
+        if not self.nflog.release(d.lease) and not d.lost:
+            self._lease_lost(d, "while sending")
+        log.warning(
+            "notify attempt failed; "
+            + (
+                "will retry"
+                if err.retryable
+                else "not retried before the group's next flush: it would fail again"
+            ),
+            extra={"fields": {**_fields(task), "retry": task.retry, "err": str(err)}},
+        )
+        outcome = "retrying" if err.retryable else "failed"
+        history.record_attempt(self.nflog, task, _attempt_number(task), outcome, str(err))
+        if err.retryable:
+            return Outcome.RETRY
+        metrics.notifications_failed.labels(*labels, err.reason).inc()
+        return Outcome.FAILED
+
+    def _lease_lost(self, d: _Delivery, when: str) -> None:
+        d.lost = True
+        metrics.nflog_lease_lost.inc()
+        log.warning(f"send lease lost {when}", extra={"fields": _fields(d.task)})
+
+    # -- keeping leases alive --------------------------------------------------------------
+
+    def _hold(self, d: _Delivery) -> None:
+        with self._held_lock:
+            self._held.add(d)
+            if self._keeper is None:
+                self._keeper = threading.Thread(target=self._keep_leases, name="lease-keeper", daemon=True)
+                self._keeper.start()
+
+    def _unhold(self, d: _Delivery) -> None:
+        with self._held_lock:
+            self._held.discard(d)
+
+    def _keep_leases(self) -> None:
+        """Extend the leases of the sends waiting or running in this process, so that a slow
+        receiver or a long line never lets another worker send the same notification while
+        this one still may. A lease whose holder dies or freezes expires within its TTL."""
+        while True:
+            time.sleep(self.lease_ttl / 4)
+            with self._held_lock:
+                due = [d for d in self._held if not d.lost and d.lease_age() >= self.lease_ttl / 3]
+            if not due:
+                continue
+            asked = time.monotonic()
+            try:
+                kept = self.nflog.refresh_many([d.lease for d in due], self.lease_ttl)
+            except redis.RedisError as err:
+                log.warning("cannot extend send leases: Redis unreachable (%s); trying again", err)
+                continue
+            for d, ok in zip(due, kept, strict=True):
+                if ok:
+                    d.refreshed_at = asked
+                elif not d.settled:  # a send that committed meanwhile dropped its lease itself
+                    self._lease_lost(d, "while waiting to send or sending")
 
 
-@dataclass
+@dataclass(eq=False)
 class _Delivery:
-    """A notification being sent under its lease, with its retry state."""
+    """A notification to send under its lease; `done` gets the outcome once the attempt ends."""
 
     task: NotifyTask
     lease: Lease
     notification: Notification
-    attempt: int = 0
-    backoff: float = _BACKOFF_START
-    retry_at: float = 0.0
+    done: Callable[[Outcome], None] = field(init=False)
+    refreshed_at: float = field(init=False)
+    lost: bool = False  # the lease was found taken over or expired
+    settled: bool = False  # committed or released by its holder: the lease is gone on purpose
+
+    def __post_init__(self) -> None:
+        self.refreshed_at = self.lease.taken_at
+
+    def lease_age(self) -> float:
+        """Seconds since the lease was taken or last extended."""
+        return time.monotonic() - self.refreshed_at
+
+
+def _labels(task: NotifyTask) -> tuple[str, ...]:
+    """The notification metrics' label values for this task's integration (with its receiver's
+    name under --enable-feature=receiver-name-in-metrics)."""
+    return metrics.integration_labels(task.target.integration, task.target.receiver)
+
+
+def _attempt_number(task: NotifyTask) -> int:
+    """What the notification history records as the attempt: 1 for a flush's first attempt, 2
+    for an attempt of a scheduled retry (the retries of one group are not counted apart)."""
+    return 2 if task.retry else 1
+
+
+def _fields(task: NotifyTask) -> dict[str, Any]:
+    target = task.target
+    return {
+        "receiver": target.receiver,
+        "integration": f"{target.integration}[{target.index}]",
+        "group": task.group.key,
+    }

@@ -72,7 +72,7 @@ def test_counts_are_right_across_processes(tmp_path: Path) -> None:
                     metrics(w),
                     "alertmanager_notifications_failed_total",
                     integration="webhook",
-                    reason="retryable",
+                    reason="serverError",
                 )
                 == 0
                 for w in dep.worker_urls

@@ -7,15 +7,18 @@ silence the API answered, and every notification logged as sent (the write-ahead
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from pathlib import Path
 
 import requests
 
+from app.redis_keys import Keys
 from app.timeutil import format_rfc3339
 from tests.e2e.conftest import alert, start_embedded, start_split, webhook_receiver, write_config
-from tests.support.http_sink import HttpSink
-from tests.support.processes import holds, wait_until
+from tests.support.http_sink import HttpSink, ReceivedRequest
+from tests.support.processes import ManagedProcess, holds, wait_until
 from tests.support.redis_server import RedisServer
 
 
@@ -159,3 +162,35 @@ def test_embedded_sigkill_after_a_logged_notification_does_not_send_it_again(tmp
             )
         finally:
             dep.processes[0].stop()
+
+
+def test_sigterm_lets_the_running_send_finish_and_logs_it(tmp_path: Path) -> None:
+    """A worker told to stop while a receiver takes its time waits for the answer and logs the
+    notification before it exits, so the next worker does not send it again."""
+    answer = threading.Event()
+
+    def slow(_: ReceivedRequest) -> tuple[int, bytes, str]:
+        answer.wait(20)
+        return 200, b"", "text/plain"
+
+    with HttpSink(responder=slow) as sink, RedisServer() as redis:
+        config = write_config(
+            tmp_path / "am.yml", [webhook_receiver(sink.url)], route={"repeat_interval": "1h"}
+        )
+        dep = start_split(config, redis, 1, 1)
+        try:
+            worker = dep.processes[0]
+            dep.post([alert("Draining", instance="a")])
+            sink.wait_for(1, timeout=15)
+            worker.signal_group(signal.SIGTERM)
+            holds(worker.is_running, 1.0, f"the worker exited with its send unanswered\n{worker.log_tail()}")
+            answer.set()
+            assert worker.wait(timeout=15) == 0, worker.log_tail()
+            with redis.client() as client:
+                assert client.hlen(Keys().nflog) == 1, "the notification was not logged"
+
+            dep.processes.append(ManagedProcess(worker.argv))  # a fresh worker in its place
+            holds(lambda: len(sink.requests) == 1, 2 * 2 + 1, "the next worker sent it again")
+        finally:
+            for proc in dep.processes:
+                proc.stop()

@@ -102,9 +102,9 @@ def assert_newer_notification_stands(
 
 def test_worker_frozen_mid_send_loses_its_lease_and_does_not_send_again(tmp_path: Path) -> None:
     """The frozen worker's send failed (the receiver answered 500 into its socket); when it
-    wakes, well before its flush deadline, its retry must notice the lease is gone (the guard in
-    Pipeline._send_with_retries) and not send. Exactly two requests: the failed one and the
-    taking-over worker's."""
+    wakes, its failed attempt must notice the lease is gone (Notifier._failed, or the lease
+    keeper first) and neither it nor the group's retry may send. Exactly two requests: the
+    failed one and the taking-over worker's."""
     began = time.monotonic()
     with deployment(tmp_path, first_status=500) as (sink, cluster, _):
         t0 = time.time()

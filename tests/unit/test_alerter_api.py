@@ -20,7 +20,7 @@ from app.settings import Settings
 from app.ui import STATIC
 from app.web import create_app
 from tests.support.redis_server import RedisServer, SentinelServer
-from tests.unit.test_notify import job_for
+from tests.unit.test_notify import task_for
 
 CONFIG = {
     "route": {"receiver": "team", "group_by": ["alertname"]},
@@ -102,7 +102,7 @@ def test_under_a_route_prefix_the_page_moves_with_the_api(tmp_path: Path) -> Non
 
 
 def record(rt: Runtime, name: str, receiver: str, outcome: AttemptOutcome = "sent", **labels: str) -> str:
-    task = job_for(name)
+    task = task_for(name)
     task.group.labels.update(labels)
     task.target = replace(task.target, receiver=receiver)
     history.record_attempt(rt.nflog, task, 1, outcome)
@@ -149,7 +149,7 @@ def test_history_refuses_what_it_cannot_honour(client: FlaskClient, query: str, 
 def test_one_groups_history_has_its_attempts_and_its_log_entries(rt: Runtime, client: FlaskClient) -> None:
     gid = record(rt, "Disk", "team")
     history.flush()
-    task = job_for("Disk")
+    task = task_for("Disk")
     verdict, lease = rt.nflog.acquire(task.log_field, "", task.firing_set, task.resolved_set, ttl=15)
     assert verdict == "ok" and lease is not None
     rt.nflog.commit(lease, task.firing_set, task.resolved_set, time.time(), 3600)

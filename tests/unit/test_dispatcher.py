@@ -14,9 +14,11 @@ from app.alerts import Alert
 from app.dispatcher import FlushResult
 from app.labels import fingerprint
 from app.notify import integrations
+from app.notify.errors import NotifyError
 from app.runtime import Runtime
 from app.settings import Settings
 from app.store import GroupState
+from app.timers import TimerLoop
 
 CONFIG = {
     "route": {"receiver": "team", "group_by": ["alertname"]},
@@ -41,9 +43,10 @@ def put(rt: Runtime, ends_in: float) -> str:
     return gid
 
 
-def flush(rt: Runtime, gid: str) -> FlushResult | None:
-    results = rt.dispatcher.flush_many([gid], "http://am")
-    return results[0] if results else None
+def flush(rt: Runtime, gid: str, retry: bool = False) -> FlushResult | None:
+    """Flush one group and wait for its sends (they run on the notifier's threads)."""
+    results = rt.dispatcher.flush_many([gid], "http://am", retry=retry)
+    return results[0].result(timeout=10) if results else None
 
 
 def load(rt: Runtime, gid: str) -> GroupState | None:
@@ -134,3 +137,44 @@ def test_an_alert_that_routes_elsewhere_after_a_reload_leaves_its_old_group_unan
     assert load(rt, old_gid) is None
     flush(rt, new_gid)
     assert sent == ["firing"]
+
+
+def test_a_retryable_failure_gives_the_group_a_retry_that_sends_only_what_failed(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One of the receiver's two webhooks answers 503: the flush schedules the group's retry
+    (without touching its timer), and the retry sends to that webhook alone."""
+    two = {
+        "route": {"receiver": "team", "group_by": ["alertname"]},
+        "receivers": [
+            {
+                "name": "team",
+                "webhook_configs": [{"url": "http://127.0.0.1:9/ok"}, {"url": "http://127.0.0.1:9/down"}],
+            }
+        ],
+    }
+    Path(rt.settings.config_file).write_text(yaml.safe_dump(two))
+    assert rt.reload() is None
+    calls: list[str] = []
+
+    def send(cfg: Any, n: Any, ctx: Any) -> None:
+        calls.append(cfg.url.rsplit("/", 1)[1])
+        if cfg.url.endswith("/down") and calls.count("down") == 1:
+            raise NotifyError("503", retryable=True, reason="serverError")
+
+    monkeypatch.setitem(integrations.SENDERS, "webhook", send)
+    gid = put(rt, ends_in=300)
+    timers = TimerLoop(
+        rt.client, rt.keys, rt.retries, lambda *_: None, lambda: None, inflight_ttl=15, sweep_interval=60
+    )
+    assert timers.claim_due(time.time()) == [gid]  # the timer fires: next flush in 5 min
+    timer = rt.client.zscore(rt.keys.timers, gid)
+    result = flush(rt, gid)
+    assert result is not None and result.notified == 1 and result.failed == 1
+    assert rt.client.zscore(rt.keys.retries, gid) is not None
+    assert sorted(calls) == ["down", "ok"]
+
+    result = flush(rt, gid, retry=True)
+    assert result is not None and result.notified == 1 and result.failed == 0
+    assert sorted(calls) == ["down", "down", "ok"]
+    assert rt.client.zscore(rt.keys.timers, gid) == timer

@@ -19,6 +19,7 @@ from app.silence import Silence, SilenceError, SilenceStore
 from app.silencelimits import SilenceLimits, stored_size
 from app.startdelay import StartDelay
 from app.store import AlertStore, GroupRef
+from app.retries import RetrySchedule
 from app.timers import TimerLoop
 from tests.unit.test_silence import body as silence_body
 
@@ -240,7 +241,8 @@ def test_the_timer_loop_claims_nothing_while_held() -> None:
     loop = TimerLoop(
         redis,
         Keys("t"),
-        queued.append,
+        RetrySchedule(redis, Keys("t")),
+        lambda gids, retry: queued.append(gids),
         lambda: None,
         inflight_ttl=15,
         sweep_interval=60,

@@ -19,12 +19,13 @@ from app import backend, history
 from app.durability import Writer
 from app.history import PER_GROUP, HistoryLog, attempt_to_api
 from app.nflog import NotificationLog
+from app.notify import integrations
 from app.notify.errors import NotifyError
 from app.notify.pipeline import Notifier, Outcome
 from app.redis_keys import Keys
 from app.settings import Settings
 from tests.support.ports import free_port
-from tests.unit.test_notify import FakeSender, job_for, run
+from tests.unit.test_notify import FakeSender, run, task_for
 
 WORKER = f"{socket.gethostname()}/{os.getpid()}"
 
@@ -35,9 +36,14 @@ def nflog() -> NotificationLog:
 
 
 def test_the_notifier_records_a_retried_then_delivered_notification(nflog, monkeypatch) -> None:
-    pipeline = Notifier(nflog, lease_ttl=15, sleep=lambda s: None)
+    notifier = Notifier(nflog, lease_ttl=15)
     sender = FakeSender(NotifyError("webhook POST answered 503", retryable=True), None)
-    assert run(pipeline, sender, monkeypatch) is Outcome.SENT
+    monkeypatch.setitem(integrations.SENDERS, "webhook", sender)
+    try:
+        assert run(notifier, task_for("A")) == [Outcome.RETRY]
+        assert run(notifier, task_for("A", retry=True)) == [Outcome.SENT]  # the group's retry
+    finally:
+        notifier.drain(5)
     history.flush()
 
     found = HistoryLog(nflog.r, nflog.keys).group("g-A")
@@ -62,18 +68,21 @@ def test_the_notifier_records_a_retried_then_delivered_notification(nflog, monke
 
 
 def test_a_failure_the_notifier_gives_up_on_is_recorded_as_failed(nflog, monkeypatch) -> None:
-    pipeline = Notifier(nflog, lease_ttl=15, sleep=lambda s: None)
-    assert (
-        run(pipeline, FakeSender(NotifyError("400 bad request", retryable=False)), monkeypatch)
-        is Outcome.FAILED
+    notifier = Notifier(nflog, lease_ttl=15)
+    monkeypatch.setitem(
+        integrations.SENDERS, "webhook", FakeSender(NotifyError("400 bad request", retryable=False))
     )
+    try:
+        assert run(notifier, task_for("A")) == [Outcome.FAILED]
+    finally:
+        notifier.drain(5)
     history.flush()
     _, attempts = HistoryLog(nflog.r, nflog.keys).group("g-A") or (None, [])
     assert [(a["o"], a["a"], a["e"]) for a in attempts] == [("failed", 1, "400 bad request")]
 
 
 def test_each_group_keeps_its_last_attempts_only(nflog) -> None:
-    task = job_for("A")
+    task = task_for("A")
     for n in range(1, PER_GROUP + 6):
         history.record_attempt(nflog, task, n, "retrying", "x" * 2000)
     history.flush()
@@ -86,7 +95,7 @@ def test_each_group_keeps_its_last_attempts_only(nflog) -> None:
 def test_the_sweep_forgets_groups_last_attempted_before_the_retention(nflog) -> None:
     log = HistoryLog(nflog.r, nflog.keys)
     for name in ("Old", "New"):
-        history.record_attempt(nflog, job_for(name), 1, "sent")
+        history.record_attempt(nflog, task_for(name), 1, "sent")
     history.flush()
     nflog.r.zadd(nflog.keys.history_index, {"g-Old": time.time() - 7200})
     assert log.gc(time.time(), retention=3600) == 1
@@ -99,15 +108,15 @@ def test_the_sweep_forgets_groups_last_attempted_before_the_retention(nflog) -> 
 def test_an_unreachable_redis_drops_the_records_with_a_warning(caplog) -> None:
     client = redis.Redis(port=free_port(), socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
     down = NotificationLog(client, Keys("t"), retention=3600)
-    history.record_attempt(down, job_for("A"), 1, "sent")
+    history.record_attempt(down, task_for("A"), 1, "sent")
     with caplog.at_level(logging.WARNING, logger="app.history"):
         history.flush()  # no exception: the send it records has happened whatever Redis says
     assert "notification history not written: Redis unreachable" in caplog.text
 
 
 def test_the_embedded_snapshot_keeps_the_history(nflog, tmp_path: Path) -> None:
-    history.record_attempt(nflog, job_for("A"), 1, "retrying", "503")
-    history.record_attempt(nflog, job_for("A"), 2, "sent")
+    history.record_attempt(nflog, task_for("A"), 1, "retrying", "503")
+    history.record_attempt(nflog, task_for("A"), 2, "sent")
     history.flush()
     settings = Settings(storage_path=str(tmp_path))
     backend.save_snapshot(nflog.r, nflog.keys, settings, Writer())

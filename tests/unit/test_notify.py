@@ -1,13 +1,16 @@
-"""The notification pipeline: dedup, lease, retries with backoff until the deadline, commit."""
+"""The notification pipeline: dedup, lease, one attempt per flush on the send pool, commit."""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import fakeredis
 import pytest
 
+from app import metrics
 from app.alerts import Alert
 from app.config import Route, WebhookConfig
 from app.labels import fingerprint
@@ -18,6 +21,7 @@ from app.notify.pipeline import IntegrationTarget, Notifier, NotifyTask, Outcome
 from app.redis_keys import Keys
 from app.store import GroupState
 from app.template import Templates
+from tests.support.processes import wait_until
 
 
 class FakeSender:
@@ -37,105 +41,209 @@ def nflog() -> NotificationLog:
     return NotificationLog(fakeredis.FakeRedis(server=fakeredis.FakeServer()), Keys("t"), retention=3600)
 
 
-def job_for(name: str, deadline: float = 30) -> NotifyTask:
+@pytest.fixture
+def notifier(nflog: NotificationLog) -> Iterator[Notifier]:
+    made = Notifier(nflog, lease_ttl=15)
+    yield made
+    made.drain(5)
+
+
+def task_for(name: str, receiver: str = "team", retry: bool = False) -> NotifyTask:
     labels = {"alertname": name}
     now = time.time()
     alert = Alert(labels, {}, now - 10, now + 300, "", now, False, fingerprint(labels))
-    group = GroupState(f"g-{name}", f'{{}}:{{alertname="{name}"}}', "{}", "team", labels, [alert], {})
-    target = IntegrationTarget("team", "webhook", 0, WebhookConfig(url="http://x/"))
-    return NotifyTask(group, Route(receiver="team"), target, [alert], [], now, now + deadline)
+    group = GroupState(f"g-{name}", f'{{}}:{{alertname="{name}"}}', "{}", receiver, labels, [alert], {})
+    target = IntegrationTarget(receiver, "webhook", 0, WebhookConfig(url="http://x/"))
+    return NotifyTask(group, Route(receiver=receiver), target, [alert], [], now, now + 30, retry)
 
 
-def run(pipeline: Notifier, sender: FakeSender, monkeypatch: pytest.MonkeyPatch, deadline: float = 30) -> Any:
+class Outcomes:
+    """The outcomes run_many reports, task by task, as they come."""
+
+    def __init__(self, count: int) -> None:
+        self.got: list[Outcome | None] = [None] * count
+        self.cond = threading.Condition()
+
+    def __call__(self, i: int, outcome: Outcome) -> None:
+        with self.cond:
+            assert self.got[i] is None, f"task {i} reported twice"
+            self.got[i] = outcome
+            self.cond.notify_all()
+
+    def wait(self, *which: int) -> list[Outcome | None]:
+        """The outcomes of tasks `which` (all by default) once all of those are in."""
+        indexes = which or range(len(self.got))
+        with self.cond:
+            assert self.cond.wait_for(lambda: all(self.got[i] is not None for i in indexes), 10)
+            return [self.got[i] for i in indexes]
+
+
+def start(notifier: Notifier, *tasks: NotifyTask) -> Outcomes:
+    outcomes = Outcomes(len(tasks))
+    notifier.run_many(list(tasks), "http://am", Templates(), outcomes)
+    return outcomes
+
+
+def run(notifier: Notifier, *tasks: NotifyTask) -> list[Outcome | None]:
+    """Run the tasks and wait for their attempts to end."""
+    return start(notifier, *tasks).wait()
+
+
+def lease_holder(nflog: NotificationLog, task: NotifyTask) -> bytes | None:
+    return nflog.r.get(nflog.lease_key(task.log_field, task.firing_set, task.resolved_set))
+
+
+def sample(counter: Any, *labels: str) -> float:
+    return counter.labels(*labels)._value.get() if labels else counter._value.get()
+
+
+def test_a_retryable_failure_is_one_attempt_that_gives_the_lease_back_for_the_retry(
+    notifier: Notifier, nflog: NotificationLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sender = FakeSender(NotifyError("503", retryable=True, reason="serverError"))
     monkeypatch.setitem(integrations.SENDERS, "webhook", sender)
-    return pipeline.run_many([job_for("A", deadline)], "http://am", Templates())[0]
-
-
-def test_retryable_errors_are_retried_with_growing_backoff_then_committed(nflog, monkeypatch) -> None:
-    waits: list[float] = []
-    pipeline = Notifier(nflog, lease_ttl=15, sleep=waits.append)
-    sender = FakeSender(NotifyError("503", retryable=True), NotifyError("503", retryable=True), None)
-    assert run(pipeline, sender, monkeypatch) is Outcome.SENT
-    assert len(sender.calls) == 3
-    assert 0.24 <= waits[0] <= 0.75 and 0.36 <= waits[1] <= 1.125  # 0.5 s then x1.5, +-50 %
-    # Logged: the same content is not sent again.
-    assert run(pipeline, FakeSender(), monkeypatch) is Outcome.UP_TO_DATE
-
-
-def test_permanent_error_is_not_retried_and_releases_the_lease(nflog, monkeypatch) -> None:
-    pipeline = Notifier(nflog, lease_ttl=15, sleep=lambda s: None)
-    sender = FakeSender(NotifyError("400 bad request", retryable=False))
-    assert run(pipeline, sender, monkeypatch) is Outcome.FAILED
+    counted = sample(metrics.notifications, "webhook")
+    failed_requests = sample(metrics.notification_requests_failed, "webhook")
+    task = task_for("A")
+    assert run(notifier, task) == [Outcome.RETRY]
     assert len(sender.calls) == 1
-    retry = FakeSender()
-    assert run(pipeline, retry, monkeypatch) is Outcome.SENT  # the next flush may try again at once
-    assert len(retry.calls) == 1
+    assert task.error is not None and task.error.reason == "serverError"
+    assert lease_holder(nflog, task) is None
+
+    retry = task_for("A", retry=True)
+    assert run(notifier, retry) == [Outcome.SENT]
+    assert len(sender.calls) == 2
+    # One notification however many attempts; every attempt is a request.
+    assert sample(metrics.notifications, "webhook") == counted + 1
+    assert sample(metrics.notification_requests_failed, "webhook") == failed_requests + 1
+    assert run(notifier, task_for("A")) == [Outcome.UP_TO_DATE]  # logged: not sent again
 
 
-def test_gives_up_at_the_deadline(nflog, monkeypatch) -> None:
-    pipeline = Notifier(nflog, lease_ttl=15, sleep=lambda s: None)
-    sender = FakeSender(*[NotifyError("timeout", retryable=True)] * 100)
-    assert run(pipeline, sender, monkeypatch, deadline=0.0) is Outcome.FAILED
-    assert len(sender.calls) == 1
+def test_a_permanent_failure_is_not_retried_and_counts_as_failed(
+    notifier: Notifier, nflog: NotificationLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(
+        integrations.SENDERS,
+        "webhook",
+        FakeSender(NotifyError("400 bad request", retryable=False, reason="clientError")),
+    )
+    failed = sample(metrics.notifications_failed, "webhook", "clientError")
+    task = task_for("A")
+    assert run(notifier, task) == [Outcome.FAILED]
+    assert sample(metrics.notifications_failed, "webhook", "clientError") == failed + 1
+    assert lease_holder(nflog, task) is None  # the next flush may try again at once
 
 
-def test_a_worker_whose_lease_was_taken_over_does_not_send(nflog, monkeypatch) -> None:
-    def steal(_: float) -> None:
-        for key in nflog.r.scan_iter(nflog.keys.lease("*")):
-            nflog.r.set(key, "another-worker")
-
-    pipeline = Notifier(nflog, lease_ttl=15, sleep=steal)
-    sender = FakeSender(NotifyError("503", retryable=True), None)
-    assert run(pipeline, sender, monkeypatch) is Outcome.FAILED
-    assert len(sender.calls) == 1  # the retry after the takeover never happened
+def test_give_up_counts_each_attempted_notification_once_with_its_reason(notifier: Notifier) -> None:
+    attempted, never_attempted = task_for("A"), task_for("B")
+    attempted.error = NotifyError("503", retryable=True, reason="serverError")
+    before = sample(metrics.notifications_failed, "webhook", "serverError")
+    notifier.give_up([attempted, never_attempted])
+    assert sample(metrics.notifications_failed, "webhook", "serverError") == before + 1
 
 
-def test_a_batch_sends_what_is_due_and_leaves_what_another_worker_holds(nflog, monkeypatch) -> None:
-    pipeline = Notifier(nflog, lease_ttl=15, sleep=lambda s: None)
+def test_a_batch_sends_what_is_due_and_leaves_what_another_worker_holds(
+    notifier: Notifier, nflog: NotificationLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sender = FakeSender()
     monkeypatch.setitem(integrations.SENDERS, "webhook", sender)
-    logged, held, due = job_for("Logged"), job_for("Held"), job_for("Due")
-    assert pipeline.run_many([logged], "http://am", Templates()) == [Outcome.SENT]
+    logged, held, due = task_for("Logged"), task_for("Held"), task_for("Due")
+    assert run(notifier, logged) == [Outcome.SENT]
     nflog.acquire(held.log_field, "", held.firing_set, held.resolved_set, ttl=15)  # another worker's
     sender.calls.clear()
 
-    outcomes = pipeline.run_many([logged, held, due], "http://am", Templates())
-    assert outcomes == [Outcome.UP_TO_DATE, Outcome.BUSY, Outcome.SENT]
+    assert run(notifier, logged, held, due) == [Outcome.UP_TO_DATE, Outcome.BUSY, Outcome.SENT]
     assert [n.group_labels["alertname"] for n in sender.calls] == ["Due"]
 
 
-def test_a_lease_grown_old_during_the_batch_is_checked_before_its_first_send(nflog, monkeypatch) -> None:
-    """Leases are taken for the whole batch at once: one whose holder spent longer than a third
-    of the TTL on earlier sends is refreshed first, and not used if another worker took it."""
-    pipeline = Notifier(nflog, lease_ttl=0.3, sleep=lambda s: None)
-    first, second = job_for("First"), job_for("Second")
-
-    def slow_send_then_takeover(cfg: Any, n: Any, ctx: Any) -> None:
-        calls.append(n.group_labels["alertname"])
-        time.sleep(0.15)
-        nflog.r.set(
-            nflog.lease_key(second.log_field, second.firing_set, second.resolved_set), "another-worker"
-        )
-
+def test_a_lease_lost_while_the_send_waits_is_not_used_and_the_group_is_retried(
+    nflog: NotificationLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker keeps the leases of its waiting sends alive; one it finds taken over (a Redis
+    failover lost it, another worker took it) is not sent under, and the group's retry sorts
+    it out."""
+    notifier = Notifier(nflog, lease_ttl=0.6)
+    release = threading.Event()
+    first, second = task_for("First"), task_for("Second")
     calls: list[str] = []
-    monkeypatch.setitem(integrations.SENDERS, "webhook", slow_send_then_takeover)
-    assert pipeline.run_many([first, second], "http://am", Templates()) == [Outcome.SENT, Outcome.FAILED]
-    assert calls == ["First"]
-
-
-def test_a_receiver_being_retried_does_not_hold_up_the_rest_of_the_batch(nflog, monkeypatch) -> None:
-    pipeline = Notifier(nflog, lease_ttl=15, sleep=lambda s: None)
-    sent: list[str] = []
-    failures = {"Broken": 2}
 
     def send(cfg: Any, n: Any, ctx: Any) -> None:
-        name = n.group_labels["alertname"]
-        sent.append(name)
-        if failures.get(name):
-            failures[name] -= 1
-            raise NotifyError("503", retryable=True)
+        calls.append(n.group_labels["alertname"])
+        release.wait(10)
 
     monkeypatch.setitem(integrations.SENDERS, "webhook", send)
-    outcomes = pipeline.run_many([job_for("Broken"), job_for("Healthy")], "http://am", Templates())
-    assert outcomes == [Outcome.SENT, Outcome.SENT]
-    assert sent == ["Broken", "Healthy", "Broken", "Broken"]
+    notifier.pool.per_target = 1  # Second waits behind First
+    lost = sample(metrics.nflog_lease_lost)
+    outcomes = start(notifier, first, second)
+    wait_until(lambda: calls == ["First"], 10)
+    nflog.r.set(nflog.lease_key(second.log_field, second.firing_set, second.resolved_set), "another-worker")
+    wait_until(lambda: sample(metrics.nflog_lease_lost) > lost, 10, message="the loss went unnoticed")
+    release.set()
+    assert outcomes.wait() == [Outcome.SENT, Outcome.RETRY]
+    assert calls == ["First"]
+    notifier.drain(5)
+
+
+def test_a_hanging_receiver_holds_up_neither_the_batch_nor_another_receiver(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    sent: list[str] = []
+
+    def send(cfg: Any, n: Any, ctx: Any) -> None:
+        if n.receiver == "hanging":
+            release.wait(10)
+        sent.append(n.receiver)
+
+    monkeypatch.setitem(integrations.SENDERS, "webhook", send)
+    hanging = [task_for(f"H{i}", receiver="hanging") for i in range(notifier.pool.threads)]
+    healthy = task_for("Healthy", receiver="healthy")
+    outcomes = start(notifier, *hanging, healthy)  # returns at once
+    assert outcomes.wait(len(hanging)) == [Outcome.SENT]
+    assert sent == ["healthy"]
+    assert outcomes.got[:-1] == [None] * len(hanging)
+    release.set()
+    assert outcomes.wait() == [Outcome.SENT] * (len(hanging) + 1)
+
+
+def test_a_send_slower_than_the_lease_ttl_keeps_its_lease(
+    nflog: NotificationLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a receiver takes its time, the lease stays the sender's: no other worker may send
+    the same notification meanwhile."""
+    notifier = Notifier(nflog, lease_ttl=0.4)
+    release = threading.Event()
+    monkeypatch.setitem(integrations.SENDERS, "webhook", lambda cfg, n, ctx: release.wait(10))
+    task = task_for("Slow")
+    outcomes = start(notifier, task)
+    wait_until(lambda: lease_holder(nflog, task) is not None, 5)
+    deadline = time.monotonic() + 1.2  # three TTLs
+    while time.monotonic() < deadline:
+        verdict, _ = nflog.acquire(task.log_field, "", task.firing_set, task.resolved_set, ttl=0.4)
+        assert verdict == "busy"
+        time.sleep(0.05)
+    release.set()
+    assert outcomes.wait() == [Outcome.SENT]
+    notifier.drain(5)
+
+
+def test_drain_gives_back_the_sends_not_started_and_waits_for_those_running(
+    notifier: Notifier, nflog: NotificationLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    started: list[str] = []
+
+    def send(cfg: Any, n: Any, ctx: Any) -> None:
+        started.append(n.group_labels["alertname"])
+        release.wait(10)
+
+    monkeypatch.setitem(integrations.SENDERS, "webhook", send)
+    notifier.pool.per_target = 1
+    running, waiting = task_for("Running"), task_for("Waiting")
+    outcomes = start(notifier, running, waiting)
+    wait_until(lambda: started == ["Running"], 10)
+    threading.Timer(0.2, release.set).start()
+    assert notifier.drain(10)
+    assert outcomes.got == [Outcome.SENT, Outcome.RETRY]
+    assert started == ["Running"]
+    assert lease_holder(nflog, waiting) is None  # given back: another worker's retry sends it

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import fakeredis
 
 from app.alerts import Alert
 from app.labels import fingerprint
 from app.redis_keys import Keys
+from app.retries import RetrySchedule
 from app.store import AlertStore, GroupRef
 from app.timers import TimerLoop
 
 NOW = 1_700_000_000.0
 
 
-def make(client: fakeredis.FakeRedis) -> TimerLoop:
-    return TimerLoop(client, Keys("t"), lambda g: None, lambda: None, inflight_ttl=15, sweep_interval=60)
+def make(
+    client: fakeredis.FakeRedis, enqueue: Callable[[list[str], bool], None] = lambda gids, retry: None
+) -> TimerLoop:
+    """A timer loop on the "t" prefix that hands what it claims to `enqueue`."""
+    keys = Keys("t")
+    return TimerLoop(
+        client, keys, RetrySchedule(client, keys), enqueue, lambda: None, inflight_ttl=15, sweep_interval=60
+    )
 
 
 def test_a_due_group_is_claimed_by_exactly_one_loop_and_rearmed() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from app.config import WebhookConfig
 from app.config.addresses import url_problem
 from app.notify import transport
-from app.notify.errors import NotifyError
+from app.notify.errors import NotifyError, reason_for_status
 from app.notify.integrations import SendContext, integration
 from app.notify.integrations._common import go_json, rendered_structure
 from app.notify.message import Notification
@@ -128,4 +128,5 @@ def send_webhook(cfg: WebhookConfig, n: Notification, ctx: SendContext) -> None:
     raise NotifyError(
         f"webhook POST to {transport.redact_url(url)} answered {code}{detail}; {_status_hint(code)}",
         retryable=code >= 500,
+        reason=reason_for_status(code),
     )
