@@ -15,11 +15,11 @@ from app.api.postable_silence import silence_from_api as parse_silence
 from app.labels import fingerprint
 from app.matchers import Matcher
 from app.redis_keys import Keys
+from app.retries import RetrySchedule
 from app.silence import Silence, SilenceError, SilenceStore
 from app.silencelimits import SilenceLimits, stored_size
 from app.startdelay import StartDelay
 from app.store import AlertStore, GroupRef
-from app.retries import RetrySchedule
 from app.timers import TimerLoop
 from tests.unit.test_silence import body as silence_body
 
