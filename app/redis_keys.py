@@ -74,9 +74,10 @@ P:dispatch-start     string      with --dispatch.start-delay, the start time (ep
 P:history:<gid>      list        the group's last delivery attempts, newest first, at most
                                  history.PER_GROUP: JSON {"t": time, "r": receiver, "i":
                                  integration, "n": its index, "o": "sent", "retrying" or
-                                 "failed", "a": attempt number, "w": the sending process, "f"
-                                 and "s": firing and resolved alerts in the message, "e": the
-                                 error} (app/history.py). A gid is hex, never "index" or
+                                 "failed", "a": 1 for a flush's first attempt, 2 for a
+                                 retry, "w": the sending process, "f" and "s": firing and
+                                 resolved alerts in the message, "e": the error}
+                                 (app/history.py). A gid is hex, never "index" or
                                  "groups" below.
 P:history:index      sorted set  gid -> time of the group's latest attempt: the history list's
                                  order, and what the sweep drops after --data.retention.
