@@ -116,18 +116,6 @@ def notify_reason(
     return REASON_REPEAT if entry.timestamp < now - repeat_interval else REASON_NONE
 
 
-def needs_update(
-    entry: Entry | None,
-    firing: frozenset[str],
-    resolved: frozenset[str],
-    send_resolved: bool,
-    repeat_interval: float,
-    now: float,
-) -> bool:
-    """Whether there is something to send: `notify_reason` is not REASON_NONE."""
-    return notify_reason(entry, firing, resolved, send_resolved, repeat_interval, now) != REASON_NONE
-
-
 class NotificationLog:
     """Entries in one Redis hash (field = group id + integration), leases as expiring strings."""
 

@@ -25,13 +25,14 @@ import redis
 from app import history, metrics
 from app.alerts import Alert
 from app.config import Route
-from app.nflog import Lease, LogRead, NotificationLog, needs_update
+from app.nflog import Lease, LogRead, NotificationLog, notify_reason
 from app.notify.errors import NotifyError
 from app.notify.integrations import SendContext, sender_for
-from app.notify.message import Notification
+from app.notify.message import REASON_NONE, REASON_UNKNOWN, Notification
 from app.notify.sendpool import SendPool, Work
 from app.store import GroupState
 from app.template import Templates
+from app.template.routelabels import render_route_labels
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,8 @@ class NotifyTask:
     deadline: float
     retry: bool = False
     error: NotifyError | None = field(init=False, default=None)
+    # Why it is sent (Alertmanager's NotifyReason), decided when the log entry is read.
+    reason: str = field(init=False, default=REASON_UNKNOWN)
     firing_set: frozenset[str] = field(init=False)
     resolved_set: frozenset[str] = field(init=False)
     log_field: str = field(init=False)
@@ -149,7 +152,7 @@ class Notifier:
                     continue
                 if not task.retry:
                     metrics.notifications.labels(*_labels(task)).inc()
-                prepared = self._prepare(task, got, external_url)
+                prepared = self._prepare(task, got, external_url, templates)
             except Exception:
                 log.exception("notifying failed", extra={"fields": {"group": task.group.key}})
                 prepared = Outcome.FAILED
@@ -209,17 +212,19 @@ class Notifier:
             raise
 
     def _due(self, task: NotifyTask, known: LogRead) -> bool:
-        route, target = task.route, task.target
-        return needs_update(
+        task.reason = notify_reason(
             known[0],
             task.firing_set,
             task.resolved_set,
-            target.send_resolved,
-            route.repeat_interval,
+            task.target.send_resolved,
+            task.route.repeat_interval,
             task.now,
         )
+        return task.reason != REASON_NONE
 
-    def _prepare(self, task: NotifyTask, lease: Lease, external_url: str) -> Outcome | _Delivery:
+    def _prepare(
+        self, task: NotifyTask, lease: Lease, external_url: str, templates: Templates
+    ) -> Outcome | _Delivery:
         """The message to send under `lease`, or SENT when there is nothing to send."""
         # With send_resolved off, resolved alerts are left out of the message but still logged;
         # a notification with nothing firing is then not sent at all.
@@ -227,6 +232,18 @@ class Notifier:
         if not alerts:
             self._commit(task, lease)
             return Outcome.SENT
+        route_labels: dict[str, str] = {}
+        if task.route.labels:
+            # Rendered against all the flush's alerts, before send_resolved leaves some out.
+            every = Notification.build(
+                task.target.receiver,
+                task.group.key,
+                task.group.labels,
+                task.firing + task.resolved,
+                task.now,
+                external_url,
+            )
+            route_labels = render_route_labels(templates, task.route.labels, every)
         notification = Notification.build(
             receiver=task.target.receiver,
             group_key=task.group.key,
@@ -234,6 +251,8 @@ class Notifier:
             alerts=alerts,
             now=task.now,
             external_url=external_url,
+            route_labels=route_labels,
+            notification_reason=task.reason,
         )
         return _Delivery(task, lease, notification)
 

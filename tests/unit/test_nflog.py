@@ -5,7 +5,7 @@ from __future__ import annotations
 import fakeredis
 import pytest
 
-from app.nflog import Entry, NotificationLog, needs_update, notify_reason
+from app.nflog import Entry, NotificationLog, notify_reason
 from app.redis_keys import Keys
 
 NOW = 1_700_000_000.0
@@ -34,7 +34,6 @@ def entry(firing: set[str], resolved: set[str], age: float = 10.0) -> Entry:
 def test_notify_reason_and_needs_update(prev, firing, resolved, send_resolved, reason) -> None:
     """Alertmanager's DedupStage decision, with its NotifyReason texts."""
     assert notify_reason(prev, F(firing), F(resolved), send_resolved, 3600, NOW) == reason
-    assert needs_update(prev, F(firing), F(resolved), send_resolved, 3600, NOW) is (reason != "none")
 
 
 @pytest.fixture

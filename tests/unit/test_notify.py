@@ -17,6 +17,7 @@ from app.labels import fingerprint
 from app.nflog import NotificationLog
 from app.notify import integrations
 from app.notify.errors import NotifyError
+from app.notify.message import REASON_FIRST
 from app.notify.pipeline import IntegrationTarget, Notifier, NotifyTask, Outcome
 from app.redis_keys import Keys
 from app.store import GroupState
@@ -247,3 +248,12 @@ def test_drain_gives_back_the_sends_not_started_and_waits_for_those_running(
     assert outcomes.got == [Outcome.SENT, Outcome.RETRY]
     assert started == ["Running"]
     assert lease_holder(nflog, waiting) is None  # given back: another worker's retry sends it
+
+
+def test_the_notification_says_why_it_is_sent(notifier: Notifier, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Alertmanager's NotifyReason reaches the integration (the webhook's notification_reason)."""
+    sender = FakeSender()
+    monkeypatch.setitem(integrations.SENDERS, "webhook", sender)
+    assert run(notifier, task_for("Why")) == [Outcome.SENT]
+    [sent] = sender.calls
+    assert sent.notification_reason == REASON_FIRST
