@@ -7,9 +7,11 @@ batch lets the dispatcher read its groups and their log entries in two round tri
 The sends run on the process's send pool. The job waits for them while they keep finishing, and
 ends as soon as none has finished for SLOW_AFTER (a receiver is slow or hangs): its sends go on
 without it, and the worker takes the next job. Waiting while sends are quick keeps the job's
-thread from planning the next batch beside them: two busy threads in one process cost ~15 %
-more CPU per notification in hand-overs of Python's interpreter lock, and RQ spreads the jobs
-over the workers as before.
+thread from planning the next batch beside them: two busy threads in one process cost more CPU
+in hand-overs of Python's interpreter lock (per-thread CPU times of two workers sending 3,000
+notifications: 0.65-0.66 ms per notification with the job returning at once, 0.57-0.61 ms with
+it waiting, 0.57-0.61 ms before sends had a pool of their own), and RQ spreads the jobs over
+the workers as before.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ its own share of the process:
 
 A target gets one send at a time while it answers quickly, and another one at once only when
 all of its running sends have taken `slow_after` seconds or more. Every thread that runs beside
-another costs CPU in hand-overs of Python's interpreter lock (measured: ~15 % more CPU per
-notification with four sends at once to a fast receiver), and a fast receiver gains nothing
-from it; a slow one does, and a hanging one reaches its cap within a few `slow_after`.
+another costs CPU in hand-overs of Python's interpreter lock (workers/flush.py has the figures),
+and a fast receiver gains nothing from parallel sends; a slow one does, and a hanging one
+reaches its cap within a few `slow_after`.
 
 Sends wait in memory, not in Redis, because they hold their lease while waiting: no other
 worker sends them meanwhile, and a kill only lets the lease expire (nothing was sent). The
