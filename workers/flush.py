@@ -2,26 +2,61 @@
 
 The timer loop hands over the groups it claimed in batches: one RQ job per group cost about a
 hundred Redis commands of RQ bookkeeping per notification, more than the flush itself, and a
-batch lets the dispatcher read its groups and their log entries in two round trips. The job
-ends once the sends are started (they run on the process's send pool), so that a receiver that
-hangs does not keep this worker from the next job.
+batch lets the dispatcher read its groups and their log entries in two round trips.
+
+The sends run on the process's send pool. The job waits for them while they keep finishing, and
+ends as soon as none has finished for SLOW_AFTER (a receiver is slow or hangs): its sends go on
+without it, and the worker takes the next job. Waiting while sends are quick keeps the job's
+thread from planning the next batch beside them: two busy threads in one process cost more CPU
+in hand-overs of Python's interpreter lock (per-thread CPU times of two workers sending 3,000
+notifications: 0.65-0.66 ms per notification with the job returning at once, 0.57-0.61 ms with
+it waiting, 0.57-0.61 ms before sends had a pool of their own), and RQ spreads the jobs over
+the workers as before.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import Future
 
 from app.dispatcher import FlushResult
 from app.jobs import bound_runtime
+from app.notify.sendpool import SLOW_AFTER
 
 log = logging.getLogger(__name__)
 
 
 def flush_groups(gids: list[str], retry: bool = False) -> None:
     rt = bound_runtime()
-    for pending in rt.dispatcher.flush_many(gids, rt.external_url, retry=retry):
+    results = rt.dispatcher.flush_many(gids, rt.external_url, retry=retry)
+    progress = _Progress(len(results))
+    for pending in results:
         pending.add_done_callback(_log_result)
+        pending.add_done_callback(progress.one_done)
+    progress.wait_while_moving(SLOW_AFTER)
+
+
+class _Progress:
+    """How many of a job's groups still have sends running."""
+
+    def __init__(self, groups: int) -> None:
+        self.left = groups
+        self.cond = threading.Condition()
+
+    def one_done(self, _: Future[FlushResult]) -> None:
+        with self.cond:
+            self.left -= 1
+            self.cond.notify()
+
+    def wait_while_moving(self, stall: float) -> None:
+        """Return when every group is done, or when none finished for `stall` seconds."""
+        with self.cond:
+            while self.left:
+                before = self.left
+                self.cond.wait(stall)
+                if self.left == before:
+                    return
 
 
 def _log_result(done: Future[FlushResult]) -> None:

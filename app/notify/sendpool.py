@@ -10,6 +10,12 @@ its own share of the process:
 - `per_target` of them at most go to one target (a receiver's integration): the sends of a
   target that does not answer wait in that target's line while other targets' sends pass.
 
+A target gets one send at a time while it answers quickly, and another one at once only when
+all of its running sends have taken `slow_after` seconds or more. Every thread that runs beside
+another costs CPU in hand-overs of Python's interpreter lock (workers/flush.py has the figures),
+and a fast receiver gains nothing from parallel sends; a slow one does, and a hanging one
+reaches its cap within a few `slow_after`.
+
 Sends wait in memory, not in Redis, because they hold their lease while waiting: no other
 worker sends them meanwhile, and a kill only lets the lease expire (nothing was sent). The
 threads start with the first send and stay.
@@ -18,13 +24,17 @@ threads start with the first send and stay.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
+
+# How long every running send of a target must have run before another may start beside them.
+SLOW_AFTER = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,14 +47,16 @@ class Work:
 
 
 class SendPool:
-    def __init__(self, threads: int, per_target: int) -> None:
+    def __init__(self, threads: int, per_target: int, slow_after: float = SLOW_AFTER) -> None:
         self.threads = threads
         self.per_target = per_target
+        self.slow_after = slow_after
         self._cond = threading.Condition()
         # Targets with waiting work, oldest first; a target goes to the back once served, so
         # that targets take turns.
         self._waiting: dict[str, deque[Work]] = {}
-        self._running: Counter[str] = Counter()
+        # Each target's running sends: when they started (time.monotonic()).
+        self._running: dict[str, list[float]] = {}
         self._started = False
         self._stopping = False
 
@@ -60,13 +72,9 @@ class SendPool:
                     self._started = True
                     for n in range(self.threads):
                         threading.Thread(target=self._serve, name=f"send-{n}", daemon=True).start()
-                # Wake a waiting thread for each send that a free slot of its target lets
-                # through (each notify wakes a different one); the others wait for the thread
-                # that frees their target's slot.
-                passing = Counter(work.target for work in works)
-                self._cond.notify(
-                    sum(min(n, max(0, self.per_target - self._running[t])) for t, n in passing.items())
-                )
+                # A thread for each target: it starts the target's next send, or waits until
+                # the target's running sends have been slow long enough to admit another.
+                self._cond.notify(len({work.target for work in works}))
                 return
         for work in works:
             work.cancel()
@@ -87,22 +95,39 @@ class SendPool:
                 self._cond.wait(left)
             return not self._running
 
-    def _take(self) -> Work | None:
+    def _admits_in(self, target: str, now: float) -> float:
+        """Seconds until another send of `target` may start (0: now; inf: at its cap)."""
+        running = self._running.get(target)
+        if not running:
+            return 0.0
+        if len(running) >= self.per_target:
+            return math.inf
+        return max(0.0, max(running) + self.slow_after - now)
+
+    def _take(self, now: float) -> tuple[Work | None, float]:
+        """The next send to start, or None and how long until one may (inf: none in sight)."""
+        soonest = math.inf
         for target, line in self._waiting.items():
-            if self._running[target] < self.per_target:
+            wait = self._admits_in(target, now)
+            if wait == 0.0:
                 work = line.popleft()
                 del self._waiting[target]
                 if line:
                     self._waiting[target] = line
-                self._running[target] += 1
-                return work
-        return None
+                self._running.setdefault(target, []).append(now)
+                return work, 0.0
+            soonest = min(soonest, wait)
+        return None, soonest
 
     def _serve(self) -> None:
         while True:
             with self._cond:
-                while (work := self._take()) is None:
-                    self._cond.wait()
+                while True:
+                    now = time.monotonic()
+                    work, wait = self._take(now)
+                    if work is not None:
+                        break
+                    self._cond.wait(None if wait == math.inf else wait)
             try:
                 work.run()
             except Exception:
@@ -111,8 +136,9 @@ class SendPool:
                 )
             finally:
                 with self._cond:
-                    self._running[work.target] -= 1
-                    if not self._running[work.target]:
+                    running = self._running[work.target]
+                    running.remove(now)
+                    if not running:
                         del self._running[work.target]
                     # This thread takes the send the freed slot lets through itself; only a
                     # drain waits on the count.

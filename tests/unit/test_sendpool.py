@@ -61,3 +61,17 @@ def test_drain_cancels_what_waits_and_waits_for_what_runs() -> None:
     assert pool.drain(10)
     pool.submit_many([Work("t", blocking(started, "late", release), lambda: cancelled.append("late"))])
     assert cancelled == ["waiting", "late"] and started == ["running"]
+
+
+def test_a_target_gets_another_send_only_once_its_running_ones_are_slow() -> None:
+    """One send at a time while the target answers; more, up to its cap, once they all hang."""
+    pool = SendPool(threads=4, per_target=3, slow_after=1.0)
+    release = threading.Event()
+    started: list[str] = []
+    pool.submit_many([Work("slow", blocking(started, f"s{i}", release), lambda: None) for i in range(5)])
+    wait_until(lambda: len(started) == 1, 10)
+    assert len(started) == 1  # the first has not yet run 1 s: the others wait
+    wait_until(lambda: len(started) == 3, 10, message=f"the slow target did not reach its cap: {started}")
+    release.set()
+    wait_until(lambda: len(started) == 5, 10)
+    assert pool.drain(10)
