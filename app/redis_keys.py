@@ -71,6 +71,10 @@ P:dispatch-maintenance
 P:dispatch-start     string      with --dispatch.start-delay, the start time (epoch seconds) of
                                  the first process against this Redis state (app.startdelay).
 
+P:refused:<gid>      set         the nflog fields of the group's integrations whose last
+                                 attempt failed for good (a permanent error), with a TTL of the
+                                 group_interval: a retry of the group leaves them to its next
+                                 regular flush, as Alertmanager retries only what may pass.
 P:history:<gid>      list        the group's last delivery attempts, newest first, at most
                                  history.PER_GROUP: JSON {"t": time, "r": receiver, "i":
                                  integration, "n": its index, "o": "sent", "retrying" or
@@ -122,8 +126,13 @@ class Keys:
         self.lease_stem = f"{prefix}:lease:"
         self.alertname_limit_stem = f"{prefix}:alertname-limit:"
         self.history_stem = f"{prefix}:history:"
+        self.refused_stem = f"{prefix}:refused:"
         # A SCAN MATCH pattern for every key above.
         self.everything = f"{prefix}:*"
+
+    def refused(self, gid: str) -> str:
+        """The integrations of a group whose last attempt was refused for good (app.notify)."""
+        return f"{self.refused_stem}{gid}"
 
     def group(self, gid: str) -> str:
         return f"{self.group_stem}{gid}"

@@ -136,11 +136,17 @@ class Notifier:
         gone mid-batch) counts as FAILED and does not stop the others.
         """
         reads = self._read([task.log_field for task in tasks])
-        due = [i for i, task in enumerate(tasks) if self._due(task, reads[i])]
+        refused = self._refused([task for task in tasks if task.retry])
+        due = [
+            i for i, task in enumerate(tasks) if task.log_field not in refused and self._due(task, reads[i])
+        ]
         wanted = [(tasks[i].log_field, reads[i][1], tasks[i].firing_set, tasks[i].resolved_set) for i in due]
         leases = dict(zip(due, self.nflog.acquire_many(wanted, self.lease_ttl), strict=True))
         works: list[Work] = []
         for i, task in enumerate(tasks):
+            if task.log_field in refused:
+                done(i, Outcome.FAILED)  # refused for good: left to the group's next flush
+                continue
             if i not in leases:
                 done(i, Outcome.UP_TO_DATE)
                 continue
@@ -185,6 +191,25 @@ class Notifier:
         running (so what was sent is also logged). True when none is left running."""
         self.stopping.set()
         return self.pool.drain(timeout)
+
+    def _refused(self, retries: list[NotifyTask]) -> set[str]:
+        """The integrations of these retried groups that were refused for good since the group's
+        last flush: Alertmanager retries an attempt only when it may pass, so a group's retry
+        (owed to another integration) must not send them again before the next flush."""
+        gids = sorted({task.group.gid for task in retries})
+        if not gids:
+            return set()
+        with self.nflog.r.pipeline(transaction=False) as pipe:
+            for gid in gids:
+                pipe.smembers(self.nflog.keys.refused(gid))
+            return {field.decode() for members in pipe.execute() for field in members}
+
+    def _mark_refused(self, task: NotifyTask) -> None:
+        key = self.nflog.keys.refused(task.group.gid)
+        with self.nflog.r.pipeline(transaction=False) as pipe:
+            pipe.sadd(key, task.log_field)
+            pipe.pexpire(key, max(1, int(task.route.group_interval * 1000)))
+            pipe.execute()
 
     def _acquire_again(self, task: NotifyTask) -> Outcome | Lease:
         """The entry changed between reading it and taking the lease: read and decide again."""
@@ -334,6 +359,7 @@ class Notifier:
         history.record_attempt(self.nflog, task, _attempt_number(task), outcome, str(err))
         if err.retryable:
             return Outcome.RETRY
+        self._mark_refused(task)
         metrics.notifications_failed.labels(*labels, err.reason).inc()
         return Outcome.FAILED
 

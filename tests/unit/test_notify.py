@@ -257,3 +257,19 @@ def test_the_notification_says_why_it_is_sent(notifier: Notifier, monkeypatch: p
     assert run(notifier, task_for("Why")) == [Outcome.SENT]
     [sent] = sender.calls
     assert sent.notification_reason == REASON_FIRST
+
+
+def test_a_groups_retry_leaves_an_integration_refused_for_good_to_the_next_flush(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alertmanager retries an attempt only when it may pass: a retry the group owes to one
+    integration does not send again to another that refused the notification for good."""
+    refused = NotifyError("400 bad request", retryable=False)
+    refusing = FakeSender(refused, refused)
+    monkeypatch.setitem(integrations.SENDERS, "webhook", refusing)
+    assert run(notifier, task_for("Mixed")) == [Outcome.FAILED]
+    assert run(notifier, task_for("Mixed", retry=True)) == [Outcome.FAILED]  # the group's retry
+    assert len(refusing.calls) == 1
+    # The group's next regular flush tries it again, as Alertmanager's next flush does.
+    assert run(notifier, task_for("Mixed")) == [Outcome.FAILED]
+    assert len(refusing.calls) == 2
