@@ -225,7 +225,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Run, Run]]:
         for run in (am, alerter):
             for name, (*_, count) in CONFIGS.items():
                 wait_until(
-                    lambda run=run, name=name, count=count: len(notifications(run, name)) >= count,
+                    lambda run=run, name=name, count=count: len(distinct_requests(run, name)) >= count,
                     30,
                     message=f"{count} notifications from {name}",
                 )
@@ -236,6 +236,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Run, Run]]:
             proc.stop()
         for sink in (*am_sinks.values(), *our_sinks.values()):
             sink.__exit__(None, None, None)
+
+
+def distinct_requests(run: Run, name: str) -> set[tuple[str, bytes]]:
+    """The different notifications config `name` received (a repeat of one counts once)."""
+    return {(r.path, r.body) for r in notifications(run, name)}
 
 
 def notifications(run: Run, name: str) -> list[ReceivedRequest]:
