@@ -24,26 +24,10 @@ from app.config.loader import _syntax_error
 from app.config.model import ConfigError, TLSConfig
 from app.config.paths import _join_dir
 from app.config.reader import Reader, raw
+from app.webconfig.model import TLS_SERVER_KEYS
 
 # exporter-toolkit's web.TLSConfig: the gossip listener's settings, accepted and unused.
-_SERVER_FIELDS = dict.fromkeys(
-    [
-        "cert",
-        "key",
-        "client_ca",
-        "cert_file",
-        "key_file",
-        "client_auth_type",
-        "client_ca_file",
-        "cipher_suites",
-        "curve_preferences",
-        "min_version",
-        "max_version",
-        "prefer_server_cipher_suites",
-        "client_allowed_sans",
-    ],
-    raw,
-)
+_SERVER_FIELDS = dict.fromkeys(sorted(TLS_SERVER_KEYS), raw)
 _TYPE = "cluster.TLSTransportConfig"
 _FIELDS = {
     "tls_server_config": lambda r, node: r.struct(node, "web.TLSConfig", _SERVER_FIELDS),

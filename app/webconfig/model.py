@@ -84,7 +84,8 @@ ALLOWED_HEADERS: dict[str, tuple[str, ...] | None] = {
 }
 
 _TOP_KEYS = {"tls_server_config", "http_server_config", "rate_limit", "basic_auth_users"}
-_TLS_KEYS = {
+# exporter-toolkit's web.TLSConfig keys (also the server half of --cluster.tls-config).
+TLS_SERVER_KEYS = {
     "cert",
     "key",
     "client_ca",
@@ -168,7 +169,7 @@ def _join(base: str, path: str) -> str:
 
 def _tls(values: dict[str, Any], base: str) -> TLSServerConfig:
     where = "tls_server_config"
-    _strict(values, _TLS_KEYS, where)
+    _strict(values, TLS_SERVER_KEYS, where)
     if values.get("curve_preferences"):
         raise WebConfigError(
             "tls_server_config.curve_preferences cannot be honoured by alerter's TLS stack "
