@@ -273,9 +273,9 @@ def exchanges(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ph
     started = time.time() - 60
     first = [_alert("a:9100", started, None), _alert("b:9100", started, time.time() - 5)]
     with (
-        HttpSink(responder=_ok) as am_sink,
-        HttpSink(responder=_ok) as direct,
-        HttpSink(responder=_ok) as full,
+        HttpSink(responder=_ok, keep_alive=False) as am_sink,
+        HttpSink(responder=_ok, keep_alive=False) as direct,
+        HttpSink(responder=_ok, keep_alive=False) as full,
     ):
         am = Alertmanager(config(am_sink.url))
         work = tmp_path_factory.mktemp("oracle-a")

@@ -192,7 +192,10 @@ class Run:
 
 
 def _sinks() -> dict[str, HttpSink]:
-    return {name: HttpSink(responder=answer or no_content) for name, (*_, answer, _) in CONFIGS.items()}
+    return {
+        name: HttpSink(responder=answer or no_content, keep_alive=False)
+        for name, (*_, answer, _) in CONFIGS.items()
+    }
 
 
 @pytest.fixture(scope="module")

@@ -55,9 +55,14 @@ class HttpSink:
         tls: bool = False,
         client_ca: bool = False,
         responder: Callable[[ReceivedRequest], tuple[int, bytes, str]] | None = None,
+        keep_alive: bool = True,
     ) -> None:
+        """`keep_alive=False` answers every request with `Connection: close`: a client then never
+        reuses a connection the server may be closing, which Go's HTTP client answers by sending
+        the request again (a second request the test did not ask for)."""
         self.default_status = default_status
         self.responder = responder
+        self.keep_alive = keep_alive
         self._statuses: deque[int] = deque(statuses)
         self._requests: list[ReceivedRequest] = []
         self._cond = threading.Condition()
@@ -172,6 +177,9 @@ def _handler_for(sink: HttpSink) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(reply)))
+            if not sink.keep_alive:
+                self.send_header("Connection", "close")
+                self.close_connection = True
             self.end_headers()
             self.wfile.write(reply)
 
