@@ -87,28 +87,43 @@ def test_web_timeout_answers_503_when_a_request_outlasts_it(mode: str, tmp_path:
 def test_get_concurrency_limit_answers_503_beyond_it(redis_server: RedisServer, tmp_path: Path) -> None:
     """One GET held (its Redis frozen) takes the only slot of --web.get-concurrency=1: any other
     GET is refused at once with Alertmanager's text; POSTs are not limited; the slot comes back
-    when the held request ends."""
+    when the held request ends. --cluster.tcp-timeout=60s keeps the held request waiting on Redis
+    for the whole test rather than the default 10s."""
     config = write_config(tmp_path / "am.yml", [webhook_receiver("http://127.0.0.1:9/")])
-    url, proc = start("web", config, tmp_path, "--web.get-concurrency=1", server=redis_server)
+    flags = ("--web.get-concurrency=1", "--cluster.tcp-timeout=60s")
+    url, proc = start("web", config, tmp_path, *flags, server=redis_server)
     held: dict[str, Any] = {}
+    seen: list[int] = []
+
+    def hold() -> None:
+        try:
+            held["r"] = requests.get(f"{url}/api/v2/alerts", timeout=90)
+        except requests.RequestException as err:
+            held["error"] = err
+
+    def refused_health_check() -> list[requests.Response]:
+        r = requests.get(f"{url}/-/healthy", timeout=10)
+        seen.append(r.status_code)
+        # A list: a requests.Response is falsy when its status is an error.
+        return [r] if r.status_code == 503 else []
+
     try:
         redis_server.process.pause()  # type: ignore[union-attr]
-        thread = threading.Thread(
-            target=lambda: held.update(r=requests.get(f"{url}/api/v2/alerts", timeout=60)), daemon=True
-        )
+        thread = threading.Thread(target=hold, daemon=True)
         thread.start()
-        # A list: a requests.Response is falsy when its status is an error.
-        [refused] = wait_until(
-            lambda: [r for r in [requests.get(f"{url}/-/healthy", timeout=10)] if r.status_code == 503],
-            timeout=20,
-            message="no GET was refused while one was held",
-        )
+        try:
+            [refused] = wait_until(
+                refused_health_check, timeout=30, message="no GET was refused while one was held"
+            )
+        except AssertionError as err:
+            outcome = held.get("error") or (held["r"].status_code, held["r"].text) if held else "still held"
+            raise AssertionError(f"{err}; health checks answered {seen}; the held GET: {outcome}") from None
         assert refused.text == "Limit of concurrent GET requests reached (1), try again later.\n\n"
         assert refused.headers["X-Content-Type-Options"] == "nosniff"
         assert refused.headers["Content-Type"] == "text/plain; charset=utf-8"
         assert requests.post(f"{url}/-/reload", timeout=10).status_code == 200
         redis_server.process.resume()  # type: ignore[union-attr]
-        thread.join(60)
+        thread.join(90)
         assert held["r"].status_code == 200
         text = wait_until(
             lambda: (r := requests.get(f"{url}/metrics", timeout=10)).status_code == 200 and r.text,
