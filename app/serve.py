@@ -157,14 +157,39 @@ class WorkerLoop:
             self.worker = None
 
 
+def _block_sighup() -> None:
+    """The first step of a process that reloads on SIGHUP: see _reload_on_sighup."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+
+
+def _reload_on_sighup(rt: Runtime) -> None:
+    """Reload the config on every SIGHUP, from a thread of its own that waits for the signal.
+
+    A Python signal handler runs only when the main thread next runs Python code, and the main
+    thread here sits in RQ's blocking dequeue for up to DEQUEUE_WAIT seconds; a handler installed
+    after the process starts serving would also leave a window in which SIGHUP's default action
+    ends the process. So SIGHUP is blocked (_block_sighup) first thing, before any other thread
+    starts (threads inherit the mask: none of them ever takes it, and one arriving during the
+    start waits), and one thread takes each SIGHUP with sigwait, at once."""
+
+    def wait_and_reload() -> None:
+        while True:
+            signal.sigwait({signal.SIGHUP})
+            rt.reload()
+
+    threading.Thread(target=wait_and_reload, daemon=True, name="sighup-reload").start()
+
+
 def run_all_in_one(settings: Settings) -> int:
     """Web, timers and workers in one process; the state is snapshotted under --storage.path in
     embedded mode (no Redis named)."""
+    _block_sighup()
     web_config = _web_config(settings)
     client = backend.connect(settings)
     writer = backend.restore_state(client, settings) if settings.embedded else None
     rt = Runtime(settings, client, writer=writer)
     bind_runtime(rt)
+    _reload_on_sighup(rt)
     rt.join_cluster("all")
     stop = threading.Event()
     timers = _timer_loop(rt)
@@ -183,7 +208,6 @@ def run_all_in_one(settings: Settings) -> int:
         threading.Thread(target=loop.run, daemon=True, name=f"rq-worker-{n}").start()
     servers = _serve_wsgi(settings, create_app(rt, web_config=web_config), web_config, "http")
 
-    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=rt.reload).start())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     stop.wait()
@@ -355,9 +379,11 @@ def _worker_handlers(environ: dict[str, Any]) -> str | None:
 
 def run_worker(settings: Settings) -> int:
     """An RQ worker (jobs run in this process, no fork per job) plus this process's timer loop."""
+    _block_sighup()
     web_config = _web_config(settings)
     rt = Runtime(settings)
     bind_runtime(rt)
+    _reload_on_sighup(rt)
     rt.join_cluster("worker")
     if settings.serve_worker_metrics:
         # Notification counters live in the workers: they serve /metrics like any Alertmanager,
@@ -383,7 +409,6 @@ def run_worker(settings: Settings) -> int:
         )
 
     loop = WorkerLoop(make_worker, threading.Event())
-    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=rt.reload).start())
     loop.run()
     timers.stop()
     _drain(rt, DRAIN_TIMEOUT)
