@@ -396,24 +396,29 @@ end
 return verdicts
 """
 
-# COMMIT_LEASE: record a send and drop its lease, unless another worker committed a newer
-# notification for this integration while ours was in flight (a slow receiver, or a pause):
+# COMMIT_LEASES: record sends and drop their leases, each unless another worker committed a newer
+# notification for its integration while ours was in flight (a slow receiver, or a pause):
 # writing ours then would roll the log back and make the next flush send the newer content
-# again. The lease is dropped only if it is still the caller's.
+# again. A lease is dropped only if it is still the caller's. One call for the sends a process
+# finished together (app/notify/sendpool.py), in the order given.
 #   KEYS[1]  P:nflog, the notification log
-#   KEYS[2]  P:lease:<sha1>, the lease
-#   ARGV[1]  the log field
-#   ARGV[2]  the new entry (nflog.Entry JSON)
-#   ARGV[3]  the caller's lease token
-#   ARGV[4]  the entry as read when the lease was taken ('' when absent)
-#   Returns  1 if the entry was written, 0 if a newer one was kept.
-COMMIT_LEASE = """
-local written = 0
-if (redis.call('HGET', KEYS[1], ARGV[1]) or '') == ARGV[4] then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-  written = 1
+#   KEYS[i] (i >= 2)  P:lease:<sha1>, the lease of item i-1
+#   ARGV[4i-7], ARGV[4i-6], ARGV[4i-5], ARGV[4i-4] (i >= 2)  for the item of KEYS[i]: its log
+#            field, the new entry (nflog.Entry JSON), the caller's lease token, the entry as read
+#            when the lease was taken ('' when absent)
+#   Returns  one flag per item: 1 if its entry was written, 0 if a newer one was kept.
+COMMIT_LEASES = """
+local written = {}
+for i = 2, #KEYS do
+  local field, token, seen = ARGV[4 * i - 7], ARGV[4 * i - 5], ARGV[4 * i - 4]
+  if (redis.call('HGET', KEYS[1], field) or '') == seen then
+    redis.call('HSET', KEYS[1], field, ARGV[4 * i - 6])
+    written[i - 1] = 1
+  else
+    written[i - 1] = 0
+  end
+  if redis.call('GET', KEYS[i]) == token then redis.call('DEL', KEYS[i]) end
 end
-if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
 return written
 """
 
