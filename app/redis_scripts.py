@@ -292,7 +292,10 @@ return redis.call('INCR', KEYS[2])
 #   ARGV[5]  the in-flight marks' TTL in milliseconds
 #   Returns  the ids of the groups claimed (due and not already in flight).
 # The group and in-flight keys are built here from ARGV[2] and ARGV[3] because the due group ids
-# are only known once the script has read the timers.
+# are only known once the script has read the timers. A group's fields are read in one HMGET and
+# written only when they change ("flushed" at the first claim, "rn" after a retry): this runs for
+# every notification, and a group's later claims then cost four commands instead of six (of about
+# eighteen a notification costs Redis).
 CLAIM_DUE_GROUPS = """
 local now, limit, ttl = tonumber(ARGV[1]), tonumber(ARGV[4]), ARGV[5]
 local group_stem, inflight_stem = ARGV[2], ARGV[3]
@@ -300,13 +303,14 @@ local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
 local claimed = {}
 for _, gid in ipairs(due) do
   local gkey = group_stem .. gid
-  local interval = redis.call('HGET', gkey, 'gi')
+  local fields = redis.call('HMGET', gkey, 'gi', 'flushed', 'rn')
+  local interval = fields[1]
   if not interval then
     redis.call('ZREM', KEYS[1], gid)
   else
     redis.call('ZADD', KEYS[1], now + tonumber(interval), gid)
-    redis.call('HSET', gkey, 'flushed', '1')
-    redis.call('HDEL', gkey, 'rn')
+    if fields[2] ~= '1' then redis.call('HSET', gkey, 'flushed', '1') end
+    if fields[3] then redis.call('HDEL', gkey, 'rn') end
     redis.call('ZREM', KEYS[2], gid)
     if redis.call('SET', inflight_stem .. gid, '1', 'NX', 'PX', ttl) then
       claimed[#claimed + 1] = gid
