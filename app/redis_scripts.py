@@ -4,8 +4,8 @@ A write that must be atomic across web and worker processes is a script: a batch
 trip whatever its size, and two processes writing the same thing at the same moment cannot lose
 an update. Each script's header says what its KEYS and ARGV hold and what it returns. Key names
 come from `app/redis_keys.py`: a script gets its keys in KEYS, except where it must name
-per-group keys for group ids it only learns inside Redis (PUT_ALERTS, CLAIM_DUE_GROUPS,
-RECORD_ATTEMPTS, DROP_OLD_HISTORIES, CLAIM_DUE_RETRIES); those take the keys' stems
+per-group keys for group ids it only learns inside Redis (PUT_ALERTS, LOAD_GROUPS,
+CLAIM_DUE_GROUPS, RECORD_ATTEMPTS, DROP_OLD_HISTORIES, CLAIM_DUE_RETRIES); those take the keys' stems
 (`Keys.group_stem`, ...) in ARGV and append the group id.
 
 Users register a script with `client.register_script(TEXT)`.
@@ -199,6 +199,50 @@ for _, gid in ipairs(order) do
   end
 end
 out[1] = merged_count
+return out
+"""
+
+# LOAD_GROUPS: read aggregation groups with their alerts, and drop their in-flight marks when a
+# flush is about to run. One call instead of a pipeline of two commands per group and an HMGET:
+# packing and parsing a command per group was most of what reading a flush batch cost a worker.
+#   KEYS[1]  P:alerts, the alerts hash
+#   ARGV[1]  the stem of the group hashes, P:group: (the script appends each gid)
+#   ARGV[2]  the stem of the group member sets, P:gmembers: (the script appends each gid)
+#   ARGV[3]  the stem of the in-flight marks, P:inflight: (the script appends each gid), or '' to
+#            leave them
+#   ARGV[4..]  the group ids
+#   Returns  for each group in turn: its "meta" (nil when the group is gone), its "muted" (nil when
+#            none), its member count n, then n pairs of a fingerprint and the alert's value (nil
+#            when the alert is gone).
+# The keys are built here from the stems because the caller's batch names its groups by id.
+LOAD_GROUPS = """
+local group_stem, members_stem, inflight_stem = ARGV[1], ARGV[2], ARGV[3]
+local out, n = {}, 0
+local fps, slots = {}, {}
+for i = 4, #ARGV do
+  local gid = ARGV[i]
+  local fields = redis.call('HMGET', group_stem .. gid, 'meta', 'muted')
+  local members = fields[1] and redis.call('SMEMBERS', members_stem .. gid) or {}
+  out[n + 1], out[n + 2], out[n + 3] = fields[1], fields[2], #members
+  n = n + 3
+  for _, fp in ipairs(members) do
+    out[n + 1], out[n + 2] = fp, false
+    n = n + 2
+    fps[#fps + 1], slots[#slots + 1] = fp, n
+  end
+end
+local CHUNK = 1000
+for c = 1, #fps, CHUNK do
+  local values = redis.call('HMGET', KEYS[1], unpack(fps, c, math.min(#fps, c + CHUNK - 1)))
+  for j = 1, #values do out[slots[c + j - 1]] = values[j] end
+end
+if inflight_stem ~= '' then
+  for c = 4, #ARGV, CHUNK do
+    local marks = {}
+    for i = c, math.min(#ARGV, c + CHUNK - 1) do marks[#marks + 1] = inflight_stem .. ARGV[i] end
+    redis.call('DEL', unpack(marks))
+  end
+end
 return out
 """
 
