@@ -91,17 +91,17 @@ def measure(what: str, units: int, unit: str, work: Callable[[], None], profile:
     per = cpu / units * 1000
     print(
         f"{what}: {units:,} {unit} in {wall:.2f} s wall, {cpu:.2f} s CPU: {per:.3f} ms CPU per {unit[:-1]}"
-        f" ({waits / units:.1f} context switches per {unit[:-1]})"
+        f" ({waits / units:.1f} voluntary context switches per {unit[:-1]})"
     )
     if profiler:
         profiler.print_stats(25)
 
 
 def _waits() -> int:
-    """This process's context switches so far: each thread hand-over (a send, a wake-up) costs
-    one or two, and their CPU shows little in a profile."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_nvcsw + usage.ru_nivcsw
+    """This process's voluntary context switches so far: a thread waiting (for a socket, a lock,
+    a wake-up) costs CPU that a profile hardly shows. Preemptions by other processes are left
+    out: on a shared machine they measure the neighbours."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
 
 
 class _AllThreads:
