@@ -47,6 +47,7 @@ from common import (
     run_main,
     sink_count,
     start_sink,
+    wait_for,
 )
 
 from app import history
@@ -237,8 +238,11 @@ def notify(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
             claimed.extend(got)
             for i in range(0, len(claimed), args.batch):
                 flush_groups(claimed[i : i + args.batch])  # what RQ runs: the job waits for its sends
-            if not rt.notifier.drain(30):  # any send a stalled job left behind, and its commit
-                raise SystemExit("sends still running 30 s after the last flush job")
+            # A job that saw its sends stall (under --profile) left them to the send pool: wait
+            # until the sink has them all, then for their commits.
+            wait_for(lambda: sink_count(sink)["count"] >= groups, 60, "every notification", sink.proc)
+            if not rt.notifier.drain(30):
+                raise SystemExit("sends still running 30 s after the sink got the last one")
             history.flush()  # the notification history's writes are part of a notification's cost
 
         with _RedisCost(redis.client()) as cost:
