@@ -495,7 +495,8 @@ return 0
 # RECORD_ATTEMPTS: append a batch of delivery attempts to their groups' histories, each list cut
 # to its newest entries, with the groups' latest-attempt times and metadata. One call per batch:
 # as separate commands, packing four commands per attempt cost the sending process more than the
-# Redis work itself.
+# Redis work itself. A list is cut only once it holds more than it keeps (LPUSH returns its length): most
+# groups never reach it, and a command less per attempt is one less per notification.
 #   KEYS[1]  P:history:index, gid -> time of the latest attempt
 #   KEYS[2]  P:history:groups, gid -> group metadata
 #   ARGV[1]  the stem of the attempt lists, P:history: (the script appends each gid)
@@ -509,8 +510,9 @@ local stem, keep = ARGV[1], tonumber(ARGV[2])
 local n = 0
 for i = 3, #ARGV, 4 do
   local gid = ARGV[i]
-  redis.call('LPUSH', stem .. gid, ARGV[i + 2])
-  redis.call('LTRIM', stem .. gid, 0, keep - 1)
+  if redis.call('LPUSH', stem .. gid, ARGV[i + 2]) > keep then
+    redis.call('LTRIM', stem .. gid, 0, keep - 1)
+  end
   redis.call('ZADD', KEYS[1], ARGV[i + 1], gid)
   redis.call('HSET', KEYS[2], gid, ARGV[i + 3])
   n = n + 1
