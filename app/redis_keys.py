@@ -16,15 +16,11 @@ P:groups             set         the id of every aggregation group (dispatcher.g
 P:group:<gid>        hash        "meta": JSON {"key": group key, "route": route id, "receiver":
                                  receiver name, "labels": the group's labels}; "gi": the
                                  group_interval in seconds; "flushed": "0" until a timer first
-<<<<<<< HEAD
                                  claims the group, then "1"; "muted": JSON list of the time
                                  intervals that muted the group at its last flush, absent when
-                                 none (Alertmanager's group marker, the API's `mutedBy`).
-=======
-                                 claims the group, then "1"; "rn": the retries scheduled since
-                                 the group's last regular flush (absent: none), which sets the
-                                 next retry's backoff.
->>>>>>> i-hol
+                                 none (Alertmanager's group marker, the API's `mutedBy`); "rn":
+                                 the retries scheduled since the group's last regular flush
+                                 (absent: none), which sets the next retry's backoff.
 P:gmembers:<gid>     set         the fingerprints of the group's alerts (their values are in
                                  P:alerts). A group keeps a resolved alert until its resolution
                                  is notified.
