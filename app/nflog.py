@@ -24,7 +24,7 @@ import orjson
 import redis
 
 from app import metrics, redis_scripts
-from app.durability import Writer, deletions
+from app.durability import Change, Writer, deletions
 from app.notify.message import (
     REASON_ALL_RESOLVED,
     REASON_FIRST,
@@ -127,7 +127,7 @@ class NotificationLog:
         self.retention = retention
         self.writer = writer if writer is not None else Writer()
         self._acquire_many = client.register_script(redis_scripts.ACQUIRE_LEASES)
-        self._commit = client.register_script(redis_scripts.COMMIT_LEASE)
+        self._commit_many = client.register_script(redis_scripts.COMMIT_LEASES)
         self._release = client.register_script(redis_scripts.RELEASE_LEASE)
         self._refresh = client.register_script(redis_scripts.REFRESH_LEASE)
         self._delete_unchanged = client.register_script(redis_scripts.DELETE_UNCHANGED)
@@ -201,17 +201,34 @@ class NotificationLog:
     ) -> bool:
         """Record a successful send and drop the lease, atomically; False when a newer entry
         was committed meanwhile and is kept. Returns once the entry is durable (see `Writer`)."""
-        expiry = min(self.retention, 2 * repeat_interval) if repeat_interval > 0 else self.retention
-        encoded = Entry(firing, resolved, now, now + expiry).encode()
-        written = bool(
-            self.writer.run(
-                self._commit,
-                keys=[self.keys.nflog, lease.key],
-                args=[lease.field, encoded, lease.token, lease.seen],
-                changes=lambda reply: [("set", self.keys.nflog, lease.field, encoded)] if reply == 1 else [],
-            )
-        )
-        log.debug("notification logged", extra={"fields": {"entry": lease.field, "written": written}})
+        return self.commit_many([(lease, firing, resolved, repeat_interval)], now)[0]
+
+    def commit_many(
+        self, sent: list[tuple[Lease, frozenset[str], frozenset[str], float]], now: float
+    ) -> list[bool]:
+        """commit() for (lease, firing, resolved, repeat_interval) items, in one round trip: a
+        worker commits the sends it finished together at once instead of one round trip each."""
+        if not sent:
+            return []
+        keys, args, encoded = [self.keys.nflog], [], []
+        for lease, firing, resolved, repeat_interval in sent:
+            expiry = min(self.retention, 2 * repeat_interval) if repeat_interval > 0 else self.retention
+            entry = Entry(firing, resolved, now, now + expiry).encode()
+            encoded.append(entry)
+            keys.append(lease.key)
+            args += [lease.field, entry, lease.token, lease.seen]
+
+        def changes(replies: list[int]) -> list[Change]:
+            return [
+                ("set", self.keys.nflog, lease.field, entry)
+                for (lease, *_), entry, reply in zip(sent, encoded, replies, strict=True)
+                if reply == 1
+            ]
+
+        replies = self.writer.run(self._commit_many, keys=keys, args=args, changes=changes)
+        written = [reply == 1 for reply in replies]
+        for (lease, *_), ok in zip(sent, written, strict=True):
+            log.debug("notification logged", extra={"fields": {"entry": lease.field, "written": ok}})
         return written
 
     def release(self, lease: Lease) -> bool:

@@ -4,8 +4,8 @@ A write that must be atomic across web and worker processes is a script: a batch
 trip whatever its size, and two processes writing the same thing at the same moment cannot lose
 an update. Each script's header says what its KEYS and ARGV hold and what it returns. Key names
 come from `app/redis_keys.py`: a script gets its keys in KEYS, except where it must name
-per-group keys for group ids it only learns inside Redis (PUT_ALERTS, CLAIM_DUE_GROUPS,
-RECORD_ATTEMPTS, DROP_OLD_HISTORIES, CLAIM_DUE_RETRIES); those take the keys' stems
+per-group keys for group ids it only learns inside Redis (PUT_ALERTS, LOAD_GROUPS,
+CLAIM_DUE_GROUPS, RECORD_ATTEMPTS, DROP_OLD_HISTORIES, CLAIM_DUE_RETRIES); those take the keys' stems
 (`Keys.group_stem`, ...) in ARGV and append the group id.
 
 Users register a script with `client.register_script(TEXT)`.
@@ -202,6 +202,50 @@ out[1] = merged_count
 return out
 """
 
+# LOAD_GROUPS: read aggregation groups with their alerts, and drop their in-flight marks when a
+# flush is about to run. One call instead of a pipeline of two commands per group and an HMGET:
+# packing and parsing a command per group was most of what reading a flush batch cost a worker.
+#   KEYS[1]  P:alerts, the alerts hash
+#   ARGV[1]  the stem of the group hashes, P:group: (the script appends each gid)
+#   ARGV[2]  the stem of the group member sets, P:gmembers: (the script appends each gid)
+#   ARGV[3]  the stem of the in-flight marks, P:inflight: (the script appends each gid), or '' to
+#            leave them
+#   ARGV[4..]  the group ids
+#   Returns  for each group in turn: its "meta" (nil when the group is gone), its "muted" (nil when
+#            none), its member count n, then n pairs of a fingerprint and the alert's value (nil
+#            when the alert is gone).
+# The keys are built here from the stems because the caller's batch names its groups by id.
+LOAD_GROUPS = """
+local group_stem, members_stem, inflight_stem = ARGV[1], ARGV[2], ARGV[3]
+local out, n = {}, 0
+local fps, slots = {}, {}
+for i = 4, #ARGV do
+  local gid = ARGV[i]
+  local fields = redis.call('HMGET', group_stem .. gid, 'meta', 'muted')
+  local members = fields[1] and redis.call('SMEMBERS', members_stem .. gid) or {}
+  out[n + 1], out[n + 2], out[n + 3] = fields[1], fields[2], #members
+  n = n + 3
+  for _, fp in ipairs(members) do
+    out[n + 1], out[n + 2] = fp, false
+    n = n + 2
+    fps[#fps + 1], slots[#slots + 1] = fp, n
+  end
+end
+local CHUNK = 1000
+for c = 1, #fps, CHUNK do
+  local values = redis.call('HMGET', KEYS[1], unpack(fps, c, math.min(#fps, c + CHUNK - 1)))
+  for j = 1, #values do out[slots[c + j - 1]] = values[j] end
+end
+if inflight_stem ~= '' then
+  for c = 4, #ARGV, CHUNK do
+    local marks = {}
+    for i = c, math.min(#ARGV, c + CHUNK - 1) do marks[#marks + 1] = inflight_stem .. ARGV[i] end
+    redis.call('DEL', unpack(marks))
+  end
+end
+return out
+"""
+
 # DROP_FROM_GROUP: take alerts out of a group (notified resolutions, alerts a reloaded config
 # routes elsewhere), each only if its value is still the one the flush read (an alert that fired
 # again meanwhile stays), and delete the group once it is empty.
@@ -292,7 +336,10 @@ return redis.call('INCR', KEYS[2])
 #   ARGV[5]  the in-flight marks' TTL in milliseconds
 #   Returns  the ids of the groups claimed (due and not already in flight).
 # The group and in-flight keys are built here from ARGV[2] and ARGV[3] because the due group ids
-# are only known once the script has read the timers.
+# are only known once the script has read the timers. A group's fields are read in one HMGET and
+# written only when they change ("flushed" at the first claim, "rn" after a retry): this runs for
+# every notification, and a group's later claims then cost four commands instead of six (of about
+# eighteen a notification costs Redis).
 CLAIM_DUE_GROUPS = """
 local now, limit, ttl = tonumber(ARGV[1]), tonumber(ARGV[4]), ARGV[5]
 local group_stem, inflight_stem = ARGV[2], ARGV[3]
@@ -300,13 +347,14 @@ local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
 local claimed = {}
 for _, gid in ipairs(due) do
   local gkey = group_stem .. gid
-  local interval = redis.call('HGET', gkey, 'gi')
+  local fields = redis.call('HMGET', gkey, 'gi', 'flushed', 'rn')
+  local interval = fields[1]
   if not interval then
     redis.call('ZREM', KEYS[1], gid)
   else
     redis.call('ZADD', KEYS[1], now + tonumber(interval), gid)
-    redis.call('HSET', gkey, 'flushed', '1')
-    redis.call('HDEL', gkey, 'rn')
+    if fields[2] ~= '1' then redis.call('HSET', gkey, 'flushed', '1') end
+    if fields[3] then redis.call('HDEL', gkey, 'rn') end
     redis.call('ZREM', KEYS[2], gid)
     if redis.call('SET', inflight_stem .. gid, '1', 'NX', 'PX', ttl) then
       claimed[#claimed + 1] = gid
@@ -396,24 +444,29 @@ end
 return verdicts
 """
 
-# COMMIT_LEASE: record a send and drop its lease, unless another worker committed a newer
-# notification for this integration while ours was in flight (a slow receiver, or a pause):
+# COMMIT_LEASES: record sends and drop their leases, each unless another worker committed a newer
+# notification for its integration while ours was in flight (a slow receiver, or a pause):
 # writing ours then would roll the log back and make the next flush send the newer content
-# again. The lease is dropped only if it is still the caller's.
+# again. A lease is dropped only if it is still the caller's. One call for the sends a process
+# finished together (app/notify/sendpool.py), in the order given.
 #   KEYS[1]  P:nflog, the notification log
-#   KEYS[2]  P:lease:<sha1>, the lease
-#   ARGV[1]  the log field
-#   ARGV[2]  the new entry (nflog.Entry JSON)
-#   ARGV[3]  the caller's lease token
-#   ARGV[4]  the entry as read when the lease was taken ('' when absent)
-#   Returns  1 if the entry was written, 0 if a newer one was kept.
-COMMIT_LEASE = """
-local written = 0
-if (redis.call('HGET', KEYS[1], ARGV[1]) or '') == ARGV[4] then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-  written = 1
+#   KEYS[i] (i >= 2)  P:lease:<sha1>, the lease of item i-1
+#   ARGV[4i-7], ARGV[4i-6], ARGV[4i-5], ARGV[4i-4] (i >= 2)  for the item of KEYS[i]: its log
+#            field, the new entry (nflog.Entry JSON), the caller's lease token, the entry as read
+#            when the lease was taken ('' when absent)
+#   Returns  one flag per item: 1 if its entry was written, 0 if a newer one was kept.
+COMMIT_LEASES = """
+local written = {}
+for i = 2, #KEYS do
+  local field, token, seen = ARGV[4 * i - 7], ARGV[4 * i - 5], ARGV[4 * i - 4]
+  if (redis.call('HGET', KEYS[1], field) or '') == seen then
+    redis.call('HSET', KEYS[1], field, ARGV[4 * i - 6])
+    written[i - 1] = 1
+  else
+    written[i - 1] = 0
+  end
+  if redis.call('GET', KEYS[i]) == token then redis.call('DEL', KEYS[i]) end
 end
-if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
 return written
 """
 
@@ -442,7 +495,8 @@ return 0
 # RECORD_ATTEMPTS: append a batch of delivery attempts to their groups' histories, each list cut
 # to its newest entries, with the groups' latest-attempt times and metadata. One call per batch:
 # as separate commands, packing four commands per attempt cost the sending process more than the
-# Redis work itself.
+# Redis work itself. A list is cut only once it holds more than it keeps (LPUSH returns its length): most
+# groups never reach it, and a command less per attempt is one less per notification.
 #   KEYS[1]  P:history:index, gid -> time of the latest attempt
 #   KEYS[2]  P:history:groups, gid -> group metadata
 #   ARGV[1]  the stem of the attempt lists, P:history: (the script appends each gid)
@@ -456,8 +510,9 @@ local stem, keep = ARGV[1], tonumber(ARGV[2])
 local n = 0
 for i = 3, #ARGV, 4 do
   local gid = ARGV[i]
-  redis.call('LPUSH', stem .. gid, ARGV[i + 2])
-  redis.call('LTRIM', stem .. gid, 0, keep - 1)
+  if redis.call('LPUSH', stem .. gid, ARGV[i + 2]) > keep then
+    redis.call('LTRIM', stem .. gid, 0, keep - 1)
+  end
   redis.call('ZADD', KEYS[1], ARGV[i + 1], gid)
   redis.call('HSET', KEYS[2], gid, ARGV[i + 3])
   n = n + 1

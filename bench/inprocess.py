@@ -5,19 +5,23 @@
     bench/inprocess --what=history [--groups=3000]   record one delivery attempt per group
     bench/inprocess --what=reads [--alerts=100000]   GET /api/v2/alerts and /alerts/groups
 
-Each runs alerter's code in this process (Flask's test client for the API, the dispatcher for
-flushes) on a private redis-server, prints wall time, CPU time per unit and the command that
-reproduces it. `--profile` adds cProfile's top functions (which slows everything down: compare
-figures only between runs with the same setting). These figures are for deciding between two
-versions of the code; bench/ingest, bench/scale and bench/notify measure the real deployment.
+Each runs alerter's code in this process (Flask's test client for the API, the timer claim and
+the dispatcher for flushes) on a private redis-server, prints wall time, CPU time per unit and
+the command that reproduces it. The notify run's webhook sink is bench/common.py's, in a process
+of its own, so that its CPU is not counted; it also prints the Redis commands per notification
+(all of them, those the Lua scripts run included, from INFO commandstats), the round trips
+(client calls and pipelines this process made) and Redis's CPU. `--profile` adds cProfile's top
+functions over every thread of the process (which slows everything down: compare figures only
+between runs with the same setting). These figures are for deciding between two versions of the
+code; bench/ingest, bench/scale and bench/notify measure the real deployment.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
-import http.server
 import pstats
+import resource
 import sys
 import tempfile
 import threading
@@ -28,18 +32,33 @@ from typing import Any
 
 import orjson
 import yaml
+from redis import Redis
+from redis.connection import AbstractConnection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import make_alert, print_reproduce, require_binaries, rfc3339, run_main
+from common import (
+    Bench,
+    make_alert,
+    print_reproduce,
+    require_binaries,
+    rfc3339,
+    run_main,
+    sink_count,
+    start_sink,
+    wait_for,
+)
 
 from app import history
+from app.jobs import bind_runtime
 from app.notify.pipeline import IntegrationTarget, NotifyTask
-from app.runtime import Runtime
+from app.runtime import FLUSH_BATCH, Runtime
 from app.settings import Settings
+from app.timers import TimerLoop
 from app.web import create_app
 from tests.support.redis_server import RedisServer
+from workers.flush import flush_groups
 
 
 def runtime(redis: RedisServer, workdir: Path, url: str, group_wait: str) -> Runtime:
@@ -62,18 +81,113 @@ def bodies(count: int, groups: int, offset: int = 0) -> list[bytes]:
 
 
 def measure(what: str, units: int, unit: str, work: Callable[[], None], profile: bool) -> None:
-    prof = cProfile.Profile() if profile else None
-    wall, cpu = time.perf_counter(), time.process_time()
-    if prof:
-        prof.enable()
+    profiler = _AllThreads() if profile else None
+    wall, cpu, waits = time.perf_counter(), time.process_time(), _waits()
+    if profiler:
+        profiler.start()
     work()
-    if prof:
-        prof.disable()
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if profiler:
+        profiler.stop()
+    wall, cpu, waits = time.perf_counter() - wall, time.process_time() - cpu, _waits() - waits
     per = cpu / units * 1000
-    print(f"{what}: {units:,} {unit} in {wall:.2f} s wall, {cpu:.2f} s CPU: {per:.3f} ms CPU per {unit[:-1]}")
-    if prof:
-        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+    print(
+        f"{what}: {units:,} {unit} in {wall:.2f} s wall, {cpu:.2f} s CPU: {per:.3f} ms CPU per {unit[:-1]}"
+        f" ({waits / units:.1f} voluntary context switches per {unit[:-1]})"
+    )
+    if profiler:
+        profiler.print_stats(25)
+
+
+def _waits() -> int:
+    """This process's voluntary context switches so far: a thread waiting (for a socket, a lock,
+    a wake-up) costs CPU that a profile hardly shows. Preemptions by other processes are left
+    out: on a shared machine they measure the neighbours."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
+
+
+class _AllThreads:
+    """cProfile in the measuring thread and in every thread started meanwhile (the send pool's,
+    the lease keeper, the history writer): a notification's cost is mostly on those threads.
+    Each thread's profile counts its own CPU time, not the time it waited for a lock, a socket
+    or the interpreter lock."""
+
+    def __init__(self) -> None:
+        self.profiles: list[cProfile.Profile] = []
+
+    def start(self) -> None:
+        threading.setprofile(self._start_in_thread)
+        self._start_in_thread()
+
+    def _start_in_thread(self, *_: Any) -> None:
+        sys.setprofile(None)  # threading's hook: replaced by this thread's own profiler
+        profile = cProfile.Profile(time.thread_time)  # CPU time: waits and hand-overs left out
+        self.profiles.append(profile)
+        profile.enable()
+
+    def stop(self) -> None:
+        threading.setprofile(None)
+        self.profiles[0].disable()  # the measuring thread's; the other threads are idle now
+
+    def print_stats(self, top: int) -> None:
+        stats = pstats.Stats(*(_Finished(profile) for profile in self.profiles))
+        stats.sort_stats("tottime").print_stats(top)
+
+
+class _Finished:
+    """A profile's finished calls only. pstats would disable each profile from this thread and
+    close the calls its own thread is still in (waits) with this thread's clock: nonsense times."""
+
+    def __init__(self, profile: cProfile.Profile) -> None:
+        profile.snapshot_stats()  # type: ignore[attr-defined]
+        self.stats = profile.stats  # type: ignore[attr-defined]
+
+    def create_stats(self) -> None:
+        """pstats asks for it; the stats are taken already."""
+
+
+class _RedisCost:
+    """What a run cost Redis: the commands it executed (a script's own commands included), the
+    round trips this process made (a pipeline is one) and Redis's CPU time."""
+
+    def __init__(self, client: Redis) -> None:
+        self.client = client
+        self.round_trips = 0
+        self._send = AbstractConnection.send_packed_command
+
+    def __enter__(self) -> _RedisCost:
+        self.before = self._snapshot()
+        send = self._send
+
+        def counted(conn: AbstractConnection, *args: Any, **kwargs: Any) -> None:
+            self.round_trips += 1
+            send(conn, *args, **kwargs)
+
+        AbstractConnection.send_packed_command = counted  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        AbstractConnection.send_packed_command = self._send  # type: ignore[method-assign]
+        self.after = self._snapshot()
+
+    def _snapshot(self) -> tuple[dict[str, int], float]:
+        stats = self.client.info("commandstats")
+        calls = {
+            name.removeprefix("cmdstat_"): s["calls"] for name, s in stats.items() if name != "cmdstat_info"
+        }
+        cpu = self.client.info("cpu")
+        return calls, cpu["used_cpu_sys"] + cpu["used_cpu_user"]
+
+    def report(self, units: int, unit: str) -> str:
+        (calls0, cpu0), (calls1, cpu1) = self.before, self.after
+        diff = {name: n - calls0.get(name, 0) for name, n in calls1.items()}
+        ranked = sorted(((n, name) for name, n in diff.items() if n), reverse=True)
+        total = sum(n for n, _ in ranked)
+        each = ", ".join(f"{name.upper()} {n / units:.2f}" for n, name in ranked)
+        return (
+            f"Redis: {total / units:.2f} commands per {unit} ({each}); "
+            f"{self.round_trips / units:.2f} round trips per {unit}; "
+            f"{(cpu1 - cpu0) / units * 1e6:.0f} us Redis CPU per {unit}"
+        )
 
 
 def ingest(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
@@ -95,40 +209,54 @@ def ingest(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
     print(f"Redis: {per_call:.0f} us CPU per EVALSHA (the ingest script, one per request)")
 
 
-class _Sink(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *_: Any) -> None:
-        pass
-
-
 def notify(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
-    sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
-    threading.Thread(target=sink.serve_forever, daemon=True).start()
-    rt = runtime(redis, workdir, f"http://127.0.0.1:{sink.server_port}/", "1h")
-    client = create_app(rt).test_client()
-    for body in bodies(-(-args.groups // 64), args.groups):
-        client.post("/api/v2/alerts", data=body, content_type="application/json")
-    gids = rt.store.group_ids()
+    """The groups' timers fire all at once: the timer loop's claim, then the flush jobs (one per
+    FLUSH_BATCH groups) that RQ would run, one after the other as in one worker."""
+    with Bench("inprocess") as bench:
+        sink = start_sink(bench)
+        rt = runtime(redis, workdir, f"{sink.url}/", "1h")
+        bind_runtime(rt)
+        client = create_app(rt).test_client()
+        for body in bodies(-(-args.groups // 64), args.groups):
+            client.post("/api/v2/alerts", data=body, content_type="application/json")
+        groups = len(rt.store.group_ids())
+        claimed: list[str] = []
+        timers = TimerLoop(
+            rt.client,
+            rt.keys,
+            rt.retries,
+            lambda gids, _retry: claimed.extend(gids),
+            lambda: None,
+            inflight_ttl=rt.settings.peer_timeout,
+            sweep_interval=3600,
+        )
 
-    def flush_all() -> None:
-        pending = []
-        for i in range(0, len(gids), args.batch):
-            pending += rt.dispatcher.flush_many(gids[i : i + args.batch], "http://am")
-        for result in pending:
-            result.result()  # the sends run on the notifier's threads
-        history.flush()  # the notification history's writes are part of a notification's cost
+        def flush_all() -> None:
+            due = time.time() + 7200  # past every group's group_wait
+            while len(got := timers.claim_due(due)) == timers.batch:
+                claimed.extend(got)
+            claimed.extend(got)
+            for i in range(0, len(claimed), args.batch):
+                flush_groups(claimed[i : i + args.batch])  # what RQ runs: the job waits for its sends
+            # A job that saw its sends stall (under --profile) left them to the send pool: wait
+            # until the sink has them all, then for their commits.
+            wait_for(lambda: sink_count(sink)["count"] >= groups, 60, "every notification", sink.proc)
+            if not rt.notifier.drain(30):
+                raise SystemExit("sends still running 30 s after the sink got the last one")
+            history.flush()  # the notification history's writes are part of a notification's cost
 
-    measure(
-        f"flush batches of {args.batch} (webhook sink)", len(gids), "notifications", flush_all, args.profile
-    )
-    sink.shutdown()
+        with _RedisCost(redis.client()) as cost:
+            measure(
+                f"claim and flush batches of {args.batch} (webhook sink)",
+                groups,
+                "notifications",
+                flush_all,
+                args.profile,
+            )
+        print(cost.report(groups, "notification"))
+        delivered = sink_count(sink)["count"]
+        if delivered != groups:
+            raise SystemExit(f"the sink got {delivered:,} notifications for {groups:,} groups")
 
 
 def history_writes(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
@@ -171,7 +299,7 @@ def main() -> int:
     parser.add_argument("--batches", type=int, default=1500, help="ingest: requests to time")
     parser.add_argument("--resend", action="store_true", help="ingest: time re-sends of stored alerts")
     parser.add_argument("--groups", type=int, default=3000, help="notify, history: one-alert groups")
-    parser.add_argument("--batch", type=int, default=50, help="notify: groups per flush batch")
+    parser.add_argument("--batch", type=int, default=FLUSH_BATCH, help="notify: groups per flush job")
     parser.add_argument("--alerts", type=int, default=100_000, help="reads: alerts stored")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
     args = parser.parse_args()

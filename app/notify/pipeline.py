@@ -119,7 +119,7 @@ class Notifier:
     def __init__(self, nflog: NotificationLog, lease_ttl: float) -> None:
         self.nflog = nflog
         self.lease_ttl = lease_ttl
-        self.pool = SendPool(SEND_THREADS, SENDS_PER_TARGET)
+        self.pool = SendPool(SEND_THREADS, SENDS_PER_TARGET, finish_many=self._log_sent)
         # Set when the process shuts down: sends not started yet are given back (their groups'
         # retries let another worker make them) instead of holding the shutdown up.
         self.stopping = threading.Event()
@@ -286,15 +286,42 @@ class Notifier:
 
     # -- on the send pool ------------------------------------------------------------------
 
-    def _run(self, d: _Delivery, templates: Templates) -> None:
+    def _run(self, d: _Delivery, templates: Templates) -> _Delivery | None:
+        """One attempt; a send that reached its receiver comes back to be logged (`_log_sent`,
+        batched with others by the send pool), any other ends here."""
         try:
             outcome = self._attempt(d, templates)
         except Exception:
             log.exception("notifying failed", extra={"fields": _fields(d.task)})
             outcome = Outcome.FAILED
-        finally:
-            self._unhold(d)
+        if outcome is Outcome.SENT:
+            return d
+        self._unhold(d)
         d.done(outcome)
+        return None
+
+    def _log_sent(self, sent: list[_Delivery]) -> None:
+        """Commit the log entries of sends that reached their receivers, in one round trip, then
+        give their outcomes. Their leases stay kept until then."""
+        logged = []
+        for d in sent:
+            d.settled = True
+            logged.append((d.lease, d.task.firing_set, d.task.resolved_set, d.task.route.repeat_interval))
+        try:
+            self.nflog.commit_many(logged, time.time())
+            outcome = Outcome.SENT
+        except Exception:
+            for d in sent:
+                log.exception("notifying failed", extra={"fields": _fields(d.task)})
+            outcome = Outcome.FAILED
+        for d in sent:
+            self._unhold(d)
+            if outcome is Outcome.SENT:
+                task = d.task
+                history.record_attempt(self.nflog, task, _attempt_number(task), "sent")
+                fields = {**_fields(task), "alerts": len(d.notification.alerts), "retry": task.retry}
+                log.info("notify success", extra={"fields": fields})
+            d.done(outcome)
 
     def _cancel(self, d: _Delivery) -> None:
         """Give an unsent notification back (the process stops): its retry is for any worker."""
@@ -329,14 +356,7 @@ class Notifier:
         except NotifyError as err:
             return self._failed(d, err, time.time() - started)
         metrics.notification_latency.labels(*_labels(task)).observe(time.time() - started)
-        d.settled = True
-        self._commit(task, d.lease)
-        history.record_attempt(self.nflog, task, _attempt_number(task), "sent")
-        log.info(
-            "notify success",
-            extra={"fields": {**_fields(task), "alerts": len(d.notification.alerts), "retry": task.retry}},
-        )
-        return Outcome.SENT
+        return Outcome.SENT  # sent, not yet logged: `_log_sent` commits it
 
     def _failed(self, d: _Delivery, err: NotifyError, took: float) -> Outcome:
         task, labels = d.task, _labels(d.task)

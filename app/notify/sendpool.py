@@ -19,6 +19,15 @@ reaches its cap within a few `slow_after`.
 Sends wait in memory, not in Redis, because they hold their lease while waiting: no other
 worker sends them meanwhile, and a kill only lets the lease expire (nothing was sent). The
 threads start with the first send and stay.
+
+A send's last step (the notifier's commit to the notification log) may be left for later: `run`
+returns it, the thread goes on to the next send it may start at once, and the steps left meanwhile
+go to `finish_many` in one call (one Redis round trip for many commits, where a round trip per
+notification was a sixth of a worker's CPU). They are finished as soon as the thread that ran
+the last send has nothing more to start, when room runs short, or `finish_after` seconds after
+the oldest was left (an idle thread sees to that). A send whose last step is pending still
+counts against `threads`: the sends running and those not yet finished are never more than
+`threads`, so a kill still leaves at most that many notifications sent and not logged.
 """
 
 from __future__ import annotations
@@ -30,33 +39,57 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 # How long every running send of a target must have run before another may start beside them.
 SLOW_AFTER = 0.05
+# How long a thread may hold the last steps of its sends while it starts more: a fifth of
+# SLOW_AFTER, so that a flush job waiting for its groups' outcomes sees them come in well
+# before it would take its sends for stalled.
+FINISH_AFTER = 0.01
 
 
 @dataclass(frozen=True, slots=True)
 class Work:
-    """One send: `run` does it; `cancel` gives it up unsent (the process is stopping)."""
+    """One send: `run` does it and returns its last step to take later in a batch (None: there
+    is none, the send is over); `cancel` gives it up unsent (the process is stopping)."""
 
     target: str
-    run: Callable[[], None]
+    run: Callable[[], Any]
     cancel: Callable[[], None]
 
 
+def _nothing_later(later: list[Any]) -> None:
+    raise RuntimeError(f"no finish_many for the {len(later)} last steps sends returned")
+
+
 class SendPool:
-    def __init__(self, threads: int, per_target: int, slow_after: float = SLOW_AFTER) -> None:
+    def __init__(
+        self,
+        threads: int,
+        per_target: int,
+        slow_after: float = SLOW_AFTER,
+        finish_many: Callable[[list[Any]], None] = _nothing_later,
+        finish_after: float = FINISH_AFTER,
+    ) -> None:
         self.threads = threads
         self.per_target = per_target
         self.slow_after = slow_after
+        self.finish_many = finish_many
+        self.finish_after = finish_after
         self._cond = threading.Condition()
         # Targets with waiting work, oldest first; a target goes to the back once served, so
         # that targets take turns.
         self._waiting: dict[str, deque[Work]] = {}
         # Each target's running sends: when they started (time.monotonic()).
         self._running: dict[str, list[float]] = {}
+        # Sends started and not over: running, or their last step not yet finished.
+        self._open = 0
+        # The last steps sends left, to finish in one call, and when the oldest was left.
+        self._later: list[Any] = []
+        self._later_since = 0.0
         self._started = False
         self._stopping = False
 
@@ -81,7 +114,7 @@ class SendPool:
 
     def drain(self, timeout: float) -> bool:
         """Stop: cancel the sends not yet started and wait up to `timeout` seconds for those
-        running. True when none is left running."""
+        running (and their last steps). True when none is left."""
         with self._cond:
             self._stopping = True
             cancelled = [w for q in self._waiting.values() for w in q]
@@ -91,9 +124,9 @@ class SendPool:
             work.cancel()
         deadline = time.monotonic() + timeout
         with self._cond:
-            while self._running and (left := deadline - time.monotonic()) > 0:
+            while self._open and (left := deadline - time.monotonic()) > 0:
                 self._cond.wait(left)
-            return not self._running
+            return not self._open
 
     def _admits_in(self, target: str, now: float) -> float:
         """Seconds until another send of `target` may start (0: now; inf: at its cap)."""
@@ -106,6 +139,8 @@ class SendPool:
 
     def _take(self, now: float) -> tuple[Work | None, float]:
         """The next send to start, or None and how long until one may (inf: none in sight)."""
+        if self._open >= self.threads:
+            return None, math.inf  # a thread finishing what it holds makes room
         soonest = math.inf
         for target, line in self._waiting.items():
             wait = self._admits_in(target, now)
@@ -115,21 +150,40 @@ class SendPool:
                 if line:
                     self._waiting[target] = line
                 self._running.setdefault(target, []).append(now)
+                self._open += 1
                 return work, 0.0
             soonest = min(soonest, wait)
         return None, soonest
 
     def _serve(self) -> None:
+        ran = False  # this thread has just run a send
         while True:
             with self._cond:
                 while True:
                     now = time.monotonic()
-                    work, wait = self._take(now)
+                    due = bool(self._later) and now - self._later_since >= self.finish_after
+                    work, wait = (None, math.inf) if due else self._take(now)
                     if work is not None:
                         break
+                    # Nothing to start: finish the last steps left if they are due, if the
+                    # stream of sends that left them has ended (this thread ran one and has no
+                    # next), or if room is short. Idle threads see to the delay: a thread busy
+                    # with a send that hangs cannot.
+                    if self._later and (due or ran or self._stopping or self._open >= self.threads):
+                        later, self._later = self._later, []
+                        break
+                    ran = False
+                    if self._later:
+                        wait = min(wait, self._later_since + self.finish_after - now)
                     self._cond.wait(None if wait == math.inf else wait)
+            if work is None:
+                self._finish(later)
+                ran = False
+                continue
+            ran = True
+            step = None
             try:
-                work.run()
+                step = work.run()
             except Exception:
                 log.exception(
                     "a notification send failed unexpectedly", extra={"fields": {"target": work.target}}
@@ -140,7 +194,28 @@ class SendPool:
                     running.remove(now)
                     if not running:
                         del self._running[work.target]
-                    # This thread takes the send the freed slot lets through itself; only a
-                    # drain waits on the count.
-                    if self._stopping:
-                        self._cond.notify_all()
+                    if step is None:
+                        self._close(1)
+                    else:
+                        self._later.append(step)
+                        if len(self._later) == 1:
+                            self._later_since = time.monotonic()
+                            self._cond.notify()  # an idle thread keeps the time
+
+    def _finish(self, later: list[Any]) -> None:
+        try:
+            self.finish_many(later)
+        except Exception:
+            log.exception("finishing notification sends failed", extra={"fields": {"sends": len(later)}})
+        finally:
+            with self._cond:
+                self._close(len(later))
+
+    def _close(self, sends: int) -> None:
+        """`sends` are over (the caller holds the lock). This thread takes the send their room
+        lets through itself; only a drain, or threads shut out while every room was taken,
+        wait on it."""
+        full = self._open >= self.threads
+        self._open -= sends
+        if self._stopping or full:
+            self._cond.notify_all()

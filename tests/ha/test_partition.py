@@ -156,7 +156,7 @@ def test_worker_frozen_mid_send_does_not_roll_back_a_newer_notification(tmp_path
     worker wakes it must not record {a} over {a, b} in the notification log: that would make
     the next flush notify {a, b} a second time. Exactly two requests: {a}, then {a, b}.
 
-    Regression: the commit script (COMMIT_LEASE in app/redis_scripts.py) once wrote the entry
+    Regression: the commit script (COMMIT_LEASES in app/redis_scripts.py) once wrote the entry
     even when it had changed since it was read, so the woken worker's stale {a} overwrote {a, b}
     and a third request, {a, b} again, followed at the next group_interval tick.
     """

@@ -91,3 +91,24 @@ def test_a_late_commit_does_not_roll_back_a_newer_notification(nflog: Notificati
     ((entry, _),) = nflog.read_many([field])
     assert entry is not None and entry.firing == F({"a", "b"})
     assert nflog.r.exists(slow.key) == 0  # its lease is dropped all the same
+
+
+def test_commits_of_one_call_apply_in_order(nflog: NotificationLog) -> None:
+    """commit_many is commit() for each item in turn: a later item for an entry the call has
+    just written finds it changed, as two separate commits would."""
+    first_field, other_field = (
+        nflog.field("g1", "team", "webhook", 0),
+        nflog.field("g2", "team", "webhook", 0),
+    )
+    _, slow = nflog.acquire(first_field, "", F({"a"}), F(), ttl=15)
+    _, fast = nflog.acquire(first_field, "", F({"a", "b"}), F(), ttl=15)
+    _, other = nflog.acquire(other_field, "", F({"c"}), F(), ttl=15)
+    assert slow is not None and fast is not None and other is not None
+    written = nflog.commit_many(
+        [(fast, F({"a", "b"}), F(), 600), (slow, F({"a"}), F(), 600), (other, F({"c"}), F(), 0)], NOW
+    )
+    assert written == [True, False, True]
+    (first, _), (second, _) = nflog.read_many([first_field, other_field])
+    assert first is not None and first.firing == F({"a", "b"})
+    assert second is not None and second.firing == F({"c"}) and second.expires_at == NOW + 7200
+    assert nflog.r.exists(slow.key, fast.key, other.key) == 0

@@ -75,3 +75,75 @@ def test_a_target_gets_another_send_only_once_its_running_ones_are_slow() -> Non
     release.set()
     wait_until(lambda: len(started) == 5, 10)
     assert pool.drain(10)
+
+
+def test_sends_that_run_one_after_another_are_finished_in_one_call() -> None:
+    """A thread that has its next send at hand leaves the last step of the one before (the
+    notifier's commit) for later, and the steps go to finish_many together."""
+    calls: list[list[int]] = []
+    pool = SendPool(threads=8, per_target=1, finish_many=calls.append, finish_after=60.0)
+    gate = threading.Event()
+    pool.submit_many([Work("t", lambda: gate.wait(10) and 0, lambda: None)])
+    pool.submit_many([Work("t", lambda i=i: i, lambda: None) for i in range(1, 6)])
+    gate.set()
+    wait_until(lambda: sum(map(len, calls)) == 6, 10)
+    assert calls == [[0, 1, 2, 3, 4, 5]]
+    assert pool.drain(10)
+
+
+def test_sends_running_and_not_finished_never_exceed_the_threads() -> None:
+    """What a kill may leave sent and not logged: at most `threads` sends, running or waiting for
+    their last step."""
+    open_most = 0
+    running = 0
+    finished: list[int] = []
+    lock = threading.Lock()
+
+    def run(i: int) -> int:
+        nonlocal running, open_most
+        with lock:
+            running += 1
+            open_most = max(open_most, running)
+        return i
+
+    def finish_many(steps: list[int]) -> None:
+        nonlocal running
+        with lock:
+            running -= len(steps)
+            finished.extend(steps)
+
+    pool = SendPool(threads=3, per_target=1, finish_many=finish_many, finish_after=60.0)
+    pool.submit_many([Work(f"t{i % 5}", lambda i=i: run(i), lambda: None) for i in range(40)])
+    wait_until(lambda: len(finished) == 40, 10)
+    assert sorted(finished) == list(range(40)) and open_most <= 3
+    assert pool.drain(10)
+
+
+def test_a_send_that_hangs_does_not_hold_up_the_steps_left_before_it() -> None:
+    calls: list[list[str]] = []
+    pool = SendPool(threads=2, per_target=1, finish_many=calls.append, finish_after=0.05)
+    release = threading.Event()
+    pool.submit_many(
+        [Work("t", lambda: "sent", lambda: None), Work("t", lambda: release.wait(10) and None, lambda: None)]
+    )
+    wait_until(lambda: calls == [["sent"]], 5, message="the idle thread did not finish the step in time")
+    release.set()
+    assert pool.drain(10)
+
+
+def test_drain_waits_for_the_steps_left() -> None:
+    finishing = threading.Event()
+    release = threading.Event()
+    finished: list[list[str]] = []
+
+    def finish_many(steps: list[str]) -> None:
+        finishing.set()
+        release.wait(10)
+        finished.append(steps)
+
+    pool = SendPool(threads=2, per_target=1, finish_many=finish_many)
+    pool.submit_many([Work("t", lambda: "sent", lambda: None)])
+    assert finishing.wait(10)
+    assert not pool.drain(0.1)  # its commit is still under way
+    release.set()
+    assert pool.drain(10) and finished == [["sent"]]

@@ -145,3 +145,26 @@ def test_rearm_lost_timers(store: AlertStore) -> None:
     store.r.zrem("t:timers", "g1")
     assert store.rearm_lost_timers(NOW + 50) == 1
     assert store.r.zscore("t:timers", "g1") == NOW + 50
+
+
+def test_load_groups_reads_in_chunks_and_releases_the_in_flight_marks_only_for_a_flush(
+    store: AlertStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("app.store.LOAD_CHUNK", 2)
+    names = ["C", "A", "B"]
+    alerts = [
+        Alert({"alertname": n}, {}, NOW - 1, NOW + 300, "", NOW, False, fingerprint({"alertname": n}))
+        for n in names
+    ]
+    store.put([(a, [group("g1")]) for a in alerts] + [(alerts[0], [group("g3")])], NOW)
+    store.r.hdel("t:alerts", alerts[2].fingerprint)  # a member whose alert GC has just let go of
+    store.r.hset("t:group:g3", "muted", '["night"]')
+    marks = {f"t:inflight:{gid}": "1" for gid in ("g1", "g2", "g3")}
+    store.r.mset(marks)
+    groups = store.load_groups(["g3", "g2", "g1"])  # g2 does not exist
+    assert [(g.gid, g.muted_by) for g in groups] == [("g3", ["night"]), ("g1", [])]
+    assert [a.fingerprint for a in groups[1].alerts] == sorted(a.fingerprint for a in alerts[:2])
+    assert list(groups[1].raw) == [a.fingerprint for a in groups[1].alerts]
+    assert store.r.exists(*marks) == 3
+    store.load_groups(["g3", "g2", "g1"], release_inflight=True)
+    assert store.r.exists(*marks) == 0

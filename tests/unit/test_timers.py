@@ -34,7 +34,9 @@ def test_a_due_group_is_claimed_by_exactly_one_loop_and_rearmed() -> None:
     store.put([(alert, [GroupRef("g1", "k", "{}", "r", labels, 30, 300)])], NOW)
     one, two = make(client), make(client)
     assert one.claim_due(NOW + 29) == []
+    assert client.hget("t:group:g1", "flushed") == b"0"
     assert one.claim_due(NOW + 30) == ["g1"]
+    assert client.hget("t:group:g1", "flushed") == b"1"  # PUT_ALERTS no longer makes it due early
     assert two.claim_due(NOW + 30) == []
     assert client.zscore("t:timers", "g1") == NOW + 330  # next tick: group_interval later
     # While the first flush is still pending, the next tick does not queue a second one.
