@@ -244,8 +244,11 @@ def test_a_silence_write_returns_only_once_the_replica_holds_it(
 ) -> None:
     master, replica = replicated
     client = master.client()
-    silences = SilenceStore(client, KEYS, retention=3600, writer=ReplicaAcks(client, timeout=30))
-    assert silences.writer.online_replicas() == 1  # type: ignore[attr-defined]
+    acks = ReplicaAcks(client, timeout=30)
+    silences = SilenceStore(client, KEYS, retention=3600, writer=acks)
+    # Online once it has acknowledged recently (a loaded machine can delay that): only then does
+    # a write wait for it.
+    wait_until(lambda: acks.online_replicas() == 1, 10, message="the replica never came online")
     replica.process.pause()  # replication stalls, as behind a slow link
     answered: list[str] = []
     body = silence_from_api(silence("Q", starts=time.time()), RETENTION)
