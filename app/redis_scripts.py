@@ -68,6 +68,15 @@ while pos <= last do
   groups[sub(gtext, pos, t1 - 1)] = {tonumber(sub(gtext, t1 + 1, t2 - 1)), t2 + 1, nl - 1}
   pos = nl + 1
 end
+-- Times as numbers, by their texts, converted once per script run: Lua's tonumber is C's strtod,
+-- which a float's 17-digit text makes the most expensive step of a merge, and the alerts of a
+-- batch share their times (Prometheus gives a batch one endsAt, a batch without times gets now
+-- and now + resolve_timeout), as the stored ones share those of the batch that wrote them.
+local num = setmetatable({}, {__index = function(t, text)
+  local v = tonumber(text)
+  t[text] = v
+  return v
+end})
 -- A value's times, as texts, and whether its endsAt came from resolve_timeout. Plain finds, not
 -- a pattern: Lua matches %S+ a character at a time, and this runs twice per merge.
 local function times(v)
@@ -82,14 +91,14 @@ end
 local function merge(old_raw, new_raw)
   local os_t, oe_t, ou_t, o_timeout = times(old_raw)
   local ns_t, ne_t, nu_t, n_timeout = times(new_raw)
-  local os, oe, ns, ne = tonumber(os_t), tonumber(oe_t), tonumber(ns_t), tonumber(ne_t)
+  local os, oe, ns, ne = num[os_t], num[oe_t], num[ns_t], num[ne_t]
   -- Merge only when the activity ranges overlap; otherwise the incoming alert replaces.
   if not ((ne > os and ne < oe) or (ns > os and ns < oe)) then
     return new_raw, ns
   end
   local yraw, ys_t, ye_t, ys, ye = new_raw, ns_t, ne_t, ns, ne
   local xs_t, xe_t, xs, xe, x_timeout = os_t, oe_t, os, oe, o_timeout
-  if tonumber(nu_t) < tonumber(ou_t) then
+  if num[nu_t] < num[ou_t] then
     yraw, ys_t, ye_t, ys, ye = old_raw, os_t, oe_t, os, oe
     xs_t, xe_t, xs, xe, x_timeout = ns_t, ne_t, ns, ne, n_timeout
   end
@@ -153,7 +162,7 @@ for c = 1, n, CHUNK do
     if old then
       value, starts = merge(old, value)
     else
-      starts = tonumber(sub(value, 1, find(value, ' ', 1, true) - 1))
+      starts = num[sub(value, 1, find(value, ' ', 1, true) - 1)]
     end
     if limited and not admitted(buckets[i], fp, value) then
       -- Not written and in no group: a later copy in this batch merges with the stored value.
