@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from itertools import chain
 
 # fnv-c's C function itself: its Python wrapper only re-checks the argument's type, which
 # cost a third of the hash on this path.
@@ -18,6 +19,7 @@ from fnv_c.ext._fnv import lib as _fnv
 # label set is encoded in one call instead of one per name and value. JSON decoders refuse lone
 # surrogates, so a label can never contain this character itself.
 _SEP = "\udcff"
+_flatten = chain.from_iterable
 
 CLASSIC_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -28,11 +30,12 @@ def fingerprint(labels: Mapping[str, str]) -> str:
     The hash runs in C (fnv-c): every ingested alert is fingerprinted, and a Python byte loop
     cost four times as much.
     """
-    if not labels:
-        return f"{_fnv.fnv1a_64(b'', 0):016x}"
-    # str.join over the sorted pairs runs in C: a list of f-strings cost a tenth more.
-    data = (_SEP.join(map(_SEP.join, sorted(labels.items()))) + _SEP).encode("utf-8", "surrogateescape")
-    return f"{_fnv.fnv1a_64(data, len(data)):016x}"
+    # One str.join over the sorted names and values, with a last empty item for the trailing
+    # separator (no labels: no bytes): a join per pair and a concatenation cost a tenth more of
+    # the fingerprint's instructions, and a list of f-strings more still.
+    data = _SEP.join([*_flatten(sorted(labels.items())), ""]).encode("utf-8", "surrogateescape")
+    # to_bytes().hex() is zero-padded lowercase hex, as the format spec `016x`, in fewer steps.
+    return _fnv.fnv1a_64(data, len(data)).to_bytes(8, "big").hex()
 
 
 def label_name_error(name: str, classic: bool = False) -> str | None:

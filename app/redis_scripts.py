@@ -68,29 +68,40 @@ while pos <= last do
   groups[sub(gtext, pos, t1 - 1)] = {tonumber(sub(gtext, t1 + 1, t2 - 1)), t2 + 1, nl - 1}
   pos = nl + 1
 end
--- A value's times, as texts, and whether its endsAt came from resolve_timeout. Plain finds, not
--- a pattern: Lua matches %S+ a character at a time, and this runs twice per merge.
-local function times(v)
-  local a = find(v, ' ', 1, true)
+-- Times as numbers, by their texts, converted once per script run: Lua's tonumber is C's strtod,
+-- which a float's 17-digit text makes the most expensive step of a merge, and the alerts of a
+-- batch share their times (Prometheus gives a batch one endsAt, a batch without times gets now
+-- and now + resolve_timeout), as the stored ones share those of the batch that wrote them.
+local num = setmetatable({}, {__index = function(t, text)
+  local v = tonumber(text)
+  t[text] = v
+  return v
+end})
+-- The times of the value that starts at `at` in `v`, as texts, and whether its endsAt came from
+-- resolve_timeout. Plain finds, not a pattern: Lua matches %S+ a character at a time, and this
+-- runs twice per merge.
+local function times(v, at)
+  local a = find(v, ' ', at, true)
   local b = find(v, ' ', a + 1, true)
   local c = find(v, ' ', b + 1, true)
-  return sub(v, 1, a - 1), sub(v, a + 1, b - 1), sub(v, b + 1, c - 1), byte(v, c + 1) == 49
+  return sub(v, at, a - 1), sub(v, a + 1, b - 1), sub(v, b + 1, c - 1), byte(v, c + 1) == 49
 end
 -- Returns the merged value and its startsAt. A value is "startsAt endsAt updatedAt timeout
--- body"; the result is the younger value with the startsAt and endsAt the merge picks, so a
--- re-send (same startsAt, later endsAt) comes back as it came.
-local function merge(old_raw, new_raw)
-  local os_t, oe_t, ou_t, o_timeout = times(old_raw)
-  local ns_t, ne_t, nu_t, n_timeout = times(new_raw)
-  local os, oe, ns, ne = tonumber(os_t), tonumber(oe_t), tonumber(ns_t), tonumber(ne_t)
+-- body"; the incoming one is read in place, text[from..to] (see the batch below); the result is
+-- the younger value with the startsAt and endsAt the merge picks, so a re-send (same startsAt,
+-- later endsAt) comes back as it came.
+local function merge(old_raw, text, from, to)
+  local os_t, oe_t, ou_t, o_timeout = times(old_raw, 1)
+  local ns_t, ne_t, nu_t, n_timeout = times(text, from)
+  local os, oe, ns, ne = num[os_t], num[oe_t], num[ns_t], num[ne_t]
   -- Merge only when the activity ranges overlap; otherwise the incoming alert replaces.
   if not ((ne > os and ne < oe) or (ns > os and ns < oe)) then
-    return new_raw, ns
+    return sub(text, from, to), ns
   end
-  local yraw, ys_t, ye_t, ys, ye = new_raw, ns_t, ne_t, ns, ne
+  local y, y_from, y_to, ys_t, ye_t, ys, ye = text, from, to, ns_t, ne_t, ns, ne
   local xs_t, xe_t, xs, xe, x_timeout = os_t, oe_t, os, oe, o_timeout
-  if tonumber(nu_t) < tonumber(ou_t) then
-    yraw, ys_t, ye_t, ys, ye = old_raw, os_t, oe_t, os, oe
+  if num[nu_t] < num[ou_t] then
+    y, y_from, y_to, ys_t, ye_t, ys, ye = old_raw, 1, -1, os_t, oe_t, os, oe
     xs_t, xe_t, xs, xe, x_timeout = ns_t, ne_t, ns, ne, n_timeout
   end
   local s, s_t, e_t = ys, ys_t, ye_t
@@ -101,13 +112,13 @@ local function merge(old_raw, new_raw)
     e_t = xe_t
   end
   if s_t == ys_t and e_t == ye_t then
-    return yraw, s
+    return sub(y, y_from, y_to), s
   end
-  return s_t .. ' ' .. e_t .. sub(yraw, #ys_t + #ye_t + 2), s
+  return s_t .. ' ' .. e_t .. sub(y, y_from + #ys_t + #ye_t + 1, y_to), s
 end
 -- Whether the per-alertname limit lets alert `fp` (stored as `value`) into `bucket`.
 local function admitted(bucket, fp, value)
-  local _, ends = times(value)
+  local _, ends = times(value, 1)
   local key = bucket_stem .. bucket
   redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%.17g', now))
   if not redis.call('ZSCORE', key, fp) and redis.call('ZCARD', key) >= limit then
@@ -119,7 +130,12 @@ local function admitted(bucket, fp, value)
   redis.call('PEXPIRE', key, math.ceil((last_end - now) * 1000) + 1000)
   return true
 end
-local fps, gid_lists, buckets, values, n = {}, {}, {}, {}, 0
+-- The alerts' values stay in ARGV[5] until the merge has decided what to write: a value is only
+-- cut out (or spliced) then, so that a merge that keeps the stored startsAt (every re-send
+-- without times) builds one long string instead of two. Making a Lua string of an alert's
+-- length costs more than all the merge's arithmetic: Lua interns every string, hashing it and
+-- comparing it with those of the same hash, and a batch's values differ in few characters.
+local fps, gid_lists, buckets, froms, tos, n = {}, {}, {}, {}, {}, 0
 local text = ARGV[5]
 pos, last = 1, #text
 while pos <= last do
@@ -134,7 +150,7 @@ while pos <= last do
     t2 = t3
   end
   local nl = find(text, '\\n', t2 + 1, true) or (last + 1)
-  values[n] = sub(text, t2 + 1, nl - 1)
+  froms[n], tos[n] = t2 + 1, nl - 1
   pos = nl + 1
 end
 local merged_count = 0
@@ -148,12 +164,13 @@ for c = 1, n, CHUNK do
   local olds = redis.call('HMGET', KEYS[1], unpack(fps, c, upto))
   local hset, h = {}, 0
   for i = c, upto do
-    local fp, value, starts = fps[i], values[i], nil
+    local fp, from, value, starts = fps[i], froms[i], nil, nil
     local old = written[fp] or olds[i - c + 1]
     if old then
-      value, starts = merge(old, value)
+      value, starts = merge(old, text, from, tos[i])
     else
-      starts = tonumber(sub(value, 1, find(value, ' ', 1, true) - 1))
+      value = sub(text, from, tos[i])
+      starts = num[sub(text, from, find(text, ' ', from, true) - 1)]
     end
     if limited and not admitted(buckets[i], fp, value) then
       -- Not written and in no group: a later copy in this batch merges with the stored value.

@@ -1,6 +1,7 @@
 """In-process micro-benchmarks: the CPU cost of alerter's hot paths without HTTP servers around.
 
-    bench/inprocess --what=ingest [--batches=1500] [--resend]   POST /api/v2/alerts, 64-alert batches
+    bench/inprocess --what=ingest [--batches=1500] [--resend] [--notimes]
+                                                     POST /api/v2/alerts, 64-alert batches
     bench/inprocess --what=notify [--groups=3000]    flush batches of one-alert groups to a webhook
     bench/inprocess --what=history [--groups=3000]   record one delivery attempt per group
     bench/inprocess --what=reads [--alerts=100000]   GET /api/v2/alerts and /alerts/groups
@@ -71,9 +72,11 @@ def runtime(redis: RedisServer, workdir: Path, url: str, group_wait: str) -> Run
     return Runtime(Settings(config_file=str(path), storage_path=str(workdir)), redis.client())
 
 
-def bodies(count: int, groups: int, offset: int = 0) -> list[bytes]:
+def bodies(count: int, groups: int, offset: int = 0, timestamps: bool = True) -> list[bytes]:
+    """`count` 64-alert request bodies; without `timestamps` the alerts carry neither startsAt
+    nor endsAt, as amtool and scripts post them (bench/ingest's notimes scenario)."""
     now = time.time()
-    starts, ends = rfc3339(now - 60), rfc3339(now + 3600)
+    starts, ends = (rfc3339(now - 60), rfc3339(now + 3600)) if timestamps else (None, None)
     return [
         orjson.dumps([make_alert(offset + b * 64 + i, groups, starts, ends) for i in range(64)])
         for b in range(count)
@@ -192,7 +195,7 @@ class _RedisCost:
 
 def ingest(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
     client = create_app(runtime(redis, workdir, "http://127.0.0.1:9/", "1h")).test_client()
-    batches = bodies(args.batches, 1000)
+    batches = bodies(args.batches, 1000, timestamps=not args.notimes)
     # Warm the caches; with --resend, store every alert first so that each timed one merges.
     for body in batches if args.resend else batches[:50]:
         client.post("/api/v2/alerts", data=body, content_type="application/json")
@@ -298,6 +301,7 @@ def main() -> int:
     parser.add_argument("--what", choices=["ingest", "notify", "history", "reads"], required=True)
     parser.add_argument("--batches", type=int, default=1500, help="ingest: requests to time")
     parser.add_argument("--resend", action="store_true", help="ingest: time re-sends of stored alerts")
+    parser.add_argument("--notimes", action="store_true", help="ingest: alerts without startsAt and endsAt")
     parser.add_argument("--groups", type=int, default=3000, help="notify, history: one-alert groups")
     parser.add_argument("--batch", type=int, default=FLUSH_BATCH, help="notify: groups per flush job")
     parser.add_argument("--alerts", type=int, default=100_000, help="reads: alerts stored")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import fakeredis
+import orjson
 import pytest
 
-from app.alerts import Alert
+from app.alerts import Alert, parse_postable_alerts
 from app.labels import fingerprint
 from app.redis_keys import Keys
 from app.store import AlertStore, GroupRef
@@ -168,3 +169,31 @@ def test_load_groups_reads_in_chunks_and_releases_the_in_flight_marks_only_for_a
     assert store.r.exists(*marks) == 3
     store.load_groups(["g3", "g2", "g1"], release_inflight=True)
     assert store.r.exists(*marks) == 0
+
+
+def test_resend_without_times_keeps_the_stored_start_and_takes_the_rest_of_the_new_value(
+    store: AlertStore,
+) -> None:
+    """What the merge writes for alerts posted without startsAt/endsAt (amtool, scripts), byte
+    for byte, in a batch where the merged alerts are not the first line of the script's input."""
+    body = orjson.dumps([{"labels": {"alertname": f"A{i}"}, "annotations": {"n": "1"}} for i in range(3)])
+    first, _ = parse_postable_alerts(body, NOW, 300.0)
+    store.put([(a, []) for a in first], NOW)
+    fresh = Alert({"alertname": "B"}, {}, NOW, NOW + 300, "", NOW + 60, True, fingerprint({"alertname": "B"}))
+    again, _ = parse_postable_alerts(body.replace(b'"1"', b'"2"'), NOW + 60, 300.0)
+    assert store.put([(fresh, [])] + [(a, []) for a in again], NOW + 60) == 3
+    raw = dict(store.iter_raw_alerts())
+    for a in again:
+        body_json = orjson.dumps({"l": a.labels, "a": {"n": "2"}, "g": ""}).decode()
+        assert raw[a.fingerprint] == f"{NOW!r} {NOW + 360!r} {NOW + 60!r} 1 {body_json}"
+    assert raw[fresh.fingerprint] == fresh.encode()
+
+
+def test_a_fingerprint_twice_in_one_batch_merges_with_its_earlier_copy(store: AlertStore) -> None:
+    other = Alert({"alertname": "B"}, {}, NOW - 5, NOW + 300, "", NOW, False, fingerprint({"alertname": "B"}))
+    store.put([(other, []), (alert(NOW - 100, NOW + 240, NOW - 1, summary="first"), [])], NOW)
+    batch = [(other, []), (alert(NOW - 50, NOW + 300, NOW, summary="second"), [])]
+    batch.append((alert(NOW - 20, NOW + 600, NOW, summary="third"), []))
+    assert store.put(batch, NOW) == 3
+    a = next(a for a in store.alerts() if a.labels == LABELS)
+    assert (a.starts_at, a.ends_at, a.annotations) == (NOW - 100, NOW + 600, {"summary": "third"})
