@@ -318,9 +318,11 @@ class Notifier:
             self._unhold(d)
             if outcome is Outcome.SENT:
                 task = d.task
-                history.record_attempt(self.nflog, task, _attempt_number(task), "sent")
+                attempt = _attempt_number(task)
+                history.record_attempt(self.nflog, task, attempt, "sent")
                 fields = {**_fields(task), "alerts": len(d.notification.alerts), "retry": task.retry}
-                log.info("notify success", extra={"fields": fields})
+                # Alertmanager's levels: a first attempt's success is debug, a retry's is info.
+                (log.info if attempt > 1 else log.debug)("notify success", extra={"fields": fields})
             d.done(outcome)
 
     def _cancel(self, d: _Delivery) -> None:
