@@ -81,6 +81,7 @@ def test_web_timeout_answers_503_when_a_request_outlasts_it(mode: str, tmp_path:
             assert r.headers["Content-Type"] == "text/plain; charset=utf-8"
             assert requests.get(f"{url}/-/healthy", timeout=10).status_code == 200
         finally:
+            black_hole.close()  # resets the held send, which would otherwise hold up the stop
             proc.stop()
 
 
