@@ -42,6 +42,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import Message
 from functools import lru_cache
@@ -51,6 +52,7 @@ from urllib.parse import parse_qs, quote_plus, unquote, urlencode, urljoin, urls
 import certifi
 import orjson
 import urllib3
+from urllib3.poolmanager import PoolKey
 from urllib3.util import Retry, parse_url
 
 from app import __version__
@@ -337,6 +339,7 @@ class _Transport:
             "server_hostname": tls_cfg.server_name or None,
         }
         self.direct = urllib3.PoolManager(**pool_kw)
+        self._pool_keys: dict[tuple[str, str, int], PoolKey] = {}
         # Per scheme of the target: the manager of its proxy, or None to go direct.
         self._proxies: dict[str, urllib3.ProxyManager | None] = {"http": None, "https": None}
         self._bypass: _ProxyBypass | None = None  # None: every request uses the proxy
@@ -362,19 +365,41 @@ class _Transport:
             return self.direct
         return proxy
 
+    def _direct_pool(self, target: _Target) -> urllib3.HTTPConnectionPool:
+        """The direct pool for the target's host, as PoolManager.connection_from_host finds it.
+
+        connection_from_host derives the pool's key from the whole pool setup at every request
+        (about 8 % of a request's instructions); here the key is derived once per host and kept.
+        The pools themselves stay in the PoolManager, which evicts and closes them as before.
+        The request context is built every time because urllib3 consumes it when it makes a pool.
+        """
+        place = (target.scheme, target.host, target.port)
+        context = {
+            **self.direct.connection_pool_kw,
+            "scheme": target.scheme,
+            "host": target.host,
+            "port": target.port,
+        }
+        key = self._pool_keys.get(place)
+        if key is None:
+            if len(self._pool_keys) >= _POOLS_PER_TRANSPORT:
+                self._pool_keys.clear()  # redirects may name any host: keep this bounded
+            key = self._pool_keys[place] = self.direct.key_fn_by_scheme[target.scheme](context)
+        return self.direct.connection_from_pool_key(key, request_context=context)
+
     def send(
         self,
         method: str,
         target: _Target,
         body: bytes | None,
-        headers: urllib3.HTTPHeaderDict,
+        headers: Mapping[str, str],
         timeout: float,
     ) -> urllib3.BaseHTTPResponse:
         """One request, no retries or redirects; the body is read and the connection released."""
         manager = self.manager_for(target)
         if manager is self.direct:
             # Straight to the host's pool: PoolManager.urlopen would parse the URL once more.
-            pool = manager.connection_from_host(target.host, target.port, target.scheme)
+            pool = self._direct_pool(target)
             return pool.urlopen(
                 method,
                 target.request_uri,
@@ -693,11 +718,8 @@ def request(
         if isinstance(err, _InvalidURL):
             problem = f"the URL is not valid ({err}); check url or url_file"
         raise NotifyError(f"{_where(what, method, url)}: {problem}", retryable=False) from None
-    all_headers = urllib3.HTTPHeaderDict({"User-Agent": USER_AGENT, **headers})
     try:
-        for name, value in _configured_headers(cfg):
-            all_headers.add(name, value)
-        all_headers.update(_auth_headers(cfg, timeout))
+        all_headers = _request_headers(cfg, headers, timeout)
     except NotifyError as err:
         raise NotifyError(f"{_where(what, method, url)}: {err}", retryable=err.retryable) from None
     left = max(deadline - time.monotonic(), 0.001)
@@ -706,6 +728,28 @@ def request(
     except (urllib3.exceptions.HTTPError, ValueError, _TooManyRedirects, _BadRedirect) as err:
         problem, retryable = _transport_problem(err)
         raise NotifyError(f"{_where(what, method, url)}: {problem}", retryable=retryable) from None
+
+
+def _request_headers(cfg: HTTPConfig, headers: dict[str, str], timeout: float) -> Mapping[str, str]:
+    """The User-Agent, the integration's `headers`, the `http_headers` and the authorization.
+
+    Usually every name occurs once, whatever its case, and then a plain dict holds the same
+    header lines as an HTTPHeaderDict and costs urllib3 far less to copy and walk (7-8 % of a
+    request's instructions). The HTTPHeaderDict is built when it says something a dict cannot:
+    `http_headers`, which add a line to a header of the same name, and names that differ only
+    in case, which it takes for one header.
+    """
+    configured = _configured_headers(cfg)
+    auth = _auth_headers(cfg, timeout)
+    if not configured:
+        merged = {"User-Agent": USER_AGENT, **headers, **auth}
+        if len({name.lower() for name in merged}) == len(merged):
+            return merged
+    all_headers = urllib3.HTTPHeaderDict({"User-Agent": USER_AGENT, **headers})
+    for name, value in configured:
+        all_headers.add(name, value)
+    all_headers.update(auth)
+    return all_headers
 
 
 def _where(what: str, method: str, url: str) -> str:
@@ -730,7 +774,7 @@ def _exchange(
     method: str,
     target: _Target,
     body: bytes | None,
-    headers: urllib3.HTTPHeaderDict,
+    headers: Mapping[str, str],
     timeout: float,
     follow_redirects: bool,
 ) -> Response:
@@ -744,9 +788,11 @@ def _exchange(
     origin, stripped = target.host, False
     for hop in range(MAX_REDIRECTS + 1):
         hop_headers = headers
-        if target.authorization is not None and "Authorization" not in headers:
-            hop_headers = headers.copy()
-            hop_headers["Authorization"] = target.authorization
+        if target.authorization is not None:
+            # The URL's credentials yield to an Authorization header in any case of its name.
+            with_userinfo = urllib3.HTTPHeaderDict(headers)
+            with_userinfo.setdefault("Authorization", target.authorization)
+            hop_headers = with_userinfo
         left = timeout if hop == 0 else max(deadline - time.monotonic(), 0.001)
         raw = transport.send(method, target, body, hop_headers, left)
         location = raw.headers.get("Location") if raw.status in _REDIRECT_STATUSES else None
@@ -761,16 +807,16 @@ def _exchange(
         if target.authorization is not None and not urlsplit(location).netloc:
             # Go resolves a relative Location against the URL, userinfo included.
             next_target = next_target._replace(authorization=target.authorization)
+        # The chain's own copy, to take headers out of (and case-insensitive, as Go's Header).
+        remaining = urllib3.HTTPHeaderDict(headers)
         if raw.status in (301, 302, 303) and method not in ("GET", "HEAD"):
             method, body = "GET", None
-            headers = headers.copy()
-            headers.discard("Content-Type")
+            remaining.discard("Content-Type")
         if not stripped and not _same_site(origin, next_target.host):
             stripped = True
-            headers = headers.copy()
             for name in _SENSITIVE_HEADERS:
-                headers.discard(name)
-        target = next_target
+                remaining.discard(name)
+        headers, target = remaining, next_target
     raise AssertionError("unreachable")  # the loop returns or raises
 
 

@@ -468,6 +468,25 @@ def test_http_headers_values_secrets_and_files_are_added(tmp_path: Path) -> None
     assert second.headers["X-Tenant"] == "t-2"  # files are read at every request
 
 
+def test_headers_go_out_in_order_and_names_that_differ_in_case_are_one_header() -> None:
+    with HttpSink() as sink:
+        send(HTTPConfig(), sink.url)
+        # The configured authorization replaces the integration's, whatever the case of its name.
+        own = {"Content-Type": "application/json", "authorization": "GenieKey k"}
+        transport.request(BEARER, "POST", sink.url, BODY, own, 5, "webhook")
+        # The URL's credentials yield to the integration's Authorization, whatever its case.
+        userinfo = sink.url.replace("http://", "http://u:p@")
+        transport.request(HTTPConfig(), "POST", userinfo, BODY, own, 5, "webhook")
+        plain, configured, integration = sink.wait_for(3, timeout=5)
+    assert plain.headers.items()[2:] == [
+        ("Content-Length", str(len(BODY))),
+        ("User-Agent", USER_AGENT),
+        ("Content-Type", "application/json"),
+    ]
+    assert configured.headers.get_all("Authorization") == ["Bearer s3cret"]
+    assert integration.headers.get_all("Authorization") == ["GenieKey k"]
+
+
 def test_an_unreadable_header_file_is_retryable_and_names_the_file(tmp_path: Path) -> None:
     cfg = HTTPConfig(http_headers={"X-Tenant": Header(files=[str(tmp_path / "missing")])})
     with HttpSink() as sink, pytest.raises(NotifyError, match="cannot read http_headers file") as failure:
