@@ -175,7 +175,10 @@ def _reload_on_sighup(rt: Runtime) -> None:
     def wait_and_reload() -> None:
         while True:
             signal.sigwait({signal.SIGHUP})
-            rt.reload()
+            try:
+                rt.reload()
+            except Exception:  # this thread must outlive a failed reload: it takes every SIGHUP
+                log.exception("reload on SIGHUP failed; the previous config stays in effect")
 
     threading.Thread(target=wait_and_reload, daemon=True, name="sighup-reload").start()
 
