@@ -12,10 +12,15 @@ the Sentinels that watch them. Credentials come from each URL's user info, or fo
 holds the state from REDIS_USERNAME/REDIS_PASSWORD; TLS from `rediss://` or `--cluster.tls-config`
 (docs/cluster-flags.md has the rules). `redis_setup` checks all of that before any connection, so
 that a flag alerter could not honour stops the start with a message naming it.
+
+A `--redis.url` that answers as a Redis Cluster node gets a cluster client (the cluster layout of
+app/redis_keys.py, docs/scaling.md). RQ's job queue cannot live on a cluster, so it then needs
+`--redis.queue-url`, a plain Redis of its own (`connect_queue`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -31,6 +36,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 import redis
+from redis.cluster import RedisCluster
 from redis.connection import Connection, SSLConnection, UnixDomainSocketConnection
 from redis.sentinel import Sentinel, SentinelManagedConnection
 
@@ -67,15 +73,16 @@ def connect(settings: Settings, blocking_wait: float = 0.0) -> redis.Redis:
 
         return fakeredis.FakeRedis(server=fakeredis.FakeServer())
     setup = redis_setup(settings)
-    options: dict[str, Any] = {
-        "socket_connect_timeout": settings.tcp_timeout,
-        "socket_timeout": settings.tcp_timeout + blocking_wait,
-        "health_check_interval": max(1, int(settings.probe_interval)),
-    }
+    options = _options(settings, blocking_wait)
     first = setup.addresses[0]
     if settings.redis_url:
-        client = setup.client(first, options, setup.server_credentials(first))
-        return _checked(client, f"--redis.url {first.name}")
+        client = _checked(
+            setup.client(first, options, setup.server_credentials(first)), f"--redis.url {first.name}"
+        )
+        if not _cluster_enabled(client):
+            return client
+        client.close()
+        return _cluster_client(settings, setup, first, options)
     _resolve_peers(setup.addresses, settings.peers_resolve_timeout)
     if _peers_are_sentinels(setup, _plain(options), settings.settle_timeout):
         service = settings.sentinel_service
@@ -86,7 +93,84 @@ def connect(settings: Settings, blocking_wait: float = 0.0) -> redis.Redis:
             "set REDIS_USERNAME/REDIS_PASSWORD to the master's: without them alerter gives it the "
             "credentials of the --cluster.peer Sentinel URLs",
         )
-    return setup.client(first, options, setup.server_credentials(first))
+    client = setup.client(first, options, setup.server_credentials(first))
+    if _cluster_enabled(client):
+        raise ConfigError(
+            f"--cluster.peer {first.name} is a Redis Cluster node: name one node of the cluster with "
+            "--redis.url instead, and a plain Redis for the job queue with --redis.queue-url "
+            "(docs/scaling.md)"
+        )
+    return client
+
+
+def connect_queue(settings: Settings, blocking_wait: float = 0.0) -> redis.Redis:
+    """A client for the Redis that holds RQ's job queue: `--redis.queue-url`, else the Redis of
+    the state (`connect`). Credentials and TLS follow --redis.url's rules (its URL's, else
+    REDIS_USERNAME/REDIS_PASSWORD; rediss:// or --cluster.tls-config)."""
+    if not settings.redis_queue_url:
+        return connect(settings, blocking_wait)
+    queue = dataclasses.replace(settings, redis_url=settings.redis_queue_url, redis_queue_url="")
+    setup = redis_setup(queue)
+    first = setup.addresses[0]
+    where = f"--redis.queue-url {first.name}"
+    client = _checked(
+        setup.client(first, _options(queue, blocking_wait), setup.server_credentials(first)), where
+    )
+    if _cluster_enabled(client):
+        raise ConfigError(
+            f"{where} is a Redis Cluster node: RQ's job queue needs a plain Redis (its commands touch "
+            "keys of several slots); name a plain Redis, or a Sentinel-watched master"
+        )
+    return client
+
+
+def _options(settings: Settings, blocking_wait: float) -> dict[str, Any]:
+    """Connection options of a client of the state's or the queue's Redis."""
+    return {
+        "socket_connect_timeout": settings.tcp_timeout,
+        "socket_timeout": settings.tcp_timeout + blocking_wait,
+        "health_check_interval": max(1, int(settings.probe_interval)),
+    }
+
+
+def _cluster_enabled(client: redis.Redis) -> bool:
+    """Whether the server is a Redis Cluster node. A server that does not answer yet is taken
+    for a plain one, as alerter waits out a Redis that starts after it (docs/scaling.md)."""
+    try:
+        return bool(client.info("cluster").get("cluster_enabled"))
+    except redis.RedisError:
+        return False
+
+
+def _cluster_client(
+    settings: Settings, setup: RedisSetup, first: RedisAddress, options: dict[str, Any]
+) -> RedisCluster:
+    """A client of the Redis Cluster `first` belongs to, or ConfigError naming what a cluster
+    cannot honour."""
+    where = f"--redis.url {first.name} is a Redis Cluster node"
+    if not settings.redis_queue_url:
+        raise ConfigError(
+            f"{where}: RQ's job queue cannot live on a cluster (its commands touch keys of several "
+            "slots); pass --redis.queue-url redis://HOST:PORT/0 naming a small plain Redis next to the "
+            "cluster for the job queue (docs/scaling.md)"
+        )
+    if setup.tls is not None:
+        raise ConfigError(
+            f"{where}, and alerter does not speak TLS to a Redis Cluster yet: drop rediss:// and "
+            "--cluster.tls-config, or use a plain Redis or Sentinels for TLS"
+        )
+    if first.db != 0:
+        raise ConfigError(f"{where}, which has database 0 only: write /0 in the URL")
+    if settings.per_alertname_limit > 0:
+        raise ConfigError(
+            f"{where}: --alerts.per-alertname-limit counts an alertname's alerts across every group, "
+            "which a cluster spreads over its masters; unset it, or use a plain Redis"
+        )
+    # RedisCluster takes no health_check_interval: it pings no idle connection, and a lost one
+    # fails its next command, which redis-py retries after re-reading the cluster's slots.
+    plain = {k: v for k, v in options.items() if k != "health_check_interval"}
+    credentials = setup.server_credentials(first)
+    return RedisCluster(host=first.host, port=first.port, **plain, **credentials)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app import ALERTMANAGER_API, ALERTMANAGER_RELEASES, __version__, platform_env
-from app.backend import redis_setup
+from app.backend import parse_address, redis_setup
 from app.durations import parse_flag_duration
 from app.settings import Settings
 
@@ -326,6 +326,14 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         "also come from REDIS_USERNAME and REDIS_PASSWORD (docs/cluster-flags.md).",
     )
     a(
+        "--redis.queue-url",
+        dest="redis_queue_url",
+        default=os.environ.get("REDIS_QUEUE_URL", ""),
+        help="A plain Redis for the job queue (RQ), apart from the state's (env REDIS_QUEUE_URL): "
+        "needed when --redis.url is a Redis Cluster node, whose slots RQ's commands cannot keep to "
+        "(docs/scaling.md). Same URL forms and credential rules as --redis.url.",
+    )
+    a(
         "--enable-feature",
         dest="feature_flags",
         action=_List,
@@ -417,11 +425,18 @@ def parse_settings(argv: list[str], prog: str = "alerter") -> Settings:
         ignored_flags=tuple(ignored),
         serve_worker_metrics="listen_addresses" in given or ns.web_systemd_socket,
     )
+    if settings.embedded and settings.redis_queue_url:
+        parser.error(
+            "--redis.queue-url names the job queue's Redis of a deployment on a shared Redis: pass "
+            "--redis.url (or --cluster.peer) too; the embedded single node keeps its queue in-process"
+        )
     if not settings.embedded:
         # Addresses, credentials and the TLS file are checked before anything starts: a bad
         # one stops the start naming it, rather than failing each connection later.
         try:
             redis_setup(settings)
+            if settings.redis_queue_url:
+                parse_address(settings.redis_queue_url, "--redis.queue-url")
         except ValueError as err:
             parser.error(str(err))
         if "storage_path" in given:

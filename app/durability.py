@@ -12,6 +12,7 @@ a crash:
 - Redis (`ReplicaAcks`): Redis replicates asynchronously, so a write acknowledged by the master
   alone dies with it. When the master has a replica online, the script and `WAIT 1` go in one
   pipeline, so the answer comes once a replica holds the write, or after `--cluster.probe-timeout`.
+- Redis Cluster (`ClusterReplicaAcks`): the same, on the master that holds the write's slot.
 - `Writer` itself runs the script and nothing more: for stores whose client has nothing to wait
   for (unit tests, in-process benchmarks).
 
@@ -31,6 +32,7 @@ from typing import Any, TypeVar
 
 import orjson
 import redis
+from redis.cluster import RedisCluster
 from redis.commands.core import Script
 
 log = logging.getLogger(__name__)
@@ -281,6 +283,42 @@ class ReplicaAcks(Writer):
                 extra={"fields": {"key": keys[0], "timeout": self.timeout}},
             )
         return reply
+
+
+class ClusterReplicaAcks(Writer):
+    """Redis Cluster: `ReplicaAcks` on the master that holds the write's keys (every write
+    script keeps to one slot, app/redis_keys.py), since WAIT counts the replicas of the master
+    the connection's last write went to. Each master keeps its own replica count.
+
+    A write sent to a master that no longer holds the slot (resharding moved it, a failover
+    promoted a replica) is refused before it runs (MOVED, ASK): the cluster's slot map is read
+    again and the write goes to the new holder, once.
+    """
+
+    def __init__(self, client: RedisCluster, timeout: float, recheck: float = 1.0) -> None:
+        self.r = client
+        self.timeout = timeout
+        self.recheck = recheck
+        self._masters: dict[str, ReplicaAcks] = {}
+
+    def run(self, script: Script, keys: list[str], args: list[Any], changes: Changes) -> Any:
+        try:
+            return self._holder(keys[0]).run(script, keys, args, changes)
+        except redis.ResponseError as err:
+            if not str(err).startswith(("MOVED", "ASK")):
+                raise
+        self.r.nodes_manager.initialize()
+        return self._holder(keys[0]).run(script, keys, args, changes)
+
+    def _holder(self, key: str) -> ReplicaAcks:
+        """The writer of the master that holds `key`'s slot, as the client's slot map says."""
+        node = self.r.get_node_from_key(key)
+        acks = self._masters.get(node.name)
+        if acks is None:
+            acks = self._masters[node.name] = ReplicaAcks(
+                self.r.get_redis_connection(node), self.timeout, self.recheck
+            )
+        return acks
 
 
 def _count_online(info: dict[str, Any]) -> int:

@@ -491,12 +491,16 @@ class ClusterStateCollector:
         try:
             silences = rt.silences.all()
             alerts = [a for a in rt.store.alerts() if not a.resolved(now)]
-            groups = rt.client.scard(rt.keys.groups)
             queued = len(rt.queue)
-            overdue = rt.client.zcount(rt.keys.timers, "-inf", now - 1)
+            pipe = rt.client.pipeline(transaction=False)
+            for shard in rt.keys.shards():  # every shard's on a cluster (app/redis_keys.py)
+                pipe.scard(shard.groups)
+                pipe.zcount(shard.timers, "-inf", now - 1)
+                pipe.zcard(shard.retries)
+            counts = pipe.execute()
+            groups, overdue, retries = (sum(counts[k::3]) for k in range(3))
             by_group = "group-key-in-metrics" in rt.settings.features
             group_states = rt.store.load_groups(rt.store.group_ids()) if by_group else []
-            retries = rt.client.zcard(rt.keys.retries)
         except redis.RedisError:
             return
         active_silences = [s for s in silences if s.state(now) == "active"]

@@ -7,6 +7,10 @@ in one step after a successful send, drops it after a failure, and a crashed hol
 simply expires so that another worker can retry. A commit returns once the process's `Writer`
 (app/durability.py) made it durable, so a notification logged as sent is not sent again after a
 crash of the embedded process or a Redis failover.
+
+On a Redis Cluster each shard has its own log hash, holding its groups' entries, and its own
+leases (app/redis_keys.py): a batch of reads, leases or commits costs one call per shard it
+touches.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import os
 import time
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 import redis
@@ -34,6 +38,7 @@ from app.notify.message import (
     REASON_REPEAT,
 )
 from app.redis_keys import Keys
+from app.rediscluster import Call, run_script
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +122,8 @@ def notify_reason(
 
 
 class NotificationLog:
-    """Entries in one Redis hash (field = group id + integration), leases as expiring strings."""
+    """Entries in one Redis hash per shard (field = group id + integration), leases as expiring
+    strings."""
 
     def __init__(
         self, client: redis.Redis, keys: Keys, retention: float, writer: Writer | None = None
@@ -136,6 +142,17 @@ class NotificationLog:
     def field(gid: str, receiver: str, integration: str, index: int) -> str:
         return f"{gid}:{receiver}/{integration}/{index}"
 
+    def _shard(self, field: str) -> Keys:
+        """The keys of the shard of the group a log field belongs to."""
+        return self.keys.shard(field.partition(":")[0])
+
+    def _by_shard(self, fields: list[str]) -> dict[Keys, list[int]]:
+        """The positions of `fields` per shard (one shard in the plain layout)."""
+        out: dict[Keys, list[int]] = {}
+        for i, field in enumerate(fields):
+            out.setdefault(self._shard(field), []).append(i)
+        return out
+
     def read_many(self, fields: list[str]) -> list[LogRead]:
         """Each entry and its raw text ('' when absent), which acquire() compares against, in one
         round trip."""
@@ -144,7 +161,17 @@ class NotificationLog:
         # alertmanager_nflog_query_duration_seconds: one observation per round trip, which
         # answers the queries (alertmanager_nflog_queries_total) of every field at once.
         with metrics.nflog_query_duration.time():
-            raws = self.r.hmget(self.keys.nflog, fields)
+            shards = self._by_shard(fields)
+            if len(shards) == 1:
+                raws = self.r.hmget(next(iter(shards)).nflog, fields)
+            else:
+                pipe = self.r.pipeline(transaction=False)
+                for shard, positions in shards.items():
+                    pipe.hmget(shard.nflog, [fields[i] for i in positions])
+                raws = [None] * len(fields)
+                for positions, found in zip(shards.values(), pipe.execute(), strict=True):
+                    for i, raw in zip(positions, found, strict=True):
+                        raws[i] = raw
         return [_log_read(raw) for raw in raws]
 
     def acquire(
@@ -164,10 +191,18 @@ class NotificationLog:
             Lease(field, self.lease_key(field, firing, resolved), _new_token(), seen)
             for field, seen, firing, resolved in wanted
         ]
-        args: list[str | int] = [int(ttl * 1000)]
-        for lease in leases:
-            args += [lease.field, lease.seen, lease.token]
-        replies = self._acquire_many(keys=[self.keys.nflog, *(lease.key for lease in leases)], args=args)
+        shards = self._by_shard([lease.field for lease in leases])
+        calls: list[Call] = []
+        for shard, positions in shards.items():
+            args: list[str | int] = [int(ttl * 1000)]
+            for i in positions:
+                args += [leases[i].field, leases[i].seen, leases[i].token]
+            calls.append(([shard.nflog, *(leases[i].key for i in positions)], args))
+        replies: list[Any] = [None] * len(leases)
+        answers = run_script(self.r, self._acquire_many, calls)
+        for positions, verdicts in zip(shards.values(), answers, strict=True):
+            for i, verdict in zip(positions, verdicts, strict=True):
+                replies[i] = verdict
         out: list[tuple[Verdict, Lease | None]] = []
         for reply, lease in zip(replies, leases, strict=True):
             verdict = reply.decode() if isinstance(reply, bytes) else reply
@@ -177,7 +212,7 @@ class NotificationLog:
     def lease_key(self, field: str, firing: frozenset[str], resolved: frozenset[str]) -> str:
         """One lease per (group, integration, content): a different content is a different send."""
         content = "|".join([field, ",".join(sorted(firing)), ",".join(sorted(resolved))])
-        return self.keys.lease(hashlib.sha1(content.encode()).hexdigest())
+        return self._shard(field).lease(hashlib.sha1(content.encode()).hexdigest())
 
     def refresh(self, lease: Lease, ttl: float) -> bool:
         """Extend a lease whose holder has yet to send or is sending; False if it was lost."""
@@ -186,10 +221,8 @@ class NotificationLog:
     def refresh_many(self, leases: list[Lease], ttl: float) -> list[bool]:
         """refresh() for many leases in one round trip: a worker keeps every lease it holds
         alive while the sends wait or run, however long a receiver takes."""
-        pipe = self.r.pipeline(transaction=False)
-        for lease in leases:
-            self._refresh(keys=[lease.key], args=[lease.token, int(ttl * 1000)], client=pipe)
-        return [bool(kept) for kept in pipe.execute()]
+        calls: list[Call] = [([lease.key], [lease.token, int(ttl * 1000)]) for lease in leases]
+        return [bool(kept) for kept in run_script(self.r, self._refresh, calls)]
 
     def commit(
         self,
@@ -206,11 +239,21 @@ class NotificationLog:
     def commit_many(
         self, sent: list[tuple[Lease, frozenset[str], frozenset[str], float]], now: float
     ) -> list[bool]:
-        """commit() for (lease, firing, resolved, repeat_interval) items, in one round trip: a
-        worker commits the sends it finished together at once instead of one round trip each."""
-        if not sent:
-            return []
-        keys, args, encoded = [self.keys.nflog], [], []
+        """commit() for (lease, firing, resolved, repeat_interval) items, in one round trip (one
+        per shard on a cluster): a worker commits the sends it finished together at once instead
+        of one round trip each."""
+        written = [False] * len(sent)
+        for shard, positions in self._by_shard([lease.field for lease, *_ in sent]).items():
+            done = self._commit_shard(shard, [sent[i] for i in positions], now)
+            for i, ok in zip(positions, done, strict=True):
+                written[i] = ok
+        return written
+
+    def _commit_shard(
+        self, shard: Keys, sent: list[tuple[Lease, frozenset[str], frozenset[str], float]], now: float
+    ) -> list[bool]:
+        """commit_many() for the sends of one shard: one COMMIT_LEASES call."""
+        keys, args, encoded = [shard.nflog], [], []
         for lease, firing, resolved, repeat_interval in sent:
             expiry = min(self.retention, 2 * repeat_interval) if repeat_interval > 0 else self.retention
             entry = Entry(firing, resolved, now, now + expiry).encode()
@@ -220,7 +263,7 @@ class NotificationLog:
 
         def changes(replies: list[int]) -> list[Change]:
             return [
-                ("set", self.keys.nflog, lease.field, entry)
+                ("set", shard.nflog, lease.field, entry)
                 for (lease, *_), entry, reply in zip(sent, encoded, replies, strict=True)
                 if reply == 1
             ]
@@ -237,8 +280,11 @@ class NotificationLog:
 
     def gc(self, now: float) -> int:
         """Drop expired entries; an entry rewritten meanwhile is kept."""
+        return sum(self._gc_shard(shard, now) for shard in self.keys.shards())
+
+    def _gc_shard(self, shard: Keys, now: float) -> int:
         stale: list[str] = []
-        for field, raw in self.r.hscan_iter(self.keys.nflog, count=1000):
+        for field, raw in self.r.hscan_iter(shard.nflog, count=1000):
             if Entry.decode(raw.decode()).expires_at <= now:
                 stale += [field.decode(), raw.decode()]
         if not stale:
@@ -246,9 +292,9 @@ class NotificationLog:
         return int(
             self.writer.run(
                 self._delete_unchanged,
-                keys=[self.keys.nflog],
+                keys=[shard.nflog],
                 args=stale,
-                changes=lambda _: deletions(self.keys.nflog, stale),
+                changes=lambda _: deletions(shard.nflog, stale),
             )
         )
 

@@ -89,60 +89,160 @@ RQ keeps its own keys (`rq:*`, queue `alerter`) outside the prefix. The embedded
 strings (in-flight marks, leases, locks, the silences version) are left out. P:silences and
 P:nflog change only through `app/durability.py`'s `Writer`, whose embedded write-ahead log records
 each change of their fields between snapshots.
+
+Redis Cluster layout (`Keys(prefix, cluster=True)`, chosen by app/backend.py when --redis.url is
+a cluster node; docs/scaling.md): a cluster runs a script only on keys of one slot, so the keys
+are spread over SHARDS logical shards by aggregation group, each shard's keys carrying a hash tag
+that puts them in one slot: `P:{T}:alerts`, `P:{T}:groups`, `P:{T}:timers`, `P:{T}:retries`,
+`P:{T}:nflog`, `P:{T}:group:<gid>`, `P:{T}:gmembers:<gid>`, `P:{T}:inflight:<gid>`,
+`P:{T}:refused:<gid>` and `P:{T}:lease:<sha1>`, T being the tag of shard `shard_of(gid)`
+(`Keys.shard(gid)` names them). A shard's alerts hash holds the alerts of the shard's groups, so
+an alert routed to groups of two shards is stored in both. Everything else (silences, peers,
+locks, the history) carries the tag `{global}`: one slot, so PUT_SILENCES and RECORD_ATTEMPTS
+keep their several keys together. The plain layout above is unchanged by all this: an existing
+deployment's state stays readable.
 """
 
 from __future__ import annotations
 
+import zlib
+from functools import cache
+
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
+
+# The logical shards of the cluster layout. Fixed: a group's shard is part of its keys' names, so
+# another count would lose every group. 64 leaves 16 shards a master up to 4 masters (Redis moves
+# slots between masters; alerter never re-hashes).
+SHARDS = 64
+
+
+def shard_of(gid: str) -> int:
+    """The shard of a group (crc32 of its id: any string works, a group id is hex)."""
+    return zlib.crc32(gid.encode()) % SHARDS
+
+
+@cache
+def shard_tags() -> tuple[str, ...]:
+    """Each shard's hash tag, chosen so that shard n's slot lies in the n-th of SHARDS equal slot
+    ranges: `redis-cli --cluster create` gives each master a contiguous range, so the shards
+    spread over the masters as evenly as the slots do. Deterministic (CRC16 of fixed strings)."""
+    width = REDIS_CLUSTER_HASH_SLOTS // SHARDS
+    tags = []
+    for n in range(SHARDS):
+        k = 0
+        while key_slot(f"{n}.{k}".encode()) // width != n:
+            k += 1
+        tags.append(f"{n}.{k}")
+    return tuple(tags)
+
 
 class Keys:
-    """Redis key names under one prefix (`--cluster.label`), so clusters can share a Redis."""
+    """Redis key names under one prefix (`--cluster.label`), so clusters can share a Redis.
 
-    def __init__(self, prefix: str = "alerter") -> None:
+    The names of a group's keys (and of the alerts, timers, retries and log they live with) come
+    from `shard(gid)`, every shard's from `shards()`: in the plain layout both are this object
+    itself, in the cluster layout the Keys of a shard. A cluster layout's own object has no
+    per-shard names at all, so code that forgets to pick a shard fails loudly instead of writing
+    keys another slot's script cannot see.
+    """
+
+    # Per-shard names (absent from a cluster layout's top object).
+    alerts: str
+    groups: str
+    timers: str
+    retries: str
+    nflog: str
+    group_stem: str
+    members_stem: str
+    inflight_stem: str
+    lease_stem: str
+    refused_stem: str
+
+    def __init__(self, prefix: str = "alerter", cluster: bool = False) -> None:
         self.prefix = prefix
-        self.alerts = f"{prefix}:alerts"
-        self.groups = f"{prefix}:groups"
-        self.timers = f"{prefix}:timers"
-        self.retries = f"{prefix}:retries"
-        self.nflog = f"{prefix}:nflog"
-        self.silences = f"{prefix}:silences"
-        self.silences_version = f"{prefix}:silences:version"
-        self.peers = f"{prefix}:peers"
-        self.housekeeping_lock = f"{prefix}:housekeeping"
-        self.gc_lock = f"{prefix}:gc"
-        self.maintenance_lock = f"{prefix}:maintenance"
-        self.dispatch_maintenance_lock = f"{prefix}:dispatch-maintenance"
-        self.dispatch_start = f"{prefix}:dispatch-start"
-        self.history_index = f"{prefix}:history:index"
-        self.history_groups = f"{prefix}:history:groups"
+        self.cluster = cluster
+        common = f"{prefix}:{{global}}" if cluster else prefix
+        self.silences = f"{common}:silences"
+        self.silences_version = f"{common}:silences:version"
+        self.peers = f"{common}:peers"
+        self.housekeeping_lock = f"{common}:housekeeping"
+        self.gc_lock = f"{common}:gc"
+        self.maintenance_lock = f"{common}:maintenance"
+        self.dispatch_maintenance_lock = f"{common}:dispatch-maintenance"
+        self.dispatch_start = f"{common}:dispatch-start"
+        self.history_index = f"{common}:history:index"
+        self.history_groups = f"{common}:history:groups"
         # Per-group and per-lease keys are a stem followed by the id; scripts that name such keys
         # for ids they find themselves take the stem as an argument.
-        self.group_stem = f"{prefix}:group:"
-        self.members_stem = f"{prefix}:gmembers:"
-        self.inflight_stem = f"{prefix}:inflight:"
-        self.lease_stem = f"{prefix}:lease:"
-        self.alertname_limit_stem = f"{prefix}:alertname-limit:"
-        self.history_stem = f"{prefix}:history:"
-        self.refused_stem = f"{prefix}:refused:"
-        # A SCAN MATCH pattern for every key above.
+        self.alertname_limit_stem = f"{common}:alertname-limit:"
+        self.history_stem = f"{common}:history:"
+        # SCAN MATCH patterns: every key above; every in-flight mark and every lease, in every
+        # shard (Redis' glob takes braces as they are).
         self.everything = f"{prefix}:*"
+        shards = f"{prefix}:{{*}}" if cluster else prefix
+        self.inflight_pattern = f"{shards}:inflight:*"
+        self.lease_pattern = f"{shards}:lease:*"
+        self._shards: tuple[Keys, ...]
+        if cluster:
+            self._shards = tuple(self._tagged(f"{prefix}:{{{tag}}}") for tag in shard_tags())
+            for shard in self._shards:
+                shard._shards = self._shards
+        else:
+            self._name_shard(prefix)
+            self._shards = (self,)
+
+    def _tagged(self, base: str) -> Keys:
+        """A copy of these keys whose per-shard names start with `base` (a shard's tag)."""
+        shard = object.__new__(Keys)
+        shard.__dict__.update(self.__dict__)
+        shard._name_shard(base)
+        return shard
+
+    def _name_shard(self, base: str) -> None:
+        self.alerts = f"{base}:alerts"
+        self.groups = f"{base}:groups"
+        self.timers = f"{base}:timers"
+        self.retries = f"{base}:retries"
+        self.nflog = f"{base}:nflog"
+        self.group_stem = f"{base}:group:"
+        self.members_stem = f"{base}:gmembers:"
+        self.inflight_stem = f"{base}:inflight:"
+        self.lease_stem = f"{base}:lease:"
+        self.refused_stem = f"{base}:refused:"
+
+    def shard(self, gid: str) -> Keys:
+        """The keys of the shard that holds group `gid` (the plain layout: these keys)."""
+        return self._shards[shard_of(gid)] if self.cluster else self
+
+    def shards(self) -> tuple[Keys, ...]:
+        """Every shard's keys, for what reads or sweeps them all (the plain layout: these keys)."""
+        return self._shards
+
+    def by_shard(self, gids: list[str]) -> dict[Keys, list[str]]:
+        """`gids` split by shard, each shard's in their given order (one entry in the plain
+        layout), so that a batch costs one script call per shard it touches."""
+        out: dict[Keys, list[str]] = {}
+        for gid in gids:
+            out.setdefault(self.shard(gid), []).append(gid)
+        return out
 
     def refused(self, gid: str) -> str:
         """The integrations of a group whose last attempt was refused for good (app.notify)."""
-        return f"{self.refused_stem}{gid}"
+        return f"{self.shard(gid).refused_stem}{gid}"
 
+    # A group's own keys are in its shard whichever Keys names them.
     def group(self, gid: str) -> str:
-        return f"{self.group_stem}{gid}"
+        return f"{self.shard(gid).group_stem}{gid}"
 
     def members(self, gid: str) -> str:
         """The fingerprints of a group's alerts; the alerts themselves are only in `alerts`."""
-        return f"{self.members_stem}{gid}"
+        return f"{self.shard(gid).members_stem}{gid}"
 
     def inflight(self, gid: str) -> str:
-        return f"{self.inflight_stem}{gid}"
+        return f"{self.shard(gid).inflight_stem}{gid}"
 
     def lease(self, digest: str) -> str:
-        """A lease's key (`digest`: the hash of what it sends); `lease("*")` is a SCAN MATCH
-        pattern for every lease."""
+        """A lease's key (`digest`: the hash of what it sends)."""
         return f"{self.lease_stem}{digest}"
 
     def history(self, gid: str) -> str:

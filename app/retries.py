@@ -22,6 +22,7 @@ import redis
 
 from app import redis_scripts
 from app.redis_keys import Keys
+from app.rediscluster import run_script
 
 # Alertmanager's backoff (cenkalti/backoff's ExponentialBackOff as its retry stage sets it up).
 BACKOFF_START = 0.5
@@ -41,8 +42,9 @@ class RetrySchedule:
     def schedule(self, gid: str, now: float) -> float | None:
         """Give the group its next retry; its due time, or None when the group's next regular
         flush comes first (or the group is gone): the regular flush takes over then."""
+        shard = self.keys.shard(gid)
         due = self._schedule(
-            keys=[self.keys.retries, self.keys.timers, self.keys.group(gid)],
+            keys=[shard.retries, shard.timers, shard.group(gid)],
             args=[gid, now, self.jitter(), BACKOFF_START, BACKOFF_FACTOR, BACKOFF_MAX_INTERVAL],
         )
         return float(due) if due is not None else None
@@ -50,5 +52,13 @@ class RetrySchedule:
     def claim_due(self, now: float, limit: int, inflight_ttl: float) -> list[str]:
         """Take the groups whose retry is due, each marked in flight (one pending flush per
         group, shared with the group timers)."""
-        args = [now, self.keys.group_stem, self.keys.inflight_stem, limit, int(inflight_ttl * 1000)]
-        return [g.decode() for g in self._claim(keys=[self.keys.retries], args=args)]
+        return [gid for gids in self.claim_due_by_shard(now, limit, inflight_ttl) for gid in gids]
+
+    def claim_due_by_shard(self, now: float, limit: int, inflight_ttl: float) -> list[list[str]]:
+        """claim_due() per shard (up to `limit` a shard), in one round trip per master."""
+        ttl = int(inflight_ttl * 1000)
+        calls = [
+            ([shard.retries], [now, shard.group_stem, shard.inflight_stem, limit, ttl])
+            for shard in self.keys.shards()
+        ]
+        return [[g.decode() for g in reply] for reply in run_script(self.r, self._claim, calls)]

@@ -15,13 +15,14 @@ import time
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 from rq import Queue
 
 from app import backend, jobs, metrics
 from app.cluster import Membership, config_hash
 from app.config import Config
 from app.dispatcher import Dispatcher
-from app.durability import ReplicaAcks, Writer
+from app.durability import ClusterReplicaAcks, ReplicaAcks, Writer
 from app.inhibit import Inhibitor
 from app.nflog import NotificationLog
 from app.notify.pipeline import Notifier
@@ -60,7 +61,7 @@ class Runtime:
         self.settings = settings
         self.client = client if client is not None else backend.connect(settings)
         self.writer = writer if writer is not None else self._default_writer()
-        self.keys = Keys(settings.key_prefix)
+        self.keys = Keys(settings.key_prefix, cluster=isinstance(self.client, RedisCluster))
         if snapshot is None:
             snapshot = ConfigSnapshot.load(settings)  # which records itself in the metrics
         else:
@@ -99,7 +100,9 @@ class Runtime:
                 SilenceStage(self.silences, max_age=settings.gossip_interval),
             ],
         )
-        self.queue = Queue(jobs.QUEUE_NAME, connection=self.client)
+        # RQ's keys: on the state's Redis, or --redis.queue-url's (a must beside a Redis Cluster).
+        queue_client = backend.connect_queue(settings) if settings.redis_queue_url else self.client
+        self.queue = Queue(jobs.QUEUE_NAME, connection=queue_client)
         self.started_at = time.time()
         self.membership: Membership | None = None
 
@@ -107,6 +110,8 @@ class Runtime:
         """Embedded without a write-ahead log (tests, in-process benchmarks): nothing to wait for."""
         if self.settings.embedded:
             return Writer()
+        if isinstance(self.client, RedisCluster):
+            return ClusterReplicaAcks(self.client, timeout=self.settings.probe_timeout)
         return ReplicaAcks(self.client, timeout=self.settings.probe_timeout)
 
     def join_cluster(self, role: str) -> None:
@@ -168,7 +173,7 @@ class Runtime:
         due groups over every worker.
         """
         what = "retry" if retry else "flush"
-        with self.client.pipeline() as pipe:
+        with self.queue.connection.pipeline() as pipe:
             for i in range(0, len(gids), FLUSH_BATCH):
                 batch = gids[i : i + FLUSH_BATCH]
                 self._enqueue(jobs.FLUSH_GROUPS, (batch, retry), f"{what} {len(batch)} groups", pipe)

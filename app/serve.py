@@ -197,7 +197,9 @@ def run_all_in_one(settings: Settings) -> int:
     stop = threading.Event()
     timers = _timer_loop(rt)
     timers.start()
-    worker_client = client if settings.embedded else backend.connect(settings, blocking_wait=DEQUEUE_WAIT)
+    worker_client = (
+        client if settings.embedded else backend.connect_queue(settings, blocking_wait=DEQUEUE_WAIT)
+    )
     loops = [
         WorkerLoop(
             lambda: rqcompat.ThreadWorker(
@@ -401,7 +403,7 @@ def run_worker(settings: Settings) -> int:
     timers = _timer_loop(rt)
     timers.start()
 
-    worker_client = backend.connect(settings, blocking_wait=DEQUEUE_WAIT)
+    worker_client = backend.connect_queue(settings, blocking_wait=DEQUEUE_WAIT)
 
     def make_worker() -> SimpleWorker:
         return rqcompat.StoppingWorker(

@@ -52,6 +52,8 @@ class Settings:
     log_format: str = "logfmt"
     # Redis URLs may hold passwords: kept out of repr() like the environment's credentials.
     redis_url: str = field(default="", repr=False)  # empty: embedded fakeredis
+    # --redis.queue-url: a plain Redis for RQ's job queue (needed with a Redis Cluster)
+    redis_queue_url: str = field(default="", repr=False)
     redis_username: str = field(default="", repr=False)  # REDIS_USERNAME
     redis_password: str = field(default="", repr=False)  # REDIS_PASSWORD
     cluster_label: str = ""

@@ -4,6 +4,11 @@ Every write that must be atomic across web and worker processes is a Lua script,
 alerts costs one round trip whatever its size, and two instances merging the same alert at the
 same moment cannot lose an update. Key names are in app/redis_keys.py, the scripts in
 app/redis_scripts.py.
+
+On a Redis Cluster (the cluster layout of app/redis_keys.py) each shard holds its groups and
+their alerts: a batch is one script call per shard it touches (pipelined, one round trip per
+master), an alert routed to groups of two shards is merged into both, and what reads every alert
+or group reads every shard.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import hashlib
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 import redis
@@ -19,6 +25,7 @@ import redis
 from app import metrics, redis_scripts
 from app.alerts import Alert
 from app.redis_keys import Keys
+from app.rediscluster import Call, run_script
 
 log = logging.getLogger(__name__)
 
@@ -97,56 +104,98 @@ class AlertStore:
         self._load_groups = client.register_script(redis_scripts.LOAD_GROUPS)
 
     def put(self, routed: Iterable[tuple[Alert, Sequence[GroupRef]]], now: float) -> int:
-        """Merge a batch of alerts and insert them into their groups in one round trip.
+        """Merge a batch of alerts and insert them into their groups in one round trip (one
+        script call per shard the batch touches, on a cluster).
 
-        Returns how many alerts merged with a stored version.
+        Returns how many alerts merged with a stored version (on a cluster: how many copies).
         """
         # A batch's alerts share a few route results (the dispatcher caches one refs tuple per
-        # routing key): each distinct one is joined once, found by identity (GroupRef holds a
-        # dict, so refs do not hash) and kept referenced so that its id stays its own.
-        by_refs: dict[int, tuple[Sequence[GroupRef], str]] = {}
-        lines = []
+        # routing key): each distinct one is split by shard and joined once, found by identity
+        # (GroupRef holds a dict, so refs do not hash) and kept referenced so that its id stays
+        # its own.
+        by_refs: dict[int, tuple[Sequence[GroupRef], list[tuple[Keys, str]]]] = {}
+        lines: dict[Keys, list[str]] = {}
         names: dict[str, str] = {}  # fingerprint -> alertname, to report what the limit dropped
         for alert, refs in routed:
             seen = by_refs.get(id(refs))
             if seen is None:
-                seen = by_refs[id(refs)] = (refs, ",".join([g.gid for g in refs]))
+                split = self.keys.by_shard([g.gid for g in refs])
+                seen = by_refs[id(refs)] = (refs, [(shard, ",".join(gids)) for shard, gids in split.items()])
+            # An alert no route takes is stored all the same (the API lists it): in the plain
+            # layout's one hash, on a cluster in its fingerprint's shard.
+            parts = seen[1] or [(self.keys.shard(alert.fingerprint), "")]
             if self.limit:
                 names[alert.fingerprint] = name = alert.labels.get("alertname", "")
                 bucket = hashlib.blake2b(name.encode(), digest_size=10).hexdigest()
-                lines.append(f"{alert.fingerprint}\t{seen[1]}\t{bucket}\t{alert.encode()}")
+                tail = f"{bucket}\t{alert.encode()}"
             else:
-                lines.append(f"{alert.fingerprint}\t{seen[1]}\t{alert.encode()}")
+                tail = alert.encode()
+            for shard, gids in parts:
+                lines.setdefault(shard, []).append(f"{alert.fingerprint}\t{gids}\t{tail}")
         if not lines:
             return 0
-        groups = "\n".join(dict.fromkeys(g.line for refs, _ in by_refs.values() for g in refs))
-        keys = [self.keys.alerts, self.keys.timers, self.keys.groups]
-        args = [
-            now,
-            self.keys.group_stem,
-            self.keys.members_stem,
-            groups,
-            "\n".join(lines),
-            self.limit,
-            self.keys.alertname_limit_stem,
+        groups: dict[Keys, dict[str, None]] = {shard: {} for shard in lines}
+        for refs, _ in by_refs.values():
+            for g in refs:
+                groups[self.keys.shard(g.gid)][g.line] = None
+        calls: list[Call] = [
+            (
+                [shard.alerts, shard.timers, shard.groups],
+                [
+                    now,
+                    shard.group_stem,
+                    shard.members_stem,
+                    "\n".join(groups[shard]),
+                    "\n".join(shard_lines),
+                    self.limit,
+                    self.keys.alertname_limit_stem,
+                ],
+            )
+            for shard, shard_lines in lines.items()
         ]
-        merged, *dropped = self._put(keys=keys, args=args)
+        merged = 0
+        dropped = []
+        for reply in run_script(self.r, self._put, calls):
+            merged += int(reply[0])
+            dropped += reply[1:]
         for fp in dropped:
             name = names[fp.decode()]
             log.warning("error on set alert", extra={"fields": {"alertname": name, "err": "alert limited"}})
             counter = metrics.alerts_limited(self.alertname_in_metrics)
             (counter.labels(name) if self.alertname_in_metrics else counter).inc()
-        return int(merged)
+        return merged
 
     def alerts(self) -> list[Alert]:
-        return [Alert.decode(fp.decode(), raw) for fp, raw in self.r.hgetall(self.keys.alerts).items()]
+        """Every alert once. On a cluster an alert routed to groups of several shards has a copy
+        in each; every copy received the same posts and the merge does not depend on their
+        order, so copies differ only while a post is half-way through its shards: the one
+        updated last is kept."""
+        shards = self.keys.shards()
+        if len(shards) == 1:
+            return [Alert.decode(fp.decode(), raw) for fp, raw in self.r.hgetall(shards[0].alerts).items()]
+        newest: dict[bytes, tuple[float, bytes]] = {}
+        pipe = self.r.pipeline(transaction=False)
+        for shard in shards:
+            pipe.hgetall(shard.alerts)
+        for copies in pipe.execute():
+            for fp, raw in copies.items():
+                updated = float(raw.split(b" ", 3)[2])
+                if fp not in newest or updated > newest[fp][0]:
+                    newest[fp] = (updated, raw)
+        return [Alert.decode(fp.decode(), raw) for fp, (_, raw) in newest.items()]
 
-    def iter_raw_alerts(self, batch: int = 1000) -> Iterator[tuple[str, str]]:
-        for fp, raw in self.r.hscan_iter(self.keys.alerts, count=batch):
+    def iter_raw_alerts(self, shard: Keys, batch: int = 1000) -> Iterator[tuple[str, str]]:
+        """The alerts of one shard (the plain layout's only one: `store.keys`) as stored."""
+        for fp, raw in self.r.hscan_iter(shard.alerts, count=batch):
             yield fp.decode(), raw.decode()
 
-    def group_ids(self) -> list[str]:
-        return sorted(g.decode() for g in self.r.smembers(self.keys.groups))
+    def group_ids(self, shard: Keys | None = None) -> list[str]:
+        """The ids of the groups of `shard`, or of every shard."""
+        shards = self.keys.shards() if shard is None else (shard,)
+        pipe = self.r.pipeline(transaction=False)
+        for one in shards:
+            pipe.smembers(one.groups)
+        return sorted(g.decode() for members in pipe.execute() for g in members)
 
     def load_groups(self, gids: list[str], release_inflight: bool = False) -> list[GroupState]:
         """Read many groups with their alerts (LOAD_GROUPS: one call per LOAD_CHUNK groups, one
@@ -155,12 +204,8 @@ class AlertStore:
         With `release_inflight` (a flush about to run) the groups' in-flight marks go in the same
         call: from then on the timer loop may queue the groups' next flush.
         """
-        inflight = self.keys.inflight_stem if release_inflight else ""
-        stems = [self.keys.group_stem, self.keys.members_stem, inflight]
         out = []
-        for start in range(0, len(gids), LOAD_CHUNK):
-            chunk = gids[start : start + LOAD_CHUNK]
-            reply = self._load_groups(keys=[self.keys.alerts], args=[*stems, *chunk])
+        for chunk, reply in self._load_chunks(gids, release_inflight):
             pos = 0
             for gid in chunk:
                 meta_raw, muted_raw, count = reply[pos : pos + 3]
@@ -186,6 +231,23 @@ class AlertStore:
                 )
         return out
 
+    def _load_chunks(self, gids: list[str], release_inflight: bool) -> Iterator[tuple[list[str], Any]]:
+        """LOAD_GROUPS over `gids`, LOAD_CHUNK groups a call: one call after another on a plain
+        Redis; on a cluster, each shard's calls pipelined together (a listing of every group
+        would otherwise cost a round trip per shard)."""
+        calls: list[Call] = []
+        chunks = []
+        for shard, shard_gids in self.keys.by_shard(gids).items():
+            inflight = shard.inflight_stem if release_inflight else ""
+            for start in range(0, len(shard_gids), LOAD_CHUNK):
+                chunk = shard_gids[start : start + LOAD_CHUNK]
+                chunks.append(chunk)
+                calls.append(([shard.alerts], [shard.group_stem, shard.members_stem, inflight, *chunk]))
+        together = len(calls) if self.keys.cluster else 1
+        for start in range(0, len(calls), together):
+            replies = run_script(self.r, self._load_groups, calls[start : start + together])
+            yield from zip(chunks[start : start + together], replies, strict=True)
+
     def set_muted(self, group: GroupState, names: list[str]) -> None:
         """Record the time intervals muting `group` at this flush (none: not muted), as
         Alertmanager's time stages set its group marker at every flush; written only when it
@@ -202,20 +264,16 @@ class AlertStore:
         args: list[str] = [group.gid]
         for fp in fingerprints:
             args += [fp, group.raw[fp]]
-        keys = [
-            self.keys.alerts,
-            self.keys.members(group.gid),
-            self.keys.group(group.gid),
-            self.keys.groups,
-            self.keys.timers,
-        ]
+        shard = self.keys.shard(group.gid)
+        keys = [shard.alerts, shard.members(group.gid), shard.group(group.gid), shard.groups, shard.timers]
         return int(self._drop_from_group(keys=keys, args=args)) == -1
 
     def delete_group(self, gid: str) -> None:
+        shard = self.keys.shard(gid)
         pipe = self.r.pipeline(transaction=True)
-        pipe.delete(self.keys.group(gid), self.keys.members(gid))
-        pipe.srem(self.keys.groups, gid)
-        pipe.zrem(self.keys.timers, gid)
+        pipe.delete(shard.group(gid), shard.members(gid))
+        pipe.srem(shard.groups, gid)
+        pipe.zrem(shard.timers, gid)
         pipe.execute()
 
     def gc_resolved(self, now: float) -> int:
@@ -225,26 +283,31 @@ class AlertStore:
         The groups' members are read first and the deletes compare values: an alert that a post
         puts back into a group meanwhile has a new value (a new updatedAt), so it stays.
         """
-        held = self._grouped_fingerprints()
+        return sum(self._gc_shard(shard, now) for shard in self.keys.shards())
+
+    def _gc_shard(self, shard: Keys, now: float) -> int:
+        """gc_resolved on one shard: its alerts against its own groups' members (an alert's
+        copy in one shard is held by that shard's groups only)."""
+        held = self._grouped_fingerprints(shard)
         removed = 0
         batch: list[str] = []
-        for fp, raw in self.iter_raw_alerts():
+        for fp, raw in self.iter_raw_alerts(shard):
             if fp not in held and float(raw.split(" ", 2)[1]) <= now:
                 batch += [fp, raw]
             if len(batch) >= 1000:
-                removed += int(self._delete_unchanged(keys=[self.keys.alerts], args=batch))
+                removed += int(self._delete_unchanged(keys=[shard.alerts], args=batch))
                 batch = []
         if batch:
-            removed += int(self._delete_unchanged(keys=[self.keys.alerts], args=batch))
+            removed += int(self._delete_unchanged(keys=[shard.alerts], args=batch))
         return removed
 
-    def _grouped_fingerprints(self, chunk: int = 1000) -> set[str]:
-        gids = self.group_ids()
+    def _grouped_fingerprints(self, shard: Keys, chunk: int = 1000) -> set[str]:
+        gids = self.group_ids(shard)
         held: set[str] = set()
         for i in range(0, len(gids), chunk):
             pipe = self.r.pipeline(transaction=False)
             for gid in gids[i : i + chunk]:
-                pipe.smembers(self.keys.members(gid))
+                pipe.smembers(shard.members(gid))
             for members in pipe.execute():
                 held.update(fp.decode() for fp in members)
         return held
@@ -252,13 +315,16 @@ class AlertStore:
     def rearm_lost_timers(self, now: float) -> int:
         """Give every group without a timer one due now (a timer can be lost to a crash or a
         Redis failover); returns how many were re-armed."""
-        gids = self.group_ids()
-        if not gids:
-            return 0
-        pipe = self.r.pipeline(transaction=False)
-        for gid in gids:
-            pipe.zscore(self.keys.timers, gid)
-        missing = [gid for gid, score in zip(gids, pipe.execute(), strict=True) if score is None]
-        if missing:
-            self.r.zadd(self.keys.timers, dict.fromkeys(missing, now), nx=True)
-        return len(missing)
+        rearmed = 0
+        for shard in self.keys.shards():
+            gids = self.group_ids(shard)
+            if not gids:
+                continue
+            pipe = self.r.pipeline(transaction=False)
+            for gid in gids:
+                pipe.zscore(shard.timers, gid)
+            missing = [gid for gid, score in zip(gids, pipe.execute(), strict=True) if score is None]
+            if missing:
+                self.r.zadd(shard.timers, dict.fromkeys(missing, now), nx=True)
+            rearmed += len(missing)
+        return rearmed

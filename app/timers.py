@@ -10,6 +10,10 @@ lost to a crash is retried at the group's next tick.
 
 The same loop claims due retries (app/retries.py) and queues them as flush jobs of their own
 (`retry=True`): they share the in-flight mark, so a group still has one pending flush at most.
+
+On a Redis Cluster each shard has its own timers and retries (app/redis_keys.py): a tick claims
+every shard in one pipelined round trip per master, and each shard's groups go to jobs of their
+own, so that a flush job reads and writes one shard.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import redis
 
 from app import redis_scripts
 from app.redis_keys import Keys
+from app.rediscluster import run_script
 from app.retries import RetrySchedule
 
 log = logging.getLogger(__name__)
@@ -67,8 +72,17 @@ class TimerLoop:
         self._thread: threading.Thread | None = None
 
     def claim_due(self, now: float) -> list[str]:
-        args = [now, self.keys.group_stem, self.keys.inflight_stem, self.batch, int(self.inflight_ttl * 1000)]
-        return [g.decode() for g in self._claim(keys=[self.keys.timers, self.keys.retries], args=args)]
+        """The groups claimed, whatever their shards."""
+        return [gid for gids in self.claim_due_by_shard(now) for gid in gids]
+
+    def claim_due_by_shard(self, now: float) -> list[list[str]]:
+        """Each shard's claimed groups (up to `batch` a shard), in one round trip per master."""
+        ttl = int(self.inflight_ttl * 1000)
+        calls = [
+            ([shard.timers, shard.retries], [now, shard.group_stem, shard.inflight_stem, self.batch, ttl])
+            for shard in self.keys.shards()
+        ]
+        return [[g.decode() for g in reply] for reply in run_script(self.r, self._claim, calls)]
 
     def tick(self) -> int:
         """One pass: claim and enqueue everything due now, sweep if it is this process's turn."""
@@ -78,13 +92,14 @@ class TimerLoop:
             while not self._held:
                 now = time.time()
                 if retry:
-                    gids = self.retries.claim_due(now, self.batch, self.inflight_ttl)
+                    found = self.retries.claim_due_by_shard(now, self.batch, self.inflight_ttl)
                 else:
-                    gids = self.claim_due(now)
-                if gids:
-                    self.enqueue(gids, retry)
-                    claimed += len(gids)
-                if len(gids) < self.batch:
+                    found = self.claim_due_by_shard(now)
+                for gids in found:
+                    if gids:
+                        self.enqueue(gids, retry)
+                        claimed += len(gids)
+                if all(len(gids) < self.batch for gids in found):
                     break
         lock_ms = max(1, int(self.sweep_interval * 1000))
         if self.r.set(self.keys.housekeeping_lock, "1", nx=True, px=lock_ms):
@@ -95,8 +110,9 @@ class TimerLoop:
         if self._held:
             return self.poll_interval
         pipe = self.r.pipeline(transaction=False)
-        pipe.zrange(self.keys.timers, 0, 0, withscores=True)
-        pipe.zrange(self.keys.retries, 0, 0, withscores=True)
+        for shard in self.keys.shards():
+            pipe.zrange(shard.timers, 0, 0, withscores=True)
+            pipe.zrange(shard.retries, 0, 0, withscores=True)
         firsts = [found[0][1] for found in pipe.execute() if found]
         if not firsts:
             return self.poll_interval

@@ -28,25 +28,29 @@ def _count_matching(client: redis.Redis, pattern: str) -> int:
 
 def _timers(rt: Runtime, now: float) -> dict[str, Any]:
     pipe = rt.client.pipeline(transaction=False)
-    pipe.scard(rt.keys.groups)
-    pipe.zcard(rt.keys.timers)
-    # Overdue as the alerter_group_timers_overdue metric counts it: more than a second past due.
-    pipe.zcount(rt.keys.timers, "-inf", now - 1)
-    pipe.zrange(rt.keys.timers, 0, 0, withscores=True)
-    pipe.zrangebyscore(rt.keys.timers, now, "+inf", start=0, num=1, withscores=True)
-    groups, armed, overdue, first, upcoming = pipe.execute()
+    for shard in rt.keys.shards():  # every shard's on a cluster (app/redis_keys.py)
+        pipe.scard(shard.groups)
+        pipe.zcard(shard.timers)
+        # Overdue as the alerter_group_timers_overdue metric counts it: more than a second past due.
+        pipe.zcount(shard.timers, "-inf", now - 1)
+        pipe.zrange(shard.timers, 0, 0, withscores=True)
+        pipe.zrangebyscore(shard.timers, now, "+inf", start=0, num=1, withscores=True)
+    replies = pipe.execute()
+    groups, armed, overdue = (sum(replies[k::5]) for k in range(3))
+    first = [found[0][1] for found in replies[3::5] if found]
+    upcoming = [found[0][1] for found in replies[4::5] if found]
     return {
         "groups": groups,
         "armed": armed,
         "overdue": overdue,
-        "mostOverdueSeconds": max(0.0, now - first[0][1]) if overdue else 0.0,
-        "nextDueInSeconds": upcoming[0][1] - now if upcoming else None,
-        "inFlight": _count_matching(rt.client, rt.keys.inflight("*")),
+        "mostOverdueSeconds": max(0.0, now - min(first)) if overdue else 0.0,
+        "nextDueInSeconds": min(upcoming) - now if upcoming else None,
+        "inFlight": _count_matching(rt.client, rt.keys.inflight_pattern),
     }
 
 
 def _leases(rt: Runtime) -> dict[str, Any]:
-    names = list(rt.client.scan_iter(match=rt.keys.lease("*"), count=1000))
+    names = list(rt.client.scan_iter(match=rt.keys.lease_pattern, count=1000))
     listed = names[:LEASES_LISTED]
     pipe = rt.client.pipeline(transaction=False)
     for name in listed:
@@ -60,7 +64,7 @@ def _leases(rt: Runtime) -> dict[str, Any]:
             continue
         held.append(
             {
-                "lease": name.decode().removeprefix(rt.keys.lease_stem),
+                "lease": name.decode().rpartition(":")[2],  # the digest: hex, no colon
                 "holder": token.decode(),
                 "expiresInSeconds": max(0, ttl_ms) / 1000,
             }

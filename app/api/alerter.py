@@ -67,7 +67,7 @@ def _log_entries(rt: Runtime, gid: str) -> list[dict[str, Any]]:
     prefix = f"{gid}:"
     out = []
     pattern = NotificationLog.field(gid, "*", "*", "*")
-    for field, raw in rt.client.hscan_iter(rt.keys.nflog, match=pattern, count=1000):
+    for field, raw in rt.client.hscan_iter(rt.keys.shard(gid).nflog, match=pattern, count=1000):
         receiver, integration, index = field.decode().removeprefix(prefix).rsplit("/", 2)
         entry = Entry.decode(raw.decode())
         out.append(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -571,6 +572,69 @@ class RedisHACluster:
             server.stop()
 
     def __enter__(self) -> RedisHACluster:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class RedisClusterNodes:
+    """A private Redis Cluster: `masters` redis-servers with `--cluster-enabled yes` on free
+    ports, joined by `redis-cli --cluster create` with no replicas, which spreads the 16384 slots
+    evenly over them. `start()` returns once every node reports the cluster `ok`; `stop()` stops
+    every node. Each node's cluster state file lives in its own directory.
+    """
+
+    def __init__(self, masters: int = 3) -> None:
+        self.nodes = [
+            RedisServer(extra_args=["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+            for _ in range(masters)
+        ]
+
+    @property
+    def url(self) -> str:
+        """--redis.url for alerter: any node; the client learns the rest from it."""
+        return self.nodes[0].url
+
+    def start(self) -> RedisClusterNodes:
+        for node in self.nodes:
+            node.start()
+        command = [
+            require_binary("redis-cli", "redis-tools"),
+            "--cluster", "create", *(f"{HOST}:{node.port}" for node in self.nodes),
+            "--cluster-replicas", "0", "--cluster-yes",
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, f"redis-cli --cluster create failed:\n{done.stdout}\n{done.stderr}"
+
+        def formed() -> bool:
+            for node in self.nodes:
+                with node.client(decode_responses=True) as c:
+                    if "cluster_state:ok" not in c.execute_command("CLUSTER", "INFO"):
+                        return False
+            return True
+
+        wait_until(formed, 30, message="the Redis Cluster did not reach state ok", ignore=(redis.RedisError,))
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def owner(self, slot: int) -> RedisServer:
+        """The node that serves `slot` now (CLUSTER SHARDS as the first node sees it)."""
+        with self.nodes[0].client(decode_responses=True) as c:
+            for shard in c.execute_command("CLUSTER", "SHARDS"):
+                info = dict(zip(shard[::2], shard[1::2], strict=True))
+                ranges = info["slots"]
+                if any(int(lo) <= slot <= int(hi) for lo, hi in zip(ranges[::2], ranges[1::2], strict=True)):
+                    port = next(int(dict(zip(n[::2], n[1::2], strict=True))["port"]) for n in info["nodes"])
+                    return next(node for node in self.nodes if node.port == port)
+        raise AssertionError(f"no node serves slot {slot}")
+
+    def __enter__(self) -> RedisClusterNodes:
         return self.start()
 
     def __exit__(

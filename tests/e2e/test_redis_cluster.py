@@ -1,0 +1,184 @@
+"""alerter on a real three-master Redis Cluster (docs/scaling.md, "alerter on Redis Cluster").
+
+One cluster (three `redis-server --cluster-enabled yes`, joined by `redis-cli --cluster create`
+with no replicas) and one plain Redis for RQ's queue serve the whole module; each test runs its
+own alerter processes under its own `--cluster.label`, so their keys never meet. The tests check
+what the receivers got and how often, and where the keys went: every master holds groups.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.e2e.conftest import Deployment, alert, start_split, webhook_receiver, write_config
+from tests.support.http_sink import HttpSink
+from tests.support.processes import ManagedProcess, alerter_command, holds, wait_until
+from tests.support.redis_server import RedisClusterNodes, RedisServer
+
+# Long enough that no repeat comes within a test: every request a receiver gets is a change.
+NO_REPEAT = {"repeat_interval": "1h"}
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[RedisClusterNodes]:
+    with RedisClusterNodes(masters=3) as nodes:
+        yield nodes
+
+
+@pytest.fixture(scope="module")
+def queue_redis() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def on_cluster(
+    cluster: RedisClusterNodes, queue_redis: RedisServer, request: pytest.FixtureRequest
+) -> Iterator:
+    """A factory: alerter (one web, two workers) on the cluster under a label of the test's own."""
+    label = re.sub(r"\W", "-", request.node.name)
+    started: list[Deployment] = []
+
+    def start(config: Path, webs: int = 1) -> Deployment:
+        flags = [
+            f"--redis.url={cluster.url}",
+            f"--redis.queue-url={queue_redis.url}",
+            f"--cluster.label={label}",
+        ]
+        dep = start_split(config, flags, webs=webs, workers=2)
+        started.append(dep)
+        return dep
+
+    yield start
+    for dep in started:
+        for proc in dep.processes:
+            proc.stop()
+
+
+def group_keys_per_master(cluster: RedisClusterNodes, label: str) -> list[int]:
+    """How many aggregation groups each master holds under `label`."""
+    counts = []
+    for node in cluster.nodes:
+        with node.client() as c:
+            counts.append(sum(1 for _ in c.scan_iter(match=f"{label}:{{*}}:group:*", count=1000)))
+    return counts
+
+
+def test_groups_spread_over_the_masters_and_notify_once_each(on_cluster, cluster, tmp_path: Path) -> None:
+    """30 groups from two web instances' posts: one webhook call per group, the groups on every
+    master, the API's alerts and groups read back across them; then one resolution each."""
+    names = [f"Alert{n:02d}" for n in range(30)]
+    with HttpSink() as sink:
+        config = write_config(tmp_path / "am.yml", [webhook_receiver(sink.url)], route=NO_REPEAT)
+        dep = on_cluster(config, webs=2)
+        batch = [alert(name, instance=f"{name.lower()}:9100") for name in names]
+        dep.post(batch)  # to both web instances, as an HA pair of Prometheus servers does
+        sink.wait_for(30, timeout=30)
+        told = Counter(r.json["groupLabels"]["alertname"] for r in sink.requests)
+        assert told == Counter(names), told
+        label = "test_groups_spread_over_the_masters_and_notify_once_each"
+        per_master = group_keys_per_master(cluster, label)
+        assert sum(per_master) == 30 and all(per_master), per_master
+
+        alerts = dep.get("/api/v2/alerts")
+        assert sorted(a["labels"]["alertname"] for a in alerts) == names
+        assert all(a["status"]["state"] == "active" and a["receivers"] == [{"name": "hook"}] for a in alerts)
+        groups = dep.get("/api/v2/alerts/groups")
+        assert sorted(g["labels"]["alertname"] for g in groups) == names
+
+        dep.post([alert(name, ends_in=-1, started_ago=30, instance=f"{name.lower()}:9100") for name in names])
+        sink.wait_for(60, timeout=30)
+        resolved = Counter(r.json["groupLabels"]["alertname"] for r in sink.requests[30:])
+        assert resolved == Counter(names), resolved
+        assert all(r.json["status"] == "resolved" for r in sink.requests[30:])
+        wait_until(lambda: group_keys_per_master(cluster, label) == [0, 0, 0], 15, message="groups stayed")
+        holds(lambda: len(sink.requests) == 60, 2.5, lambda: f"{len(sink.requests)} requests, not 60")
+
+
+def test_an_alert_in_groups_of_two_shards(on_cluster, tmp_path: Path) -> None:
+    """A route with `continue` puts one alert into two groups (here of two different shards,
+    hence two copies of the alert): each receiver is told once, the API lists the alert once
+    with both receivers, and one resolution reaches both."""
+    with HttpSink() as one, HttpSink() as two:
+        route = {
+            **NO_REPEAT,
+            "routes": [
+                {"receiver": "one", "group_by": ["alertname"], "continue": True},
+                {"receiver": "two", "group_by": ["instance"]},
+            ],
+        }
+        receivers = [webhook_receiver(one.url, "one"), webhook_receiver(two.url, "two")]
+        dep = on_cluster(write_config(tmp_path / "am.yml", receivers, route=route))
+        dep.post([alert("Split", instance="x:1")])
+        one.wait_for(1, timeout=15)
+        two.wait_for(1, timeout=15)
+        alerts = dep.get("/api/v2/alerts")
+        assert len(alerts) == 1
+        assert sorted(r["name"] for r in alerts[0]["receivers"]) == ["one", "two"]
+
+        dep.post([alert("Split", ends_in=-1, started_ago=30, instance="x:1")])
+        one.wait_for(2, timeout=15)
+        two.wait_for(2, timeout=15)
+        assert [r.json["status"] for r in one.requests] == ["firing", "resolved"]
+        assert [r.json["status"] for r in two.requests] == ["firing", "resolved"]
+
+
+def test_a_silence_mutes_on_the_cluster(on_cluster, tmp_path: Path) -> None:
+    """A silence created through the API mutes its alert on every shard; the other group is told."""
+    with HttpSink() as sink:
+        dep = on_cluster(write_config(tmp_path / "am.yml", [webhook_receiver(sink.url)], route=NO_REPEAT))
+        now = time.time()
+        silence = {
+            "matchers": [{"name": "alertname", "value": "Quiet", "isRegex": False, "isEqual": True}],
+            "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60)),
+            "endsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 3600)),
+            "createdBy": "test",
+            "comment": "cluster",
+        }
+        r = requests.post(f"{dep.web_urls[0]}/api/v2/silences", json=silence, timeout=10)
+        assert r.status_code == 200, r.text
+        silence_id = r.json()["silenceID"]
+        assert [s["id"] for s in dep.get("/api/v2/silences")] == [silence_id]
+
+        dep.post([alert("Quiet", instance="q:1"), alert("Loud", instance="l:1")])
+        sink.wait_for(1, timeout=15)
+        # group_wait 1s, group_interval 2s: a muted group would have been told by now too.
+        holds(
+            lambda: len(sink.requests) == 1, 3.0, lambda: f"{[r.json['groupLabels'] for r in sink.requests]}"
+        )
+        assert sink.requests[0].json["groupLabels"] == {"alertname": "Loud"}
+        quiet = next(a for a in dep.get("/api/v2/alerts") if a["labels"]["alertname"] == "Quiet")
+        assert quiet["status"] == {
+            "state": "suppressed",
+            "silencedBy": [silence_id],
+            "inhibitedBy": [],
+            "mutedBy": [],
+        }
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ((), "--redis.queue-url"),
+        (("--alerts.per-alertname-limit=5",), "--alerts.per-alertname-limit"),
+    ],
+)
+def test_what_a_cluster_cannot_honour_stops_the_start(
+    cluster: RedisClusterNodes, queue_redis: RedisServer, tmp_path: Path, extra: tuple[str, ...], says: str
+) -> None:
+    """A cluster node without --redis.queue-url, or with a flag the cluster layout cannot honour:
+    the process exits at start with a message naming the flag."""
+    config = write_config(tmp_path / "am.yml", [webhook_receiver("http://127.0.0.1:9/")])
+    queue = [f"--redis.queue-url={queue_redis.url}"] if extra else []
+    proc = ManagedProcess(
+        alerter_command("worker", f"--config.file={config}", f"--redis.url={cluster.url}", *queue, *extra)
+    )
+    assert proc.wait(timeout=30) != 0
+    assert says in proc.log_text(), proc.log_text()
