@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.cluster import RedisCluster
 from redis.sentinel import SentinelConnectionPool
 
 from app.runtime import Runtime
@@ -24,6 +25,8 @@ def redis_view(rt: Runtime) -> dict[str, Any]:
     """The Redis this process talks to: mode, address, role, version, replicas, Sentinel."""
     if rt.settings.embedded:
         return {"mode": "embedded", "storagePath": rt.settings.storage_path}
+    if isinstance(rt.client, RedisCluster):
+        return _cluster_view(rt.client)
     info = rt.client.info()
     pool = rt.client.connection_pool
     sentinel = None
@@ -47,4 +50,22 @@ def redis_view(rt: Runtime) -> dict[str, Any]:
         "usedMemoryBytes": info.get("used_memory", 0),
         "uptimeSeconds": info.get("uptime_in_seconds", 0),
         "sentinel": sentinel,
+    }
+
+
+def _cluster_view(client: RedisCluster) -> dict[str, Any]:
+    """A Redis Cluster as one server: its masters' addresses, their replicas and memory added up,
+    the lowest version and uptime (a node restarted lately, or one not upgraded yet, shows)."""
+    infos = client.info(target_nodes=RedisCluster.PRIMARIES)
+    if not isinstance(next(iter(infos.values()), None), dict):  # one master: the info itself
+        infos = {client.get_primaries()[0].name: infos}
+    return {
+        "mode": "cluster",
+        "address": ", ".join(sorted(infos)),
+        "role": "master",
+        "version": min(str(i.get("redis_version", "")) for i in infos.values()),
+        "connectedReplicas": sum(int(i.get("connected_slaves", 0)) for i in infos.values()),
+        "usedMemoryBytes": sum(int(i.get("used_memory", 0)) for i in infos.values()),
+        "uptimeSeconds": min(int(i.get("uptime_in_seconds", 0)) for i in infos.values()),
+        "sentinel": None,
     }

@@ -9,6 +9,7 @@ what the receivers got and how often, and where the keys went: every master hold
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -16,7 +17,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from redis.crc import key_slot
 
+from app.redis_keys import shard_tags
 from tests.e2e.conftest import Deployment, alert, start_split, webhook_receiver, write_config
 from tests.support.http_sink import HttpSink
 from tests.support.processes import ManagedProcess, alerter_command, holds, wait_until
@@ -92,6 +95,11 @@ def test_groups_spread_over_the_masters_and_notify_once_each(on_cluster, cluster
         assert all(a["status"]["state"] == "active" and a["receivers"] == [{"name": "hook"}] for a in alerts)
         groups = dep.get("/api/v2/alerts/groups")
         assert sorted(g["labels"]["alertname"] for g in groups) == names
+        # The status page's views add up every master.
+        redis_view = dep.get("/api/alerter/v1/redis")
+        assert redis_view["mode"] == "cluster" and len(redis_view["address"].split(", ")) == 3
+        timers = dep.get("/api/alerter/v1/workers")["timers"]
+        assert timers["groups"] == 30 and timers["armed"] == 30, timers
 
         dep.post([alert(name, ends_in=-1, started_ago=30, instance=f"{name.lower()}:9100") for name in names])
         sink.wait_for(60, timeout=30)
@@ -182,3 +190,61 @@ def test_what_a_cluster_cannot_honour_stops_the_start(
     )
     assert proc.wait(timeout=30) != 0
     assert says in proc.log_text(), proc.log_text()
+
+
+def test_resharding_while_alerts_come_and_groups_flush(on_cluster, cluster, tmp_path: Path) -> None:
+    """Slots move from one master to another (`redis-cli --cluster reshard`, keys and all) while
+    a Prometheus-like sender posts new groups and the workers flush them: every group is still
+    told exactly once, and the moved shards' groups are on the new master. A post that meets a
+    slot half-moved may be refused (5xx); the sender posts it again, as Prometheus does."""
+    source, target = cluster.nodes[0], cluster.nodes[1]
+    moved = 1500  # the lowest slots of the first master: 5 or 6 shards
+    tags_moved = [t for t in shard_tags() if key_slot(t.encode()) < moved]
+    assert all(cluster.owner(key_slot(t.encode())) is source for t in tags_moved)
+    names: list[str] = []
+    refused: list[int] = []
+    failures: list[BaseException] = []
+    resharded = threading.Event()
+    with HttpSink() as sink:
+        dep = on_cluster(write_config(tmp_path / "am.yml", [webhook_receiver(sink.url)], route=NO_REPEAT))
+
+        def send() -> None:
+            """New groups, three a post, until the resharding is over (and 90 at least)."""
+            try:
+                while not resharded.is_set() or len(names) < 90:
+                    batch = [f"Move{len(names) + k:04d}" for k in range(3)]
+                    body = [alert(name, instance="i:1") for name in batch]
+                    while (
+                        r := requests.post(f"{dep.web_urls[0]}/api/v2/alerts", json=body, timeout=10)
+                    ).status_code != 200:
+                        refused.append(r.status_code)
+                        time.sleep(0.1)
+                    names.extend(batch)
+                    time.sleep(0.05)
+            except BaseException as err:
+                failures.append(err)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        started = time.monotonic()
+        cluster.reshard(source, target, moved)
+        took = time.monotonic() - started
+        posted_meanwhile = len(names)
+        resharded.set()
+        sender.join(timeout=60)
+        assert not sender.is_alive() and not failures, failures
+        assert all(cluster.owner(key_slot(t.encode())) is target for t in tags_moved)
+        sink.wait_for(len(names), timeout=60)
+        told = Counter(r.json["groupLabels"]["alertname"] for r in sink.requests)
+        assert told == Counter(names), told
+        holds(lambda: len(sink.requests) == len(names), 2.5, lambda: f"{len(sink.requests)} requests")
+    label = "test_resharding_while_alerts_come_and_groups_flush"
+    with target.client() as c:
+        on_target = sum(
+            1 for t in tags_moved for _ in c.scan_iter(match=f"{label}:{{{t}}}:group:*", count=1000)
+        )
+    assert on_target > 0, "no group lives in a moved shard: the test moved nothing alerter uses"
+    print(
+        f"resharding {moved} slots took {took:.1f}s, {posted_meanwhile} groups posted meanwhile, "
+        f"{on_target} groups in moved shards, posts refused: {refused}"
+    )

@@ -623,14 +623,30 @@ class RedisClusterNodes:
         for node in self.nodes:
             node.stop()
 
+    def reshard(self, source: RedisServer, target: RedisServer, slots: int) -> None:
+        """Move `slots` slots (the lowest `source` serves) with their keys to `target`, as an
+        operator does with `redis-cli --cluster reshard`; returns once they are moved."""
+        ids = []
+        for node in (source, target):
+            with node.client(decode_responses=True) as c:
+                ids.append(c.execute_command("CLUSTER", "MYID"))
+        command = [
+            require_binary("redis-cli", "redis-tools"),
+            "--cluster", "reshard", f"{HOST}:{source.port}",
+            "--cluster-from", ids[0], "--cluster-to", ids[1],
+            "--cluster-slots", str(slots), "--cluster-yes",
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, f"redis-cli --cluster reshard failed:\n{done.stdout}\n{done.stderr}"
+
     def owner(self, slot: int) -> RedisServer:
-        """The node that serves `slot` now (CLUSTER SHARDS as the first node sees it)."""
+        """The master that serves `slot` now, as the first node sees the cluster (CLUSTER SHARDS,
+        which redis-py reads into dicts)."""
         with self.nodes[0].client(decode_responses=True) as c:
             for shard in c.execute_command("CLUSTER", "SHARDS"):
-                info = dict(zip(shard[::2], shard[1::2], strict=True))
-                ranges = info["slots"]
-                if any(int(lo) <= slot <= int(hi) for lo, hi in zip(ranges[::2], ranges[1::2], strict=True)):
-                    port = next(int(dict(zip(n[::2], n[1::2], strict=True))["port"]) for n in info["nodes"])
+                ranges = shard["slots"]
+                if any(lo <= slot <= hi for lo, hi in zip(ranges[::2], ranges[1::2], strict=True)):
+                    port = next(n["port"] for n in shard["nodes"] if n["role"] == "master")
                     return next(node for node in self.nodes if node.port == port)
         raise AssertionError(f"no node serves slot {slot}")
 
