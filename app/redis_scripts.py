@@ -34,6 +34,10 @@ from __future__ import annotations
 #            unescape per alert.
 #   ARGV[6]  --alerts.per-alertname-limit (0: none)
 #   ARGV[7]  the stem of the per-alertname sets, P:alertname-limit: (the script appends the bucket)
+#   KEYS[4..]  on a Redis Cluster only: each group's P:group:<gid> and P:gmembers:<gid>, unread
+#            (the script builds them from the stems) but declared, so that a slot half-way
+#            through a migration refuses the whole call up front (TRYAGAIN, ASK) instead of
+#            failing at the first key already moved, after some writes.
 #   Returns  {how many alerts merged with a stored version, the fingerprint of each alert the
 #            limit dropped...}.
 # The group keys are built here from ARGV[2] and ARGV[3] because the groups come with the batch
@@ -228,6 +232,8 @@ return out
 #   ARGV[3]  the stem of the in-flight marks, P:inflight: (the script appends each gid), or '' to
 #            leave them
 #   ARGV[4..]  the group ids
+#   KEYS[2..]  on a Redis Cluster only: each group's P:group:<gid>, P:gmembers:<gid> (and
+#            P:inflight:<gid> when they are dropped), declared for the reason PUT_ALERTS gives
 #   Returns  for each group in turn: its "meta" (nil when the group is gone), its "muted" (nil when
 #            none), its member count n, then n pairs of a fingerprint and the alert's value (nil
 #            when the alert is gone).

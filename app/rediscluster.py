@@ -10,6 +10,7 @@ since) is loaded on every master and run again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,14 +18,23 @@ import redis
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
+log = logging.getLogger(__name__)
+
 # One script call: its KEYS and its ARGV.
 Call = tuple[Sequence[Any], Sequence[Any]]
 
 
-def run_script(client: redis.Redis, script: Script, calls: Sequence[Call]) -> list[Any]:
+def run_script(
+    client: redis.Redis, script: Script, calls: Sequence[Call], partial: bool = False
+) -> list[Any]:
     """Run `script` once per call, in order, and return the replies; a single call runs as it
     always did, several share one pipelined round trip (per master, on a cluster). The first
-    error a call met is raised once every call has run."""
+    error a call met is raised once every call has run.
+
+    With `partial` (the timer loop's claims, whose successes must be queued whatever another
+    shard met), a failed call is logged and its reply is None; only when every call failed is
+    the error raised, so that a Redis that is down is still waited out as one.
+    """
     if len(calls) == 1:
         keys, args = calls[0]
         return [script(keys=keys, args=args)]
@@ -37,8 +47,18 @@ def run_script(client: redis.Redis, script: Script, calls: Sequence[Call]) -> li
     for i, reply in enumerate(replies):
         if isinstance(reply, NoScriptError):
             keys, args = calls[i]
-            replies[i] = script(keys=keys, args=args)  # loads it, everywhere on a cluster
-    for reply in replies:
+            try:
+                replies[i] = script(keys=keys, args=args)  # loads it, everywhere on a cluster
+            except redis.RedisError as err:
+                replies[i] = err
+    failed = [reply for reply in replies if isinstance(reply, Exception)]
+    if failed and (not partial or len(failed) == len(replies)):
+        raise failed[0]
+    for i, reply in enumerate(replies):
         if isinstance(reply, Exception):
-            raise reply
+            log.warning(
+                "a script call on one shard failed; the others went through",
+                extra={"fields": {"keys": str(calls[i][0][0]), "err": str(reply)}},
+            )
+            replies[i] = None
     return list(replies)

@@ -61,4 +61,5 @@ class RetrySchedule:
             ([shard.retries], [now, shard.group_stem, shard.inflight_stem, limit, ttl])
             for shard in self.keys.shards()
         ]
-        return [[g.decode() for g in reply] for reply in run_script(self.r, self._claim, calls)]
+        replies = run_script(self.r, self._claim, calls, partial=True)  # as TimerLoop's claims
+        return [[g.decode() for g in reply or ()] for reply in replies]

@@ -134,18 +134,18 @@ class AlertStore:
                 lines.setdefault(shard, []).append(f"{alert.fingerprint}\t{gids}\t{tail}")
         if not lines:
             return 0
-        groups: dict[Keys, dict[str, None]] = {shard: {} for shard in lines}
+        groups: dict[Keys, dict[str, str]] = {shard: {} for shard in lines}  # gid -> line
         for refs, _ in by_refs.values():
             for g in refs:
-                groups[self.keys.shard(g.gid)][g.line] = None
+                groups[self.keys.shard(g.gid)][g.gid] = g.line
         calls: list[Call] = [
             (
-                [shard.alerts, shard.timers, shard.groups],
+                [shard.alerts, shard.timers, shard.groups, *self._declared(groups[shard], shard)],
                 [
                     now,
                     shard.group_stem,
                     shard.members_stem,
-                    "\n".join(groups[shard]),
+                    "\n".join(groups[shard].values()),
                     "\n".join(shard_lines),
                     self.limit,
                     self.keys.alertname_limit_stem,
@@ -164,6 +164,20 @@ class AlertStore:
             counter = metrics.alerts_limited(self.alertname_in_metrics)
             (counter.labels(name) if self.alertname_in_metrics else counter).inc()
         return merged
+
+    def _declared(self, gids: Iterable[str], shard: Keys, inflight: bool = False) -> list[str]:
+        """On a cluster, the group keys a script builds from stems, for its KEYS (PUT_ALERTS,
+        LOAD_GROUPS): a slot being migrated then refuses the call before it runs (TRYAGAIN,
+        ASK, which the client retries), never half-way through its writes. None on a plain
+        Redis, where they would only cost the call's arguments."""
+        if not self.keys.cluster:
+            return []
+        declared = []
+        for gid in gids:
+            declared += [shard.group(gid), shard.members(gid)]
+            if inflight:
+                declared.append(shard.inflight(gid))
+        return declared
 
     def alerts(self) -> list[Alert]:
         """Every alert once. On a cluster an alert routed to groups of several shards has a copy
@@ -242,7 +256,10 @@ class AlertStore:
             for start in range(0, len(shard_gids), LOAD_CHUNK):
                 chunk = shard_gids[start : start + LOAD_CHUNK]
                 chunks.append(chunk)
-                calls.append(([shard.alerts], [shard.group_stem, shard.members_stem, inflight, *chunk]))
+                declared = self._declared(chunk, shard, release_inflight)
+                calls.append(
+                    ([shard.alerts, *declared], [shard.group_stem, shard.members_stem, inflight, *chunk])
+                )
         together = len(calls) if self.keys.cluster else 1
         for start in range(0, len(calls), together):
             replies = run_script(self.r, self._load_groups, calls[start : start + together])

@@ -82,7 +82,10 @@ class TimerLoop:
             ([shard.timers, shard.retries], [now, shard.group_stem, shard.inflight_stem, self.batch, ttl])
             for shard in self.keys.shards()
         ]
-        return [[g.decode() for g in reply] for reply in run_script(self.r, self._claim, calls)]
+        # A shard whose claim failed (its slot half-way through a migration) waits for the next
+        # tick; the others' groups are queued now.
+        replies = run_script(self.r, self._claim, calls, partial=True)
+        return [[g.decode() for g in reply or ()] for reply in replies]
 
     def tick(self) -> int:
         """One pass: claim and enqueue everything due now, sweep if it is this process's turn."""
