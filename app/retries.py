@@ -16,7 +16,7 @@ Retries follow Alertmanager's backoff (0.5 s, x1.5 each time, +-50 % jitter, int
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import redis
 
@@ -54,12 +54,15 @@ class RetrySchedule:
         group, shared with the group timers)."""
         return [gid for gids in self.claim_due_by_shard(now, limit, inflight_ttl) for gid in gids]
 
-    def claim_due_by_shard(self, now: float, limit: int, inflight_ttl: float) -> list[list[str]]:
-        """claim_due() per shard (up to `limit` a shard), in one round trip per master."""
+    def claim_due_by_shard(
+        self, now: float, limit: int, inflight_ttl: float, shards: Sequence[Keys] | None = None
+    ) -> list[list[str]]:
+        """claim_due() for each of `shards` (default: every one; up to `limit` a shard), in one
+        round trip per master."""
         ttl = int(inflight_ttl * 1000)
         calls = [
             ([shard.retries], [now, shard.group_stem, shard.inflight_stem, limit, ttl])
-            for shard in self.keys.shards()
+            for shard in (self.keys.shards() if shards is None else shards)
         ]
         replies = run_script(self.r, self._claim, calls, partial=True)  # as TimerLoop's claims
         return [[g.decode() for g in reply or ()] for reply in replies]

@@ -105,6 +105,7 @@ _PACKAGES = {
     ALERTMANAGER: "prometheus-alertmanager",
     WRK: "wrk",
     "redis-server": "redis-server",
+    "redis-cli": "redis-tools",
     "chromium": "chromium",
     "chromedriver": "chromium-driver",
 }

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import fakeredis
 
+import app.timers
 from app.alerts import Alert
 from app.labels import fingerprint
 from app.redis_keys import Keys
@@ -50,3 +52,36 @@ def test_timer_of_a_deleted_group_is_dropped() -> None:
     client.zadd("t:timers", {"gone": NOW})
     assert make(client).claim_due(NOW) == []
     assert client.zcard("t:timers") == 0
+
+
+def test_the_cluster_layout_claims_per_shard_and_an_idle_tick_only_the_due_ones(monkeypatch) -> None:
+    """On a cluster each shard's groups come out as a job of their own; once the wait-time read
+    has seen the shards' first due times, a tick claims only the shards with something due
+    (the cluster layout's key names work on any Redis, hence fakeredis here)."""
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    keys = Keys("t", cluster=True)
+    store = AlertStore(client, keys)
+    now = time.time()
+    gids = ["g1", "g2", "g3"]
+    assert len({keys.shard(gid).timers for gid in gids}) == 3
+    for gid, wait in zip(gids, (0, 0, 3600), strict=True):  # g1, g2 due at once, g3 in an hour
+        labels = {"alertname": gid}
+        alert = Alert(labels, {}, now, now + 300, "", now, False, fingerprint(labels))
+        store.put([(alert, [GroupRef(gid, "k", "{}", "r", labels, wait, 300)])], now)
+    jobs: list[list[str]] = []
+    loop = TimerLoop(
+        client, keys, RetrySchedule(client, keys), lambda found, retry: jobs.append(found), lambda: None,
+        inflight_ttl=15, sweep_interval=60,
+    )  # fmt: skip
+    calls: list[int] = []
+    run_script = app.timers.run_script
+    monkeypatch.setattr(
+        app.timers, "run_script", lambda *a, **kw: calls.append(len(a[2])) or run_script(*a, **kw)
+    )
+    loop._wait_time()
+    assert loop.tick() == 2
+    assert sorted(jobs) == [["g1"], ["g2"]]  # a job per shard
+    assert calls == [2]  # the two due shards' claims, not 64
+    calls.clear()
+    loop._wait_time()  # g1 and g2 re-armed for group_interval: nothing is due
+    assert loop.tick() == 0 and calls == []

@@ -1,0 +1,145 @@
+"""Redis CPU of alerter's work on one plain Redis and on a three-master Redis Cluster.
+
+    bench/cluster [--batches=300] [--ticks=500]
+
+Runs alerter's store and timer loop in this process against a private redis-server, then against
+a private three-master cluster (tests/support/redis_server.py, `redis-cli --cluster create`), and
+prints for each the Redis CPU (INFO cpu: the redis-server processes' user + system CPU, added
+over the masters) and the script calls (INFO commandstats, EVALSHA):
+
+  spread    ingest of 64-alert batches whose alerts are in 64 groups, re-sent (every alert is
+            stored once first, untimed): the costliest shape for the cluster layout, whose
+            batch becomes one script call per shard it touches (about 40 of the 64);
+  grouped   the same with the 64 alerts of a batch in one group (a Prometheus rule's alerts):
+            one call per batch in both layouts;
+  idle tick one pass of an idle worker's timer loop (claims, retries, the wait-time read), which
+            on a cluster claims every shard.
+
+Redis CPU per operation, not throughput: on a shared machine the other processes stretch wall
+time far more than the CPU Redis spends. The load average is printed with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import redis
+from redis.cluster import RedisCluster
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import print_reproduce, require_binaries, run_main
+
+from app.alerts import Alert
+from app.dispatcher import group_id
+from app.labels import fingerprint
+from app.redis_keys import Keys
+from app.retries import RetrySchedule
+from app.store import AlertStore, GroupRef
+from app.timers import TimerLoop
+from tests.support.redis_server import RedisClusterNodes, RedisServer
+
+BATCH = 64
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--batches", type=int, default=300, help="timed ingest batches per shape (default 300)")
+    p.add_argument("--ticks", type=int, default=500, help="timed idle timer-loop passes (default 500)")
+    p.add_argument("--keep", action="store_true", help=argparse.SUPPRESS)
+    return p.parse_args()
+
+
+def redis_cpu(servers: Sequence[redis.Redis]) -> float:
+    return sum(float(s.info("cpu")["used_cpu_user"]) + float(s.info("cpu")["used_cpu_sys"]) for s in servers)
+
+
+def evalsha_calls(servers: Sequence[redis.Redis]) -> int:
+    return sum(int(s.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)) for s in servers)
+
+
+def batches(spread: bool, count: int) -> list[list[tuple[Alert, tuple[GroupRef, ...]]]]:
+    """`count` batches of BATCH alerts, in BATCH groups each (spread) or in one group a batch;
+    their endsAt an hour from now, so that a second call re-sends the same alerts, later."""
+    now = time.time()
+    out = []
+    for b in range(count):
+        batch = []
+        for i in range(BATCH):
+            name = f"Bench{i if spread else b}"
+            labels = {"alertname": name, "instance": f"host{b}-{i}:9100"}
+            ref = GroupRef(group_id("bench", name), name, "bench", "hook", {"alertname": name}, 3600, 3600)
+            alert = Alert(labels, {}, 1e9, now + 3600, "", now, fingerprint=fingerprint(labels))
+            batch.append((alert, (ref,)))
+        out.append(batch)
+    return out
+
+
+def measure(servers: Sequence[redis.Redis], work: Callable[[], None]) -> tuple[float, int]:
+    """Redis CPU seconds and EVALSHA calls `work` cost the servers."""
+    cpu, calls = redis_cpu(servers), evalsha_calls(servers)
+    work()
+    return redis_cpu(servers) - cpu, evalsha_calls(servers) - calls
+
+
+def run(name: str, client: redis.Redis, servers: Sequence[redis.Redis], args: argparse.Namespace) -> None:
+    keys = Keys("bench", cluster=isinstance(client, RedisCluster))
+    store = AlertStore(client, keys)
+    for shape in ("spread", "grouped"):
+        for batch in batches(shape == "spread", args.batches):  # stored once, untimed
+            store.put(batch, time.time())
+        work = batches(shape == "spread", args.batches)
+
+        def resend(work: list[list[tuple[Alert, tuple[GroupRef, ...]]]] = work) -> None:
+            for batch in work:
+                store.put(batch, time.time())
+
+        cpu, calls = measure(servers, resend)
+        alerts = BATCH * len(work)
+        print(
+            f"{name:8} {shape:8} {cpu / alerts * 1e6:6.1f} µs Redis CPU per alert, "
+            f"{calls / len(work):5.1f} script calls per batch"
+        )
+    loop = TimerLoop(
+        client, keys, RetrySchedule(client, keys), lambda gids, retry: None, lambda: None,
+        inflight_ttl=15, sweep_interval=3600,
+    )  # fmt: skip
+    loop.tick()  # the housekeeping lock, taken once
+
+    def ticks() -> None:
+        for _ in range(args.ticks):
+            loop.tick()
+            loop._wait_time()
+
+    cpu, calls = measure(servers, ticks)
+    per_second = cpu / args.ticks * 10 * 1e3  # the loop polls every 0.1 s when idle
+    print(
+        f"{name:8} idle tick {cpu / args.ticks * 1e6:6.1f} µs Redis CPU per tick ({per_second:.1f} ms/s "
+        f"a worker at 10 ticks/s), {calls / args.ticks:5.1f} script calls per tick"
+    )
+
+
+def main() -> int:
+    args = parse_args()
+    require_binaries([], "redis-cli")
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    with RedisServer() as plain:
+        client = plain.client(socket_timeout=None)
+        run("plain", client, [client], args)
+    with RedisClusterNodes(masters=3) as cluster:
+        masters = [node.client(socket_timeout=None) for node in cluster.nodes]
+        client = RedisCluster(host=cluster.nodes[0].host, port=cluster.nodes[0].port)
+        run("cluster", client, masters, args)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    print_reproduce("cluster", args)
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)
