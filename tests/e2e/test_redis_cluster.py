@@ -17,11 +17,15 @@ from pathlib import Path
 
 import pytest
 import requests
+from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
-from app.redis_keys import shard_tags
+from app import metrics
+from app.durability import ClusterReplicaAcks
+from app.redis_keys import Keys, shard_tags
 from tests.e2e.conftest import Deployment, alert, start_split, webhook_receiver, write_config
 from tests.support.http_sink import HttpSink
+from tests.support.ports import HOST
 from tests.support.processes import ManagedProcess, alerter_command, holds, wait_until
 from tests.support.redis_server import RedisClusterNodes, RedisServer
 
@@ -248,3 +252,22 @@ def test_resharding_while_alerts_come_and_groups_flush(on_cluster, cluster, tmp_
         f"resharding {moved} slots took {took:.1f}s, {posted_meanwhile} groups posted meanwhile, "
         f"{on_target} groups in moved shards, posts refused: {refused}"
     )
+
+
+def test_a_write_returns_once_the_replica_of_its_master_holds_it() -> None:
+    """ClusterReplicaAcks: a notification-log write on a cluster with a replica per master waits
+    for the replica of the master that holds the write's slot (WAIT on that master's
+    connection), for shards on each of the three masters, with no acknowledgement timing out."""
+    with RedisClusterNodes(masters=3, replicas=1) as replicated:
+        client = RedisCluster(host=HOST, port=replicated.nodes[0].port)
+        keys = Keys("acks", cluster=True)
+        writer = ClusterReplicaAcks(client, timeout=5)
+        script = client.register_script("return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])")
+        timeouts = metrics.replica_ack_timeouts._value.get()
+        shards = keys.shards()[::21]  # 0, 21, 42, 63: each of the three masters' slot ranges
+        for shard in shards:
+            assert writer.run(script, [shard.nflog], ["f", "v"], changes=lambda _: []) == 1
+        masters = {replicated.owner(key_slot(shard.nflog.encode())).port for shard in shards}
+        assert len(masters) == 3 and len(writer._masters) == 3
+        assert all(acks.online_replicas() == 1 for acks in writer._masters.values())
+        assert metrics.replica_ack_timeouts._value.get() == timeouts

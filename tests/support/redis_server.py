@@ -582,15 +582,17 @@ class RedisHACluster:
 
 class RedisClusterNodes:
     """A private Redis Cluster: `masters` redis-servers with `--cluster-enabled yes` on free
-    ports, joined by `redis-cli --cluster create` with no replicas, which spreads the 16384 slots
-    evenly over them. `start()` returns once every node reports the cluster `ok`; `stop()` stops
-    every node. Each node's cluster state file lives in its own directory.
+    ports, and `replicas` more for each, joined by `redis-cli --cluster create`, which spreads
+    the 16384 slots evenly over the masters (the first `masters` nodes). `start()` returns once
+    every node reports the cluster `ok` and every replica is in sync; `stop()` stops every node.
+    Each node's cluster state file lives in its own directory.
     """
 
-    def __init__(self, masters: int = 3) -> None:
+    def __init__(self, masters: int = 3, replicas: int = 0) -> None:
+        self.replicas = replicas
         self.nodes = [
             RedisServer(extra_args=["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
-            for _ in range(masters)
+            for _ in range(masters * (1 + replicas))
         ]
 
     @property
@@ -604,7 +606,7 @@ class RedisClusterNodes:
         command = [
             require_binary("redis-cli", "redis-tools"),
             "--cluster", "create", *(f"{HOST}:{node.port}" for node in self.nodes),
-            "--cluster-replicas", "0", "--cluster-yes",
+            "--cluster-replicas", str(self.replicas), "--cluster-yes",
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == 0, f"redis-cli --cluster create failed:\n{done.stdout}\n{done.stderr}"
@@ -617,6 +619,9 @@ class RedisClusterNodes:
             return True
 
         wait_until(formed, 30, message="the Redis Cluster did not reach state ok", ignore=(redis.RedisError,))
+        for node in self.nodes:
+            if node.role() == "slave":
+                node.wait_synced()
         return self
 
     def stop(self) -> None:
