@@ -166,11 +166,23 @@ def _cluster_client(
             f"{where}: --alerts.per-alertname-limit counts an alertname's alerts across every group, "
             "which a cluster spreads over its masters; unset it, or use a plain Redis"
         )
-    # RedisCluster takes no health_check_interval: it pings no idle connection, and a lost one
-    # fails its next command, which redis-py retries after re-reading the cluster's slots.
-    plain = {k: v for k, v in options.items() if k != "health_check_interval"}
+    # RedisCluster passes no health_check_interval on to its nodes' connections (only options it
+    # knows), so --cluster.probe-interval rides on the connection class, which it passes to each
+    # node's connection pool when given a URL (tests/e2e/test_redis_cluster.py checks that the
+    # interval reaches every node's connections). The URL carries no credentials: they follow.
+    interval = options["health_check_interval"]
+
+    class ProbedConnection(Connection):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**{**kwargs, "health_check_interval": interval})
+
     credentials = setup.server_credentials(first)
-    return RedisCluster(host=first.host, port=first.port, **plain, **credentials)
+    return RedisCluster(
+        url=f"redis://{f'[{first.host}]' if ':' in first.host else first.host}:{first.port}/0",
+        connection_class=ProbedConnection,
+        **_plain(options),
+        **credentials,
+    )
 
 
 @dataclass(frozen=True)

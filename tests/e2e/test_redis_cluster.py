@@ -20,9 +20,10 @@ import requests
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
-from app import metrics
+from app import backend, metrics
 from app.durability import ClusterReplicaAcks
 from app.redis_keys import Keys, shard_tags
+from app.settings import Settings
 from tests.e2e.conftest import Deployment, alert, start_split, webhook_receiver, write_config
 from tests.support.http_sink import HttpSink
 from tests.support.ports import HOST
@@ -271,3 +272,27 @@ def test_a_write_returns_once_the_replica_of_its_master_holds_it() -> None:
         assert len(masters) == 3 and len(writer._masters) == 3
         assert all(acks.online_replicas() == 1 for acks in writer._masters.values())
         assert metrics.replica_ack_timeouts._value.get() == timeouts
+
+
+def test_the_cluster_client_honours_the_connection_flags(
+    cluster: RedisClusterNodes, queue_redis: RedisServer
+) -> None:
+    """--cluster.probe-interval and --cluster.tcp-timeout reach the connections to every node
+    (redis-py's cluster client passes neither on by itself), and the queue gets its own Redis."""
+    settings = Settings(
+        redis_url=cluster.url, redis_queue_url=queue_redis.url, probe_interval=3, tcp_timeout=4
+    )
+    client = backend.connect(settings)
+    assert isinstance(client, RedisCluster)
+    for n in range(30):  # keys on every master: each node's pool opens a connection
+        client.set(f"flags-{n}", n)
+    connections = [
+        c
+        for node in client.get_primaries()
+        for c in node.redis_connection.connection_pool._available_connections
+    ]
+    assert len({c.port for c in connections}) == 3
+    assert {(c.health_check_interval, c.socket_timeout) for c in connections} == {(3, 4)}
+    queue = backend.connect_queue(settings)
+    assert not isinstance(queue, RedisCluster)
+    assert queue.connection_pool.connection_kwargs["port"] == queue_redis.port
