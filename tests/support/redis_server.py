@@ -645,13 +645,16 @@ class RedisClusterNodes:
         assert done.returncode == 0, f"redis-cli --cluster reshard failed:\n{done.stdout}\n{done.stderr}"
 
     def owner(self, slot: int) -> RedisServer:
-        """The master that serves `slot` now, as the first node sees the cluster (CLUSTER SHARDS,
-        which redis-py reads into dicts)."""
-        with self.nodes[0].client(decode_responses=True) as c:
+        """The master that serves `slot` now, as the first running node sees the cluster (CLUSTER
+        SHARDS, which redis-py reads into dicts)."""
+        asked = next(node for node in self.nodes if node.running)
+        with asked.client(decode_responses=True) as c:
             for shard in c.execute_command("CLUSTER", "SHARDS"):
                 ranges = shard["slots"]
                 if any(lo <= slot <= hi for lo, hi in zip(ranges[::2], ranges[1::2], strict=True)):
-                    port = next(n["port"] for n in shard["nodes"] if n["role"] == "master")
+                    port = next(
+                        n["port"] for n in shard["nodes"] if n["role"] == "master" and n["health"] == "online"
+                    )
                     return next(node for node in self.nodes if node.port == port)
         raise AssertionError(f"no node serves slot {slot}")
 
