@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
@@ -41,8 +42,13 @@ def run_script(
     if not calls:
         return []
     pipe = client.pipeline(transaction=False)
+    # Routed by hand on a cluster: redis-py's cluster pipeline would ask the server for each
+    # EVALSHA's keys (COMMAND GETKEYS, one round trip a call, one after another) to route it. A
+    # call the slot map sent to the wrong node comes back MOVED or ASK and is sent again.
+    cluster = isinstance(client, RedisCluster)
     for keys, args in calls:
-        pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        options = {"target_nodes": client.get_node_from_key(keys[0])} if cluster else {}
+        pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args, **options)
     replies = pipe.execute(raise_on_error=False)
     for i, reply in enumerate(replies):
         if isinstance(reply, NoScriptError):
