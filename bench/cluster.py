@@ -5,7 +5,9 @@
 Runs alerter's store and timer loop in this process against a private redis-server, then against
 a private three-master cluster (tests/support/redis_server.py, `redis-cli --cluster create`), and
 prints for each the Redis CPU (INFO cpu: the redis-server processes' user + system CPU, added
-over the masters) and the script calls (INFO commandstats, EVALSHA):
+over the masters) and the script calls (INFO commandstats, EVALSHA). A third run, "layout", puts
+the cluster layout's keys (and its call per shard) on the plain redis-server: what the calls
+cost apart from cluster mode's own work.
 
   spread    ingest of 64-alert batches whose alerts are in 64 groups, re-sent (every alert is
             stored once first, untimed): the costliest shape for the cluster layout, whose
@@ -98,8 +100,11 @@ def measure(servers: Sequence[redis.Redis], idle: float, work: Callable[[], None
     return spent, evalsha_calls(servers) - calls
 
 
-def run(name: str, client: redis.Redis, servers: Sequence[redis.Redis], args: argparse.Namespace) -> None:
-    keys = Keys("bench", cluster=isinstance(client, RedisCluster))
+def run(
+    name: str, client: redis.Redis, servers: Sequence[redis.Redis], args: argparse.Namespace, layout: bool
+) -> None:
+    """Every figure for one Redis; `layout`: with the cluster layout's keys and calls."""
+    keys = Keys(name, cluster=layout)
     store = AlertStore(client, keys)
     idle = idle_cpu(servers)
     print(f"{name:8} idle     {idle * 1e3:6.2f} ms Redis CPU a second, taken off the figures below")
@@ -143,11 +148,12 @@ def main() -> int:
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     with RedisServer() as plain:
         client = plain.client(socket_timeout=None)
-        run("plain", client, [client], args)
+        run("plain", client, [client], args, layout=False)
+        run("layout", client, [client], args, layout=True)
     with RedisClusterNodes(masters=3) as cluster:
         masters = [node.client(socket_timeout=None) for node in cluster.nodes]
         client = RedisCluster(host=cluster.nodes[0].host, port=cluster.nodes[0].port)
-        run("cluster", client, masters, args)
+        run("cluster", client, masters, args, layout=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     print_reproduce("cluster", args)
     return 0
