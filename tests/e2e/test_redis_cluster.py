@@ -26,7 +26,7 @@ from app.redis_keys import Keys, shard_tags
 from app.settings import Settings
 from tests.e2e.conftest import Deployment, alert, start_split, webhook_receiver, write_config
 from tests.support.http_sink import HttpSink
-from tests.support.ports import HOST
+from tests.support.ports import HOST, free_port
 from tests.support.processes import ManagedProcess, alerter_command, holds, wait_until
 from tests.support.redis_server import RedisClusterNodes, RedisServer
 
@@ -296,3 +296,30 @@ def test_the_cluster_client_honours_the_connection_flags(
     queue = backend.connect_queue(settings)
     assert not isinstance(queue, RedisCluster)
     assert queue.connection_pool.connection_kwargs["port"] == queue_redis.port
+
+
+def test_the_all_in_one_process_on_the_cluster(
+    cluster: RedisClusterNodes, queue_redis: RedisServer, tmp_path: Path
+) -> None:
+    """`alerter` (web, timers and workers in one process) on the cluster: its post is told once."""
+    with HttpSink() as sink:
+        config = write_config(tmp_path / "am.yml", [webhook_receiver(sink.url)], route=NO_REPEAT)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        proc = ManagedProcess(
+            alerter_command(
+                f"--config.file={config}",
+                f"--redis.url={cluster.url}",
+                f"--redis.queue-url={queue_redis.url}",
+                "--cluster.label=all-in-one",
+                f"--web.listen-address=127.0.0.1:{port}",
+            )
+        )
+        try:
+            proc.wait_http(f"{url}/-/ready", timeout=30)
+            Deployment([url], [proc]).post([alert("AllInOne", instance="a:1")])
+            sink.wait_for(1, timeout=15)
+            assert sink.requests[0].json["groupLabels"] == {"alertname": "AllInOne"}
+            holds(lambda: len(sink.requests) == 1, 2.5, lambda: f"{len(sink.requests)} requests, not 1")
+        finally:
+            proc.stop()
