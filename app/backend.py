@@ -154,11 +154,6 @@ def _cluster_client(
             "slots); pass --redis.queue-url redis://HOST:PORT/0 naming a small plain Redis next to the "
             "cluster for the job queue (docs/scaling.md)"
         )
-    if setup.tls is not None:
-        raise ConfigError(
-            f"{where}, and alerter does not speak TLS to a Redis Cluster yet: drop rediss:// and "
-            "--cluster.tls-config, or use a plain Redis or Sentinels for TLS"
-        )
     if first.db != 0:
         raise ConfigError(f"{where}, which has database 0 only: write /0 in the URL")
     if settings.per_alertname_limit > 0:
@@ -166,20 +161,25 @@ def _cluster_client(
             f"{where}: --alerts.per-alertname-limit counts an alertname's alerts across every group, "
             "which a cluster spreads over its masters; unset it, or use a plain Redis"
         )
-    # RedisCluster passes no health_check_interval on to its nodes' connections (only options it
-    # knows), so --cluster.probe-interval rides on the connection class, which it passes to each
-    # node's connection pool when given a URL (tests/e2e/test_redis_cluster.py checks that the
-    # interval reaches every node's connections). The URL carries no credentials: they follow.
-    interval = options["health_check_interval"]
+    # RedisCluster passes neither health_check_interval nor a TLS context on to its nodes'
+    # connections (only options it knows), so --cluster.probe-interval and alerter's TLS ride on
+    # the connection class, which it passes to each node's connection pool when given a URL
+    # (tests/e2e/test_redis_cluster.py checks that both reach every node). The URL says redis://
+    # (rediss:// would swap in redis-py's own TLS class) and carries no credentials: they follow.
+    node_options: dict[str, Any] = {"health_check_interval": options["health_check_interval"]}
+    base: type[Connection] = Connection
+    if setup.tls is not None:
+        base = _TLSConnection
+        node_options |= {"tls_context": setup.tls, "tls_server_name": setup.server_name}
 
-    class ProbedConnection(Connection):
+    class NodeConnection(base):
         def __init__(self, **kwargs: Any) -> None:
-            super().__init__(**{**kwargs, "health_check_interval": interval})
+            super().__init__(**{**kwargs, **node_options})
 
     credentials = setup.server_credentials(first)
     return RedisCluster(
         url=f"redis://{f'[{first.host}]' if ':' in first.host else first.host}:{first.port}/0",
-        connection_class=ProbedConnection,
+        connection_class=NodeConnection,
         **_plain(options),
         **credentials,
     )

@@ -9,6 +9,7 @@ what the receivers got and how often, and where the keys went: every master hold
 from __future__ import annotations
 
 import re
+import ssl
 import threading
 import time
 from collections import Counter
@@ -28,7 +29,7 @@ from tests.e2e.conftest import Deployment, alert, start_split, webhook_receiver,
 from tests.support.http_sink import HttpSink
 from tests.support.ports import HOST, free_port
 from tests.support.processes import ManagedProcess, alerter_command, holds, wait_until
-from tests.support.redis_server import RedisClusterNodes, RedisServer
+from tests.support.redis_server import RedisClusterNodes, RedisServer, TLSFiles
 
 # Long enough that no repeat comes within a test: every request a receiver gets is a change.
 NO_REPEAT = {"repeat_interval": "1h"}
@@ -323,3 +324,38 @@ def test_the_all_in_one_process_on_the_cluster(
             holds(lambda: len(sink.requests) == 1, 2.5, lambda: f"{len(sink.requests)} requests, not 1")
         finally:
             proc.stop()
+
+
+def test_tls_to_every_node_of_the_cluster(tmp_path: Path) -> None:
+    """A cluster that serves TLS only, to clients and on its bus: `--cluster.tls-config` (alerter's
+    TLS context, client certificate included) reaches the connections to every node, as it does
+    the queue's Redis (TLS too: the file is the TLS of every Redis connection), and a post is
+    told once."""
+    tls = TLSFiles.create(tmp_path / "tls")
+    tls_config = tls.write_tls_config(tmp_path / "tls.yml")
+    with RedisClusterNodes(masters=3, tls=tls) as secure, RedisServer(tls=tls) as queue, HttpSink() as sink:
+        settings = Settings(redis_url=secure.url, redis_queue_url=queue.url, tls_config_file=str(tls_config))
+        client = backend.connect(settings)
+        for n in range(30):  # keys on every master: each node's pool opens a connection
+            client.set(f"tls-{n}", n)
+        connections = [
+            c
+            for node in client.get_primaries()
+            for c in node.redis_connection.connection_pool._available_connections
+        ]
+        assert len({c.port for c in connections}) == 3
+        assert all(isinstance(c._sock, ssl.SSLSocket) for c in connections)
+        config = write_config(tmp_path / "am.yml", [webhook_receiver(sink.url)], route=NO_REPEAT)
+        flags = [
+            f"--redis.url={secure.url}",
+            f"--redis.queue-url={queue.url}",
+            f"--cluster.tls-config={tls_config}",
+        ]
+        dep = start_split(config, flags, webs=1, workers=1)
+        try:
+            dep.post([alert("OverTLS", instance="a:1")])
+            sink.wait_for(1, timeout=15)
+            assert sink.requests[0].json["groupLabels"] == {"alertname": "OverTLS"}
+        finally:
+            for proc in dep.processes:
+                proc.stop()

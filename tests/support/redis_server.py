@@ -583,28 +583,38 @@ class RedisHACluster:
 class RedisClusterNodes:
     """A private Redis Cluster: `masters` redis-servers with `--cluster-enabled yes` on free
     ports, and `replicas` more for each, joined by `redis-cli --cluster create`, which spreads
-    the 16384 slots evenly over the masters (the first `masters` nodes). `start()` returns once
-    every node reports the cluster `ok` and every replica is in sync; `stop()` stops every node.
-    Each node's cluster state file lives in its own directory.
+    the 16384 slots evenly over the masters (the first `masters` nodes). With `tls` every node
+    serves TLS only, to clients and on the cluster bus. `start()` returns once every node reports
+    the cluster `ok` and every replica is in sync; `stop()` stops every node. Each node's
+    cluster state file lives in its own directory.
     """
 
-    def __init__(self, masters: int = 3, replicas: int = 0) -> None:
+    def __init__(self, masters: int = 3, replicas: int = 0, tls: TLSFiles | None = None) -> None:
         self.replicas = replicas
-        self.nodes = [
-            RedisServer(extra_args=["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
-            for _ in range(masters * (1 + replicas))
-        ]
+        self.tls = tls
+        args = ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]
+        if tls is not None:
+            args += ["--tls-cluster", "yes"]
+        self.nodes = [RedisServer(extra_args=args, tls=tls) for _ in range(masters * (1 + replicas))]
 
     @property
     def url(self) -> str:
         """--redis.url for alerter: any node; the client learns the rest from it."""
         return self.nodes[0].url
 
+    def _cli(self) -> list[str]:
+        """redis-cli, with this cluster's TLS files when it has them."""
+        cli = [require_binary("redis-cli", "redis-tools")]
+        if self.tls is not None:
+            cli += ["--tls", "--cacert", str(self.tls.ca), "--cert", str(self.tls.client_cert)]
+            cli += ["--key", str(self.tls.client_key)]
+        return cli
+
     def start(self) -> RedisClusterNodes:
         for node in self.nodes:
             node.start()
         command = [
-            require_binary("redis-cli", "redis-tools"),
+            *self._cli(),
             "--cluster", "create", *(f"{HOST}:{node.port}" for node in self.nodes),
             "--cluster-replicas", str(self.replicas), "--cluster-yes",
         ]  # fmt: skip
@@ -636,7 +646,7 @@ class RedisClusterNodes:
             with node.client(decode_responses=True) as c:
                 ids.append(c.execute_command("CLUSTER", "MYID"))
         command = [
-            require_binary("redis-cli", "redis-tools"),
+            *self._cli(),
             "--cluster", "reshard", f"{HOST}:{source.port}",
             "--cluster-from", ids[0], "--cluster-to", ids[1],
             "--cluster-slots", str(slots), "--cluster-yes",
