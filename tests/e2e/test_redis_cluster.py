@@ -55,11 +55,12 @@ def on_cluster(
     label = re.sub(r"\W", "-", request.node.name)
     started: list[Deployment] = []
 
-    def start(config: Path, webs: int = 1) -> Deployment:
+    def start(config: Path, *extra: str, webs: int = 1) -> Deployment:
         flags = [
             f"--redis.url={cluster.url}",
             f"--redis.queue-url={queue_redis.url}",
             f"--cluster.label={label}",
+            *extra,
         ]
         dep = start_split(config, flags, webs=webs, workers=2)
         started.append(dep)
@@ -80,13 +81,23 @@ def group_keys_per_master(cluster: RedisClusterNodes, label: str) -> list[int]:
     return counts
 
 
+def stored_alerts(cluster: RedisClusterNodes, label: str) -> int:
+    """How many alerts the shards' alerts hashes hold under `label`, on every master."""
+    stored = 0
+    for node in cluster.nodes:
+        with node.client() as c:
+            stored += sum(c.hlen(key) for key in c.scan_iter(match=f"{label}:{{*}}:alerts", count=1000))
+    return stored
+
+
 def test_groups_spread_over_the_masters_and_notify_once_each(on_cluster, cluster, tmp_path: Path) -> None:
     """30 groups from two web instances' posts: one webhook call per group, the groups on every
-    master, the API's alerts and groups read back across them; then one resolution each."""
+    master, the API's alerts and groups read back across them; then one resolution each, and
+    the sweep collects the resolved alerts from every shard."""
     names = [f"Alert{n:02d}" for n in range(30)]
     with HttpSink() as sink:
         config = write_config(tmp_path / "am.yml", [webhook_receiver(sink.url)], route=NO_REPEAT)
-        dep = on_cluster(config, webs=2)
+        dep = on_cluster(config, "--alerts.gc-interval=1s", webs=2)
         batch = [alert(name, instance=f"{name.lower()}:9100") for name in names]
         dep.post(batch)  # to both web instances, as an HA pair of Prometheus servers does
         sink.wait_for(30, timeout=30)
@@ -95,6 +106,7 @@ def test_groups_spread_over_the_masters_and_notify_once_each(on_cluster, cluster
         label = "test_groups_spread_over_the_masters_and_notify_once_each"
         per_master = group_keys_per_master(cluster, label)
         assert sum(per_master) == 30 and all(per_master), per_master
+        assert stored_alerts(cluster, label) == 30  # each alert once: its one group's shard
 
         alerts = dep.get("/api/v2/alerts")
         assert sorted(a["labels"]["alertname"] for a in alerts) == names
@@ -113,6 +125,7 @@ def test_groups_spread_over_the_masters_and_notify_once_each(on_cluster, cluster
         assert resolved == Counter(names), resolved
         assert all(r.json["status"] == "resolved" for r in sink.requests[30:])
         wait_until(lambda: group_keys_per_master(cluster, label) == [0, 0, 0], 15, message="groups stayed")
+        wait_until(lambda: stored_alerts(cluster, label) == 0, 15, message="the resolved alerts stayed")
         holds(lambda: len(sink.requests) == 60, 2.5, lambda: f"{len(sink.requests)} requests, not 60")
 
 
