@@ -132,7 +132,9 @@ class _AllThreads:
         self.profiles[0].disable()  # the measuring thread's; the other threads are idle now
 
     def print_stats(self, top: int) -> None:
-        stats = pstats.Stats(*(_Finished(profile) for profile in self.profiles))
+        # A thread that finished no call while profiled has no stats, which pstats refuses.
+        finished = [done for done in map(_Finished, self.profiles) if done.stats]
+        stats = pstats.Stats(*finished)
         stats.sort_stats("tottime").print_stats(top)
 
 

@@ -45,9 +45,12 @@ class _Progress:
         self.cond = threading.Condition()
 
     def one_done(self, _: Future[FlushResult]) -> None:
+        # Only the last one wakes the job: a wake-up per group cost a thread switch per
+        # notification, and the wait below learns of progress when its `stall` runs out.
         with self.cond:
             self.left -= 1
-            self.cond.notify()
+            if not self.left:
+                self.cond.notify()
 
     def wait_while_moving(self, stall: float) -> None:
         """Return when every group is done, or when none finished for `stall` seconds."""

@@ -58,6 +58,7 @@ from urllib3.util import Retry, parse_url
 from app import __version__
 from app.config import HTTPConfig, OAuth2, TLSConfig
 from app.config.httpconfig import canonical_header
+from app.notify.curlhttp import Answer, CurlError, CurlSender
 from app.notify.errors import NotifyError
 
 USER_AGENT = f"alerter/{__version__}"
@@ -339,6 +340,7 @@ class _Transport:
             "server_hostname": tls_cfg.server_name or None,
         }
         self.direct = urllib3.PoolManager(**pool_kw)
+        self.curl = CurlSender()
         self._pool_keys: dict[tuple[str, str, int], PoolKey] = {}
         # Per scheme of the target: the manager of its proxy, or None to go direct.
         self._proxies: dict[str, urllib3.ProxyManager | None] = {"http": None, "https": None}
@@ -394,10 +396,16 @@ class _Transport:
         body: bytes | None,
         headers: Mapping[str, str],
         timeout: float,
-    ) -> urllib3.BaseHTTPResponse:
-        """One request, no retries or redirects; the body is read and the connection released."""
+    ) -> urllib3.BaseHTTPResponse | Answer:
+        """One request, no retries or redirects; the body is read and the connection released.
+
+        A POST straight to an http:// host (a notification, usually) goes through libcurl,
+        which costs a tenth of urllib3's CPU (app/notify/curlhttp.py); the rest through urllib3.
+        """
         manager = self.manager_for(target)
         if manager is self.direct:
+            if method == "POST" and body is not None and target.scheme == "http":
+                return self.curl.post(target.url, body, headers, timeout)
             # Straight to the host's pool: PoolManager.urlopen would parse the URL once more.
             pool = self._direct_pool(target)
             return pool.urlopen(
@@ -583,7 +591,7 @@ def _token_request(
         raise _TokenError(f"oauth2 {err}") from None
     try:
         answer = _exchange(transport, "POST", target, body, headers, timeout, True)
-    except (urllib3.exceptions.HTTPError, ValueError, _TooManyRedirects, _BadRedirect) as err:
+    except (urllib3.exceptions.HTTPError, CurlError, ValueError, _TooManyRedirects, _BadRedirect) as err:
         # Not str(err): http.client quotes a refused header value, here the client secret.
         problem = _transport_problem(err)[0]
         raise _TokenError(problem.replace("check proxy_url", "check the oauth2 proxy_url")) from None
@@ -725,7 +733,7 @@ def request(
     left = max(deadline - time.monotonic(), 0.001)
     try:
         return _exchange(transport, method, target, body, all_headers, left, cfg.follow_redirects)
-    except (urllib3.exceptions.HTTPError, ValueError, _TooManyRedirects, _BadRedirect) as err:
+    except (urllib3.exceptions.HTTPError, CurlError, ValueError, _TooManyRedirects, _BadRedirect) as err:
         problem, retryable = _transport_problem(err)
         raise NotifyError(f"{_where(what, method, url)}: {problem}", retryable=retryable) from None
 
@@ -833,6 +841,8 @@ def _transport_problem(err: BaseException) -> tuple[str, bool]:
     """What went wrong on the wire, and whether a retry may help; without the URL urllib3 puts
     into some of its messages."""
     exc = urllib3.exceptions
+    if isinstance(err, CurlError):
+        return _WIRE_PROBLEMS[err.kind].format(detail=err.detail), True
     if isinstance(err, exc.SSLError):
         cause = _innermost(err)
         detail = (
@@ -846,13 +856,13 @@ def _transport_problem(err: BaseException) -> tuple[str, bool]:
         return f"the proxy failed ({_os_detail(err)}); check proxy_url", True
     # NewConnectionError is a ConnectTimeoutError too: refusals and DNS failures come first.
     if isinstance(err, exc.NewConnectionError):
-        return f"connection failed ({_os_detail(err)}); check that the receiver is up and reachable", True
+        return _WIRE_PROBLEMS["connect"].format(detail=_os_detail(err)), True
     if isinstance(err, exc.ConnectTimeoutError):
-        return "timed out connecting; check that the receiver is reachable from alerter", True
+        return _WIRE_PROBLEMS["connect-timeout"], True
     if isinstance(err, exc.ReadTimeoutError):
-        return "timed out waiting for the response; the receiver is slow or the timeout too short", True
+        return _WIRE_PROBLEMS["read-timeout"], True
     if isinstance(err, exc.ProtocolError):
-        return f"connection failed ({_os_detail(err)}); check that the receiver is up and reachable", True
+        return _WIRE_PROBLEMS["protocol"].format(detail=_os_detail(err)), True
     if isinstance(err, _TooManyRedirects):
         return "too many redirects; check the URL", True
     if isinstance(err, _BadRedirect):
@@ -863,6 +873,16 @@ def _transport_problem(err: BaseException) -> tuple[str, bool]:
         # http.client refuses header values with line breaks; a credentials file can be fixed.
         return "a header value is not valid (line break?); check the credentials", True
     return f"request failed ({type(err).__name__})", True
+
+
+# The failures of a request that got no answer, the same whichever client sent it (CurlError's
+# kinds, urllib3's exception classes).
+_WIRE_PROBLEMS = {
+    "connect": "connection failed ({detail}); check that the receiver is up and reachable",
+    "connect-timeout": "timed out connecting; check that the receiver is reachable from alerter",
+    "read-timeout": "timed out waiting for the response; the receiver is slow or the timeout too short",
+    "protocol": "connection failed ({detail}); check that the receiver is up and reachable",
+}
 
 
 def _innermost(err: BaseException) -> BaseException:

@@ -727,3 +727,67 @@ def test_the_token_endpoint_is_reached_through_the_oauth2_proxy_with_its_connect
         assert connect_headers(head)["X-Proxy-Token"] == "idp-pass"
     finally:
         proxy.close()
+
+
+# --- the libcurl path (plain-http POSTs) ----------------------------------------------------
+
+
+def test_a_direct_post_ignores_curls_own_proxy_variables(proxy_env: pytest.MonkeyPatch) -> None:
+    """libcurl reads http_proxy and all_proxy by itself; without proxy_url or
+    proxy_from_environment a receiver is reached directly, as Alertmanager reaches it."""
+    with HttpSink() as proxy, HttpSink() as receiver:
+        for name in ("http_proxy", "all_proxy", "HTTP_PROXY", "ALL_PROXY"):
+            proxy_env.setenv(name, proxy.url)
+        assert send(HTTPConfig(), receiver.url + "direct").status_code == 200
+        assert receiver.wait_for(1, timeout=5)[0].path == "/direct"
+    assert proxy.requests == []
+
+
+def test_a_kept_alive_connection_that_stops_answering_times_out_waiting() -> None:
+    """The second POST reuses the first's connection and gets no answer: a late answer, not a
+    connection that could not be made."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    answered = threading.Event()
+
+    def answer_once() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        answered.set()
+        conn.recv(65536)  # the second request: read, never answered
+        conn.close()
+
+    server = threading.Thread(target=answer_once, daemon=True)
+    server.start()
+    try:
+        assert send(HTTPConfig(), url).status_code == 200
+        with pytest.raises(NotifyError, match="timed out waiting for the response") as failure:
+            send(HTTPConfig(), url, timeout=0.3)
+        assert failure.value.retryable
+    finally:
+        server.join(timeout=5)
+        listener.close()
+    assert answered.is_set()
+
+
+def test_an_informational_answer_before_the_final_one_is_not_taken_for_it() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+
+        def answer() -> None:
+            conn, _ = listener.accept()
+            conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+                b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                b"Retry-After: 1\r\nContent-Length: 4\r\n\r\nbusy"
+            )
+            conn.close()
+
+        server = threading.Thread(target=answer, daemon=True)
+        server.start()
+        response = send(HTTPConfig(), url)
+        server.join(timeout=5)
+    assert (response.status_code, response.text) == (503, "busy")
+    assert response.headers.get("Retry-After") == "1" and "Link" not in response.headers

@@ -1,0 +1,140 @@
+"""Plain-HTTP POSTs through libcurl (pycurl): the cheap path for the notifications of a worker.
+
+A notification is usually one POST of a small, already encoded JSON body over a kept-alive
+connection to a receiver on plain http:// with no proxy in between. urllib3 and http.client
+spend about 120 us of Python CPU on such a request on the 2-core machine kind (building and
+validating the headers, parsing the answer's headers with the email package, two `Timeout`
+objects, reading the body twice), libcurl about 12 us, and it releases the interpreter lock
+while it waits, so the other send threads and the flush job keep running
+(docs/performance.md, "libcurl for plain-HTTP sends").
+
+transport.py sends only that case here: a POST with a body, straight to an http:// host. TLS,
+proxies and every other method stay on urllib3, whose handling of `tls_config` and proxies the
+rest of the transport is built on. The request on the wire is the one urllib3 sends: the same
+header lines (with `Accept-Encoding: identity`, and none of curl's own `Accept` or `Expect`),
+HTTP/1.1, no proxy whatever the environment says (curl would read `http_proxy` by itself), no
+redirects followed (transport.py follows them by Go's rules), and header values with line breaks
+refused as http.client refuses them, so that a credentials file cannot inject header lines.
+
+Each thread keeps its own curl handle per transport (a handle is not thread-safe), and with it
+the handle's kept-alive connections; a forked worker has its own transports (transport.py keys
+them by process), so no socket is shared across a fork.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections.abc import Mapping
+from typing import NamedTuple
+
+import pycurl
+import urllib3
+
+# curl's own request headers that urllib3 does not send, removed with an empty value, and the
+# one urllib3 sends that curl does not (with Content-Length, in urllib3's order).
+_NOT_SENT = ("Accept:", "Expect:")
+_IDENTITY = "Accept-Encoding: identity"
+
+_CONNECT_FAILURES = frozenset(
+    (pycurl.E_COULDNT_CONNECT, pycurl.E_COULDNT_RESOLVE_HOST, pycurl.E_COULDNT_RESOLVE_PROXY)
+)
+
+
+class Answer(NamedTuple):
+    """The answer, with the attribute names of urllib3's response that transport.py reads."""
+
+    status: int
+    headers: urllib3.HTTPHeaderDict
+    data: bytes
+
+
+class CurlError(Exception):
+    """A request that got no answer. `kind` is one of transport.py's failure classes:
+    "connect" (refused, unreachable, name not resolved), "connect-timeout", "read-timeout" or
+    "protocol" (the connection broke or the answer was not HTTP); `detail` is what the system or
+    curl said, without the URL."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(kind, detail)
+        self.kind = kind
+        self.detail = detail
+
+
+class CurlSender:
+    """POSTs for one transport setup; one curl handle (and its connections) per thread."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Answer:
+        """POST `body` to the absolute http:// `url` with exactly `headers` (plus Host and
+        Content-Length); `timeout` bounds the whole exchange. Raises CurlError when no answer
+        came, ValueError for a header line http.client would refuse."""
+        lines = [_IDENTITY, f"Content-Length: {len(body)}", *_NOT_SENT]
+        has_type = False
+        items = headers.items()
+        for name, value in items:
+            if "\n" in value or "\r" in value or "\n" in name or "\r" in name or "\0" in value:
+                raise ValueError(f"invalid header value for {name}")
+            lines.append(f"{name}: {value}")
+            has_type = has_type or name.lower() == "content-type"
+        if not has_type:
+            lines.append("Content-Type:")  # curl would add a form type to a POST
+        handle = self._handle()
+        received = io.BytesIO()
+        heads: list[bytes] = []
+        handle.setopt(pycurl.URL, url)
+        handle.setopt(pycurl.HTTPHEADER, lines)
+        handle.setopt(pycurl.POSTFIELDS, body)
+        handle.setopt(pycurl.WRITEDATA, received)
+        handle.setopt(pycurl.HEADERFUNCTION, heads.append)
+        millis = max(1, int(timeout * 1000))
+        handle.setopt(pycurl.TIMEOUT_MS, millis)
+        handle.setopt(pycurl.CONNECTTIMEOUT_MS, millis)
+        try:
+            handle.perform()
+        except pycurl.error as err:
+            raise _failure(handle, err) from None
+        return Answer(handle.getinfo(pycurl.RESPONSE_CODE), _header_dict(heads), received.getvalue())
+
+    def _handle(self) -> pycurl.Curl:
+        handle: pycurl.Curl | None = getattr(self._local, "handle", None)
+        if handle is None:
+            handle = pycurl.Curl()
+            handle.setopt(pycurl.NOSIGNAL, 1)  # timeouts without SIGALRM: threads send
+            handle.setopt(pycurl.PROXY, "")  # direct, whatever http_proxy says
+            handle.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
+            handle.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP)
+            handle.setopt(pycurl.PATH_AS_IS, 1)  # urllib3 already normalised the path
+            handle.setopt(pycurl.FOLLOWLOCATION, 0)
+            self._local.handle = handle
+        return handle
+
+
+def _header_dict(lines: list[bytes]) -> urllib3.HTTPHeaderDict:
+    """The final answer's header fields (an informational 1xx answer's are dropped)."""
+    headers = urllib3.HTTPHeaderDict()
+    for raw in lines:
+        line = raw.decode("latin-1")
+        if line.startswith("HTTP/"):
+            headers = urllib3.HTTPHeaderDict()
+            continue
+        name, sep, value = line.partition(":")
+        if sep:
+            headers.add(name.strip(), value.strip())
+    return headers
+
+
+def _failure(handle: pycurl.Curl, err: pycurl.error) -> CurlError:
+    code, message = err.args
+    errno = handle.getinfo(pycurl.OS_ERRNO)
+    detail = os.strerror(errno) if errno else str(message)
+    if code in _CONNECT_FAILURES:
+        return CurlError("connect", detail)
+    if code == pycurl.E_OPERATION_TIMEDOUT:
+        # A request that got as far as being sent had its connection: the answer was late.
+        sent = handle.getinfo(pycurl.PRETRANSFER_TIME) > 0
+        return CurlError("read-timeout" if sent else "connect-timeout", detail)
+    return CurlError("protocol", detail)
