@@ -56,9 +56,7 @@ def redis_view(rt: Runtime) -> dict[str, Any]:
 def _cluster_view(client: RedisCluster) -> dict[str, Any]:
     """A Redis Cluster as one server: its masters' addresses, their replicas and memory added up,
     the lowest version and uptime (a node restarted lately, or one not upgraded yet, shows)."""
-    infos = client.info(target_nodes=RedisCluster.PRIMARIES)
-    if not isinstance(next(iter(infos.values()), None), dict):  # one master: the info itself
-        infos = {client.get_primaries()[0].name: infos}
+    infos = {node.name: client.get_redis_connection(node).info() for node in client.get_primaries()}
     return {
         "mode": "cluster",
         "address": ", ".join(sorted(infos)),
