@@ -191,21 +191,31 @@ def test_a_silence_mutes_on_the_cluster(on_cluster, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("extra", "says"),
+    ("command", "extra", "says"),
     [
-        ((), "--redis.queue-url"),
-        (("--alerts.per-alertname-limit=5",), "--alerts.per-alertname-limit"),
+        (("worker",), (), "--redis.queue-url"),
+        (("web", "--web.workers=1"), (), "--redis.queue-url"),
+        (("worker",), ("--alerts.per-alertname-limit=5",), "--alerts.per-alertname-limit"),
     ],
 )
 def test_what_a_cluster_cannot_honour_stops_the_start(
-    cluster: RedisClusterNodes, queue_redis: RedisServer, tmp_path: Path, extra: tuple[str, ...], says: str
+    cluster: RedisClusterNodes,
+    queue_redis: RedisServer,
+    tmp_path: Path,
+    command: tuple[str, ...],
+    extra: tuple[str, ...],
+    says: str,
 ) -> None:
     """A cluster node without --redis.queue-url, or with a flag the cluster layout cannot honour:
-    the process exits at start with a message naming the flag."""
+    the process (a worker; a web instance, whose gunicorn worker refuses to boot) exits at start
+    with a message naming the flag."""
     config = write_config(tmp_path / "am.yml", [webhook_receiver("http://127.0.0.1:9/")])
     queue = [f"--redis.queue-url={queue_redis.url}"] if extra else []
+    listen = f"--web.listen-address=127.0.0.1:{free_port()}"
     proc = ManagedProcess(
-        alerter_command("worker", f"--config.file={config}", f"--redis.url={cluster.url}", *queue, *extra)
+        alerter_command(
+            *command, f"--config.file={config}", f"--redis.url={cluster.url}", listen, *queue, *extra
+        )
     )
     assert proc.wait(timeout=30) != 0
     assert says in proc.log_text(), proc.log_text()
