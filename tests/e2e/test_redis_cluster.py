@@ -382,3 +382,17 @@ def test_tls_to_every_node_of_the_cluster(tmp_path: Path) -> None:
         finally:
             for proc in dep.processes:
                 proc.stop()
+
+
+def test_a_failed_send_is_retried_on_the_cluster(on_cluster, tmp_path: Path) -> None:
+    """A receiver that answers 500 once: the group's retry (its shard's P:{T}:retries) sends the
+    notification again after the backoff, and once it passes nothing more is sent."""
+    with HttpSink() as sink:
+        dep = on_cluster(write_config(tmp_path / "am.yml", [webhook_receiver(sink.url)], route=NO_REPEAT))
+        sink.respond_with(500)
+        dep.post([alert("Flaky", instance="f:1")])
+        first, second = sink.wait_for(2, timeout=15)[:2]
+        assert first.json["groupLabels"] == second.json["groupLabels"] == {"alertname": "Flaky"}
+        # The retry (0.5 s backoff, +-50 %), not the group's next flush (group_interval 2s).
+        assert second.received_at - first.received_at < 1.9
+        holds(lambda: len(sink.requests) == 2, 3.0, lambda: f"{len(sink.requests)} requests, not 2")
