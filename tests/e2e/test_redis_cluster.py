@@ -8,7 +8,9 @@ what the receivers got and how often, and where the keys went: every master hold
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import ssl
 import threading
 import time
@@ -396,3 +398,32 @@ def test_a_failed_send_is_retried_on_the_cluster(on_cluster, tmp_path: Path) -> 
         # The retry (0.5 s backoff, +-50 %), not the group's next flush (group_interval 2s).
         assert second.received_at - first.received_at < 1.9
         holds(lambda: len(sink.requests) == 2, 3.0, lambda: f"{len(sink.requests)} requests, not 2")
+
+
+def test_a_group_whose_route_a_reload_removed_goes(on_cluster, cluster, tmp_path: Path) -> None:
+    """A reload that drops a route: the route's group is deleted at its next flush (its keys, in
+    one transaction on its shard), and the re-sent alert is told through the route that takes it
+    now."""
+    with HttpSink() as sink:
+        child = {"receiver": "hook", "matchers": ['team="a"'], "group_by": ["alertname"]}
+        config = write_config(
+            tmp_path / "am.yml", [webhook_receiver(sink.url)], route={**NO_REPEAT, "routes": [child]}
+        )
+        dep = on_cluster(config)
+        label = "test_a_group_whose_route_a_reload_removed_goes"
+        dep.post([alert("Moved", instance="m:1", team="a")])
+        sink.wait_for(1, timeout=15)
+        assert sum(group_keys_per_master(cluster, label)) == 1
+        write_config(config, [webhook_receiver(sink.url)], route=NO_REPEAT)
+        for proc in dep.processes:
+            os.kill(proc.pid, signal.SIGHUP)
+        wait_until(
+            lambda: group_keys_per_master(cluster, label) == [0, 0, 0], 15, message="the old group stayed"
+        )
+        dep.post([alert("Moved", instance="m:1", team="a")])
+        sink.wait_for(2, timeout=15)
+        assert [r.json["groupKey"] for r in sink.requests] == [
+            '{}/{team="a"}:{alertname="Moved"}',
+            '{}:{alertname="Moved"}',
+        ]
+        assert sum(group_keys_per_master(cluster, label)) == 1
