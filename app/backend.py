@@ -156,6 +156,11 @@ def _cluster_client(
         )
     if first.db != 0:
         raise ConfigError(f"{where}, which has database 0 only: write /0 in the URL")
+    if "{" in settings.key_prefix or "}" in settings.key_prefix:
+        raise ConfigError(
+            f"{where}: --cluster.label {settings.key_prefix!r} holds a brace, which Redis Cluster would "
+            "take for the hash tag of every key, putting them all in one slot; choose one without"
+        )
     if settings.per_alertname_limit > 0:
         raise ConfigError(
             f"{where}: --alerts.per-alertname-limit counts an alertname's alerts across every group, "

@@ -198,6 +198,7 @@ def test_a_silence_mutes_on_the_cluster(on_cluster, tmp_path: Path) -> None:
         (("worker",), (), "--redis.queue-url"),
         (("web", "--web.workers=1"), (), "--redis.queue-url"),
         (("worker",), ("--alerts.per-alertname-limit=5",), "--alerts.per-alertname-limit"),
+        (("worker",), ("--cluster.label=a{b}",), "--cluster.label"),
     ],
 )
 def test_what_a_cluster_cannot_honour_stops_the_start(
