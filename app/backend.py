@@ -76,10 +76,8 @@ def connect(settings: Settings, blocking_wait: float = 0.0) -> redis.Redis:
     options = _options(settings, blocking_wait)
     first = setup.addresses[0]
     if settings.redis_url:
-        client = _checked(
-            setup.client(first, options, setup.server_credentials(first)), f"--redis.url {first.name}"
-        )
-        if not _cluster_enabled(client):
+        client = setup.client(first, options, setup.server_credentials(first))
+        if not _answers(client, f"--redis.url {first.name}") or not _cluster_enabled(client):
             return client
         client.close()
         return _cluster_client(settings, setup, first, options)
@@ -113,10 +111,8 @@ def connect_queue(settings: Settings, blocking_wait: float = 0.0) -> redis.Redis
     setup = redis_setup(queue)
     first = setup.addresses[0]
     where = f"--redis.queue-url {first.name}"
-    client = _checked(
-        setup.client(first, _options(queue, blocking_wait), setup.server_credentials(first)), where
-    )
-    if _cluster_enabled(client):
+    client = setup.client(first, _options(queue, blocking_wait), setup.server_credentials(first))
+    if _answers(client, where) and _cluster_enabled(client):
         raise ConfigError(
             f"{where} is a Redis Cluster node: RQ's job queue needs a plain Redis (its commands touch "
             "keys of several slots); name a plain Redis, or a Sentinel-watched master"
@@ -134,8 +130,8 @@ def _options(settings: Settings, blocking_wait: float) -> dict[str, Any]:
 
 
 def _cluster_enabled(client: redis.Redis) -> bool:
-    """Whether the server is a Redis Cluster node. A server that does not answer yet is taken
-    for a plain one, as alerter waits out a Redis that starts after it (docs/scaling.md)."""
+    """Whether the server, which has just answered, is a Redis Cluster node (one that answers no
+    INFO, for want of the permission, is taken for a plain one)."""
     try:
         return bool(client.info("cluster").get("cluster_enabled"))
     except redis.RedisError:
@@ -531,13 +527,22 @@ def _refusal(err: redis.RedisError, what: str, hint: str = _CHECK_CREDENTIALS) -
 def _checked(client: redis.Redis, what: str, hint: str = _CHECK_CREDENTIALS) -> redis.Redis:
     """`client`, once its server has not refused it; an unreachable server is left for later,
     as alerter waits out a Redis that starts after it."""
+    _answers(client, what, hint)
+    return client
+
+
+def _answers(client: redis.Redis, what: str, hint: str = _CHECK_CREDENTIALS) -> bool:
+    """Whether the server answered a PING; raises when it refused alerter for good. A server
+    that does not answer yet is asked nothing more (each question would wait out the connect
+    timeout again): it is taken for a plain Redis (docs/scaling.md)."""
     try:
         client.ping()
     except redis.RedisError as err:
         refusal = _refusal(err, what, hint)
         if refusal is not None:
             raise refusal from None
-    return client
+        return False
+    return True
 
 
 def _snapshot_path(settings: Settings) -> Path:
