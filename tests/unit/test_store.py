@@ -197,3 +197,21 @@ def test_a_fingerprint_twice_in_one_batch_merges_with_its_earlier_copy(store: Al
     assert store.put(batch, NOW) == 3
     a = next(a for a in store.alerts() if a.labels == LABELS)
     assert (a.starts_at, a.ends_at, a.annotations) == (NOW - 100, NOW + 600, {"summary": "third"})
+
+
+def test_the_cluster_layout_keeps_a_copy_per_shard_and_lists_the_newest() -> None:
+    """The cluster layout (its key names work on any Redis): an alert in groups of two shards is
+    stored in both; while a post has reached only one of them, the listing shows that newer copy
+    once, and each group reads its own shard's copy."""
+    keys = Keys("t", cluster=True)
+    store = AlertStore(fakeredis.FakeRedis(server=fakeredis.FakeServer()), keys)
+    g1, g2 = group("g1"), group("g2")
+    assert keys.shard("g1") is not keys.shard("g2")
+    store.put([(alert(NOW - 100, NOW + 240, NOW - 1, summary="both"), [g1, g2])], NOW)
+    assert [len(dict(store.iter_raw_alerts(keys.shard(gid)))) for gid in ("g1", "g2")] == [1, 1]
+    store.put([(alert(NOW - 100, NOW + 300, NOW, summary="newer"), [g1])], NOW)
+    [listed] = store.alerts()
+    assert listed.annotations == {"summary": "newer"}
+    summaries = {g.gid: g.alerts[0].annotations["summary"] for g in store.load_groups(["g1", "g2"])}
+    assert summaries == {"g1": "newer", "g2": "both"}
+    assert store.group_ids() == ["g1", "g2"]
