@@ -104,19 +104,21 @@ class AlertStore:
         # A batch's alerts share a few route results (the dispatcher caches one refs tuple per
         # routing key): each distinct one is joined once, found by identity (GroupRef holds a
         # dict, so refs do not hash) and kept referenced so that its id stays its own.
-        by_refs: dict[int, tuple[Sequence[GroupRef], str]] = {}
+        # The lines are bytes, as the encoded alerts are (Alert.encode).
+        by_refs: dict[int, tuple[Sequence[GroupRef], bytes]] = {}
         lines = []
         names: dict[str, str] = {}  # fingerprint -> alertname, to report what the limit dropped
         for alert, refs in routed:
             seen = by_refs.get(id(refs))
             if seen is None:
-                seen = by_refs[id(refs)] = (refs, ",".join([g.gid for g in refs]))
+                seen = by_refs[id(refs)] = (refs, ",".join([g.gid for g in refs]).encode())
+            fp = alert.fingerprint.encode()
             if self.limit:
                 names[alert.fingerprint] = name = alert.labels.get("alertname", "")
-                bucket = hashlib.blake2b(name.encode(), digest_size=10).hexdigest()
-                lines.append(f"{alert.fingerprint}\t{seen[1]}\t{bucket}\t{alert.encode()}")
+                bucket = hashlib.blake2b(name.encode(), digest_size=10).hexdigest().encode()
+                lines.append(b"%s\t%s\t%s\t%s" % (fp, seen[1], bucket, alert.encode()))
             else:
-                lines.append(f"{alert.fingerprint}\t{seen[1]}\t{alert.encode()}")
+                lines.append(b"%s\t%s\t%s" % (fp, seen[1], alert.encode()))
         if not lines:
             return 0
         groups = "\n".join(dict.fromkeys(g.line for refs, _ in by_refs.values() for g in refs))
@@ -126,7 +128,7 @@ class AlertStore:
             self.keys.group_stem,
             self.keys.members_stem,
             groups,
-            "\n".join(lines),
+            b"\n".join(lines),
             self.limit,
             self.keys.alertname_limit_stem,
         ]

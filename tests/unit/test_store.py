@@ -186,7 +186,7 @@ def test_resend_without_times_keeps_the_stored_start_and_takes_the_rest_of_the_n
     for a in again:
         body_json = orjson.dumps({"l": a.labels, "a": {"n": "2"}, "g": ""}).decode()
         assert raw[a.fingerprint] == f"{NOW!r} {NOW + 360!r} {NOW + 60!r} 1 {body_json}"
-    assert raw[fresh.fingerprint] == fresh.encode()
+    assert raw[fresh.fingerprint].encode() == fresh.encode()
 
 
 def test_a_fingerprint_twice_in_one_batch_merges_with_its_earlier_copy(store: AlertStore) -> None:
