@@ -196,23 +196,29 @@ for c = 1, n, CHUNK do
   if h > 0 then redis.call('HSET', KEYS[1], unpack(hset, 1, h)) end
 end
 for _, gid in ipairs(order) do
-  local gkey = group_stem .. gid
-  local flushed = redis.call('HGET', gkey, 'flushed')
-  if not flushed then
-    local g = groups[gid]
-    local gi, meta = match(sub(gtext, g[2], g[3]), '^([^\\t]*)\\t(.*)$')
-    redis.call('HSET', gkey, 'meta', meta, 'gi', gi, 'flushed', '0')
-    redis.call('SADD', KEYS[3], gid)
-    redis.call('ZADD', KEYS[2], now + g[1], gid)
-    flushed = '0'
-  end
-  local list = members[gid]
+  local list, added = members[gid], 0
   for c = 1, #list, CHUNK do
-    redis.call('SADD', members_stem .. gid, unpack(list, c, math.min(#list, c + CHUNK - 1)))
+    added = added + redis.call('SADD', members_stem .. gid, unpack(list, c, math.min(#list, c + CHUNK - 1)))
   end
-  if due[gid] and flushed == '0' then
-    local at = redis.call('ZSCORE', KEYS[2], gid)
-    if at and tonumber(at) > now then redis.call('ZADD', KEYS[2], now, gid) end
+  -- A group's member set and its hash come and go together (this script creates both, every
+  -- deletion drops both in one step), so a set that held every member already belongs to an
+  -- existing group: its hash is read only when the batch may make it due at once, or may
+  -- create it. A re-send into an existing group costs one call instead of two.
+  if added > 0 or due[gid] then
+    local gkey = group_stem .. gid
+    local flushed = redis.call('HGET', gkey, 'flushed')
+    if not flushed then
+      local g = groups[gid]
+      local gi, meta = match(sub(gtext, g[2], g[3]), '^([^\\t]*)\\t(.*)$')
+      redis.call('HSET', gkey, 'meta', meta, 'gi', gi, 'flushed', '0')
+      redis.call('SADD', KEYS[3], gid)
+      redis.call('ZADD', KEYS[2], now + g[1], gid)
+      flushed = '0'
+    end
+    if due[gid] and flushed == '0' then
+      local at = redis.call('ZSCORE', KEYS[2], gid)
+      if at and tonumber(at) > now then redis.call('ZADD', KEYS[2], now, gid) end
+    end
   end
 end
 out[1] = merged_count

@@ -99,6 +99,26 @@ def test_alert_older_than_group_wait_makes_an_unflushed_group_due_now(store: Ale
     assert store.r.zscore("t:timers", "g1") == NOW
 
 
+def test_a_resend_into_an_existing_group_follows_the_same_rules(store: AlertStore) -> None:
+    """A re-send whose group already holds it reads the group only when it may make it due now
+    (PUT_ALERTS): an unflushed group is made due once the alert is older than group_wait, a
+    flushed one keeps its timer, and a group deleted meanwhile is created again."""
+    store.put([(alert(NOW - 10, NOW + 300, NOW), [group()])], NOW)
+    store.put([(alert(NOW - 10, NOW + 300, NOW + 5), [group()])], NOW + 5)
+    assert store.r.zscore("t:timers", "g1") == NOW + 30  # not older than group_wait yet
+    store.put([(alert(NOW - 10, NOW + 300, NOW + 25), [group()])], NOW + 25)
+    assert store.r.zscore("t:timers", "g1") == NOW + 25
+    store.r.hset("t:group:g1", "flushed", "1")
+    store.r.zadd("t:timers", {"g1": NOW + 325})
+    store.put([(alert(NOW - 10, NOW + 300, NOW + 30), [group()])], NOW + 30)
+    assert store.r.zscore("t:timers", "g1") == NOW + 325
+    store.delete_group("g1")
+    store.put([(alert(NOW - 10, NOW + 300, NOW + 40), [group()])], NOW + 40)
+    [g] = store.load_groups(["g1"])
+    assert g.receiver == "team" and store.r.hget("t:group:g1", "flushed") == b"0"
+    assert store.r.zscore("t:timers", "g1") == NOW + 40  # created due: the alert is older than group_wait
+
+
 def test_drop_keeps_updated_alerts_and_deletes_an_empty_group(store: AlertStore) -> None:
     store.put([(alert(NOW - 100, NOW - 1, NOW), [group()])], NOW)
     (g,) = store.load_groups(["g1"])  # the group exists
