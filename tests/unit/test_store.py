@@ -150,12 +150,14 @@ def test_gc_keeps_a_resolved_alert_until_its_group_has_notified_it(store: AlertS
 
 
 def test_each_alert_is_stored_once_and_every_group_reads_its_latest_value(store: AlertStore) -> None:
-    store.put([(alert(NOW - 10, NOW + 300, NOW, summary="v1"), [group("g1"), group("g2")])], NOW)
-    store.put([(alert(NOW - 10, NOW + 600, NOW + 1, summary="v2"), [group("g1"), group("g2")])], NOW + 1)
-    groups = store.load_groups(["g1", "g2"])
+    three = [group("g1"), group("g2"), group("g3")]
+    store.put([(alert(NOW - 10, NOW + 300, NOW, summary="v1"), three)], NOW)
+    store.put([(alert(NOW - 10, NOW + 600, NOW + 1, summary="v2"), three)], NOW + 1)
+    groups = store.load_groups(["g1", "g2", "g3"])
     assert [(g.gid, [a.annotations["summary"] for a in g.alerts]) for g in groups] == [
         ("g1", ["v2"]),
         ("g2", ["v2"]),
+        ("g3", ["v2"]),
     ]
     assert store.r.type("t:gmembers:g1") == b"set"
     assert store.r.hlen("t:alerts") == 1
