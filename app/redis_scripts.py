@@ -26,14 +26,20 @@ from __future__ import annotations
 #   ARGV[3]  the stem of the group member sets, P:gmembers: (the script appends each gid)
 #   ARGV[4]  the batch's groups as lines "gid TAB group_wait TAB group_interval TAB metadata JSON"
 #            (GroupRef.line)
-#   ARGV[5]  the alerts as lines "fingerprint TAB gid,gid,... TAB encoded alert" without a limit
-#            (ARGV[6] = 0), "fingerprint TAB gid,gid,... TAB bucket TAB encoded alert" with one
-#            (bucket: the hex digest of the alertname). An encoded alert never holds a raw tab
-#            or newline: its JSON escapes them. Lines instead of a JSON list because the alerts
-#            are JSON already: embedding them in JSON again cost both sides an escape and an
-#            unescape per alert.
+#   ARGV[5]  the alerts as lines "fingerprint TAB gid,gid,... TAB head" without a limit
+#            (ARGV[6] = 0), "fingerprint TAB gid,gid,... TAB bucket TAB head" with one (bucket:
+#            the hex digest of the alertname); head is empty, or the alert's startsAt text when
+#            its value (ARGV[7+i]) comes without it (below)
 #   ARGV[6]  --alerts.per-alertname-limit (0: none)
 #   ARGV[7]  the stem of the per-alertname sets, P:alertname-limit: (the script appends the bucket)
+#   ARGV[7+i]  the encoded alert (Alert.encode) of line i, or, when the line has a head, the
+#            encoded alert from its endsAt on. An argument of its own, which the script writes
+#            as it is whenever the merge keeps the incoming value (every re-send with times,
+#            every new alert): Redis makes each argument a Lua string, and its Lua hashes every
+#            byte of every string it makes, so cutting the value out of one long text of lines
+#            made each value's bytes cost that twice. An alert that starts as it arrives (posted
+#            without startsAt) comes split, as the merge keeps a stored startsAt in front of the
+#            rest of it.
 #   Returns  {how many alerts merged with a stored version, the fingerprint of each alert the
 #            limit dropped...}.
 # The group keys are built here from ARGV[2] and ARGV[3] because the groups come with the batch
@@ -86,22 +92,34 @@ local function times(v, at)
   local c = find(v, ' ', b + 1, true)
   return sub(v, at, a - 1), sub(v, a + 1, b - 1), sub(v, b + 1, c - 1), byte(v, c + 1) == 49
 end
+-- An incoming value is `v` whole, or, when `head` is set, `v` without its startsAt, which is
+-- `head` (see ARGV[5]). Its times, as times() reads them:
+local function new_times(head, v)
+  if not head then return times(v, 1) end
+  local b = find(v, ' ', 1, true)
+  local c = find(v, ' ', b + 1, true)
+  return head, sub(v, 1, b - 1), sub(v, b + 1, c - 1), byte(v, c + 1) == 49
+end
+local function whole(head, v)
+  return head and (head .. ' ' .. v) or v
+end
 -- Returns the merged value and its startsAt. A value is "startsAt endsAt updatedAt timeout
--- body"; the incoming one is read in place, text[from..to] (see the batch below); the result is
--- the younger value with the startsAt and endsAt the merge picks, so a re-send (same startsAt,
--- later endsAt) comes back as it came.
-local function merge(old_raw, text, from, to)
+-- body"; the result is the younger value with the startsAt and endsAt the merge picks, so a
+-- re-send (same startsAt, later endsAt) comes back as the very string it came as, and one
+-- without times (a later startsAt, kept from the stored value) is one concatenation.
+local function merge(old_raw, head, v)
   local os_t, oe_t, ou_t, o_timeout = times(old_raw, 1)
-  local ns_t, ne_t, nu_t, n_timeout = times(text, from)
+  local ns_t, ne_t, nu_t, n_timeout = new_times(head, v)
   local os, oe, ns, ne = num[os_t], num[oe_t], num[ns_t], num[ne_t]
   -- Merge only when the activity ranges overlap; otherwise the incoming alert replaces.
   if not ((ne > os and ne < oe) or (ns > os and ns < oe)) then
-    return sub(text, from, to), ns
+    return whole(head, v), ns
   end
-  local y, y_from, y_to, ys_t, ye_t, ys, ye = text, from, to, ns_t, ne_t, ns, ne
+  local old_younger = num[nu_t] < num[ou_t]
+  local ys_t, ye_t, ys, ye = ns_t, ne_t, ns, ne
   local xs_t, xe_t, xs, xe, x_timeout = os_t, oe_t, os, oe, o_timeout
-  if num[nu_t] < num[ou_t] then
-    y, y_from, y_to, ys_t, ye_t, ys, ye = old_raw, 1, -1, os_t, oe_t, os, oe
+  if old_younger then
+    ys_t, ye_t, ys, ye = os_t, oe_t, os, oe
     xs_t, xe_t, xs, xe, x_timeout = ns_t, ne_t, ns, ne, n_timeout
   end
   local s, s_t, e_t = ys, ys_t, ye_t
@@ -111,10 +129,14 @@ local function merge(old_raw, text, from, to)
   elseif xe > ye and not x_timeout then
     e_t = xe_t
   end
-  if s_t == ys_t and e_t == ye_t then
-    return sub(y, y_from, y_to), s
+  if old_younger then
+    if s_t == ys_t and e_t == ye_t then return old_raw, s end
+    return s_t .. ' ' .. e_t .. sub(old_raw, #ys_t + #ye_t + 2), s
   end
-  return s_t .. ' ' .. e_t .. sub(y, y_from + #ys_t + #ye_t + 1, y_to), s
+  if s_t == ys_t and e_t == ye_t then return whole(head, v), s end
+  if not head then return s_t .. ' ' .. e_t .. sub(v, #ys_t + #ye_t + 2), s end
+  if e_t == ye_t then return s_t .. ' ' .. v, s end
+  return s_t .. ' ' .. e_t .. sub(v, #ye_t + 1), s
 end
 -- Whether the per-alertname limit lets alert `fp` (stored as `value`) into `bucket`.
 local function admitted(bucket, fp, value)
@@ -130,12 +152,11 @@ local function admitted(bucket, fp, value)
   redis.call('PEXPIRE', key, math.ceil((last_end - now) * 1000) + 1000)
   return true
 end
--- The alerts' values stay in ARGV[5] until the merge has decided what to write: a value is only
--- cut out (or spliced) then, so that a merge that keeps the stored startsAt (every re-send
--- without times) builds one long string instead of two. Making a Lua string of an alert's
--- length costs more than all the merge's arithmetic: Lua interns every string, hashing it and
--- comparing it with those of the same hash, and a batch's values differ in few characters.
-local fps, gid_lists, buckets, froms, tos, n = {}, {}, {}, {}, {}, 0
+-- The alerts' values are arguments of their own (ARGV[7+i]), written as they came unless the
+-- merge splices them. Making a Lua string of an alert's length costs more than all the merge's
+-- arithmetic: Lua interns every string, hashing every byte of it (Redis's Lua) and comparing it
+-- with those of the same hash, and a batch's values differ in few characters.
+local fps, gid_lists, buckets, heads, n = {}, {}, {}, {}, 0
 local text = ARGV[5]
 pos, last = 1, #text
 while pos <= last do
@@ -150,7 +171,7 @@ while pos <= last do
     t2 = t3
   end
   local nl = find(text, '\\n', t2 + 1, true) or (last + 1)
-  froms[n], tos[n] = t2 + 1, nl - 1
+  heads[n] = nl > t2 + 1 and sub(text, t2 + 1, nl - 1)
   pos = nl + 1
 end
 local merged_count = 0
@@ -164,13 +185,13 @@ for c = 1, n, CHUNK do
   local olds = redis.call('HMGET', KEYS[1], unpack(fps, c, upto))
   local hset, h = {}, 0
   for i = c, upto do
-    local fp, from, value, starts = fps[i], froms[i], nil, nil
+    local fp, head, value, starts = fps[i], heads[i], ARGV[7 + i], nil
     local old = written[fp] or olds[i - c + 1]
     if old then
-      value, starts = merge(old, text, from, tos[i])
+      value, starts = merge(old, head, value)
     else
-      value = sub(text, from, tos[i])
-      starts = num[sub(text, from, find(text, ' ', from, true) - 1)]
+      starts = num[head or sub(value, 1, find(value, ' ', 1, true) - 1)]
+      value = whole(head, value)
     end
     if limited and not admitted(buckets[i], fp, value) then
       -- Not written and in no group: a later copy in this batch merges with the stored value.

@@ -104,21 +104,27 @@ class AlertStore:
         # A batch's alerts share a few route results (the dispatcher caches one refs tuple per
         # routing key): each distinct one is joined once, found by identity (GroupRef holds a
         # dict, so refs do not hash) and kept referenced so that its id stays its own.
-        # The lines are bytes, as the encoded alerts are (Alert.encode).
-        by_refs: dict[int, tuple[Sequence[GroupRef], bytes]] = {}
+        by_refs: dict[int, tuple[Sequence[GroupRef], str]] = {}
         lines = []
+        values = []  # each alert's encoded value, an argument of its own (see PUT_ALERTS)
         names: dict[str, str] = {}  # fingerprint -> alertname, to report what the limit dropped
         for alert, refs in routed:
             seen = by_refs.get(id(refs))
             if seen is None:
-                seen = by_refs[id(refs)] = (refs, ",".join([g.gid for g in refs]).encode())
-            fp = alert.fingerprint.encode()
+                seen = by_refs[id(refs)] = (refs, ",".join([g.gid for g in refs]))
+            value, head = alert.encode(), ""
+            if alert.starts_at == alert.updated_at:
+                # It starts as it arrives (posted without startsAt): a stored version's startsAt
+                # will replace its own, which the script then puts in front of the rest.
+                starts, _, value = value.partition(b" ")
+                head = starts.decode()
             if self.limit:
                 names[alert.fingerprint] = name = alert.labels.get("alertname", "")
-                bucket = hashlib.blake2b(name.encode(), digest_size=10).hexdigest().encode()
-                lines.append(b"%s\t%s\t%s\t%s" % (fp, seen[1], bucket, alert.encode()))
+                bucket = hashlib.blake2b(name.encode(), digest_size=10).hexdigest()
+                lines.append(f"{alert.fingerprint}\t{seen[1]}\t{bucket}\t{head}")
             else:
-                lines.append(b"%s\t%s\t%s" % (fp, seen[1], alert.encode()))
+                lines.append(f"{alert.fingerprint}\t{seen[1]}\t{head}")
+            values.append(value)
         if not lines:
             return 0
         groups = "\n".join(dict.fromkeys(g.line for refs, _ in by_refs.values() for g in refs))
@@ -128,9 +134,10 @@ class AlertStore:
             self.keys.group_stem,
             self.keys.members_stem,
             groups,
-            b"\n".join(lines),
+            "\n".join(lines),
             self.limit,
             self.keys.alertname_limit_stem,
+            *values,
         ]
         merged, *dropped = self._put(keys=keys, args=args)
         for fp in dropped:
