@@ -107,6 +107,8 @@ _PACKAGES = {
     "redis-server": "redis-server",
     "chromium": "chromium",
     "chromedriver": "chromium-driver",
+    "valgrind": "valgrind",
+    "callgrind_control": "valgrind",
 }
 
 
