@@ -63,6 +63,16 @@ local limit, bucket_stem = tonumber(ARGV[6]), ARGV[7]
 local limited = limit > 0
 local find, sub, byte, match = string.find, string.sub, string.byte, string.match
 local CHUNK = 1000
+-- Times as numbers, by their texts, converted once per script run: Lua's tonumber is C's strtod,
+-- which a float's 17-digit text makes the most expensive step of a merge, and the alerts of a
+-- batch share their times (Prometheus gives a batch one endsAt, a batch without times gets now
+-- and now + resolve_timeout), as the stored ones share those of the batch that wrote them; and
+-- the groups of a batch mostly share their group_wait.
+local num = setmetatable({}, {__index = function(t, text)
+  local v = tonumber(text)
+  t[text] = v
+  return v
+end})
 -- The groups: gid -> {group_wait, where its "group_interval TAB metadata" starts, ends}.
 local groups = {}
 local gtext = ARGV[4]
@@ -71,18 +81,9 @@ while pos <= last do
   local t1 = find(gtext, '\\t', pos, true)
   local t2 = find(gtext, '\\t', t1 + 1, true)
   local nl = find(gtext, '\\n', t2 + 1, true) or (last + 1)
-  groups[sub(gtext, pos, t1 - 1)] = {tonumber(sub(gtext, t1 + 1, t2 - 1)), t2 + 1, nl - 1}
+  groups[sub(gtext, pos, t1 - 1)] = {num[sub(gtext, t1 + 1, t2 - 1)], t2 + 1, nl - 1}
   pos = nl + 1
 end
--- Times as numbers, by their texts, converted once per script run: Lua's tonumber is C's strtod,
--- which a float's 17-digit text makes the most expensive step of a merge, and the alerts of a
--- batch share their times (Prometheus gives a batch one endsAt, a batch without times gets now
--- and now + resolve_timeout), as the stored ones share those of the batch that wrote them.
-local num = setmetatable({}, {__index = function(t, text)
-  local v = tonumber(text)
-  t[text] = v
-  return v
-end})
 -- The times of the value that starts at `at` in `v`, as texts, and whether its endsAt came from
 -- resolve_timeout. Plain finds, not a pattern: Lua matches %S+ a character at a time, and this
 -- runs twice per merge.
