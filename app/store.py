@@ -112,12 +112,12 @@ class AlertStore:
             seen = by_refs.get(id(refs))
             if seen is None:
                 seen = by_refs[id(refs)] = (refs, ",".join([g.gid for g in refs]))
-            value, head = alert.encode(), ""
             if alert.starts_at == alert.updated_at:
                 # It starts as it arrives (posted without startsAt): a stored version's startsAt
                 # will replace its own, which the script then puts in front of the rest.
-                starts, _, value = value.partition(b" ")
-                head = starts.decode()
+                head, value = alert.encode_after_start()
+            else:
+                head, value = "", alert.encode()
             if self.limit:
                 names[alert.fingerprint] = name = alert.labels.get("alertname", "")
                 bucket = hashlib.blake2b(name.encode(), digest_size=10).hexdigest()
