@@ -49,6 +49,18 @@ class GroupRef:
         object.__setattr__(self, "line", line)
 
 
+class GroupRefs(tuple[GroupRef, ...]):
+    """The groups one routing key leads to (the dispatcher caches one per routing key), with
+    their ids joined as PUT_ALERTS reads them: joined once here, not for every alert stored."""
+
+    gid_list: str
+
+    def __new__(cls, refs: Iterable[GroupRef]) -> GroupRefs:
+        self = super().__new__(cls, refs)
+        self.gid_list = ",".join([g.gid for g in self])
+        return self
+
+
 @dataclass(slots=True)
 class GroupState:
     """An aggregation group as read back from Redis, with its raw alert values for compare-delete.
@@ -101,17 +113,16 @@ class AlertStore:
 
         Returns how many alerts merged with a stored version.
         """
-        # A batch's alerts share a few route results (the dispatcher caches one refs tuple per
-        # routing key): each distinct one is joined once, found by identity (GroupRef holds a
-        # dict, so refs do not hash) and kept referenced so that its id stays its own.
-        by_refs: dict[int, tuple[Sequence[GroupRef], str]] = {}
+        # A batch's alerts share a few route results (the dispatcher's GroupRefs, one per routing
+        # key, their gids joined already): each distinct one is kept by identity (GroupRef holds
+        # a dict, so refs do not hash), its groups sent once.
+        by_refs: dict[int, Sequence[GroupRef]] = {}
         lines = []
         values = []  # each alert's encoded value, an argument of its own (see PUT_ALERTS)
         names: dict[str, str] = {}  # fingerprint -> alertname, to report what the limit dropped
         for alert, refs in routed:
-            seen = by_refs.get(id(refs))
-            if seen is None:
-                seen = by_refs[id(refs)] = (refs, ",".join([g.gid for g in refs]))
+            by_refs[id(refs)] = refs
+            gids = refs.gid_list if type(refs) is GroupRefs else ",".join([g.gid for g in refs])
             if alert.starts_at == alert.updated_at:
                 # It starts as it arrives (posted without startsAt): a stored version's startsAt
                 # will replace its own, which the script then puts in front of the rest.
@@ -121,13 +132,13 @@ class AlertStore:
             if self.limit:
                 names[alert.fingerprint] = name = alert.labels.get("alertname", "")
                 bucket = hashlib.blake2b(name.encode(), digest_size=10).hexdigest()
-                lines.append(f"{alert.fingerprint}\t{seen[1]}\t{bucket}\t{head}")
+                lines.append(f"{alert.fingerprint}\t{gids}\t{bucket}\t{head}")
             else:
-                lines.append(f"{alert.fingerprint}\t{seen[1]}\t{head}")
+                lines.append(f"{alert.fingerprint}\t{gids}\t{head}")
             values.append(value)
         if not lines:
             return 0
-        groups = "\n".join(dict.fromkeys(g.line for refs, _ in by_refs.values() for g in refs))
+        groups = "\n".join(dict.fromkeys(g.line for refs in by_refs.values() for g in refs))
         keys = [self.keys.alerts, self.keys.timers, self.keys.groups]
         args = [
             now,
