@@ -114,8 +114,9 @@ class AlertStore:
         Returns how many alerts merged with a stored version.
         """
         # A batch's alerts share a few route results (the dispatcher's GroupRefs, one per routing
-        # key, their gids joined already): each distinct one is kept by identity (GroupRef holds
-        # a dict, so refs do not hash), its groups sent once.
+        # key, their gids joined already; any other sequence of refs is joined here): each
+        # distinct one is kept by identity (GroupRef holds a dict, so refs do not hash), its
+        # groups sent once.
         by_refs: dict[int, Sequence[GroupRef]] = {}
         lines = []
         values = []  # each alert's encoded value, an argument of its own (see PUT_ALERTS)
