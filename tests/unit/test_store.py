@@ -85,6 +85,32 @@ def test_non_overlapping_alert_replaces_the_stored_one(store: AlertStore) -> Non
     assert (a.starts_at, a.ends_at) == (NOW - 10, NOW + 300)
 
 
+def test_an_alert_that_starts_as_it_arrives_merges_by_the_same_rules(store: AlertStore) -> None:
+    """Such an alert (posted without startsAt) goes to the script split after its startsAt
+    (PUT_ALERTS' head): each outcome of the merge, byte for byte."""
+
+    def raw() -> str:
+        return next(v for _, v in store.iter_raw_alerts())
+
+    arrives = alert(NOW, NOW + 300, NOW, timeout=True, summary="new")
+    body = orjson.dumps({"l": LABELS, "a": {"summary": "new"}, "g": ""}).decode()
+    # The stored endsAt is later and not from resolve_timeout: both stored times stay.
+    store.put([(alert(NOW - 100, NOW + 3600, NOW - 1, summary="old"), [])], NOW)
+    store.put([(arrives, [])], NOW)
+    assert raw() == f"{NOW - 100!r} {NOW + 3600!r} {NOW!r} 1 {body}"
+    # The stored value is younger (another sender's clock runs ahead): it stays as it is.
+    store.r.delete("t:alerts")
+    store.put([(alert(NOW - 10, NOW + 300, NOW + 5, summary="old"), [])], NOW)
+    before = raw()
+    store.put([(arrives, [])], NOW)
+    assert raw() == before
+    # No overlap with the stored one (resolved long ago): the alert replaces it as it came.
+    store.r.delete("t:alerts")
+    store.put([(alert(NOW - 1000, NOW - 900, NOW - 900), [])], NOW)
+    store.put([(arrives, [])], NOW)
+    assert raw() == f"{NOW!r} {NOW + 300!r} {NOW!r} 1 {body}"
+
+
 def test_new_group_gets_one_timer_at_group_wait(store: AlertStore) -> None:
     store.put([(alert(NOW - 1, NOW + 300, NOW), [group()])], NOW)
     store.put([(alert(NOW - 1, NOW + 300, NOW + 5), [group()])], NOW + 5)
