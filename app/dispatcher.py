@@ -26,7 +26,7 @@ from app.notify.pipeline import IntegrationTarget, Notifier, NotifyTask, Outcome
 from app.retries import RetrySchedule
 from app.route import find_route, group_key, group_labels, match_routes, route_id, routing_key
 from app.snapshot import ConfigSnapshot
-from app.store import AlertStore, GroupRef, GroupState
+from app.store import AlertStore, GroupRef, GroupRefs, GroupState
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 MuteStage = Callable[[list[Alert], GroupState, Route, float], list[Alert]]
 
 # labels -> the groups an alert with them belongs to, under one config.
-GroupLookup = Callable[[dict[str, str]], tuple[GroupRef, ...]]
+GroupLookup = Callable[[dict[str, str]], GroupRefs]
 
 
 def group_id(route_identity: str, key: str) -> str:
@@ -67,7 +67,7 @@ class Dispatcher:
         self._routes_for = lru_cache(maxsize=65536)(self._compute_groups)
         self._cache_owner: ConfigSnapshot | None = None
 
-    def _compute_groups(self, frozen_labels: tuple[tuple[str, str], ...]) -> tuple[GroupRef, ...]:
+    def _compute_groups(self, frozen_labels: tuple[tuple[str, str], ...]) -> GroupRefs:
         labels = dict(frozen_labels)
         refs = []
         for route in match_routes(self._snapshot().config.route, labels):
@@ -84,9 +84,9 @@ class Dispatcher:
                     group_interval=route.group_interval,
                 )
             )
-        return tuple(refs)
+        return GroupRefs(refs)
 
-    def groups_for(self, labels: dict[str, str]) -> tuple[GroupRef, ...]:
+    def groups_for(self, labels: dict[str, str]) -> GroupRefs:
         """The groups an alert with these labels belongs to, cached per config and per the
         labels routing reads (route.routing_key)."""
         return self._lookup()(labels)

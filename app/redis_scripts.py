@@ -26,18 +26,24 @@ from __future__ import annotations
 #   ARGV[3]  the stem of the group member sets, P:gmembers: (the script appends each gid)
 #   ARGV[4]  the batch's groups as lines "gid TAB group_wait TAB group_interval TAB metadata JSON"
 #            (GroupRef.line)
-#   ARGV[5]  the alerts as lines "fingerprint TAB gid,gid,... TAB encoded alert" without a limit
-#            (ARGV[6] = 0), "fingerprint TAB gid,gid,... TAB bucket TAB encoded alert" with one
-#            (bucket: the hex digest of the alertname). An encoded alert never holds a raw tab
-#            or newline: its JSON escapes them. Lines instead of a JSON list because the alerts
-#            are JSON already: embedding them in JSON again cost both sides an escape and an
-#            unescape per alert.
+#   ARGV[5]  the alerts as lines "fingerprint TAB gid,gid,... TAB head" without a limit
+#            (ARGV[6] = 0), "fingerprint TAB gid,gid,... TAB bucket TAB head" with one (bucket:
+#            the hex digest of the alertname); head is empty, or the alert's startsAt text when
+#            its value (ARGV[7+i]) comes without it (below)
 #   ARGV[6]  --alerts.per-alertname-limit (0: none)
 #   ARGV[7]  the stem of the per-alertname sets, P:alertname-limit: (the script appends the bucket)
 #   KEYS[4..]  on a Redis Cluster only: each group's P:group:<gid> and P:gmembers:<gid>, unread
 #            (the script builds them from the stems) but declared, so that a slot half-way
 #            through a migration refuses the whole call up front (TRYAGAIN, ASK) instead of
 #            failing at the first key already moved, after some writes.
+#   ARGV[7+i]  the encoded alert (Alert.encode) of line i, or, when the line has a head, the
+#            encoded alert from its endsAt on. An argument of its own, which the script writes
+#            as it is whenever the merge keeps the incoming value (every re-send with times,
+#            every new alert): Redis makes each argument a Lua string, and its Lua hashes every
+#            byte of every string it makes, so cutting the value out of one long text of lines
+#            made each value's bytes cost that twice. An alert that starts as it arrives (posted
+#            without startsAt) comes split, as the merge keeps a stored startsAt in front of the
+#            rest of it.
 #   Returns  {how many alerts merged with a stored version, the fingerprint of each alert the
 #            limit dropped...}.
 # The group keys are built here from ARGV[2] and ARGV[3] because the groups come with the batch
@@ -59,8 +65,18 @@ local now = tonumber(ARGV[1])
 local group_stem, members_stem = ARGV[2], ARGV[3]
 local limit, bucket_stem = tonumber(ARGV[6]), ARGV[7]
 local limited = limit > 0
-local find, sub, byte, match, gmatch = string.find, string.sub, string.byte, string.match, string.gmatch
+local find, sub, byte, match = string.find, string.sub, string.byte, string.match
 local CHUNK = 1000
+-- Times as numbers, by their texts, converted once per script run: Lua's tonumber is C's strtod,
+-- which a float's 17-digit text makes the most expensive step of a merge, and the alerts of a
+-- batch share their times (Prometheus gives a batch one endsAt, a batch without times gets now
+-- and now + resolve_timeout), as the stored ones share those of the batch that wrote them; and
+-- the groups of a batch mostly share their group_wait.
+local num = setmetatable({}, {__index = function(t, text)
+  local v = tonumber(text)
+  t[text] = v
+  return v
+end})
 -- The groups: gid -> {group_wait, where its "group_interval TAB metadata" starts, ends}.
 local groups = {}
 local gtext = ARGV[4]
@@ -69,18 +85,9 @@ while pos <= last do
   local t1 = find(gtext, '\\t', pos, true)
   local t2 = find(gtext, '\\t', t1 + 1, true)
   local nl = find(gtext, '\\n', t2 + 1, true) or (last + 1)
-  groups[sub(gtext, pos, t1 - 1)] = {tonumber(sub(gtext, t1 + 1, t2 - 1)), t2 + 1, nl - 1}
+  groups[sub(gtext, pos, t1 - 1)] = {num[sub(gtext, t1 + 1, t2 - 1)], t2 + 1, nl - 1}
   pos = nl + 1
 end
--- Times as numbers, by their texts, converted once per script run: Lua's tonumber is C's strtod,
--- which a float's 17-digit text makes the most expensive step of a merge, and the alerts of a
--- batch share their times (Prometheus gives a batch one endsAt, a batch without times gets now
--- and now + resolve_timeout), as the stored ones share those of the batch that wrote them.
-local num = setmetatable({}, {__index = function(t, text)
-  local v = tonumber(text)
-  t[text] = v
-  return v
-end})
 -- The times of the value that starts at `at` in `v`, as texts, and whether its endsAt came from
 -- resolve_timeout. Plain finds, not a pattern: Lua matches %S+ a character at a time, and this
 -- runs twice per merge.
@@ -90,22 +97,34 @@ local function times(v, at)
   local c = find(v, ' ', b + 1, true)
   return sub(v, at, a - 1), sub(v, a + 1, b - 1), sub(v, b + 1, c - 1), byte(v, c + 1) == 49
 end
+-- An incoming value is `v` whole, or, when `head` is set, `v` without its startsAt, which is
+-- `head` (see ARGV[5]). Its times, as times() reads them:
+local function new_times(head, v)
+  if not head then return times(v, 1) end
+  local b = find(v, ' ', 1, true)
+  local c = find(v, ' ', b + 1, true)
+  return head, sub(v, 1, b - 1), sub(v, b + 1, c - 1), byte(v, c + 1) == 49
+end
+local function whole(head, v)
+  return head and (head .. ' ' .. v) or v
+end
 -- Returns the merged value and its startsAt. A value is "startsAt endsAt updatedAt timeout
--- body"; the incoming one is read in place, text[from..to] (see the batch below); the result is
--- the younger value with the startsAt and endsAt the merge picks, so a re-send (same startsAt,
--- later endsAt) comes back as it came.
-local function merge(old_raw, text, from, to)
+-- body"; the result is the younger value with the startsAt and endsAt the merge picks, so a
+-- re-send (same startsAt, later endsAt) comes back as the very string it came as, and one
+-- without times (a later startsAt, kept from the stored value) is one concatenation.
+local function merge(old_raw, head, v)
   local os_t, oe_t, ou_t, o_timeout = times(old_raw, 1)
-  local ns_t, ne_t, nu_t, n_timeout = times(text, from)
+  local ns_t, ne_t, nu_t, n_timeout = new_times(head, v)
   local os, oe, ns, ne = num[os_t], num[oe_t], num[ns_t], num[ne_t]
   -- Merge only when the activity ranges overlap; otherwise the incoming alert replaces.
   if not ((ne > os and ne < oe) or (ns > os and ns < oe)) then
-    return sub(text, from, to), ns
+    return whole(head, v), ns
   end
-  local y, y_from, y_to, ys_t, ye_t, ys, ye = text, from, to, ns_t, ne_t, ns, ne
+  local old_younger = num[nu_t] < num[ou_t]
+  local ys_t, ye_t, ys, ye = ns_t, ne_t, ns, ne
   local xs_t, xe_t, xs, xe, x_timeout = os_t, oe_t, os, oe, o_timeout
-  if num[nu_t] < num[ou_t] then
-    y, y_from, y_to, ys_t, ye_t, ys, ye = old_raw, 1, -1, os_t, oe_t, os, oe
+  if old_younger then
+    ys_t, ye_t, ys, ye = os_t, oe_t, os, oe
     xs_t, xe_t, xs, xe, x_timeout = ns_t, ne_t, ns, ne, n_timeout
   end
   local s, s_t, e_t = ys, ys_t, ye_t
@@ -115,10 +134,14 @@ local function merge(old_raw, text, from, to)
   elseif xe > ye and not x_timeout then
     e_t = xe_t
   end
-  if s_t == ys_t and e_t == ye_t then
-    return sub(y, y_from, y_to), s
+  if old_younger then
+    if s_t == ys_t and e_t == ye_t then return old_raw, s end
+    return s_t .. ' ' .. e_t .. sub(old_raw, #ys_t + #ye_t + 2), s
   end
-  return s_t .. ' ' .. e_t .. sub(y, y_from + #ys_t + #ye_t + 1, y_to), s
+  if s_t == ys_t and e_t == ye_t then return whole(head, v), s end
+  if not head then return s_t .. ' ' .. e_t .. sub(v, #ys_t + #ye_t + 2), s end
+  if e_t == ye_t then return s_t .. ' ' .. v, s end
+  return s_t .. ' ' .. e_t .. sub(v, #ye_t + 1), s
 end
 -- Whether the per-alertname limit lets alert `fp` (stored as `value`) into `bucket`.
 local function admitted(bucket, fp, value)
@@ -134,12 +157,11 @@ local function admitted(bucket, fp, value)
   redis.call('PEXPIRE', key, math.ceil((last_end - now) * 1000) + 1000)
   return true
 end
--- The alerts' values stay in ARGV[5] until the merge has decided what to write: a value is only
--- cut out (or spliced) then, so that a merge that keeps the stored startsAt (every re-send
--- without times) builds one long string instead of two. Making a Lua string of an alert's
--- length costs more than all the merge's arithmetic: Lua interns every string, hashing it and
--- comparing it with those of the same hash, and a batch's values differ in few characters.
-local fps, gid_lists, buckets, froms, tos, n = {}, {}, {}, {}, {}, 0
+-- The alerts' values are arguments of their own (ARGV[7+i]), written as they came unless the
+-- merge splices them. Making a Lua string of an alert's length costs more than all the merge's
+-- arithmetic: Lua interns every string, hashing every byte of it (Redis's Lua) and comparing it
+-- with those of the same hash, and a batch's values differ in few characters.
+local fps, gid_lists, buckets, heads, n = {}, {}, {}, {}, 0
 local text = ARGV[5]
 pos, last = 1, #text
 while pos <= last do
@@ -154,7 +176,7 @@ while pos <= last do
     t2 = t3
   end
   local nl = find(text, '\\n', t2 + 1, true) or (last + 1)
-  froms[n], tos[n] = t2 + 1, nl - 1
+  heads[n] = nl > t2 + 1 and sub(text, t2 + 1, nl - 1)
   pos = nl + 1
 end
 local merged_count = 0
@@ -168,13 +190,13 @@ for c = 1, n, CHUNK do
   local olds = redis.call('HMGET', KEYS[1], unpack(fps, c, upto))
   local hset, h = {}, 0
   for i = c, upto do
-    local fp, from, value, starts = fps[i], froms[i], nil, nil
+    local fp, head, value, starts = fps[i], heads[i], ARGV[7 + i], nil
     local old = written[fp] or olds[i - c + 1]
     if old then
-      value, starts = merge(old, text, from, tos[i])
+      value, starts = merge(old, head, value)
     else
-      value = sub(text, from, tos[i])
-      starts = num[sub(text, from, find(text, ' ', from, true) - 1)]
+      starts = num[head or sub(value, 1, find(value, ' ', 1, true) - 1)]
+      value = whole(head, value)
     end
     if limited and not admitted(buckets[i], fp, value) then
       -- Not written and in no group: a later copy in this batch merges with the stored value.
@@ -184,7 +206,14 @@ for c = 1, n, CHUNK do
       written[fp] = value
       hset[h + 1], hset[h + 2] = fp, value
       h = h + 2
-      for gid in gmatch(gid_lists[i], '[^,]+') do
+      -- The gids, split with plain finds: most alerts route to one group, whose id is then the
+      -- list itself, with neither a pattern nor a new string.
+      local gids = gid_lists[i]
+      local at = gids ~= '' and 1 or nil
+      while at do
+        local comma = find(gids, ',', at, true)
+        local gid = comma and sub(gids, at, comma - 1) or (at == 1 and gids or sub(gids, at))
+        at = comma and comma + 1
         local list = members[gid]
         if not list then
           list = {}
@@ -200,23 +229,29 @@ for c = 1, n, CHUNK do
   if h > 0 then redis.call('HSET', KEYS[1], unpack(hset, 1, h)) end
 end
 for _, gid in ipairs(order) do
-  local gkey = group_stem .. gid
-  local flushed = redis.call('HGET', gkey, 'flushed')
-  if not flushed then
-    local g = groups[gid]
-    local gi, meta = match(sub(gtext, g[2], g[3]), '^([^\\t]*)\\t(.*)$')
-    redis.call('HSET', gkey, 'meta', meta, 'gi', gi, 'flushed', '0')
-    redis.call('SADD', KEYS[3], gid)
-    redis.call('ZADD', KEYS[2], now + g[1], gid)
-    flushed = '0'
-  end
-  local list = members[gid]
+  local list, added = members[gid], 0
   for c = 1, #list, CHUNK do
-    redis.call('SADD', members_stem .. gid, unpack(list, c, math.min(#list, c + CHUNK - 1)))
+    added = added + redis.call('SADD', members_stem .. gid, unpack(list, c, math.min(#list, c + CHUNK - 1)))
   end
-  if due[gid] and flushed == '0' then
-    local at = redis.call('ZSCORE', KEYS[2], gid)
-    if at and tonumber(at) > now then redis.call('ZADD', KEYS[2], now, gid) end
+  -- A group's member set and its hash come and go together (this script creates both, every
+  -- deletion drops both in one step), so a set that held every member already belongs to an
+  -- existing group: its hash is read only when the batch may make it due at once, or may
+  -- create it. A re-send into an existing group costs one call instead of two.
+  if added > 0 or due[gid] then
+    local gkey = group_stem .. gid
+    local flushed = redis.call('HGET', gkey, 'flushed')
+    if not flushed then
+      local g = groups[gid]
+      local gi, meta = match(sub(gtext, g[2], g[3]), '^([^\\t]*)\\t(.*)$')
+      redis.call('HSET', gkey, 'meta', meta, 'gi', gi, 'flushed', '0')
+      redis.call('SADD', KEYS[3], gid)
+      redis.call('ZADD', KEYS[2], now + g[1], gid)
+      flushed = '0'
+    end
+    if due[gid] and flushed == '0' then
+      local at = redis.call('ZSCORE', KEYS[2], gid)
+      if at and tonumber(at) > now then redis.call('ZADD', KEYS[2], now, gid) end
+    end
   end
 end
 out[1] = merged_count

@@ -56,6 +56,18 @@ class GroupRef:
         object.__setattr__(self, "line", line)
 
 
+class GroupRefs(tuple[GroupRef, ...]):
+    """The groups one routing key leads to (the dispatcher caches one per routing key), with
+    their ids joined as PUT_ALERTS reads them: joined once here, not for every alert stored."""
+
+    gid_list: str
+
+    def __new__(cls, refs: Iterable[GroupRef]) -> GroupRefs:
+        self = super().__new__(cls, refs)
+        self.gid_list = ",".join([g.gid for g in self])
+        return self
+
+
 @dataclass(slots=True)
 class GroupState:
     """An aggregation group as read back from Redis, with its raw alert values for compare-delete.
@@ -109,29 +121,36 @@ class AlertStore:
 
         Returns how many alerts merged with a stored version (on a cluster: how many copies).
         """
-        # A batch's alerts share a few route results (the dispatcher caches one refs tuple per
-        # routing key): each distinct one is split by shard and joined once, found by identity
-        # (GroupRef holds a dict, so refs do not hash) and kept referenced so that its id stays
-        # its own.
+        # A batch's alerts share a few route results (the dispatcher's GroupRefs, one per routing
+        # key, their gids joined already; any other sequence of refs is joined here): each
+        # distinct one is split by shard once, found by identity (GroupRef holds a dict, so refs
+        # do not hash) and kept referenced so that its id stays its own.
         by_refs: dict[int, tuple[Sequence[GroupRef], list[tuple[Keys, str]]]] = {}
         lines: dict[Keys, list[str]] = {}
+        values: dict[Keys, list[bytes]] = {}  # each alert's encoded value, an argument of its own
         names: dict[str, str] = {}  # fingerprint -> alertname, to report what the limit dropped
         for alert, refs in routed:
             seen = by_refs.get(id(refs))
             if seen is None:
-                split = self.keys.by_shard([g.gid for g in refs])
-                seen = by_refs[id(refs)] = (refs, [(shard, ",".join(gids)) for shard, gids in split.items()])
+                seen = by_refs[id(refs)] = (refs, self._gid_lists(refs))
             # An alert no route takes is stored all the same (the API lists it): in the plain
             # layout's one hash, on a cluster in its fingerprint's shard.
             parts = seen[1] or [(self.keys.shard(alert.fingerprint), "")]
+            if alert.starts_at == alert.updated_at:
+                # It starts as it arrives (posted without startsAt): a stored version's startsAt
+                # will replace its own, which the script then puts in front of the rest.
+                head, value = alert.encode_after_start()
+            else:
+                head, value = "", alert.encode()
             if self.limit:
                 names[alert.fingerprint] = name = alert.labels.get("alertname", "")
                 bucket = hashlib.blake2b(name.encode(), digest_size=10).hexdigest()
-                tail = f"{bucket}\t{alert.encode()}"
+                tail = f"{bucket}\t{head}"
             else:
-                tail = alert.encode()
+                tail = head
             for shard, gids in parts:
                 lines.setdefault(shard, []).append(f"{alert.fingerprint}\t{gids}\t{tail}")
+                values.setdefault(shard, []).append(value)
         if not lines:
             return 0
         groups: dict[Keys, dict[str, str]] = {shard: {} for shard in lines}  # gid -> line
@@ -149,6 +168,7 @@ class AlertStore:
                     "\n".join(shard_lines),
                     self.limit,
                     self.keys.alertname_limit_stem,
+                    *values[shard],
                 ],
             )
             for shard, shard_lines in lines.items()
@@ -164,6 +184,16 @@ class AlertStore:
             counter = metrics.alerts_limited(self.alertname_in_metrics)
             (counter.labels(name) if self.alertname_in_metrics else counter).inc()
         return merged
+
+    def _gid_lists(self, refs: Sequence[GroupRef]) -> list[tuple[Keys, str]]:
+        """The shards a route result's groups are in, each with its gids joined as PUT_ALERTS
+        reads them (the plain layout: one shard, the GroupRefs' list joined already)."""
+        if not self.keys.cluster:
+            if not refs:
+                return []
+            gids = refs.gid_list if type(refs) is GroupRefs else ",".join([g.gid for g in refs])
+            return [(self.keys, gids)]
+        return [(shard, ",".join(gids)) for shard, gids in self.keys.by_shard([g.gid for g in refs]).items()]
 
     def _declared(self, gids: Iterable[str], shard: Keys, inflight: bool = False) -> list[str]:
         """On a cluster, the group keys a script builds from stems, for its KEYS (PUT_ALERTS,

@@ -108,6 +108,8 @@ _PACKAGES = {
     "redis-cli": "redis-tools",
     "chromium": "chromium",
     "chromedriver": "chromium-driver",
+    "valgrind": "valgrind",
+    "callgrind_control": "valgrind",
 }
 
 

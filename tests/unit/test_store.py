@@ -85,6 +85,32 @@ def test_non_overlapping_alert_replaces_the_stored_one(store: AlertStore) -> Non
     assert (a.starts_at, a.ends_at) == (NOW - 10, NOW + 300)
 
 
+def test_an_alert_that_starts_as_it_arrives_merges_by_the_same_rules(store: AlertStore) -> None:
+    """Such an alert (posted without startsAt) goes to the script split after its startsAt
+    (PUT_ALERTS' head): each outcome of the merge, byte for byte."""
+
+    def raw() -> str:
+        return next(v for _, v in store.iter_raw_alerts(store.keys))
+
+    arrives = alert(NOW, NOW + 300, NOW, timeout=True, summary="new")
+    body = orjson.dumps({"l": LABELS, "a": {"summary": "new"}, "g": ""}).decode()
+    # The stored endsAt is later and not from resolve_timeout: both stored times stay.
+    store.put([(alert(NOW - 100, NOW + 3600, NOW - 1, summary="old"), [])], NOW)
+    store.put([(arrives, [])], NOW)
+    assert raw() == f"{NOW - 100!r} {NOW + 3600!r} {NOW!r} 1 {body}"
+    # The stored value is younger (another sender's clock runs ahead): it stays as it is.
+    store.r.delete("t:alerts")
+    store.put([(alert(NOW - 10, NOW + 300, NOW + 5, summary="old"), [])], NOW)
+    before = raw()
+    store.put([(arrives, [])], NOW)
+    assert raw() == before
+    # No overlap with the stored one (resolved long ago): the alert replaces it as it came.
+    store.r.delete("t:alerts")
+    store.put([(alert(NOW - 1000, NOW - 900, NOW - 900), [])], NOW)
+    store.put([(arrives, [])], NOW)
+    assert raw() == f"{NOW!r} {NOW + 300!r} {NOW!r} 1 {body}"
+
+
 def test_new_group_gets_one_timer_at_group_wait(store: AlertStore) -> None:
     store.put([(alert(NOW - 1, NOW + 300, NOW), [group()])], NOW)
     store.put([(alert(NOW - 1, NOW + 300, NOW + 5), [group()])], NOW + 5)
@@ -97,6 +123,26 @@ def test_new_group_gets_one_timer_at_group_wait(store: AlertStore) -> None:
 def test_alert_older_than_group_wait_makes_an_unflushed_group_due_now(store: AlertStore) -> None:
     store.put([(alert(NOW - 3600, NOW + 300, NOW), [group()])], NOW)
     assert store.r.zscore("t:timers", "g1") == NOW
+
+
+def test_a_resend_into_an_existing_group_follows_the_same_rules(store: AlertStore) -> None:
+    """A re-send whose group already holds it reads the group only when it may make it due now
+    (PUT_ALERTS): an unflushed group is made due once the alert is older than group_wait, a
+    flushed one keeps its timer, and a group deleted meanwhile is created again."""
+    store.put([(alert(NOW - 10, NOW + 300, NOW), [group()])], NOW)
+    store.put([(alert(NOW - 10, NOW + 300, NOW + 5), [group()])], NOW + 5)
+    assert store.r.zscore("t:timers", "g1") == NOW + 30  # not older than group_wait yet
+    store.put([(alert(NOW - 10, NOW + 300, NOW + 25), [group()])], NOW + 25)
+    assert store.r.zscore("t:timers", "g1") == NOW + 25
+    store.r.hset("t:group:g1", "flushed", "1")
+    store.r.zadd("t:timers", {"g1": NOW + 325})
+    store.put([(alert(NOW - 10, NOW + 300, NOW + 30), [group()])], NOW + 30)
+    assert store.r.zscore("t:timers", "g1") == NOW + 325
+    store.delete_group("g1")
+    store.put([(alert(NOW - 10, NOW + 300, NOW + 40), [group()])], NOW + 40)
+    [g] = store.load_groups(["g1"])
+    assert g.receiver == "team" and store.r.hget("t:group:g1", "flushed") == b"0"
+    assert store.r.zscore("t:timers", "g1") == NOW + 40  # created due: the alert is older than group_wait
 
 
 def test_drop_keeps_updated_alerts_and_deletes_an_empty_group(store: AlertStore) -> None:
@@ -130,12 +176,14 @@ def test_gc_keeps_a_resolved_alert_until_its_group_has_notified_it(store: AlertS
 
 
 def test_each_alert_is_stored_once_and_every_group_reads_its_latest_value(store: AlertStore) -> None:
-    store.put([(alert(NOW - 10, NOW + 300, NOW, summary="v1"), [group("g1"), group("g2")])], NOW)
-    store.put([(alert(NOW - 10, NOW + 600, NOW + 1, summary="v2"), [group("g1"), group("g2")])], NOW + 1)
-    groups = store.load_groups(["g1", "g2"])
+    three = [group("g1"), group("g2"), group("g3")]
+    store.put([(alert(NOW - 10, NOW + 300, NOW, summary="v1"), three)], NOW)
+    store.put([(alert(NOW - 10, NOW + 600, NOW + 1, summary="v2"), three)], NOW + 1)
+    groups = store.load_groups(["g1", "g2", "g3"])
     assert [(g.gid, [a.annotations["summary"] for a in g.alerts]) for g in groups] == [
         ("g1", ["v2"]),
         ("g2", ["v2"]),
+        ("g3", ["v2"]),
     ]
     assert store.r.type("t:gmembers:g1") == b"set"
     assert store.r.hlen("t:alerts") == 1
@@ -186,7 +234,7 @@ def test_resend_without_times_keeps_the_stored_start_and_takes_the_rest_of_the_n
     for a in again:
         body_json = orjson.dumps({"l": a.labels, "a": {"n": "2"}, "g": ""}).decode()
         assert raw[a.fingerprint] == f"{NOW!r} {NOW + 360!r} {NOW + 60!r} 1 {body_json}"
-    assert raw[fresh.fingerprint] == fresh.encode()
+    assert raw[fresh.fingerprint].encode() == fresh.encode()
 
 
 def test_a_fingerprint_twice_in_one_batch_merges_with_its_earlier_copy(store: AlertStore) -> None:
