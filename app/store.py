@@ -122,39 +122,18 @@ class AlertStore:
         Returns how many alerts merged with a stored version (on a cluster: how many copies).
         """
         # A batch's alerts share a few route results (the dispatcher's GroupRefs, one per routing
-        # key, their gids joined already; any other sequence of refs is joined here): each
-        # distinct one is split by shard once, found by identity (GroupRef holds a dict, so refs
-        # do not hash) and kept referenced so that its id stays its own.
-        by_refs: dict[int, tuple[Sequence[GroupRef], list[tuple[Keys, str]]]] = {}
-        lines: dict[Keys, list[str]] = {}
-        values: dict[Keys, list[bytes]] = {}  # each alert's encoded value, an argument of its own
+        # key): each distinct one is kept by identity (GroupRef holds a dict, so refs do not
+        # hash), referenced so that its id stays its own, and its groups sent once.
+        seen: dict[int, Sequence[GroupRef]] = {}
         names: dict[str, str] = {}  # fingerprint -> alertname, to report what the limit dropped
-        for alert, refs in routed:
-            seen = by_refs.get(id(refs))
-            if seen is None:
-                seen = by_refs[id(refs)] = (refs, self._gid_lists(refs))
-            # An alert no route takes is stored all the same (the API lists it): in the plain
-            # layout's one hash, on a cluster in its fingerprint's shard.
-            parts = seen[1] or [(self.keys.shard(alert.fingerprint), "")]
-            if alert.starts_at == alert.updated_at:
-                # It starts as it arrives (posted without startsAt): a stored version's startsAt
-                # will replace its own, which the script then puts in front of the rest.
-                head, value = alert.encode_after_start()
-            else:
-                head, value = "", alert.encode()
-            if self.limit:
-                names[alert.fingerprint] = name = alert.labels.get("alertname", "")
-                bucket = hashlib.blake2b(name.encode(), digest_size=10).hexdigest()
-                tail = f"{bucket}\t{head}"
-            else:
-                tail = head
-            for shard, gids in parts:
-                lines.setdefault(shard, []).append(f"{alert.fingerprint}\t{gids}\t{tail}")
-                values.setdefault(shard, []).append(value)
-        if not lines:
+        if self.keys.cluster:
+            batches = self._sharded_lines(routed, seen, names)
+        else:
+            batches = self._plain_lines(routed, seen, names)
+        if not batches:
             return 0
-        groups: dict[Keys, dict[str, str]] = {shard: {} for shard in lines}  # gid -> line
-        for refs, _ in by_refs.values():
+        groups: dict[Keys, dict[str, str]] = {shard: {} for shard in batches}  # gid -> line
+        for refs in seen.values():
             for g in refs:
                 groups[self.keys.shard(g.gid)][g.gid] = g.line
         calls: list[Call] = [
@@ -165,13 +144,13 @@ class AlertStore:
                     shard.group_stem,
                     shard.members_stem,
                     "\n".join(groups[shard].values()),
-                    "\n".join(shard_lines),
+                    "\n".join(lines),
                     self.limit,
                     self.keys.alertname_limit_stem,
-                    *values[shard],
+                    *values,
                 ],
             )
-            for shard, shard_lines in lines.items()
+            for shard, (lines, values) in batches.items()
         ]
         merged = 0
         dropped = []
@@ -185,15 +164,60 @@ class AlertStore:
             (counter.labels(name) if self.alertname_in_metrics else counter).inc()
         return merged
 
-    def _gid_lists(self, refs: Sequence[GroupRef]) -> list[tuple[Keys, str]]:
-        """The shards a route result's groups are in, each with its gids joined as PUT_ALERTS
-        reads them (the plain layout: one shard, the GroupRefs' list joined already)."""
-        if not self.keys.cluster:
-            if not refs:
-                return []
+    def _plain_lines(
+        self,
+        routed: Iterable[tuple[Alert, Sequence[GroupRef]]],
+        seen: dict[int, Sequence[GroupRef]],
+        names: dict[str, str],
+    ) -> dict[Keys, tuple[list[str], list[bytes]]]:
+        """PUT_ALERTS' lines and values for the plain layout's one call (its hot path: nothing
+        per alert beyond the line and the value)."""
+        lines: list[str] = []
+        values: list[bytes] = []  # each alert's encoded value, an argument of its own
+        for alert, refs in routed:
+            seen[id(refs)] = refs
             gids = refs.gid_list if type(refs) is GroupRefs else ",".join([g.gid for g in refs])
-            return [(self.keys, gids)]
-        return [(shard, ",".join(gids)) for shard, gids in self.keys.by_shard([g.gid for g in refs]).items()]
+            tail, value = self._encoded(alert, names)
+            lines.append(f"{alert.fingerprint}\t{gids}\t{tail}")
+            values.append(value)
+        return {self.keys: (lines, values)} if lines else {}
+
+    def _sharded_lines(
+        self,
+        routed: Iterable[tuple[Alert, Sequence[GroupRef]]],
+        seen: dict[int, Sequence[GroupRef]],
+        names: dict[str, str],
+    ) -> dict[Keys, tuple[list[str], list[bytes]]]:
+        """PUT_ALERTS' lines and values per shard on a cluster: an alert goes to each shard its
+        groups are in, one routed nowhere to its fingerprint's shard (the API lists it)."""
+        out: dict[Keys, tuple[list[str], list[bytes]]] = {}
+        split: dict[int, list[tuple[Keys, str]]] = {}
+        for alert, refs in routed:
+            parts = split.get(id(refs))
+            if parts is None:
+                seen[id(refs)] = refs
+                by_shard = self.keys.by_shard([g.gid for g in refs])
+                parts = split[id(refs)] = [(shard, ",".join(gids)) for shard, gids in by_shard.items()]
+            tail, value = self._encoded(alert, names)
+            for shard, gids in parts or [(self.keys.shard(alert.fingerprint), "")]:
+                lines, values = out.setdefault(shard, ([], []))
+                lines.append(f"{alert.fingerprint}\t{gids}\t{tail}")
+                values.append(value)
+        return out
+
+    def _encoded(self, alert: Alert, names: dict[str, str]) -> tuple[str, bytes]:
+        """What follows an alert's gids in its PUT_ALERTS line (its head; under a limit, its
+        alertname's bucket first), and its value."""
+        if alert.starts_at == alert.updated_at:
+            # It starts as it arrives (posted without startsAt): a stored version's startsAt
+            # will replace its own, which the script then puts in front of the rest.
+            head, value = alert.encode_after_start()
+        else:
+            head, value = "", alert.encode()
+        if not self.limit:
+            return head, value
+        names[alert.fingerprint] = name = alert.labels.get("alertname", "")
+        return f"{hashlib.blake2b(name.encode(), digest_size=10).hexdigest()}\t{head}", value
 
     def _declared(self, gids: Iterable[str], shard: Keys, inflight: bool = False) -> list[str]:
         """On a cluster, the group keys a script builds from stems, for its KEYS (PUT_ALERTS,
