@@ -74,11 +74,11 @@ class CurlSender:
         came, ValueError for a header line http.client would refuse."""
         lines = [_IDENTITY, f"Content-Length: {len(body)}", *_NOT_SENT]
         has_type = False
-        items = headers.items()
-        for name, value in items:
+        for name, value in headers.items():
             if "\n" in value or "\r" in value or "\n" in name or "\r" in name or "\0" in value:
                 raise ValueError(f"invalid header value for {name}")
-            lines.append(f"{name}: {value}")
+            # "Name:" would tell curl to leave the header out; "Name;" sends it empty.
+            lines.append(f"{name}: {value}" if value else f"{name};")
             has_type = has_type or name.lower() == "content-type"
         if not has_type:
             lines.append("Content-Type:")  # curl would add a form type to a POST
@@ -86,7 +86,8 @@ class CurlSender:
         received = io.BytesIO()
         heads: list[bytes] = []
         handle.setopt(pycurl.URL, url)
-        handle.setopt(pycurl.HTTPHEADER, lines)
+        # Latin-1, as http.client encodes header lines (pycurl would take ASCII only).
+        handle.setopt(pycurl.HTTPHEADER, [line.encode("latin-1") for line in lines])
         handle.setopt(pycurl.POSTFIELDS, body)
         handle.setopt(pycurl.WRITEDATA, received)
         handle.setopt(pycurl.HEADERFUNCTION, heads.append)

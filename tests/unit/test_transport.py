@@ -791,3 +791,23 @@ def test_an_informational_answer_before_the_final_one_is_not_taken_for_it() -> N
         server.join(timeout=5)
     assert (response.status_code, response.text) == (503, "busy")
     assert response.headers.get("Retry-After") == "1" and "Link" not in response.headers
+
+
+def test_a_header_with_an_empty_value_is_sent_empty() -> None:
+    """As urllib3 sends it; curl leaves out a header written as "Name:"."""
+    with HttpSink() as sink:
+        own = {"Content-Type": "application/json", "X-Empty": ""}
+        transport.request(HTTPConfig(), "POST", sink.url, BODY, own, 5, "webhook")
+        [seen] = sink.wait_for(1, timeout=5)
+    assert seen.headers.get_all("X-Empty") == [""]
+
+
+def test_a_latin_1_header_value_is_sent_as_latin_1() -> None:
+    """As http.client encodes header lines; a value beyond Latin-1 is refused, as there."""
+    with HttpSink() as sink:
+        own = {"Content-Type": "application/json", "X-Team": "équipe"}
+        transport.request(HTTPConfig(), "POST", sink.url, BODY, own, 5, "webhook")
+        [seen] = sink.wait_for(1, timeout=5)
+        with pytest.raises(NotifyError, match="a header value is not valid"):
+            transport.request(HTTPConfig(), "POST", sink.url, BODY, {"X-Team": "チーム"}, 5, "webhook")
+    assert seen.headers["X-Team"] == "équipe"  # http.server reads header lines as Latin-1
