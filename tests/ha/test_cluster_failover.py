@@ -11,12 +11,15 @@ told exactly once.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from pathlib import Path
 
+import redis
 import requests
 
+from app.redis_keys import Keys
 from tests.e2e.conftest import alert, start_split, webhook_receiver, write_config
 from tests.support.http_sink import HttpSink
 from tests.support.processes import holds, wait_until
@@ -45,6 +48,13 @@ def test_a_killed_master_is_replaced_and_every_group_is_told_once(tmp_path: Path
         try:
             dep.post([alert(name, instance="i:1") for name in first])
             sink.wait_for(30, timeout=30)
+            # A send is logged after it reached the sink (its commit is batched): kill only once
+            # every entry is on the replicas, or a send not yet logged is rightly sent again.
+            wait_until(
+                lambda: logged_on_replicas(cluster, Keys("failover", cluster=True)) == 30,
+                30,
+                message="the replicas never held the 30 log entries",
+            )
             victim = cluster.owner(0)
             victim.kill()
             killed_at = time.monotonic()
@@ -70,3 +80,19 @@ def test_a_killed_master_is_replaced_and_every_group_is_told_once(tmp_path: Path
             for proc in dep.processes:
                 proc.stop()
     print(f"posts refused after the kill: {refused}")
+
+
+def logged_on_replicas(cluster: RedisClusterNodes, keys: Keys) -> int:
+    """The notification log entries the replicas hold, over every shard."""
+    total = 0
+    for node in cluster.nodes:
+        if not node.running:
+            continue
+        with node.client() as c:
+            if c.info("replication")["role"] != "slave":
+                continue
+            c.execute_command("READONLY")
+            for shard in keys.shards():
+                with contextlib.suppress(redis.ResponseError):  # MOVED: another master's shard
+                    total += c.hlen(shard.nflog)
+    return total
