@@ -78,6 +78,11 @@ class Deployment:
     def logs(self) -> str:
         return "\n".join(p.log_text() for p in self.processes)
 
+    def stop(self) -> None:
+        """Stop every process of the deployment (each waits for its own exit)."""
+        for proc in self.processes:
+            proc.stop()
+
 
 def start_embedded(
     config: Path,
@@ -168,7 +173,6 @@ def deploy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
 
     yield start
     for dep in started:
-        for proc in dep.processes:
-            proc.stop()
+        dep.stop()
     for server in servers:
         server.stop()

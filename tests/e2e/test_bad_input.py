@@ -19,8 +19,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
         write_config(tmp / "am.yml", [webhook_receiver("http://127.0.0.1:9/")]), tmp / "data"
     )
     yield dep
-    for proc in dep.processes:
-        proc.stop()
+    dep.stop()
 
 
 def post_raw(dep: Deployment, data: bytes) -> requests.Response:
@@ -118,8 +117,7 @@ def test_classic_mode_refuses_utf8_label_names(tmp_path: Path) -> None:
         assert 'invalid label name "service.name"' in r.json()
         assert "Dotted" not in stored_names(dep)
     finally:
-        for proc in dep.processes:
-            proc.stop()
+        dep.stop()
 
 
 def chunked(data: bytes, size: int = 64 * 1024) -> Iterator[bytes]:

@@ -58,8 +58,7 @@ def test_status_lists_live_peers_and_amtool_shows_them(tmp_path: Path) -> None:
                 lambda: len(status(url)["cluster"]["peers"]) == 3, timeout=20, message="stopped peer stayed"
             )
         finally:
-            for proc in dep.processes:
-                proc.stop()
+            dep.stop()
 
 
 def test_a_worker_with_another_config_sends_only_to_receivers_its_config_names(tmp_path: Path) -> None:

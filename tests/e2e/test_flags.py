@@ -267,8 +267,7 @@ def test_per_alertname_limit_holds_across_web_instances(redis_server: RedisServe
         dep.post([alert("Other", instance="c")])
         assert len(dep.get("/api/v2/alerts")) == 3
     finally:
-        for proc in dep.processes:
-            proc.stop()
+        dep.stop()
 
 
 # -- --dispatch.start-delay, --dispatch.maintenance-interval, --data.maintenance-interval ------

@@ -47,8 +47,7 @@ def deploy(
 
 
 def stop(dep: Deployment) -> None:
-    for proc in dep.processes:
-        proc.stop()
+    dep.stop()
 
 
 def test_one_group_reaches_each_integration_once(tmp_path: Path, redis: RedisServer) -> None:

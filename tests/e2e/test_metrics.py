@@ -78,8 +78,7 @@ def test_counts_are_right_across_processes(tmp_path: Path) -> None:
                 for w in dep.worker_urls
             )
         finally:
-            for proc in dep.processes:
-                proc.stop()
+            dep.stop()
 
 
 def test_every_integrations_series_start_at_zero(tmp_path: Path) -> None:
@@ -175,8 +174,7 @@ def test_each_process_sees_failed_peers_and_its_own_health(tmp_path: Path) -> No
                 ignore=(requests.RequestException,),
             )
         finally:
-            for proc in dep.processes:
-                proc.stop()
+            dep.stop()
 
 
 def test_every_process_reports_the_hash_of_the_config_it_runs(tmp_path: Path) -> None:
@@ -223,5 +221,4 @@ def test_every_process_reports_the_hash_of_the_config_it_runs(tmp_path: Path) ->
             dep.processes[0].signal_group(signal.SIGHUP)
             wait_until(lambda: hash_of(worker) == second, timeout=15, message="the worker did not reload")
         finally:
-            for proc in dep.processes:
-                proc.stop()
+            dep.stop()

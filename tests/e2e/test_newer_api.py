@@ -176,6 +176,5 @@ def test_a_silence_stored_before_annotations_is_read_and_updated(tmp_path: Path)
         assert get(dep.web_urls[0], f"/silence/{sid}")["annotations"] == {"ticket": "OPS-9"}
     finally:
         if dep is not None:
-            for proc in dep.processes:
-                proc.stop()
+            dep.stop()
         redis.stop()

@@ -70,8 +70,7 @@ def on_cluster(
 
     yield start
     for dep in started:
-        for proc in dep.processes:
-            proc.stop()
+        dep.stop()
 
 
 def group_keys_per_master(cluster: RedisClusterNodes, label: str) -> list[int]:
@@ -383,8 +382,7 @@ def test_tls_to_every_node_of_the_cluster(tmp_path: Path) -> None:
             sink.wait_for(1, timeout=15)
             assert sink.requests[0].json["groupLabels"] == {"alertname": "OverTLS"}
         finally:
-            for proc in dep.processes:
-                proc.stop()
+            dep.stop()
 
 
 def test_a_failed_send_is_retried_on_the_cluster(on_cluster, tmp_path: Path) -> None:

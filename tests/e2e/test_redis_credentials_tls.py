@@ -328,7 +328,6 @@ def test_a_split_deployment_notifies_over_authenticated_tls_and_shows_no_passwor
                 assert not any(secret in text for secret in SECRETS)
             assert "no permissions" not in dep.logs().lower(), dep.logs()
         finally:
-            for proc in dep.processes:
-                proc.stop()
+            dep.stop()
             if sentinel is not None:
                 sentinel.stop()

@@ -51,5 +51,4 @@ def test_outage_gives_503_and_everything_recovers(tmp_path: Path) -> None:
             assert len(got) == 1
             assert [r.json["groupLabels"]["alertname"] for r in sink.requests].count("BeforeOutage") == 1
         finally:
-            for proc in dep.processes:
-                proc.stop()
+            dep.stop()

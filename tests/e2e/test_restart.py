@@ -31,8 +31,7 @@ def test_split_restart_of_every_process_keeps_the_pending_notification(tmp_path:
         )
         dep = start_split(config, redis)
         dep.post([alert("Restarted", instance="a")])
-        for proc in dep.processes:
-            proc.stop()
+        dep.stop()
         assert sink.requests == []  # stopped before group_wait ran out
         stopped_at = time.time()
 
@@ -44,8 +43,7 @@ def test_split_restart_of_every_process_keeps_the_pending_notification(tmp_path:
             holds(lambda: len(sink.requests) == 1, 2 * 2 + 1, "notified more than once after the restart")
             assert sink.requests[0].received_at >= stopped_at
         finally:
-            for proc in dep.processes:
-                proc.stop()
+            dep.stop()
 
 
 def test_embedded_restart_keeps_the_pending_notification_and_the_log(tmp_path: Path) -> None:
@@ -192,5 +190,4 @@ def test_sigterm_lets_the_running_send_finish_and_logs_it(tmp_path: Path) -> Non
             dep.processes.append(ManagedProcess(worker.argv))  # a fresh worker in its place
             holds(lambda: len(sink.requests) == 1, 2 * 2 + 1, "the next worker sent it again")
         finally:
-            for proc in dep.processes:
-                proc.stop()
+            dep.stop()

@@ -84,8 +84,7 @@ def start(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
 
     yield run
     for dep in started:
-        for proc in dep.processes:
-            proc.stop()
+        dep.stop()
     for server in servers:
         server.stop()
 

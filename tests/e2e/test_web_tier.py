@@ -44,8 +44,7 @@ def test_a_kept_alive_connection_is_closed_now_and_then_so_clients_spread_again(
             assert again.getresponse().status == 200
             again.close()
         finally:
-            for proc in dep.processes:
-                proc.stop()
+            dep.stop()
 
 
 def test_one_thread_per_process_runs_sync_workers_that_serve_the_whole_api(tmp_path: Path) -> None:
@@ -69,5 +68,4 @@ def test_one_thread_per_process_runs_sync_workers_that_serve_the_whole_api(tmp_p
             [notification] = sink.wait_for(1, timeout=15)
             assert sorted(a["labels"]["instance"] for a in notification.json["alerts"]) == ["a", "b"]
         finally:
-            for proc in dep.processes:
-                proc.stop()
+            dep.stop()

@@ -77,8 +77,7 @@ def test_a_killed_master_is_replaced_and_every_group_is_told_once(tmp_path: Path
             assert told == Counter(first + second), told
             holds(lambda: len(sink.requests) == 60, 3.0, lambda: f"{len(sink.requests)} requests, not 60")
         finally:
-            for proc in dep.processes:
-                proc.stop()
+            dep.stop()
     print(f"posts refused after the kill: {refused}")
 
 

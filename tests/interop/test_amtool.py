@@ -40,8 +40,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     config = write_config(tmp / "am.yml", receivers, route=route, extra=CONFIG_EXTRA)
     dep = start_embedded(config, tmp / "data")
     yield dep
-    for proc in dep.processes:
-        proc.stop()
+    dep.stop()
 
 
 def amtool(dep: Deployment, *args: str) -> str:

@@ -39,8 +39,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
 
 
 def _stop(dep: Deployment) -> None:
-    for proc in dep.processes:
-        proc.stop()
+    dep.stop()
 
 
 def silence(**changes: Any) -> dict[str, Any]:

@@ -235,8 +235,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Run, Run]]:
         yield am, alerter
     finally:
         oracle.stop()
-        for proc in ours.processes:
-            proc.stop()
+        ours.stop()
         for sink in (*am_sinks.values(), *our_sinks.values()):
             sink.__exit__(None, None, None)
 

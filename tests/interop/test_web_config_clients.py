@@ -53,8 +53,7 @@ def guarded(tmp_path: Path) -> Iterator[tuple[Deployment, Certs, HttpSink]]:
         try:
             yield dep, certs, sink
         finally:
-            for proc in dep.processes:
-                proc.stop()
+            dep.stop()
             redis.stop()
 
 

@@ -45,8 +45,7 @@ def started() -> Iterator[list[Deployment]]:
     deployments: list[Deployment] = []
     yield deployments
     for dep in deployments:
-        for proc in dep.processes:
-            proc.stop()
+        dep.stop()
 
 
 @pytest.fixture
