@@ -287,6 +287,8 @@ def test_a_write_returns_once_the_replica_of_its_master_holds_it() -> None:
     connection), for shards on each of the three masters, with no acknowledgement timing out."""
     with RedisClusterNodes(masters=3, replicas=1) as replicated:
         client = RedisCluster(host=HOST, port=replicated.nodes[0].port)
+        # A formed cluster's replicas may still be syncing: WAIT counts online ones only.
+        wait_until(lambda: all_replicas_online(replicated), 30, message="a replica never came online")
         keys = Keys("acks", cluster=True)
         writer = ClusterReplicaAcks(client, timeout=5)
         script = client.register_script("return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])")
@@ -426,3 +428,15 @@ def test_a_group_whose_route_a_reload_removed_goes(on_cluster, cluster, tmp_path
             '{}:{alertname="Moved"}',
         ]
         assert sum(group_keys_per_master(cluster, label)) == 1
+
+
+def all_replicas_online(cluster: RedisClusterNodes) -> bool:
+    """Whether every master has a replica that finished its sync."""
+    for node in cluster.nodes:
+        with node.client(decode_responses=True) as c:
+            info = c.info("replication")
+            replicas = [v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
+            states = [r.get("state") for r in replicas]
+            if info["role"] == "master" and "online" not in states:
+                return False
+    return True
