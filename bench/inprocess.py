@@ -142,7 +142,7 @@ class _AllThreads:
         # A thread that finished no call while profiled has no stats, which pstats refuses.
         finished = [done for done in map(_Finished, self.profiles) if done.stats]
         stats = pstats.Stats(*finished)
-        stats.sort_stats("tottime").print_stats(top)
+        stats.sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(top)
 
 
 class _Finished:
