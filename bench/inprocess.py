@@ -12,8 +12,9 @@ the command that reproduces it. The notify run's webhook sink is bench/common.py
 of its own, so that its CPU is not counted; it also prints the Redis commands per notification
 (all of them, those the Lua scripts run included, from INFO commandstats), the round trips
 (client calls and pipelines this process made) and Redis's CPU. `--profile` adds cProfile's top
-functions over every thread of the process (which slows everything down: compare figures only
-between runs with the same setting). The ingest run prints Redis's commands per request too;
+functions over every thread of the process, by own time (env PROFILE_SORT=cumulative, or another
+pstats key, for another order; profiling slows everything down: compare figures only between runs
+with the same setting). The ingest run prints Redis's commands per request too;
 with `--callgrind` it runs this process and redis-server under valgrind's callgrind and prints the
 instructions each spends per timed request instead of times: on a shared machine CPU times move
 by 10-25 % between identical runs, instruction counts by well under 1 %. These figures are for
