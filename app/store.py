@@ -126,10 +126,11 @@ class AlertStore:
         # hash), referenced so that its id stays its own, and its groups sent once.
         seen: dict[int, Sequence[GroupRef]] = {}
         names: dict[str, str] = {}  # fingerprint -> alertname, to report what the limit dropped
+        shared: list[bytes] = []  # the times of the batch's alerts posted without times, if any
         if self.keys.cluster:
-            batches = self._sharded_lines(routed, seen, names)
+            batches = self._sharded_lines(routed, seen, names, shared)
         else:
-            batches = self._plain_lines(routed, seen, names)
+            batches = self._plain_lines(routed, seen, names, shared)
         if not batches:
             return 0
         groups: dict[Keys, dict[str, str]] = {shard: {} for shard in batches}  # gid -> line
@@ -147,6 +148,7 @@ class AlertStore:
                     "\n".join(lines),
                     self.limit,
                     self.keys.alertname_limit_stem,
+                    shared[0] if shared else b"",
                     *values,
                 ],
             )
@@ -169,6 +171,7 @@ class AlertStore:
         routed: Iterable[tuple[Alert, Sequence[GroupRef]]],
         seen: dict[int, Sequence[GroupRef]],
         names: dict[str, str],
+        shared: list[bytes],
     ) -> dict[Keys, tuple[list[str], list[bytes]]]:
         """PUT_ALERTS' lines and values for the plain layout's one call (its hot path: nothing
         per alert beyond the line and the value)."""
@@ -177,7 +180,7 @@ class AlertStore:
         for alert, refs in routed:
             seen[id(refs)] = refs
             gids = refs.gid_list if type(refs) is GroupRefs else ",".join([g.gid for g in refs])
-            tail, value = self._encoded(alert, names)
+            tail, value = self._encoded(alert, names, shared)
             lines.append(f"{alert.fingerprint}\t{gids}\t{tail}")
             values.append(value)
         return {self.keys: (lines, values)} if lines else {}
@@ -187,6 +190,7 @@ class AlertStore:
         routed: Iterable[tuple[Alert, Sequence[GroupRef]]],
         seen: dict[int, Sequence[GroupRef]],
         names: dict[str, str],
+        shared: list[bytes],
     ) -> dict[Keys, tuple[list[str], list[bytes]]]:
         """PUT_ALERTS' lines and values per shard on a cluster: an alert goes to each shard its
         groups are in, one routed nowhere to its fingerprint's shard (the API lists it)."""
@@ -198,22 +202,33 @@ class AlertStore:
                 seen[id(refs)] = refs
                 by_shard = self.keys.by_shard([g.gid for g in refs])
                 parts = split[id(refs)] = [(shard, ",".join(gids)) for shard, gids in by_shard.items()]
-            tail, value = self._encoded(alert, names)
+            tail, value = self._encoded(alert, names, shared)
             for shard, gids in parts or [(self.keys.shard(alert.fingerprint), "")]:
                 lines, values = out.setdefault(shard, ([], []))
                 lines.append(f"{alert.fingerprint}\t{gids}\t{tail}")
                 values.append(value)
         return out
 
-    def _encoded(self, alert: Alert, names: dict[str, str]) -> tuple[str, bytes]:
+    def _encoded(self, alert: Alert, names: dict[str, str], shared: list[bytes]) -> tuple[str, bytes]:
         """What follows an alert's gids in its PUT_ALERTS line (its head; under a limit, its
-        alertname's bucket first), and its value."""
-        if alert.starts_at == alert.updated_at:
-            # It starts as it arrives (posted without startsAt): a stored version's startsAt
-            # will replace its own, which the script then puts in front of the rest.
-            head, value = alert.encode_after_start()
+        alertname's bucket first), and its value.
+
+        An alert posted without startsAt and endsAt (it starts as it arrives, its endsAt from
+        resolve_timeout) has the times every such alert of the batch has: they go to the script
+        once, in `shared` (set by the first such alert), and the alert as its body only, with the
+        head "=". A re-send of it then merges without a time cut out of its value.
+        """
+        head = ""
+        if alert.timeout and alert.starts_at == alert.updated_at:
+            times, value = alert.encode_times(), alert.encode_body()
+            if not shared:
+                shared.append(times)
+            if times == shared[0]:
+                head = "="
+            else:
+                value = times + value
         else:
-            head, value = "", alert.encode()
+            value = alert.encode()
         if not self.limit:
             return head, value
         names[alert.fingerprint] = name = alert.labels.get("alertname", "")

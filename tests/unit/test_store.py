@@ -86,8 +86,8 @@ def test_non_overlapping_alert_replaces_the_stored_one(store: AlertStore) -> Non
 
 
 def test_an_alert_that_starts_as_it_arrives_merges_by_the_same_rules(store: AlertStore) -> None:
-    """Such an alert (posted without startsAt) goes to the script split after its startsAt
-    (PUT_ALERTS' head): each outcome of the merge, byte for byte."""
+    """Such an alert (posted without startsAt and endsAt) goes to the script as its body, the
+    batch's times once (PUT_ALERTS' head "="): each outcome of the merge, byte for byte."""
 
     def raw() -> str:
         return next(v for _, v in store.iter_raw_alerts(store.keys))
@@ -123,6 +123,28 @@ def test_new_group_gets_one_timer_at_group_wait(store: AlertStore) -> None:
 def test_alert_older_than_group_wait_makes_an_unflushed_group_due_now(store: AlertStore) -> None:
     store.put([(alert(NOW - 3600, NOW + 300, NOW), [group()])], NOW)
     assert store.r.zscore("t:timers", "g1") == NOW
+
+
+@pytest.mark.parametrize("limit", [0, 10])
+def test_alerts_posted_without_times_are_stored_whole(limit: int) -> None:
+    """The batch's times for such alerts go to the script once (ARGV[8]); an alert whose times
+    differ from the first one's (another endsAt) goes whole, and a fingerprint twice in a batch
+    merges with its own earlier value, each stored as encode() has it, with or without a limit."""
+    store = AlertStore(fakeredis.FakeRedis(server=fakeredis.FakeServer()), Keys("t"), limit)
+
+    def posted(name: str, ends: float, summary: str) -> Alert:
+        labels = {"alertname": name}
+        return Alert(labels, {"summary": summary}, NOW, ends, "", NOW, True, fingerprint(labels))
+
+    first, other, again = (
+        posted("A", NOW + 300, "1"),
+        posted("B", NOW + 600, "2"),
+        posted("A", NOW + 300, "3"),
+    )
+    store.put([(first, [group()]), (other, [group()]), (again, [group()])], NOW)
+    raw = dict(store.iter_raw_alerts(store.keys))
+    assert raw == {first.fingerprint: again.encode().decode(), other.fingerprint: other.encode().decode()}
+    assert {a.fingerprint for a in store.load_groups(["g1"])[0].alerts} == set(raw)
 
 
 def test_a_resend_into_an_existing_group_follows_the_same_rules(store: AlertStore) -> None:
