@@ -24,22 +24,23 @@ from __future__ import annotations
 #   ARGV[1]  now (epoch seconds)
 #   ARGV[2]  the stem of the group hashes, P:group: (the script appends each gid)
 #   ARGV[3]  the stem of the group member sets, P:gmembers: (the script appends each gid)
-#   ARGV[4]  the batch's groups as lines "gid TAB group_wait TAB group_interval TAB metadata JSON"
-#            (GroupRef.line)
+#   ARGV[4]  the batch's groups, each "NEWLINE gid TAB group_wait TAB group_interval TAB metadata
+#            JSON" (GroupRef.line); read only for a group the batch creates or may make due now
 #   ARGV[5]  the alerts as lines "fingerprint TAB gid,gid,... TAB head" without a limit
 #            (ARGV[6] = 0), "fingerprint TAB gid,gid,... TAB bucket TAB head" with one (bucket:
 #            the hex digest of the alertname); head is empty, or "=" when the alert's value
-#            (ARGV[8+i]) is its body only and its times are ARGV[8] (below)
+#            (ARGV[9+i]) is its body only and its times are ARGV[8] (below)
 #   ARGV[6]  --alerts.per-alertname-limit (0: none)
 #   ARGV[7]  the stem of the per-alertname sets, P:alertname-limit: (the script appends the bucket)
 #   ARGV[8]  "startsAt endsAt updatedAt 1 ", the times of the batch's alerts posted without
 #            startsAt and endsAt (Alert.encode_times), which are the same for all of them
 #            (now, now + resolve_timeout, now, from resolve_timeout); empty when it has none
+#   ARGV[9]  the least group_wait of the batch's groups
 #   KEYS[4..]  on a Redis Cluster only: each group's P:group:<gid> and P:gmembers:<gid>, unread
 #            (the script builds them from the stems) but declared, so that a slot half-way
 #            through a migration refuses the whole call up front (TRYAGAIN, ASK) instead of
 #            failing at the first key already moved, after some writes.
-#   ARGV[8+i]  the encoded alert (Alert.encode) of line i, or, when the line's head is "=",
+#   ARGV[9+i]  the encoded alert (Alert.encode) of line i, or, when the line's head is "=",
 #            its body (Alert.encode_body). An argument of its own, which the script writes as it
 #            is whenever the merge keeps the incoming value (every re-send with times, every new
 #            alert): Redis makes each argument a Lua string, and its Lua hashes every byte of
@@ -60,10 +61,12 @@ from __future__ import annotations
 #
 # Redis runs one script at a time, so its CPU per alert is what one Redis can ingest
 # (docs/scaling.md). Hence: one HMGET and one HSET per batch (chunked, as Lua's unpack has a
-# limit) and one SADD per group, instead of three calls per alert; a group's metadata is read
-# out of ARGV[4] only when the group is new; a merge splices the texts of the times it keeps
-# instead of formatting numbers, so a stored time keeps the exact text it came with; and
-# without a limit the lines carry no bucket and no alert costs a call to the limit's sets.
+# limit) and one SADD per group, instead of three calls per alert; a group's line is found in
+# ARGV[4] only when the group is new or an alert is older than the batch's least group_wait
+# (parsing every line cost a tenth of a re-send's instructions); a merge splices the texts of
+# the times it keeps instead of formatting numbers, so a stored time keeps the exact text it
+# came with; and without a limit the lines carry no bucket and no alert costs a call to the
+# limit's sets.
 PUT_ALERTS = """
 local now = tonumber(ARGV[1])
 local group_stem, members_stem = ARGV[2], ARGV[3]
@@ -81,17 +84,22 @@ local num = setmetatable({}, {__index = function(t, text)
   t[text] = v
   return v
 end})
--- The groups: gid -> {group_wait, where its "group_interval TAB metadata" starts, ends}.
-local groups = {}
-local gtext = ARGV[4]
-local pos, last = 1, #gtext
-while pos <= last do
-  local t1 = find(gtext, '\\t', pos, true)
-  local t2 = find(gtext, '\\t', t1 + 1, true)
-  local nl = find(gtext, '\\n', t2 + 1, true) or (last + 1)
-  groups[sub(gtext, pos, t1 - 1)] = {num[sub(gtext, t1 + 1, t2 - 1)], t2 + 1, nl - 1}
-  pos = nl + 1
+-- A group's line in ARGV[4], as its group_wait and its "group_interval TAB metadata" texts. A
+-- line starts with a newline, which JSON never holds unescaped: "NEWLINE gid TAB" is found
+-- nowhere else.
+local gtext, least_wait = ARGV[4], tonumber(ARGV[9])
+local function group_line(gid)
+  local t1 = find(gtext, '\\n' .. gid .. '\\t', 1, true) + #gid + 2
+  local t2 = find(gtext, '\\t', t1, true)
+  local nl = find(gtext, '\\n', t2 + 1, true) or (#gtext + 1)
+  return sub(gtext, t1, t2 - 1), sub(gtext, t2 + 1, nl - 1)
 end
+-- Groups' group_wait, read from their lines on first use.
+local waits = setmetatable({}, {__index = function(t, gid)
+  local v = num[(group_line(gid))]
+  t[gid] = v
+  return v
+end})
 -- The times of the value that starts at `at` in `v`, as texts, and whether its endsAt came from
 -- resolve_timeout. Plain finds, not a pattern: Lua matches %S+ a character at a time, and this
 -- runs twice per merge.
@@ -168,13 +176,13 @@ local function admitted(bucket, fp, value)
   redis.call('PEXPIRE', key, math.ceil((last_end - now) * 1000) + 1000)
   return true
 end
--- The alerts' values are arguments of their own (ARGV[8+i]), written as they came unless the
+-- The alerts' values are arguments of their own (ARGV[9+i]), written as they came unless the
 -- merge splices them. Making a Lua string of an alert's length costs more than all the merge's
 -- arithmetic: Lua interns every string, hashing every byte of it (Redis's Lua) and comparing it
 -- with those of the same hash, and a batch's values differ in few characters.
 local fps, gid_lists, buckets, bares, n = {}, {}, {}, {}, 0
 local text = ARGV[5]
-pos, last = 1, #text
+local pos, last = 1, #text
 while pos <= last do
   local t1 = find(text, '\\t', pos, true)
   local t2 = find(text, '\\t', t1 + 1, true)
@@ -201,7 +209,7 @@ for c = 1, n, CHUNK do
   local olds = redis.call('HMGET', KEYS[1], unpack(fps, c, upto))
   local hset, h = {}, 0
   for i = c, upto do
-    local fp, bare, value, starts = fps[i], bares[i], ARGV[8 + i], nil
+    local fp, bare, value, starts = fps[i], bares[i], ARGV[9 + i], nil
     local old = written[fp] or olds[i - c + 1]
     if old then
       value, starts = merge(old, bare, value)
@@ -235,7 +243,7 @@ for c = 1, n, CHUNK do
         end
         list[#list + 1] = fp
         -- An alert older than group_wait makes a group that never flushed due at once.
-        if starts + groups[gid][1] < now then due[gid] = true end
+        if starts + least_wait < now and starts + waits[gid] < now then due[gid] = true end
       end
     end
   end
@@ -254,11 +262,10 @@ for _, gid in ipairs(order) do
     local gkey = group_stem .. gid
     local flushed = redis.call('HGET', gkey, 'flushed')
     if not flushed then
-      local g = groups[gid]
-      local gi, meta = match(sub(gtext, g[2], g[3]), '^([^\\t]*)\\t(.*)$')
+      local gi, meta = match(select(2, group_line(gid)), '^([^\\t]*)\\t(.*)$')
       redis.call('HSET', gkey, 'meta', meta, 'gi', gi, 'flushed', '0')
       redis.call('SADD', KEYS[3], gid)
-      redis.call('ZADD', KEYS[2], now + g[1], gid)
+      redis.call('ZADD', KEYS[2], now + waits[gid], gid)
       flushed = '0'
     end
     if due[gid] and flushed == '0' then

@@ -45,14 +45,14 @@ class GroupRef:
     labels: dict[str, str]
     group_wait: float
     group_interval: float
-    # The group as PUT_ALERTS reads it ("gid TAB group_wait TAB group_interval TAB metadata
-    # JSON"), encoded once: refs are cached per routing key and every ingested alert would
-    # otherwise encode it again.
+    # The group as PUT_ALERTS reads it ("NEWLINE gid TAB group_wait TAB group_interval TAB
+    # metadata JSON"), encoded once: refs are cached per routing key and every ingested alert
+    # would otherwise encode it again.
     line: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         meta = {"key": self.key, "route": self.route_id, "receiver": self.receiver, "labels": self.labels}
-        line = f"{self.gid}\t{self.group_wait!r}\t{self.group_interval!r}\t{orjson.dumps(meta).decode()}"
+        line = f"\n{self.gid}\t{self.group_wait!r}\t{self.group_interval!r}\t{orjson.dumps(meta).decode()}"
         object.__setattr__(self, "line", line)
 
 
@@ -133,10 +133,10 @@ class AlertStore:
             batches = self._plain_lines(routed, seen, names, shared)
         if not batches:
             return 0
-        groups: dict[Keys, dict[str, str]] = {shard: {} for shard in batches}  # gid -> line
+        groups: dict[Keys, dict[str, GroupRef]] = {shard: {} for shard in batches}  # by gid
         for refs in seen.values():
             for g in refs:
-                groups[self.keys.shard(g.gid)][g.gid] = g.line
+                groups[self.keys.shard(g.gid)][g.gid] = g
         calls: list[Call] = [
             (
                 [shard.alerts, shard.timers, shard.groups, *self._declared(groups[shard], shard)],
@@ -144,11 +144,12 @@ class AlertStore:
                     now,
                     shard.group_stem,
                     shard.members_stem,
-                    "\n".join(groups[shard].values()),
+                    "".join([g.line for g in groups[shard].values()]),
                     "\n".join(lines),
                     self.limit,
                     self.keys.alertname_limit_stem,
                     shared[0] if shared else b"",
+                    min([g.group_wait for g in groups[shard].values()], default=0.0),
                     *values,
                 ],
             )
