@@ -126,7 +126,7 @@ class AlertStore:
         # hash), referenced so that its id stays its own, and its groups sent once.
         seen: dict[int, Sequence[GroupRef]] = {}
         names: dict[str, str] = {}  # fingerprint -> alertname, to report what the limit dropped
-        shared: list[bytes] = []  # the times of the batch's alerts posted without times, if any
+        shared: list[Alert] = []  # the first of the batch's alerts posted without times, if any
         if self.keys.cluster:
             batches = self._sharded_lines(routed, seen, names, shared)
         else:
@@ -148,7 +148,7 @@ class AlertStore:
                     "\n".join(lines),
                     self.limit,
                     self.keys.alertname_limit_stem,
-                    shared[0] if shared else b"",
+                    shared[0].encode_times() if shared else b"",
                     min([g.group_wait for g in groups[shard].values()], default=0.0),
                     *values,
                 ],
@@ -172,7 +172,7 @@ class AlertStore:
         routed: Iterable[tuple[Alert, Sequence[GroupRef]]],
         seen: dict[int, Sequence[GroupRef]],
         names: dict[str, str],
-        shared: list[bytes],
+        shared: list[Alert],
     ) -> dict[Keys, tuple[list[str], list[bytes]]]:
         """PUT_ALERTS' lines and values for the plain layout's one call (its hot path: nothing
         per alert beyond the line and the value)."""
@@ -191,7 +191,7 @@ class AlertStore:
         routed: Iterable[tuple[Alert, Sequence[GroupRef]]],
         seen: dict[int, Sequence[GroupRef]],
         names: dict[str, str],
-        shared: list[bytes],
+        shared: list[Alert],
     ) -> dict[Keys, tuple[list[str], list[bytes]]]:
         """PUT_ALERTS' lines and values per shard on a cluster: an alert goes to each shard its
         groups are in, one routed nowhere to its fingerprint's shard (the API lists it)."""
@@ -210,24 +210,25 @@ class AlertStore:
                 values.append(value)
         return out
 
-    def _encoded(self, alert: Alert, names: dict[str, str], shared: list[bytes]) -> tuple[str, bytes]:
+    def _encoded(self, alert: Alert, names: dict[str, str], shared: list[Alert]) -> tuple[str, bytes]:
         """What follows an alert's gids in its PUT_ALERTS line (its head; under a limit, its
         alertname's bucket first), and its value.
 
         An alert posted without startsAt and endsAt (it starts as it arrives, its endsAt from
         resolve_timeout) has the times every such alert of the batch has: they go to the script
-        once, in `shared` (set by the first such alert), and the alert as its body only, with the
-        head "=". A re-send of it then merges without a time cut out of its value.
+        once, those of the first such alert (`shared`), and the alert as its body only, with the
+        head "=". A re-send of it then merges without a time cut out of its value. (Its times
+        are told apart by startsAt and endsAt: updatedAt is its startsAt, timeout is set.)
         """
         head = ""
         if alert.timeout and alert.starts_at == alert.updated_at:
-            times, value = alert.encode_times(), alert.encode_body()
             if not shared:
-                shared.append(times)
-            if times == shared[0]:
-                head = "="
+                shared.append(alert)
+            first = shared[0]
+            if alert.starts_at == first.starts_at and alert.ends_at == first.ends_at:
+                head, value = "=", alert.encode_body()
             else:
-                value = times + value
+                value = alert.encode()
         else:
             value = alert.encode()
         if not self.limit:
