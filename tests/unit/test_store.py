@@ -167,6 +167,19 @@ def test_a_resend_into_an_existing_group_follows_the_same_rules(store: AlertStor
     assert store.r.zscore("t:timers", "g1") == NOW + 40  # created due: the alert is older than group_wait
 
 
+def test_each_group_of_a_batch_keeps_its_own_group_wait(store: AlertStore) -> None:
+    """PUT_ALERTS reads a group's line only when it needs it (a new group, an alert older than
+    the batch's least group_wait): groups of one batch with different group_waits are created
+    and made due by their own."""
+    short, long = group("g1", 30.0), group("g2", 3600.0)
+    store.put([(alert(NOW - 15, NOW + 300, NOW), [short, long])], NOW)
+    assert store.r.zrange("t:timers", 0, -1, withscores=True) == [(b"g1", NOW + 30), (b"g2", NOW + 3600)]
+    assert [g.gid for g in store.load_groups(["g1", "g2"])] == ["g1", "g2"]
+    # 35 s old: due at once in the group that waits 30 s, not in the one that waits an hour.
+    store.put([(alert(NOW - 15, NOW + 300, NOW + 20), [short, long])], NOW + 20)
+    assert store.r.zrange("t:timers", 0, -1, withscores=True) == [(b"g1", NOW + 20), (b"g2", NOW + 3600)]
+
+
 def test_drop_keeps_updated_alerts_and_deletes_an_empty_group(store: AlertStore) -> None:
     store.put([(alert(NOW - 100, NOW - 1, NOW), [group()])], NOW)
     (g,) = store.load_groups(["g1"])  # the group exists
