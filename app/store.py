@@ -133,10 +133,14 @@ class AlertStore:
             batches = self._plain_lines(routed, seen, names, shared)
         if not batches:
             return 0
-        groups: dict[Keys, dict[str, GroupRef]] = {shard: {} for shard in batches}  # by gid
-        for refs in seen.values():
-            for g in refs:
-                groups[self.keys.shard(g.gid)][g.gid] = g
+        groups: dict[Keys, dict[str, GroupRef]]  # by gid
+        if self.keys.cluster:
+            groups = {shard: {} for shard in batches}
+            for refs in seen.values():
+                for g in refs:
+                    groups[self.keys.shard(g.gid)][g.gid] = g
+        else:  # one shard: no call per group to find it
+            groups = {self.keys: {g.gid: g for refs in seen.values() for g in refs}}
         calls: list[Call] = [
             (
                 [shard.alerts, shard.timers, shard.groups, *self._declared(groups[shard], shard)],
