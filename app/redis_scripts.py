@@ -24,26 +24,31 @@ from __future__ import annotations
 #   ARGV[1]  now (epoch seconds)
 #   ARGV[2]  the stem of the group hashes, P:group: (the script appends each gid)
 #   ARGV[3]  the stem of the group member sets, P:gmembers: (the script appends each gid)
-#   ARGV[4]  the batch's groups as lines "gid TAB group_wait TAB group_interval TAB metadata JSON"
-#            (GroupRef.line)
+#   ARGV[4]  the batch's groups, each "NEWLINE gid TAB group_wait TAB group_interval TAB metadata
+#            JSON" (GroupRef.line); read only for a group the batch creates or may make due now
 #   ARGV[5]  the alerts as lines "fingerprint TAB gid,gid,... TAB head" without a limit
 #            (ARGV[6] = 0), "fingerprint TAB gid,gid,... TAB bucket TAB head" with one (bucket:
-#            the hex digest of the alertname); head is empty, or the alert's startsAt text when
-#            its value (ARGV[7+i]) comes without it (below)
+#            the hex digest of the alertname); head is empty, or "=" when the alert's value
+#            (ARGV[9+i]) is its body only and its times are ARGV[8] (below)
 #   ARGV[6]  --alerts.per-alertname-limit (0: none)
 #   ARGV[7]  the stem of the per-alertname sets, P:alertname-limit: (the script appends the bucket)
+#   ARGV[8]  "startsAt endsAt updatedAt 1 ", the times of the batch's alerts posted without
+#            startsAt and endsAt (Alert.encode_times), which are the same for all of them
+#            (now, now + resolve_timeout, now, from resolve_timeout); empty when it has none
+#   ARGV[9]  the least group_wait of the batch's groups
 #   KEYS[4..]  on a Redis Cluster only: each group's P:group:<gid> and P:gmembers:<gid>, unread
 #            (the script builds them from the stems) but declared, so that a slot half-way
 #            through a migration refuses the whole call up front (TRYAGAIN, ASK) instead of
 #            failing at the first key already moved, after some writes.
-#   ARGV[7+i]  the encoded alert (Alert.encode) of line i, or, when the line has a head, the
-#            encoded alert from its endsAt on. An argument of its own, which the script writes
-#            as it is whenever the merge keeps the incoming value (every re-send with times,
-#            every new alert): Redis makes each argument a Lua string, and its Lua hashes every
-#            byte of every string it makes, so cutting the value out of one long text of lines
-#            made each value's bytes cost that twice. An alert that starts as it arrives (posted
-#            without startsAt) comes split, as the merge keeps a stored startsAt in front of the
-#            rest of it.
+#   ARGV[9+i]  the encoded alert (Alert.encode) of line i, or, when the line's head is "=",
+#            its body (Alert.encode_body). An argument of its own, which the script writes as it
+#            is whenever the merge keeps the incoming value (every re-send with times, every new
+#            alert): Redis makes each argument a Lua string, and its Lua hashes every byte of
+#            every string it makes, so cutting the value out of one long text of lines made each
+#            value's bytes cost that twice. An alert posted without times comes as its body, as
+#            its re-send keeps the stored startsAt: its value is then the stored startsAt and
+#            the batch's other times in front of the body, one concatenation, and the script
+#            reads the batch's times once instead of out of every value.
 #   Returns  {how many alerts merged with a stored version, the fingerprint of each alert the
 #            limit dropped...}.
 # The group keys are built here from ARGV[2] and ARGV[3] because the groups come with the batch
@@ -56,14 +61,16 @@ from __future__ import annotations
 #
 # Redis runs one script at a time, so its CPU per alert is what one Redis can ingest
 # (docs/scaling.md). Hence: one HMGET and one HSET per batch (chunked, as Lua's unpack has a
-# limit) and one SADD per group, instead of three calls per alert; a group's metadata is read
-# out of ARGV[4] only when the group is new; a merge splices the texts of the times it keeps
-# instead of formatting numbers, so a stored time keeps the exact text it came with; and
-# without a limit the lines carry no bucket and no alert costs a call to the limit's sets.
+# limit) and one SADD per group, instead of three calls per alert; a group's line is found in
+# ARGV[4] only when the group is new or an alert is older than the batch's least group_wait
+# (parsing every line cost a tenth of a re-send's instructions); a merge splices the texts of
+# the times it keeps instead of formatting numbers, so a stored time keeps the exact text it
+# came with; and without a limit the lines carry no bucket and no alert costs a call to the
+# limit's sets.
 PUT_ALERTS = """
 local now = tonumber(ARGV[1])
 local group_stem, members_stem = ARGV[2], ARGV[3]
-local limit, bucket_stem = tonumber(ARGV[6]), ARGV[7]
+local limit, bucket_stem, shared = tonumber(ARGV[6]), ARGV[7], ARGV[8]
 local limited = limit > 0
 local find, sub, byte, match = string.find, string.sub, string.byte, string.match
 local CHUNK = 1000
@@ -77,17 +84,22 @@ local num = setmetatable({}, {__index = function(t, text)
   t[text] = v
   return v
 end})
--- The groups: gid -> {group_wait, where its "group_interval TAB metadata" starts, ends}.
-local groups = {}
-local gtext = ARGV[4]
-local pos, last = 1, #gtext
-while pos <= last do
-  local t1 = find(gtext, '\\t', pos, true)
-  local t2 = find(gtext, '\\t', t1 + 1, true)
-  local nl = find(gtext, '\\n', t2 + 1, true) or (last + 1)
-  groups[sub(gtext, pos, t1 - 1)] = {num[sub(gtext, t1 + 1, t2 - 1)], t2 + 1, nl - 1}
-  pos = nl + 1
+-- A group's line in ARGV[4], as its group_wait and its "group_interval TAB metadata" texts. A
+-- line starts with a newline, which JSON never holds unescaped: "NEWLINE gid TAB" is found
+-- nowhere else.
+local gtext, least_wait = ARGV[4], tonumber(ARGV[9])
+local function group_line(gid)
+  local t1 = find(gtext, '\\n' .. gid .. '\\t', 1, true) + #gid + 2
+  local t2 = find(gtext, '\\t', t1, true)
+  local nl = find(gtext, '\\n', t2 + 1, true) or (#gtext + 1)
+  return sub(gtext, t1, t2 - 1), sub(gtext, t2 + 1, nl - 1)
 end
+-- Groups' group_wait, read from their lines on first use.
+local waits = setmetatable({}, {__index = function(t, gid)
+  local v = num[(group_line(gid))]
+  t[gid] = v
+  return v
+end})
 -- The times of the value that starts at `at` in `v`, as texts, and whether its endsAt came from
 -- resolve_timeout. Plain finds, not a pattern: Lua matches %S+ a character at a time, and this
 -- runs twice per merge.
@@ -97,28 +109,35 @@ local function times(v, at)
   local c = find(v, ' ', b + 1, true)
   return sub(v, at, a - 1), sub(v, a + 1, b - 1), sub(v, b + 1, c - 1), byte(v, c + 1) == 49
 end
--- An incoming value is `v` whole, or, when `head` is set, `v` without its startsAt, which is
--- `head` (see ARGV[5]). Its times, as times() reads them:
-local function new_times(head, v)
-  if not head then return times(v, 1) end
-  local b = find(v, ' ', 1, true)
-  local c = find(v, ' ', b + 1, true)
-  return head, sub(v, 1, b - 1), sub(v, b + 1, c - 1), byte(v, c + 1) == 49
+-- The batch's times for the alerts posted without any (ARGV[8]), read once: as times() reads
+-- them, and the texts a merged value takes from them after its startsAt ("endsAt updatedAt 1 ")
+-- and after its endsAt (" updatedAt 1 ").
+local sh_s_t, sh_e_t, sh_u_t, sh_timeout, sh_rest, sh_tail
+if shared ~= '' then
+  sh_s_t, sh_e_t, sh_u_t, sh_timeout = times(shared, 1)
+  sh_rest = sub(shared, #sh_s_t + 2)
+  sh_tail = sub(shared, #sh_s_t + #sh_e_t + 2)
 end
-local function whole(head, v)
-  return head and (head .. ' ' .. v) or v
+-- An incoming value is `v` whole, or, when `bare` is set, the body that follows the batch's
+-- times (see ARGV[5]). Its times, as times() reads them:
+local function new_times(bare, v)
+  if bare then return sh_s_t, sh_e_t, sh_u_t, sh_timeout end
+  return times(v, 1)
+end
+local function whole(bare, v)
+  return bare and (shared .. v) or v
 end
 -- Returns the merged value and its startsAt. A value is "startsAt endsAt updatedAt timeout
 -- body"; the result is the younger value with the startsAt and endsAt the merge picks, so a
 -- re-send (same startsAt, later endsAt) comes back as the very string it came as, and one
 -- without times (a later startsAt, kept from the stored value) is one concatenation.
-local function merge(old_raw, head, v)
+local function merge(old_raw, bare, v)
   local os_t, oe_t, ou_t, o_timeout = times(old_raw, 1)
-  local ns_t, ne_t, nu_t, n_timeout = new_times(head, v)
+  local ns_t, ne_t, nu_t, n_timeout = new_times(bare, v)
   local os, oe, ns, ne = num[os_t], num[oe_t], num[ns_t], num[ne_t]
   -- Merge only when the activity ranges overlap; otherwise the incoming alert replaces.
   if not ((ne > os and ne < oe) or (ns > os and ns < oe)) then
-    return whole(head, v), ns
+    return whole(bare, v), ns
   end
   local old_younger = num[nu_t] < num[ou_t]
   local ys_t, ye_t, ys, ye = ns_t, ne_t, ns, ne
@@ -138,10 +157,10 @@ local function merge(old_raw, head, v)
     if s_t == ys_t and e_t == ye_t then return old_raw, s end
     return s_t .. ' ' .. e_t .. sub(old_raw, #ys_t + #ye_t + 2), s
   end
-  if s_t == ys_t and e_t == ye_t then return whole(head, v), s end
-  if not head then return s_t .. ' ' .. e_t .. sub(v, #ys_t + #ye_t + 2), s end
-  if e_t == ye_t then return s_t .. ' ' .. v, s end
-  return s_t .. ' ' .. e_t .. sub(v, #ye_t + 1), s
+  if s_t == ys_t and e_t == ye_t then return whole(bare, v), s end
+  if not bare then return s_t .. ' ' .. e_t .. sub(v, #ys_t + #ye_t + 2), s end
+  if e_t == ye_t then return s_t .. ' ' .. sh_rest .. v, s end
+  return s_t .. ' ' .. e_t .. sh_tail .. v, s
 end
 -- Whether the per-alertname limit lets alert `fp` (stored as `value`) into `bucket`.
 local function admitted(bucket, fp, value)
@@ -157,13 +176,13 @@ local function admitted(bucket, fp, value)
   redis.call('PEXPIRE', key, math.ceil((last_end - now) * 1000) + 1000)
   return true
 end
--- The alerts' values are arguments of their own (ARGV[7+i]), written as they came unless the
+-- The alerts' values are arguments of their own (ARGV[9+i]), written as they came unless the
 -- merge splices them. Making a Lua string of an alert's length costs more than all the merge's
 -- arithmetic: Lua interns every string, hashing every byte of it (Redis's Lua) and comparing it
 -- with those of the same hash, and a batch's values differ in few characters.
-local fps, gid_lists, buckets, heads, n = {}, {}, {}, {}, 0
+local fps, gid_lists, buckets, bares, n = {}, {}, {}, {}, 0
 local text = ARGV[5]
-pos, last = 1, #text
+local pos, last = 1, #text
 while pos <= last do
   local t1 = find(text, '\\t', pos, true)
   local t2 = find(text, '\\t', t1 + 1, true)
@@ -176,7 +195,7 @@ while pos <= last do
     t2 = t3
   end
   local nl = find(text, '\\n', t2 + 1, true) or (last + 1)
-  heads[n] = nl > t2 + 1 and sub(text, t2 + 1, nl - 1)
+  bares[n] = nl > t2 + 1
   pos = nl + 1
 end
 local merged_count = 0
@@ -190,13 +209,15 @@ for c = 1, n, CHUNK do
   local olds = redis.call('HMGET', KEYS[1], unpack(fps, c, upto))
   local hset, h = {}, 0
   for i = c, upto do
-    local fp, head, value, starts = fps[i], heads[i], ARGV[7 + i], nil
+    local fp, bare, value, starts = fps[i], bares[i], ARGV[9 + i], nil
     local old = written[fp] or olds[i - c + 1]
     if old then
-      value, starts = merge(old, head, value)
+      value, starts = merge(old, bare, value)
+    elseif bare then
+      starts = num[sh_s_t]
+      value = shared .. value
     else
-      starts = num[head or sub(value, 1, find(value, ' ', 1, true) - 1)]
-      value = whole(head, value)
+      starts = num[sub(value, 1, find(value, ' ', 1, true) - 1)]
     end
     if limited and not admitted(buckets[i], fp, value) then
       -- Not written and in no group: a later copy in this batch merges with the stored value.
@@ -222,7 +243,7 @@ for c = 1, n, CHUNK do
         end
         list[#list + 1] = fp
         -- An alert older than group_wait makes a group that never flushed due at once.
-        if starts + groups[gid][1] < now then due[gid] = true end
+        if starts + least_wait < now and starts + waits[gid] < now then due[gid] = true end
       end
     end
   end
@@ -241,11 +262,10 @@ for _, gid in ipairs(order) do
     local gkey = group_stem .. gid
     local flushed = redis.call('HGET', gkey, 'flushed')
     if not flushed then
-      local g = groups[gid]
-      local gi, meta = match(sub(gtext, g[2], g[3]), '^([^\\t]*)\\t(.*)$')
+      local gi, meta = match(select(2, group_line(gid)), '^([^\\t]*)\\t(.*)$')
       redis.call('HSET', gkey, 'meta', meta, 'gi', gi, 'flushed', '0')
       redis.call('SADD', KEYS[3], gid)
-      redis.call('ZADD', KEYS[2], now + g[1], gid)
+      redis.call('ZADD', KEYS[2], now + waits[gid], gid)
       flushed = '0'
     end
     if due[gid] and flushed == '0' then

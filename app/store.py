@@ -45,14 +45,14 @@ class GroupRef:
     labels: dict[str, str]
     group_wait: float
     group_interval: float
-    # The group as PUT_ALERTS reads it ("gid TAB group_wait TAB group_interval TAB metadata
-    # JSON"), encoded once: refs are cached per routing key and every ingested alert would
-    # otherwise encode it again.
+    # The group as PUT_ALERTS reads it ("NEWLINE gid TAB group_wait TAB group_interval TAB
+    # metadata JSON"), encoded once: refs are cached per routing key and every ingested alert
+    # would otherwise encode it again.
     line: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         meta = {"key": self.key, "route": self.route_id, "receiver": self.receiver, "labels": self.labels}
-        line = f"{self.gid}\t{self.group_wait!r}\t{self.group_interval!r}\t{orjson.dumps(meta).decode()}"
+        line = f"\n{self.gid}\t{self.group_wait!r}\t{self.group_interval!r}\t{orjson.dumps(meta).decode()}"
         object.__setattr__(self, "line", line)
 
 
@@ -126,16 +126,21 @@ class AlertStore:
         # hash), referenced so that its id stays its own, and its groups sent once.
         seen: dict[int, Sequence[GroupRef]] = {}
         names: dict[str, str] = {}  # fingerprint -> alertname, to report what the limit dropped
+        shared: list[Alert] = []  # the first of the batch's alerts posted without times, if any
         if self.keys.cluster:
-            batches = self._sharded_lines(routed, seen, names)
+            batches = self._sharded_lines(routed, seen, names, shared)
         else:
-            batches = self._plain_lines(routed, seen, names)
+            batches = self._plain_lines(routed, seen, names, shared)
         if not batches:
             return 0
-        groups: dict[Keys, dict[str, str]] = {shard: {} for shard in batches}  # gid -> line
-        for refs in seen.values():
-            for g in refs:
-                groups[self.keys.shard(g.gid)][g.gid] = g.line
+        groups: dict[Keys, dict[str, GroupRef]]  # by gid
+        if self.keys.cluster:
+            groups = {shard: {} for shard in batches}
+            for refs in seen.values():
+                for g in refs:
+                    groups[self.keys.shard(g.gid)][g.gid] = g
+        else:  # one shard: no call per group to find it
+            groups = {self.keys: {g.gid: g for refs in seen.values() for g in refs}}
         calls: list[Call] = [
             (
                 [shard.alerts, shard.timers, shard.groups, *self._declared(groups[shard], shard)],
@@ -143,10 +148,12 @@ class AlertStore:
                     now,
                     shard.group_stem,
                     shard.members_stem,
-                    "\n".join(groups[shard].values()),
+                    "".join([g.line for g in groups[shard].values()]),
                     "\n".join(lines),
                     self.limit,
                     self.keys.alertname_limit_stem,
+                    shared[0].encode_times() if shared else b"",
+                    min([g.group_wait for g in groups[shard].values()], default=0.0),
                     *values,
                 ],
             )
@@ -169,6 +176,7 @@ class AlertStore:
         routed: Iterable[tuple[Alert, Sequence[GroupRef]]],
         seen: dict[int, Sequence[GroupRef]],
         names: dict[str, str],
+        shared: list[Alert],
     ) -> dict[Keys, tuple[list[str], list[bytes]]]:
         """PUT_ALERTS' lines and values for the plain layout's one call (its hot path: nothing
         per alert beyond the line and the value)."""
@@ -177,7 +185,7 @@ class AlertStore:
         for alert, refs in routed:
             seen[id(refs)] = refs
             gids = refs.gid_list if type(refs) is GroupRefs else ",".join([g.gid for g in refs])
-            tail, value = self._encoded(alert, names)
+            tail, value = self._encoded(alert, names, shared)
             lines.append(f"{alert.fingerprint}\t{gids}\t{tail}")
             values.append(value)
         return {self.keys: (lines, values)} if lines else {}
@@ -187,6 +195,7 @@ class AlertStore:
         routed: Iterable[tuple[Alert, Sequence[GroupRef]]],
         seen: dict[int, Sequence[GroupRef]],
         names: dict[str, str],
+        shared: list[Alert],
     ) -> dict[Keys, tuple[list[str], list[bytes]]]:
         """PUT_ALERTS' lines and values per shard on a cluster: an alert goes to each shard its
         groups are in, one routed nowhere to its fingerprint's shard (the API lists it)."""
@@ -198,22 +207,34 @@ class AlertStore:
                 seen[id(refs)] = refs
                 by_shard = self.keys.by_shard([g.gid for g in refs])
                 parts = split[id(refs)] = [(shard, ",".join(gids)) for shard, gids in by_shard.items()]
-            tail, value = self._encoded(alert, names)
+            tail, value = self._encoded(alert, names, shared)
             for shard, gids in parts or [(self.keys.shard(alert.fingerprint), "")]:
                 lines, values = out.setdefault(shard, ([], []))
                 lines.append(f"{alert.fingerprint}\t{gids}\t{tail}")
                 values.append(value)
         return out
 
-    def _encoded(self, alert: Alert, names: dict[str, str]) -> tuple[str, bytes]:
+    def _encoded(self, alert: Alert, names: dict[str, str], shared: list[Alert]) -> tuple[str, bytes]:
         """What follows an alert's gids in its PUT_ALERTS line (its head; under a limit, its
-        alertname's bucket first), and its value."""
-        if alert.starts_at == alert.updated_at:
-            # It starts as it arrives (posted without startsAt): a stored version's startsAt
-            # will replace its own, which the script then puts in front of the rest.
-            head, value = alert.encode_after_start()
+        alertname's bucket first), and its value.
+
+        An alert posted without startsAt and endsAt (it starts as it arrives, its endsAt from
+        resolve_timeout) has the times every such alert of the batch has: they go to the script
+        once, those of the first such alert (`shared`), and the alert as its body only, with the
+        head "=". A re-send of it then merges without a time cut out of its value. (Its times
+        are told apart by startsAt and endsAt: updatedAt is its startsAt, timeout is set.)
+        """
+        head = ""
+        if alert.timeout and alert.starts_at == alert.updated_at:
+            if not shared:
+                shared.append(alert)
+            first = shared[0]
+            if alert.starts_at == first.starts_at and alert.ends_at == first.ends_at:
+                head, value = "=", alert.encode_body()
+            else:
+                value = alert.encode()
         else:
-            head, value = "", alert.encode()
+            value = alert.encode()
         if not self.limit:
             return head, value
         names[alert.fingerprint] = name = alert.labels.get("alertname", "")

@@ -86,8 +86,8 @@ def test_non_overlapping_alert_replaces_the_stored_one(store: AlertStore) -> Non
 
 
 def test_an_alert_that_starts_as_it_arrives_merges_by_the_same_rules(store: AlertStore) -> None:
-    """Such an alert (posted without startsAt) goes to the script split after its startsAt
-    (PUT_ALERTS' head): each outcome of the merge, byte for byte."""
+    """Such an alert (posted without startsAt and endsAt) goes to the script as its body, the
+    batch's times once (PUT_ALERTS' head "="): each outcome of the merge, byte for byte."""
 
     def raw() -> str:
         return next(v for _, v in store.iter_raw_alerts(store.keys))
@@ -125,6 +125,28 @@ def test_alert_older_than_group_wait_makes_an_unflushed_group_due_now(store: Ale
     assert store.r.zscore("t:timers", "g1") == NOW
 
 
+@pytest.mark.parametrize("limit", [0, 10])
+def test_alerts_posted_without_times_are_stored_whole(limit: int) -> None:
+    """The batch's times for such alerts go to the script once (ARGV[8]); an alert whose times
+    differ from the first one's (another endsAt) goes whole, and a fingerprint twice in a batch
+    merges with its own earlier value, each stored as encode() has it, with or without a limit."""
+    store = AlertStore(fakeredis.FakeRedis(server=fakeredis.FakeServer()), Keys("t"), limit)
+
+    def posted(name: str, ends: float, summary: str) -> Alert:
+        labels = {"alertname": name}
+        return Alert(labels, {"summary": summary}, NOW, ends, "", NOW, True, fingerprint(labels))
+
+    first, other, again = (
+        posted("A", NOW + 300, "1"),
+        posted("B", NOW + 600, "2"),
+        posted("A", NOW + 300, "3"),
+    )
+    store.put([(first, [group()]), (other, [group()]), (again, [group()])], NOW)
+    raw = dict(store.iter_raw_alerts(store.keys))
+    assert raw == {first.fingerprint: again.encode().decode(), other.fingerprint: other.encode().decode()}
+    assert {a.fingerprint for a in store.load_groups(["g1"])[0].alerts} == set(raw)
+
+
 def test_a_resend_into_an_existing_group_follows_the_same_rules(store: AlertStore) -> None:
     """A re-send whose group already holds it reads the group only when it may make it due now
     (PUT_ALERTS): an unflushed group is made due once the alert is older than group_wait, a
@@ -143,6 +165,19 @@ def test_a_resend_into_an_existing_group_follows_the_same_rules(store: AlertStor
     [g] = store.load_groups(["g1"])
     assert g.receiver == "team" and store.r.hget("t:group:g1", "flushed") == b"0"
     assert store.r.zscore("t:timers", "g1") == NOW + 40  # created due: the alert is older than group_wait
+
+
+def test_each_group_of_a_batch_keeps_its_own_group_wait(store: AlertStore) -> None:
+    """PUT_ALERTS reads a group's line only when it needs it (a new group, an alert older than
+    the batch's least group_wait): groups of one batch with different group_waits are created
+    and made due by their own."""
+    short, long = group("g1", 30.0), group("g2", 3600.0)
+    store.put([(alert(NOW - 15, NOW + 300, NOW), [short, long])], NOW)
+    assert store.r.zrange("t:timers", 0, -1, withscores=True) == [(b"g1", NOW + 30), (b"g2", NOW + 3600)]
+    assert [g.gid for g in store.load_groups(["g1", "g2"])] == ["g1", "g2"]
+    # 35 s old: due at once in the group that waits 30 s, not in the one that waits an hour.
+    store.put([(alert(NOW - 15, NOW + 300, NOW + 20), [short, long])], NOW + 20)
+    assert store.r.zrange("t:timers", 0, -1, withscores=True) == [(b"g1", NOW + 20), (b"g2", NOW + 3600)]
 
 
 def test_drop_keeps_updated_alerts_and_deletes_an_empty_group(store: AlertStore) -> None:
