@@ -15,7 +15,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -48,6 +47,10 @@ class FlushResult:
     notified: int
     failed: int
     deleted: bool
+
+
+# Told a flushed group's result once its sends are over; None when its flush failed (logged).
+FlushDone = Callable[[FlushResult | None], None]
 
 
 class Dispatcher:
@@ -110,11 +113,12 @@ class Dispatcher:
     def receivers_for(self, labels: dict[str, str]) -> list[str]:
         return list(dict.fromkeys(g.receiver for g in self.groups_for(labels)))
 
-    def flush_many(
-        self, gids: list[str], external_url: str, retry: bool = False
-    ) -> list[Future[FlushResult]]:
-        """Flush a batch of groups whose timers (or retries) fired; one future result per group
-        that still exists, resolved once the group's sends are over.
+    def flush_many(self, gids: list[str], external_url: str, done: FlushDone, retry: bool = False) -> int:
+        """Flush a batch of groups whose timers (or retries) fired; `done` is called once for
+        each group that still exists (their number is returned), on the thread that ends the
+        group's sends, possibly before this returns. A callback rather than a Future per group:
+        a Future makes a threading.Condition, and with the Future's own locking it cost 2-3 %
+        of a worker's CPU per notification while nothing needed more than the callback.
 
         The reads are batched (the groups and their in-flight marks in one round trip, every
         integration's log entry in another) so that a notification costs only its lease and its
@@ -129,7 +133,7 @@ class Dispatcher:
                 plans.append(self._plan(group, snapshot.config, lookup, retry))
             except Exception:
                 _log_group_failure(group.key)
-        pending = [_PendingFlush(plan, self._finish) for plan in plans]
+        pending = [_PendingFlush(plan, self._finish, done) for plan in plans]
         slots = [(flush, k) for flush in pending for k in range(len(flush.plan.tasks))]
         tasks = [task for plan in plans for task in plan.tasks]
 
@@ -140,7 +144,7 @@ class Dispatcher:
         self.notifier.run_many(tasks, external_url, snapshot.templates, done)
         for flush in pending:
             flush.started()
-        return [flush.result for flush in pending]
+        return len(pending)
 
     def _plan(self, group: GroupState, config: Config, lookup: GroupLookup, retry: bool) -> _Plan:
         """What one flush of `group` has to tell whom, after the muting stages."""
@@ -214,13 +218,15 @@ class _PendingFlush:
     """One group's flush whose sends are under way: their outcomes as they come in, and the
     group's result (`_finish`, on the thread that brings the last outcome) once all are in."""
 
-    def __init__(self, plan: _Plan, finish: Callable[[_Plan, list[Outcome]], FlushResult]) -> None:
+    def __init__(
+        self, plan: _Plan, finish: Callable[[_Plan, list[Outcome]], FlushResult], done: FlushDone
+    ) -> None:
         self.plan = plan
         self.finish = finish
+        self.done = done
         self.outcomes: list[Outcome] = [Outcome.UP_TO_DATE] * len(plan.tasks)
         self.left = len(plan.tasks) + 1  # one more for started(): a group with no task finishes too
         self.lock = threading.Lock()
-        self.result: Future[FlushResult] = Future()
 
     def record(self, k: int, outcome: Outcome) -> None:
         self.outcomes[k] = outcome
@@ -236,10 +242,11 @@ class _PendingFlush:
             if self.left:
                 return
         try:
-            self.result.set_result(self.finish(self.plan, self.outcomes))
-        except Exception as err:
+            result: FlushResult | None = self.finish(self.plan, self.outcomes)
+        except Exception:
             _log_group_failure(self.plan.group.key)
-            self.result.set_exception(err)
+            result = None
+        self.done(result)
 
 
 @dataclass
