@@ -28,7 +28,6 @@ import os
 import threading
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import NamedTuple
 
 import pycurl
 import urllib3
@@ -43,12 +42,24 @@ _CONNECT_FAILURES = frozenset(
 )
 
 
-class Answer(NamedTuple):
-    """The answer, with the attribute names of urllib3's response that transport.py reads."""
+class Answer:
+    """The answer, with the attribute names of urllib3's response that transport.py reads. Its
+    header lines are parsed when `headers` is first read (a notification's answer usually has
+    only its status looked at)."""
 
-    status: int
-    headers: urllib3.HTTPHeaderDict
-    data: bytes
+    __slots__ = ("_headers", "_lines", "data", "status")
+
+    def __init__(self, status: int, lines: list[bytes], data: bytes) -> None:
+        self.status = status
+        self.data = data
+        self._lines = lines
+        self._headers: urllib3.HTTPHeaderDict | None = None
+
+    @property
+    def headers(self) -> urllib3.HTTPHeaderDict:
+        if self._headers is None:
+            self._headers = _header_dict(self._lines)
+        return self._headers
 
 
 class CurlError(Exception):
@@ -89,7 +100,7 @@ class CurlSender:
             handle.perform()
         except pycurl.error as err:
             raise _failure(handle, err) from None
-        return Answer(handle.getinfo(pycurl.RESPONSE_CODE), _header_dict(heads), received.getvalue())
+        return Answer(handle.getinfo(pycurl.RESPONSE_CODE), heads, received.getvalue())
 
     def _handle(self) -> pycurl.Curl:
         handle: pycurl.Curl | None = getattr(self._local, "handle", None)
