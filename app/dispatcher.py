@@ -128,9 +128,10 @@ class Dispatcher:
         """
         snapshot, lookup = self._snapshot(), self._lookup()
         plans = []
+        targets: dict[str, list[IntegrationTarget]] = {}
         for group in self.store.load_groups(gids, release_inflight=True):
             try:
-                plans.append(self._plan(group, snapshot.config, lookup, retry))
+                plans.append(self._plan(group, snapshot.config, lookup, retry, targets))
             except Exception:
                 _log_group_failure(group.key)
         pending = [_PendingFlush(plan, self._finish, done) for plan in plans]
@@ -146,8 +147,17 @@ class Dispatcher:
             flush.started()
         return len(pending)
 
-    def _plan(self, group: GroupState, config: Config, lookup: GroupLookup, retry: bool) -> _Plan:
-        """What one flush of `group` has to tell whom, after the muting stages."""
+    def _plan(
+        self,
+        group: GroupState,
+        config: Config,
+        lookup: GroupLookup,
+        retry: bool,
+        targets: dict[str, list[IntegrationTarget]],
+    ) -> _Plan:
+        """What one flush of `group` has to tell whom, after the muting stages. `targets` holds
+        the integrations of the receivers the batch has met so far (most groups of a batch
+        share a few receivers), filled in as it goes."""
         route = find_route(config.route, group.route_id)
         if route is None:
             return _Plan(group, None, [], time.time(), [], [])
@@ -163,23 +173,20 @@ class Dispatcher:
             if not alerts:
                 break
             alerts = stage(alerts, group, route, now)
-        receiver = config.receivers[route.receiver]
+        integrations = targets.get(route.receiver)
+        if integrations is None:
+            receiver = config.receivers[route.receiver]
+            integrations = targets[route.receiver] = [
+                IntegrationTarget(receiver.name, name, index, cfg)
+                for name, index, cfg in receiver.integrations()
+            ]
         firing = [a for a in alerts if not a.resolved(now)]
         resolved = [a for a in alerts if a.resolved(now)]
         deadline = now + max(route.group_interval, 10.0)
         # As in Alertmanager's pipeline, nothing left after muting means nothing to notify or log.
         tasks = [
-            NotifyTask(
-                group,
-                route,
-                IntegrationTarget(receiver.name, name, index, cfg),
-                firing,
-                resolved,
-                now,
-                deadline,
-                retry,
-            )
-            for name, index, cfg in (receiver.integrations() if alerts else [])
+            NotifyTask(group, route, target, firing, resolved, now, deadline, retry)
+            for target in (integrations if alerts else [])
         ]
         return _Plan(group, route, tasks, now, members, [a.fingerprint for a in strays])
 
