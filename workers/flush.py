@@ -66,6 +66,8 @@ class _Progress:
 
 
 def _log_result(result: FlushResult) -> None:
+    if not log.isEnabledFor(logging.DEBUG):
+        return  # not logged: the fields would be built for nothing, once per group
     if result.notified or result.failed or result.deleted:
         log.debug(
             "flushed aggregation group",

@@ -320,9 +320,13 @@ class Notifier:
                 task = d.task
                 attempt = _attempt_number(task)
                 history.record_attempt(self.nflog, task, attempt, "sent")
-                fields = {**_fields(task), "alerts": len(d.notification.alerts), "retry": task.retry}
                 # Alertmanager's levels: a first attempt's success is debug, a retry's is info.
-                (log.info if attempt > 1 else log.debug)("notify success", extra={"fields": fields})
+                # The fields are built only for a record that is logged: at the default level
+                # they cost more than the rest of the line.
+                level = logging.INFO if attempt > 1 else logging.DEBUG
+                if log.isEnabledFor(level):
+                    fields = {**_fields(task), "alerts": len(d.notification.alerts), "retry": task.retry}
+                    log.log(level, "notify success", extra={"fields": fields})
             d.done(outcome)
 
     def _cancel(self, d: _Delivery) -> None:
