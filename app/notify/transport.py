@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import functools
 import http.client
 import ipaddress
 import os
@@ -45,7 +44,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from email.message import Message
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, NamedTuple, Protocol
 from urllib.parse import parse_qs, quote_plus, unquote, urlencode, urljoin, urlsplit
 
@@ -822,7 +821,7 @@ def _exchange(
         raw = transport.send(method, target, body, hop_headers, left)
         location = raw.headers.get("Location") if raw.status in _REDIRECT_STATUSES else None
         if not follow_redirects or not location:
-            return Response(raw.status, functools.partial(getattr, raw, "headers"), raw.data)
+            return Response(raw.status, partial(getattr, raw, "headers"), raw.data)
         if hop == MAX_REDIRECTS:
             raise _TooManyRedirects
         try:
