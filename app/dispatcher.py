@@ -138,11 +138,11 @@ class Dispatcher:
         slots = [(flush, k) for flush in pending for k in range(len(flush.plan.tasks))]
         tasks = [task for plan in plans for task in plan.tasks]
 
-        def done(i: int, outcome: Outcome) -> None:
+        def record(i: int, outcome: Outcome) -> None:
             flush, k = slots[i]
             flush.record(k, outcome)
 
-        self.notifier.run_many(tasks, external_url, snapshot.templates, done)
+        self.notifier.run_many(tasks, external_url, snapshot.templates, record)
         for flush in pending:
             flush.started()
         return len(pending)
