@@ -46,14 +46,14 @@ class _Progress:
             self.left += groups
 
     def one_done(self, result: FlushResult | None) -> None:
-        if result is not None:
-            _log_result(result)
         # Only the last one wakes the job: a wake-up per group cost a thread switch per
         # notification, and the wait below learns of progress when its `stall` runs out.
         with self.cond:
             self.left -= 1
             if not self.left:
                 self.cond.notify()
+        if result is not None:
+            _log_result(result)
 
     def wait_while_moving(self, stall: float) -> None:
         """Return when every group is done, or when none finished for `stall` seconds."""
