@@ -270,8 +270,9 @@ class NotificationLog:
 
         replies = self.writer.run(self._commit_many, keys=keys, args=args, changes=changes)
         written = [reply == 1 for reply in replies]
-        for (lease, *_), ok in zip(sent, written, strict=True):
-            log.debug("notification logged", extra={"fields": {"entry": lease.field, "written": ok}})
+        if log.isEnabledFor(logging.DEBUG):  # the fields cost more than the disabled call
+            for (lease, *_), ok in zip(sent, written, strict=True):
+                log.debug("notification logged", extra={"fields": {"entry": lease.field, "written": ok}})
         return written
 
     def release(self, lease: Lease) -> bool:

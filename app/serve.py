@@ -20,6 +20,7 @@ from rq import SimpleWorker
 from werkzeug.serving import BaseWSGIServer
 
 from app import backend, history, metrics, rqcompat
+from app.gcpause import freeze_startup_objects
 from app.httpmetrics import HTTPMetrics
 from app.jobs import QUEUE_NAME, bind_runtime
 from app.listeners import wsgi_servers
@@ -187,6 +188,7 @@ def run_all_in_one(settings: Settings) -> int:
     """Web, timers and workers in one process; the state is snapshotted under --storage.path in
     embedded mode (no Redis named)."""
     _block_sighup()
+    freeze_startup_objects()
     web_config = _web_config(settings)
     client = backend.connect(settings)
     writer = backend.restore_state(client, settings) if settings.embedded else None
@@ -385,6 +387,7 @@ def _worker_handlers(environ: dict[str, Any]) -> str | None:
 def run_worker(settings: Settings) -> int:
     """An RQ worker (jobs run in this process, no fork per job) plus this process's timer loop."""
     _block_sighup()
+    freeze_startup_objects()
     web_config = _web_config(settings)
     rt = Runtime(settings)
     bind_runtime(rt)

@@ -60,6 +60,7 @@ from common import (
 )
 
 from app import history
+from app.gcpause import freeze_startup_objects
 from app.jobs import bind_runtime
 from app.notify.pipeline import IntegrationTarget, NotifyTask
 from app.runtime import FLUSH_BATCH, Runtime
@@ -276,6 +277,7 @@ def notify(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
     FLUSH_BATCH groups) that RQ would run, one after the other as in one worker."""
     with Bench("inprocess") as bench:
         sink = start_sink(bench)
+        freeze_startup_objects()  # as `alerter worker` does before it loads the config
         rt = runtime(redis, workdir, f"{sink.url}/", "1h")
         bind_runtime(rt)
         client = create_app(rt).test_client()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import Future
 
 from app.dispatcher import FlushResult
 from app.jobs import bound_runtime
@@ -29,28 +28,32 @@ log = logging.getLogger(__name__)
 
 def flush_groups(gids: list[str], retry: bool = False) -> None:
     rt = bound_runtime()
-    results = rt.dispatcher.flush_many(gids, rt.external_url, retry=retry)
-    progress = _Progress(len(results))
-    for pending in results:
-        pending.add_done_callback(_log_result)
-        pending.add_done_callback(progress.one_done)
+    progress = _Progress()
+    progress.expect(rt.dispatcher.flush_many(gids, rt.external_url, progress.one_done, retry=retry))
     progress.wait_while_moving(SLOW_AFTER)
 
 
 class _Progress:
-    """How many of a job's groups still have sends running."""
+    """How many of a job's groups still have sends running. Groups may finish before the job
+    knows how many there are (`expect`), so the count may go below 0 until then."""
 
-    def __init__(self, groups: int) -> None:
-        self.left = groups
+    def __init__(self) -> None:
+        self.left = 0
         self.cond = threading.Condition()
 
-    def one_done(self, _: Future[FlushResult]) -> None:
+    def expect(self, groups: int) -> None:
+        with self.cond:
+            self.left += groups
+
+    def one_done(self, result: FlushResult | None) -> None:
         # Only the last one wakes the job: a wake-up per group cost a thread switch per
         # notification, and the wait below learns of progress when its `stall` runs out.
         with self.cond:
             self.left -= 1
             if not self.left:
                 self.cond.notify()
+        if result is not None:
+            _log_result(result)
 
     def wait_while_moving(self, stall: float) -> None:
         """Return when every group is done, or when none finished for `stall` seconds."""
@@ -62,10 +65,9 @@ class _Progress:
                     return
 
 
-def _log_result(done: Future[FlushResult]) -> None:
-    if done.exception() is not None:
-        return  # the dispatcher logged it
-    result = done.result()
+def _log_result(result: FlushResult) -> None:
+    if not log.isEnabledFor(logging.DEBUG):
+        return  # not logged: the fields would be built for nothing, once per group
     if result.notified or result.failed or result.deleted:
         log.debug(
             "flushed aggregation group",

@@ -27,27 +27,39 @@ import io
 import os
 import threading
 from collections.abc import Mapping
-from typing import NamedTuple
+from functools import lru_cache
 
 import pycurl
 import urllib3
 
 # curl's own request headers that urllib3 does not send, removed with an empty value, and the
 # one urllib3 sends that curl does not (with Content-Length, in urllib3's order).
-_NOT_SENT = ("Accept:", "Expect:")
-_IDENTITY = "Accept-Encoding: identity"
+_NOT_SENT = (b"Accept:", b"Expect:")
+_IDENTITY = b"Accept-Encoding: identity"
 
 _CONNECT_FAILURES = frozenset(
     (pycurl.E_COULDNT_CONNECT, pycurl.E_COULDNT_RESOLVE_HOST, pycurl.E_COULDNT_RESOLVE_PROXY)
 )
 
 
-class Answer(NamedTuple):
-    """The answer, with the attribute names of urllib3's response that transport.py reads."""
+class Answer:
+    """The answer, with the attribute names of urllib3's response that transport.py reads. Its
+    header lines are parsed when `headers` is first read (a notification's answer usually has
+    only its status looked at)."""
 
-    status: int
-    headers: urllib3.HTTPHeaderDict
-    data: bytes
+    __slots__ = ("_headers", "_lines", "data", "status")
+
+    def __init__(self, status: int, lines: list[bytes], data: bytes) -> None:
+        self.status = status
+        self.data = data
+        self._lines = lines
+        self._headers: urllib3.HTTPHeaderDict | None = None
+
+    @property
+    def headers(self) -> urllib3.HTTPHeaderDict:
+        if self._headers is None:
+            self._headers = _header_dict(self._lines)
+        return self._headers
 
 
 class CurlError(Exception):
@@ -72,22 +84,12 @@ class CurlSender:
         """POST `body` to the absolute http:// `url` with exactly `headers` (plus Host and
         Content-Length); `timeout` bounds the whole exchange. Raises CurlError when no answer
         came, ValueError for a header line http.client would refuse."""
-        lines = [_IDENTITY, f"Content-Length: {len(body)}", *_NOT_SENT]
-        has_type = False
-        for name, value in headers.items():
-            if "\n" in value or "\r" in value or "\n" in name or "\r" in name or "\0" in value:
-                raise ValueError(f"invalid header value for {name}")
-            # "Name:" would tell curl to leave the header out; "Name;" sends it empty.
-            lines.append(f"{name}: {value}" if value else f"{name};")
-            has_type = has_type or name.lower() == "content-type"
-        if not has_type:
-            lines.append("Content-Type:")  # curl would add a form type to a POST
         handle = self._handle()
         received = io.BytesIO()
         heads: list[bytes] = []
         handle.setopt(pycurl.URL, url)
-        # Latin-1, as http.client encodes header lines (pycurl would take ASCII only).
-        handle.setopt(pycurl.HTTPHEADER, [line.encode("latin-1") for line in lines])
+        lines = [_IDENTITY, b"Content-Length: %d" % len(body), *_header_lines(tuple(headers.items()))]
+        handle.setopt(pycurl.HTTPHEADER, lines)
         handle.setopt(pycurl.POSTFIELDS, body)
         handle.setopt(pycurl.WRITEDATA, received)
         handle.setopt(pycurl.HEADERFUNCTION, heads.append)
@@ -98,7 +100,7 @@ class CurlSender:
             handle.perform()
         except pycurl.error as err:
             raise _failure(handle, err) from None
-        return Answer(handle.getinfo(pycurl.RESPONSE_CODE), _header_dict(heads), received.getvalue())
+        return Answer(handle.getinfo(pycurl.RESPONSE_CODE), heads, received.getvalue())
 
     def _handle(self) -> pycurl.Curl:
         handle: pycurl.Curl | None = getattr(self._local, "handle", None)
@@ -114,15 +116,37 @@ class CurlSender:
         return handle
 
 
+@lru_cache(maxsize=256)
+def _header_lines(headers: tuple[tuple[str, str], ...]) -> tuple[bytes, ...]:
+    """The request's header lines after Content-Length, for its (name, value) headers.
+
+    Cached: a receiver's sends repeat the same few header sets (credentials read from a file
+    change only when the file does), and checking and encoding them at every send was a tenth
+    of the Python CPU of a libcurl POST."""
+    lines = list(_NOT_SENT)
+    has_type = False
+    for name, value in headers:
+        if "\n" in value or "\r" in value or "\n" in name or "\r" in name or "\0" in value:
+            raise ValueError(f"invalid header value for {name}")
+        # "Name:" would tell curl to leave the header out; "Name;" sends it empty. Latin-1, as
+        # http.client encodes header lines (pycurl would take ASCII only).
+        lines.append((f"{name}: {value}" if value else f"{name};").encode("latin-1"))
+        has_type = has_type or name.lower() == "content-type"
+    if not has_type:
+        lines.append(b"Content-Type:")  # curl would add a form type to a POST
+    return tuple(lines)
+
+
 def _header_dict(lines: list[bytes]) -> urllib3.HTTPHeaderDict:
-    """The final answer's header fields (an informational 1xx answer's are dropped)."""
+    """The final answer's header fields: those after the last status line (an informational
+    1xx answer's come before it)."""
+    start = 0
+    for i, raw in enumerate(lines):
+        if raw.startswith(b"HTTP/"):
+            start = i + 1
     headers = urllib3.HTTPHeaderDict()
-    for raw in lines:
-        line = raw.decode("latin-1")
-        if line.startswith("HTTP/"):
-            headers = urllib3.HTTPHeaderDict()
-            continue
-        name, sep, value = line.partition(":")
+    for raw in lines[start:]:
+        name, sep, value = raw.decode("latin-1").partition(":")
         if sep:
             headers.add(name.strip(), value.strip())
     return headers

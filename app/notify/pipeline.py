@@ -157,7 +157,7 @@ class Notifier:
                     done(i, got)
                     continue
                 if not task.retry:
-                    metrics.notifications.labels(*_labels(task)).inc()
+                    _series(task).notifications.inc()
                 prepared = self._prepare(task, got, external_url, templates)
             except Exception:
                 log.exception("notifying failed", extra={"fields": {"group": task.group.key}})
@@ -180,7 +180,7 @@ class Notifier:
         for task in tasks:
             if task.error is None:
                 continue  # never attempted (lease lost, shutdown): the next flush sends it
-            metrics.notifications_failed.labels(*_labels(task), task.error.reason).inc()
+            metrics.notifications_failed.labels(*_series(task).labels, task.error.reason).inc()
             log.warning(
                 "notification failed; giving up until the group's next flush",
                 extra={"fields": {**_fields(task), "err": str(task.error)}},
@@ -320,9 +320,13 @@ class Notifier:
                 task = d.task
                 attempt = _attempt_number(task)
                 history.record_attempt(self.nflog, task, attempt, "sent")
-                fields = {**_fields(task), "alerts": len(d.notification.alerts), "retry": task.retry}
                 # Alertmanager's levels: a first attempt's success is debug, a retry's is info.
-                (log.info if attempt > 1 else log.debug)("notify success", extra={"fields": fields})
+                # The fields are built only for a record that is logged: at the default level
+                # they cost more than the rest of the line.
+                level = logging.INFO if attempt > 1 else logging.DEBUG
+                if log.isEnabledFor(level):
+                    fields = {**_fields(task), "alerts": len(d.notification.alerts), "retry": task.retry}
+                    log.log(level, "notify success", extra={"fields": fields})
             d.done(outcome)
 
     def _cancel(self, d: _Delivery) -> None:
@@ -350,20 +354,20 @@ class Notifier:
             self._lease_lost(d, "before sending")
         if d.lost:
             return Outcome.RETRY  # its new holder sends, or the group's retry decides again
-        metrics.notification_requests.labels(*_labels(task)).inc()
+        _series(task).requests.inc()
         started = time.time()
         try:
             send = sender_for(target.integration)
             send(target.config, d.notification, SendContext(templates, max(1.0, task.deadline - started)))
         except NotifyError as err:
             return self._failed(d, err, time.time() - started)
-        metrics.notification_latency.labels(*_labels(task)).observe(time.time() - started)
+        _series(task).latency.observe(time.time() - started)
         return Outcome.SENT  # sent, not yet logged: `_log_sent` commits it
 
     def _failed(self, d: _Delivery, err: NotifyError, took: float) -> Outcome:
-        task, labels = d.task, _labels(d.task)
-        metrics.notification_latency.labels(*labels).observe(took)
-        metrics.notification_requests_failed.labels(*labels).inc()
+        task, series = d.task, _series(d.task)
+        series.latency.observe(took)
+        series.requests_failed.inc()
         task.error = err
         d.settled = True
         if not self.nflog.release(d.lease) and not d.lost:
@@ -382,7 +386,7 @@ class Notifier:
         if err.retryable:
             return Outcome.RETRY
         self._mark_refused(task)
-        metrics.notifications_failed.labels(*labels, err.reason).inc()
+        metrics.notifications_failed.labels(*series.labels, err.reason).inc()
         return Outcome.FAILED
 
     def _lease_lost(self, d: _Delivery, when: str) -> None:
@@ -446,10 +450,10 @@ class _Delivery:
         return time.monotonic() - self.refreshed_at
 
 
-def _labels(task: NotifyTask) -> tuple[str, ...]:
-    """The notification metrics' label values for this task's integration (with its receiver's
-    name under --enable-feature=receiver-name-in-metrics)."""
-    return metrics.integration_labels(task.target.integration, task.target.receiver)
+def _series(task: NotifyTask) -> metrics.IntegrationSeries:
+    """The notification metrics' series for this task's integration (with its receiver's name
+    under --enable-feature=receiver-name-in-metrics)."""
+    return metrics.integration_series(task.target.integration, task.target.receiver)
 
 
 def _attempt_number(task: NotifyTask) -> int:

@@ -42,10 +42,9 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from email.message import Message
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, NamedTuple, Protocol
 from urllib.parse import parse_qs, quote_plus, unquote, urlencode, urljoin, urlsplit
 
@@ -141,13 +140,30 @@ def _write_pem(directory: str, name: str, pem: str) -> str:
     return path
 
 
-@dataclass(frozen=True, slots=True)
 class Response:
-    """What a caller learns of the answer: its status, headers and (fully read) body."""
+    """What a caller learns of the answer: its status, headers and (fully read) body.
 
-    status_code: int
-    headers: urllib3.HTTPHeaderDict
-    content: bytes
+    The headers may be given as a function that makes them, called when they are first read:
+    most notifications' answers are looked at for their status only, and turning libcurl's
+    header lines into a header dict cost about 4 % of a send's CPU."""
+
+    __slots__ = ("_headers", "content", "status_code")
+
+    def __init__(
+        self,
+        status_code: int,
+        headers: urllib3.HTTPHeaderDict | Callable[[], urllib3.HTTPHeaderDict],
+        content: bytes,
+    ) -> None:
+        self.status_code = status_code
+        self._headers = headers
+        self.content = content
+
+    @property
+    def headers(self) -> urllib3.HTTPHeaderDict:
+        if callable(self._headers):
+            self._headers = self._headers()
+        return self._headers
 
     @property
     def text(self) -> str:
@@ -805,7 +821,7 @@ def _exchange(
         raw = transport.send(method, target, body, hop_headers, left)
         location = raw.headers.get("Location") if raw.status in _REDIRECT_STATUSES else None
         if not follow_redirects or not location:
-            return Response(raw.status, raw.headers, raw.data)
+            return Response(raw.status, partial(getattr, raw, "headers"), raw.data)
         if hop == MAX_REDIRECTS:
             raise _TooManyRedirects
         try:

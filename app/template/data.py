@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, ClassVar, NamedTuple
 
 from app.gotemplate import Struct
@@ -26,11 +27,14 @@ def common_pairs(maps: list[dict[str, str]]) -> dict[str, str]:
     if not maps:
         return {}
     first, *rest = maps
+    if not rest:
+        return dict(first)  # one alert, the usual notification: no comparison per pair
     return {k: v for k, v in first.items() if all(m.get(k) == v for m in rest)}
 
 
+@lru_cache(maxsize=1024)
 def quote_meta(text: str) -> str:
-    """Go's regexp.QuoteMeta.
+    """Go's regexp.QuoteMeta; cached, as it quotes the few receiver names over and over.
 
     Alertmanager puts the receiver name into its template data (and so into the webhook payload)
     regex-quoted, for its UI link `#/alerts?receiver=...`; alerter does the same so that receivers

@@ -73,7 +73,7 @@ def client(rt: Runtime) -> FlaskClient:
 
 
 def flush_all(rt: Runtime) -> None:
-    rt.dispatcher.flush_many(rt.store.group_ids(), "http://am.example/")
+    rt.dispatcher.flush_many(rt.store.group_ids(), "http://am.example/", lambda _: None)
 
 
 def groups(client: FlaskClient, query: str = "") -> list[tuple[str, str, list[dict[str, Any]]]]:

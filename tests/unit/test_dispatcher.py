@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -45,8 +46,17 @@ def put(rt: Runtime, ends_in: float) -> str:
 
 def flush(rt: Runtime, gid: str, retry: bool = False) -> FlushResult | None:
     """Flush one group and wait for its sends (they run on the notifier's threads)."""
-    results = rt.dispatcher.flush_many([gid], "http://am", retry=retry)
-    return results[0].result(timeout=10) if results else None
+    results: list[FlushResult | None] = []
+    finished = threading.Event()
+
+    def done(result: FlushResult | None) -> None:
+        results.append(result)
+        finished.set()
+
+    if not rt.dispatcher.flush_many([gid], "http://am", done, retry=retry):
+        return None
+    assert finished.wait(10), "the group's sends did not end within 10 s"
+    return results[0]
 
 
 def load(rt: Runtime, gid: str) -> GroupState | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 
-from app.gcpause import gc_paused
+from app.gcpause import freeze_startup_objects, gc_paused
 
 
 def test_collector_comes_back_when_the_last_of_overlapping_reads_ends() -> None:
@@ -39,3 +39,16 @@ def test_a_collector_switched_off_by_someone_else_stays_off() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_start_up_objects_are_left_out_of_later_collections() -> None:
+    before = gc.get_freeze_count()
+    startup = [[] for _ in range(10)]  # tracked objects, made "at start"
+    try:
+        freeze_startup_objects()
+        assert gc.get_freeze_count() >= before + len(startup)
+        assert not any(o is startup[0] for o in gc.get_objects())  # no collection looks at it
+        later: list[object] = []
+        assert any(o is later for o in gc.get_objects())  # objects made afterwards: as before
+    finally:
+        gc.unfreeze()

@@ -4,6 +4,7 @@ gives back what has not started."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from app.notify.sendpool import SendPool, Work
@@ -151,3 +152,34 @@ def test_drain_waits_for_the_steps_left() -> None:
     assert not pool.drain(0.1)  # its commit is still under way
     release.set()
     assert pool.drain(10) and finished == [["sent"]]
+
+
+def test_room_made_by_finished_steps_starts_every_target_it_can() -> None:
+    """Threads shut out while the room was full are woken for the sends the freed room lets
+    through: here two targets' sends that can only pass together, with a third send holding
+    the last room."""
+    finishing = threading.Event()
+    commit = threading.Event()
+    release = threading.Event()
+    both = threading.Barrier(2, timeout=5)
+    met: list[str] = []
+
+    def finish_many(steps: list[str]) -> None:
+        finishing.set()
+        commit.wait(10)
+
+    def meet(name: str) -> None:
+        both.wait()
+        met.append(name)
+
+    pool = SendPool(threads=3, per_target=1, finish_many=finish_many, finish_after=60.0)
+    # One thread runs both sends one after the other, then holds their two steps in finish_many.
+    pool.submit_many([Work("a", lambda: "a0", lambda: None), Work("a", lambda: "a1", lambda: None)])
+    assert finishing.wait(10)
+    pool.submit_many([Work("hold", lambda: release.wait(30) and None, lambda: None)])
+    pool.submit_many([Work("b", lambda: meet("b"), lambda: None), Work("c", lambda: meet("c"), lambda: None)])
+    time.sleep(0.2)  # the threads woken by the submission find the room full and wait again
+    commit.set()  # frees two rooms: b and c must both start, while "hold" keeps the third
+    wait_until(lambda: sorted(met) == ["b", "c"], 10, message=f"only {met} passed")
+    release.set()
+    assert pool.drain(10)
