@@ -1,11 +1,15 @@
-"""gc_paused: the collector is off while any large read runs and back on after the last one."""
+"""gc_paused: the collector is off while any large read runs and back on after the last one; the
+start-up objects of workers (RQ and web) are frozen out of later collections."""
 
 from __future__ import annotations
 
 import gc
 import threading
+from pathlib import Path
 
 from app.gcpause import freeze_startup_objects, gc_paused
+from app.serve import _Gunicorn
+from app.settings import Settings
 
 
 def test_collector_comes_back_when_the_last_of_overlapping_reads_ends() -> None:
@@ -50,5 +54,17 @@ def test_start_up_objects_are_left_out_of_later_collections() -> None:
         assert not any(o is startup[0] for o in gc.get_objects())  # no collection looks at it
         later: list[object] = []
         assert any(o is later for o in gc.get_objects())  # objects made afterwards: as before
+    finally:
+        gc.unfreeze()
+
+
+def test_each_web_worker_freezes_its_start_up_objects_once_its_app_is_built(tmp_path: Path) -> None:
+    config = tmp_path / "alertmanager.yml"
+    config.write_text("route:\n  receiver: r\nreceivers:\n  - name: r\n")
+    server = _Gunicorn(Settings(config_file=str(config), listen_addresses=["127.0.0.1:0"]))
+    before = gc.get_freeze_count()
+    try:
+        server.cfg.post_worker_init(None)  # gunicorn calls it in the worker, after load()
+        assert gc.get_freeze_count() > before
     finally:
         gc.unfreeze()
