@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 # receiver integration, so that a receiver that hangs keeps only its own share.
 SEND_THREADS = 16
 SENDS_PER_TARGET = 4
+# Sends to one integration started at once while it answers quickly (app/notify/sendpool.py).
+SENDS_AT_ONCE = 2
 
 
 class Outcome(Enum):
@@ -119,7 +121,7 @@ class Notifier:
     def __init__(self, nflog: NotificationLog, lease_ttl: float) -> None:
         self.nflog = nflog
         self.lease_ttl = lease_ttl
-        self.pool = SendPool(SEND_THREADS, SENDS_PER_TARGET, finish_many=self._log_sent)
+        self.pool = SendPool(SEND_THREADS, SENDS_PER_TARGET, SENDS_AT_ONCE, finish_many=self._log_sent)
         # Set when the process shuts down: sends not started yet are given back (their groups'
         # retries let another worker make them) instead of holding the shutdown up.
         self.stopping = threading.Event()

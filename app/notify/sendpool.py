@@ -10,11 +10,13 @@ its own share of the process:
 - `per_target` of them at most go to one target (a receiver's integration): the sends of a
   target that does not answer wait in that target's line while other targets' sends pass.
 
-A target gets one send at a time while it answers quickly, and another one at once only when
-all of its running sends have taken `slow_after` seconds or more. Every thread that runs beside
-another costs CPU in hand-overs of Python's interpreter lock (workers/flush.py has the figures),
-and a fast receiver gains nothing from parallel sends; a slow one does, and a hanging one
-reaches its cap within a few `slow_after`.
+A target gets `at_once` sends at a time while it answers quickly, and another one beyond those
+only when all of its running sends have taken `slow_after` seconds or more. Every thread that
+runs beside another costs CPU in hand-overs of Python's interpreter lock (workers/flush.py has the
+figures), so a fast receiver gets few: two rather than one, as a lone send leaves its process idle
+while it waits for the answer, and the answer comes late when the receiver shares the machine's
+cores (bench/notify, two workers: 4,035-4,211 notifications/s with one, 4,393-4,883 with two). A
+slow receiver gains from more, and a hanging one reaches its cap within a few `slow_after`.
 
 Sends wait in memory, not in Redis, because they hold their lease while waiting: no other
 worker sends them meanwhile, and a kill only lets the lease expire (nothing was sent). The
@@ -70,12 +72,14 @@ class SendPool:
         self,
         threads: int,
         per_target: int,
+        at_once: int = 1,
         slow_after: float = SLOW_AFTER,
         finish_many: Callable[[list[Any]], None] = _nothing_later,
         finish_after: float = FINISH_AFTER,
     ) -> None:
         self.threads = threads
         self.per_target = per_target
+        self.at_once = at_once
         self.slow_after = slow_after
         self.finish_many = finish_many
         self.finish_after = finish_after
@@ -135,6 +139,8 @@ class SendPool:
             return 0.0
         if len(running) >= self.per_target:
             return math.inf
+        if len(running) < self.at_once:
+            return 0.0
         return max(0.0, max(running) + self.slow_after - now)
 
     def _take(self, now: float) -> tuple[Work | None, float]:

@@ -78,6 +78,20 @@ def test_a_target_gets_another_send_only_once_its_running_ones_are_slow() -> Non
     assert pool.drain(10)
 
 
+def test_a_target_gets_its_at_once_sends_together_and_more_only_once_they_are_slow() -> None:
+    pool = SendPool(threads=4, per_target=3, at_once=2, slow_after=1.0)
+    release = threading.Event()
+    started: list[str] = []
+    pool.submit_many([Work("t", blocking(started, f"s{i}", release), lambda: None) for i in range(5)])
+    wait_until(lambda: len(started) == 2, 10, message=f"not two at once: {started}")
+    time.sleep(0.2)  # well within slow_after: the third must not have started
+    assert len(started) == 2
+    wait_until(lambda: len(started) == 3, 10, message=f"the slow target did not reach its cap: {started}")
+    release.set()
+    wait_until(lambda: len(started) == 5, 10)
+    assert pool.drain(10)
+
+
 def test_sends_that_run_one_after_another_are_finished_in_one_call() -> None:
     """A thread that has its next send at hand leaves the last step of the one before (the
     notifier's commit) for later, and the steps go to finish_many together."""
