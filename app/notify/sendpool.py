@@ -143,6 +143,12 @@ class SendPool:
             return 0.0
         return max(0.0, max(running) + self.slow_after - now)
 
+    def _startable_now(self, target: str) -> int:
+        """How many sends of `target` may start together now, given that one may (_admits_in):
+        up to `at_once` beside none running, else one."""
+        running = len(self._running.get(target, ()))
+        return min(self.per_target - running, max(1, self.at_once - running))
+
     def _take(self, now: float) -> tuple[Work | None, float]:
         """The next send to start, or None and how long until one may (inf: none in sight)."""
         if self._open >= self.threads:
@@ -223,20 +229,21 @@ class SendPool:
         wait on it.
 
         Of those shut out, only as many are woken as the room has sends to start beside the
-        caller's: one per other target that may start one now, and one to keep the time for
-        the targets that may later (a thread waiting for room waits without a timeout). Waking
-        them all let 15 threads race for one receiver's next send each time its batched
-        commits made room: about one needless thread switch per notification."""
+        caller's: as many as each target may start now (up to `at_once` for a target with
+        fewer running), and one to keep the time for the targets that may later (a thread
+        waiting for room waits without a timeout). Waking them all let 15 threads race for one
+        receiver's next send each time its batched commits made room: about one needless
+        thread switch per notification."""
         full = self._open >= self.threads
         self._open -= sends
         if self._stopping:
             self._cond.notify_all()
         elif full and self._waiting:
             now, startable, later = time.monotonic(), 0, False
-            for target in self._waiting:
+            for target, line in self._waiting.items():
                 wait = self._admits_in(target, now)
                 if wait == 0.0:
-                    startable += 1
+                    startable += min(len(line), self._startable_now(target))
                 elif wait != math.inf:
                     later = True
             wake = min(sends, startable + int(later)) - 1  # the caller starts (or times) one itself

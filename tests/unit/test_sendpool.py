@@ -197,3 +197,34 @@ def test_room_made_by_finished_steps_starts_every_target_it_can() -> None:
     wait_until(lambda: sorted(met) == ["b", "c"], 10, message=f"only {met} passed")
     release.set()
     assert pool.drain(10)
+
+
+def test_room_made_by_finished_steps_starts_a_target_s_at_once_sends_together() -> None:
+    """A target with none running may start `at_once` sends at once: the room freed while the
+    pool was full wakes a thread for each (here two sends that can only pass together)."""
+    finishing = threading.Event()
+    commit = threading.Event()
+    release = threading.Event()
+    both = threading.Barrier(2, timeout=5)
+    met: list[str] = []
+
+    def finish_many(steps: list[str]) -> None:
+        finishing.set()
+        commit.wait(10)
+
+    def meet(name: str) -> None:
+        both.wait()
+        met.append(name)
+
+    # One at a time first, so that one thread runs both of a's sends and holds both steps.
+    pool = SendPool(threads=3, per_target=2, at_once=1, finish_many=finish_many, finish_after=60.0)
+    pool.submit_many([Work("a", lambda: "a0", lambda: None), Work("a", lambda: "a1", lambda: None)])
+    assert finishing.wait(10)
+    pool.at_once = 2
+    pool.submit_many([Work("hold", lambda: release.wait(30) and None, lambda: None)])
+    pool.submit_many([Work("b", lambda n=n: meet(n), lambda: None) for n in ("b0", "b1")])
+    time.sleep(0.2)  # the threads woken by the submission find the room full and wait again
+    commit.set()  # frees two rooms: both of b's sends must start, while "hold" keeps the third
+    wait_until(lambda: sorted(met) == ["b0", "b1"], 10, message=f"only {met} passed")
+    release.set()
+    assert pool.drain(10)
