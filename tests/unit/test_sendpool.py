@@ -7,6 +7,8 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
+
 from app.notify.sendpool import SendPool, Work
 from tests.support.processes import wait_until
 
@@ -168,10 +170,19 @@ def test_drain_waits_for_the_steps_left() -> None:
     assert pool.drain(10) and finished == [["sent"]]
 
 
-def test_room_made_by_finished_steps_starts_every_target_it_can() -> None:
-    """Threads shut out while the room was full are woken for the sends the freed room lets
-    through: here two targets' sends that can only pass together, with a third send holding
-    the last room."""
+@pytest.mark.parametrize(
+    ("per_target", "at_once", "sends"),
+    [
+        (1, 1, [("b", "b"), ("c", "c")]),  # two targets' sends
+        (2, 2, [("b", "b0"), ("b", "b1")]),  # one target's at_once sends, none of its running
+    ],
+)
+def test_room_made_by_finished_steps_starts_every_send_it_can(
+    per_target: int, at_once: int, sends: list[tuple[str, str]]
+) -> None:
+    """Threads shut out while the room was full are woken for each send the freed room lets
+    through: here two sends that can only pass together, with a third send holding the last
+    room."""
     finishing = threading.Event()
     commit = threading.Event()
     release = threading.Event()
@@ -186,45 +197,16 @@ def test_room_made_by_finished_steps_starts_every_target_it_can() -> None:
         both.wait()
         met.append(name)
 
-    pool = SendPool(threads=3, per_target=1, finish_many=finish_many, finish_after=60.0)
-    # One thread runs both sends one after the other, then holds their two steps in finish_many.
+    # One send at a time first: one thread runs both of a's sends one after the other, then
+    # holds their two steps in finish_many.
+    pool = SendPool(threads=3, per_target=per_target, at_once=1, finish_many=finish_many, finish_after=60.0)
     pool.submit_many([Work("a", lambda: "a0", lambda: None), Work("a", lambda: "a1", lambda: None)])
     assert finishing.wait(10)
+    pool.at_once = at_once
     pool.submit_many([Work("hold", lambda: release.wait(30) and None, lambda: None)])
-    pool.submit_many([Work("b", lambda: meet("b"), lambda: None), Work("c", lambda: meet("c"), lambda: None)])
+    pool.submit_many([Work(target, lambda n=name: meet(n), lambda: None) for target, name in sends])
     time.sleep(0.2)  # the threads woken by the submission find the room full and wait again
-    commit.set()  # frees two rooms: b and c must both start, while "hold" keeps the third
-    wait_until(lambda: sorted(met) == ["b", "c"], 10, message=f"only {met} passed")
-    release.set()
-    assert pool.drain(10)
-
-
-def test_room_made_by_finished_steps_starts_a_target_s_at_once_sends_together() -> None:
-    """A target with none running may start `at_once` sends at once: the room freed while the
-    pool was full wakes a thread for each (here two sends that can only pass together)."""
-    finishing = threading.Event()
-    commit = threading.Event()
-    release = threading.Event()
-    both = threading.Barrier(2, timeout=5)
-    met: list[str] = []
-
-    def finish_many(steps: list[str]) -> None:
-        finishing.set()
-        commit.wait(10)
-
-    def meet(name: str) -> None:
-        both.wait()
-        met.append(name)
-
-    # One at a time first, so that one thread runs both of a's sends and holds both steps.
-    pool = SendPool(threads=3, per_target=2, at_once=1, finish_many=finish_many, finish_after=60.0)
-    pool.submit_many([Work("a", lambda: "a0", lambda: None), Work("a", lambda: "a1", lambda: None)])
-    assert finishing.wait(10)
-    pool.at_once = 2
-    pool.submit_many([Work("hold", lambda: release.wait(30) and None, lambda: None)])
-    pool.submit_many([Work("b", lambda n=n: meet(n), lambda: None) for n in ("b0", "b1")])
-    time.sleep(0.2)  # the threads woken by the submission find the room full and wait again
-    commit.set()  # frees two rooms: both of b's sends must start, while "hold" keeps the third
-    wait_until(lambda: sorted(met) == ["b0", "b1"], 10, message=f"only {met} passed")
+    commit.set()  # frees two rooms: both sends must start, while "hold" keeps the third
+    wait_until(lambda: sorted(met) == [name for _, name in sends], 10, message=f"only {met} passed")
     release.set()
     assert pool.drain(10)
