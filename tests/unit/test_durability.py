@@ -305,7 +305,11 @@ def test_a_master_that_never_ran_the_script_writes_at_once(
     timeout, so the write landed only after it, on a retry."""
     master, replica = replicated
     client = master.client()
-    silences = SilenceStore(client, KEYS, retention=3600, writer=ReplicaAcks(client, timeout=30))
+    acks = ReplicaAcks(client, timeout=30)
+    silences = SilenceStore(client, KEYS, retention=3600, writer=acks)
+    # As in the tests above: a write waits for the replica only once it counts as online, which a
+    # loaded machine can delay past the end of its sync (CI once wrote before that, unreplicated).
+    wait_until(lambda: acks.online_replicas() == 1, 10, message="the replica never came online")
     client.script_flush()
     replica.process.pause()
     answered: list[str] = []
