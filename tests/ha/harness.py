@@ -367,6 +367,59 @@ def describe(req: ReceivedRequest, t0: float) -> str:
     return f"t={req.received_at - t0:7.3f}s {group_name(req)} {req.json['status']} {fps}"
 
 
+@dataclass
+class FailoverDuplicates:
+    """A failover's notifications sent more than once, each line described, by what explains
+    them: `in_flight` (the first copy reached the receiver just before the kill: sent, its commit
+    lost with the master, so rightly sent again), `lost_commits` (the first copy came long before
+    the kill: its commit was acknowledged, then lost, a bug) and `late` (the first copy came after
+    the promotion: nothing explains it, a bug)."""
+
+    in_flight: list[str]
+    lost_commits: list[str]
+    late: list[str]
+
+
+def failover_duplicates(
+    received: list[ReceivedRequest], t0: float, killed_at: float, promoted_at: float, commit_slack: float
+) -> FailoverDuplicates:
+    """Sort the notifications received more than once. A send is in flight at the kill when its
+    first copy arrived at most `commit_slack` (the receiver's answer delay, plus the time from
+    the answer to the worker's commit) before it (times are time.time())."""
+    out = FailoverDuplicates([], [], [])
+    for key, n in count_notifications(received).items():
+        if n == 1:
+            continue
+        copies = sorted((r for r in received if notification_key(r) == key), key=lambda r: r.received_at)
+        line = f"{describe(copies[0], t0)} x{n}, again at " + ", ".join(
+            f"t={c.received_at - t0:.3f}s" for c in copies[1:]
+        )
+        first = copies[0].received_at
+        if first > promoted_at:
+            out.late.append(line)
+        elif first < killed_at - commit_slack:
+            out.lost_commits.append(line)
+        else:
+            out.in_flight.append(line)
+    return out
+
+
+def print_duplicates(dups: FailoverDuplicates) -> None:
+    for line in dups.in_flight:
+        print(f"  duplicate (in flight at the kill): {line}")
+    for line in dups.lost_commits:
+        print(f"  LOST COMMIT (first copy long before the kill): {line}")
+    for line in dups.late:
+        print(f"  UNEXPLAINED duplicate (first copy after the promotion): {line}")
+
+
+def assert_explained(dups: FailoverDuplicates) -> None:
+    """Only sends in flight at the kill may have been sent twice."""
+    lost = "\n".join(dups.lost_commits)
+    assert not lost, f"acknowledged commits lost in the failover:\n{lost}"
+    assert not dups.late, "duplicates not explained by the failover:\n" + "\n".join(dups.late)
+
+
 def no_more_arrive(sink: HttpSink, seconds: float, t0: float, after: str) -> None:
     """Assert that the sink receives nothing for `seconds` from now; the failure lists what
     came `after` the given moment."""

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,10 +42,13 @@ from tests.ha.harness import (
     Pusher,
     Scenario,
     SlowSink,
+    assert_explained,
+    count_notifications,
     describe,
+    failover_duplicates,
     group_name,
     no_more_arrive,
-    notification_key,
+    print_duplicates,
 )
 from tests.support.http_sink import HttpSink
 from tests.support.processes import wait_until
@@ -153,47 +155,27 @@ def test_master_killed_notifications_resume_and_no_group_is_lost(tmp_path: Path)
             cluster.stop()
 
         received = sink.requests
-        counts = Counter(notification_key(r) for r in received)
+        counts = count_notifications(received)
         unexpected = [
             describe(r, t0) for r in received if r.json["status"] != "firing" or len(r.json["alerts"]) != 2
         ]
-        duplicates, lost_commits, late = [], [], []
-        for key, n in counts.items():
-            if n == 1:
-                continue
-            copies = sorted((r for r in received if notification_key(r) == key), key=lambda r: r.received_at)
-            line = f"{describe(copies[0], t0)} x{n}, again at " + ", ".join(
-                f"t={c.received_at - t0:.3f}s" for c in copies[1:]
-            )
-            first = copies[0].received_at
-            if first > promoted_at:
-                late.append(line)
-            elif first < killed_at - SINK_DELAY - COMMIT_SLACK:
-                lost_commits.append(line)
-            else:
-                duplicates.append(line)
+        dups = failover_duplicates(received, t0, killed_at, promoted_at, SINK_DELAY + COMMIT_SLACK)
 
         print(
             f"\nfailover: master :{old_master.port} killed at t={killed_at - t0:.2f}s, replica :{new_port} "
             f"promoted {promoted_at - killed_at:.2f}s later (down-after {DOWN_AFTER_MS} ms + "
             f"{failover_time:.2f}s); first notification of a post-kill group {resumed_at - killed_at:.2f}s "
             f"after the kill (bound {bound:.2f}s); {len(groups)} groups, {len(received)} notifications "
-            f"({len(counts)} distinct), duplicates from the failover: {len(duplicates)}; all notified "
+            f"({len(counts)} distinct), duplicates from the failover: {len(dups.in_flight)}; all notified "
             f"{done_at - killed_at:.1f}s after the kill; pushes {pusher.stats.posts if pusher else 0} "
             f"(retried attempts {pusher.stats.retries if pusher else 0}); whole test "
             f"{time.monotonic() - began:.1f}s"
         )
-        for line in duplicates:
-            print(f"  duplicate (in flight at the kill): {line}")
-        for line in lost_commits:
-            print(f"  LOST COMMIT (first copy long before the kill): {line}")
-        for line in late:
-            print(f"  UNEXPLAINED duplicate (first copy after the promotion): {line}")
+        print_duplicates(dups)
 
         assert pusher is not None and not pusher.stats.errors, pusher.stats.errors if pusher else None
         assert not unexpected, "unexpected notifications:\n" + "\n".join(unexpected)
-        assert not lost_commits, "acknowledged commits lost in the failover:\n" + "\n".join(lost_commits)
-        assert not late, "duplicates not explained by the failover:\n" + "\n".join(late)
+        assert_explained(dups)
 
 
 STALL_AFTER_WRITES = 0.5  # how long replication stays stalled once the write is on the master
