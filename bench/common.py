@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support.ports import HOST, free_port
 from tests.support.processes import ManagedProcess
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import RedisClusterNodes, RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -227,7 +227,15 @@ class Bench:
     def redis(self) -> BenchRedis:
         """A private redis-server (tests/support/redis_server.py) with its directory and log in
         the bench's; stopped with the other processes, its CPU counted as the benchmark's."""
-        server = RedisServer(extra_args=["--loglevel", "warning"], base_dir=self.dir).start()
+        return self._adopt(RedisServer(extra_args=["--loglevel", "warning"], base_dir=self.dir).start())
+
+    def redis_cluster(self, masters: int = 3) -> list[BenchRedis]:
+        """A private Redis Cluster of `masters` masters, no replicas (tests/support's
+        RedisClusterNodes: `redis-cli --cluster create`); its nodes are stopped with the other
+        processes."""
+        return [self._adopt(node) for node in RedisClusterNodes(masters=masters).start().nodes]
+
+    def _adopt(self, server: RedisServer) -> BenchRedis:
         assert server.process is not None
         proc = Proc("redis", server.process.popen, server.process.log_path, managed=server.process)
         self.procs.append(proc)
@@ -252,10 +260,15 @@ class Bench:
         wait_for(lambda: http_get(port, "/-/ready")[0] == 200, 20, "alertmanager ready", proc)
         return srv
 
-    def alerter_web(self, config: Path, redis_url: str, workers: int, threads: int) -> Server:
-        """`alerter web`: the gunicorn web tier."""
+    def alerter_web(
+        self, config: Path, redis_url: str, workers: int, threads: int, extra: Sequence[str] = ()
+    ) -> Server:
+        """`alerter web`: the gunicorn web tier; `extra` flags are added (--redis.queue-url)."""
         srv = self._alerter_server(
-            "alerter-web", ["web", f"--web.workers={workers}", f"--web.threads={threads}"], config, redis_url
+            "alerter-web",
+            ["web", f"--web.workers={workers}", f"--web.threads={threads}", *extra],
+            config,
+            redis_url,
         )
         # Every gunicorn worker must be up, not only the first one that answered.
         wait_for(lambda: len(children(srv.proc.pid)) >= workers, 30, "gunicorn workers", srv.proc)
@@ -285,7 +298,7 @@ class Bench:
         wait_for(lambda: http_get(port, "/-/ready")[0] == 200, 30, f"{name} ready", proc)
         return srv
 
-    def alerter_worker(self, config: Path, redis_url: str, n: int) -> Proc:
+    def alerter_worker(self, config: Path, redis_url: str, n: int, extra: Sequence[str] = ()) -> Proc:
         storage = self.dir / f"alerter-worker-{n}-{self._n}"
         storage.mkdir()
         return self.spawn(
@@ -297,6 +310,7 @@ class Bench:
                 f"--redis.url={redis_url}",
                 f"--storage.path={storage}",
                 "--log.level=warn",
+                *extra,
             ],
         )
 

@@ -1,9 +1,12 @@
 """Notification benchmark: how late is each group's first notification, and how many per second.
 
     bench/notify [--groups=10000] [--workers=1,2,4] [--group-wait=5] [--max-wait=150] [--profile=DIR]
+                 [--redis=plain|cluster]
 
 For Alertmanager 0.25 and for alerter with 1, 2 and 4 `alerter worker` processes (web tier
-`alerter web` on a private redis-server), each run freshly started:
+`alerter web` on a private redis-server, or with --redis=cluster on a private three-master Redis
+Cluster with RQ's queue on a redis-server of its own, `--redis.queue-url`), each run freshly
+started:
 
 * one route grouping by alertname, group_wait --group-wait seconds, group_interval 1h,
   repeat_interval 24h, one webhook receiver: a fast local sink (asyncio, keep-alive, in its own
@@ -24,7 +27,7 @@ import argparse
 import math
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
     Bench,
+    BenchRedis,
     ForeignLoad,
     Profiler,
     add_run_options,
@@ -68,6 +72,12 @@ def parse_args() -> argparse.Namespace:
         "--max-wait", type=float, default=150.0, help="give up this many seconds after the last group was due"
     )
     p.add_argument("--profile", default=None, help="directory for py-spy profiles of the alerter workers")
+    p.add_argument(
+        "--redis",
+        choices=("plain", "cluster"),
+        default="plain",
+        help="alerter on one redis-server, or on a three-master Redis Cluster (RQ on a plain one)",
+    )
     add_run_options(p)
     return p.parse_args()
 
@@ -87,18 +97,24 @@ def run_one(
         f"http://127.0.0.1:{sink.port}/notify",
         group_wait=gw_text(args.group_wait),
     )
-    redis = None
+    # Every Redis alerter uses, RQ's queue first (on a cluster, the masters follow).
+    redises: list[BenchRedis] = []
     worker_pids: list[int] = []
     if kind == "alertmanager":
         server = bench.alertmanager(cfg)
         busy_pids = lambda: server.pids()  # noqa: E731
     else:
-        redis = bench.redis()
-        server = bench.alerter_web(cfg, redis.url, args.web_workers, args.web_threads)
-        procs = [bench.alerter_worker(cfg, redis.url, n) for n in range(workers)]
+        queue = bench.redis()
+        redises, url, extra = [queue], queue.url, []
+        if args.redis == "cluster":
+            masters = bench.redis_cluster()
+            redises += masters
+            url, extra = masters[0].url, [f"--redis.queue-url={queue.url}"]
+        server = bench.alerter_web(cfg, url, args.web_workers, args.web_threads, extra)
+        procs = [bench.alerter_worker(cfg, url, n, extra) for n in range(workers)]
         worker_pids = [p.pid for p in procs]
         wait_for(
-            lambda: redis.client.scard("rq:workers") >= workers,
+            lambda: queue.client.scard("rq:workers") >= workers,
             30,
             f"{workers} alerter workers registered",
             procs[0],
@@ -115,13 +131,13 @@ def run_one(
     sent_at: dict[int, float] = {}
     cpu0 = cpu_seconds(busy_pids())
     sink_cpu0 = cpu_seconds([sink.proc.pid])
-    redis_cpu0 = cpu_seconds([redis.proc.pid]) if redis else 0.0
-    cmd0 = redis.info("commandstats") if redis else {}
+    redis_cpu0 = redis_cpu(redises)
+    cmd0 = command_calls(redises)
     foreign = ForeignLoad(bench)
     post_s = post_batches(server.port, batches, 4, on_send=lambda idx, t: sent_at.__setitem__(idx, t))
     # Redis's CPU from here on is the flushes' (group_wait holds them back until the posting is
     # done): what one notification costs the one Redis (docs/scaling.md).
-    redis_cpu_posted = cpu_seconds([redis.proc.pid]) if redis else 0.0
+    redis_cpu_posted = redis_cpu(redises)
     due = {}
     for idx, batch in enumerate(batches):
         for a in batch:
@@ -142,13 +158,8 @@ def run_one(
     profiles = profiler.finish(early=True)
     cpu = cpu_seconds(busy_pids()) - cpu0
     sink_cpu = cpu_seconds([sink.proc.pid]) - sink_cpu0
-    redis_cpu = (cpu_seconds([redis.proc.pid]) - redis_cpu0) if redis else 0.0
-    cmd1 = redis.info("commandstats") if redis else {}
-    commands = {
-        k.removeprefix("cmdstat_"): v["calls"] - cmd0.get(k, {}).get("calls", 0)
-        for k, v in cmd1.items()
-        if v["calls"] - cmd0.get(k, {}).get("calls", 0) > 0
-    }
+    redis_cpu_end = redis_cpu(redises)
+    commands = +(command_calls(redises) - cmd0)
     stats = sink_count(sink)
     records = sink_dump(sink)
     bench.stop_all()
@@ -181,16 +192,39 @@ def run_one(
         "rate": (len(arrivals) - 1) / span if span else float("nan"),
         "window": window,
         "cpu_cores": cpu / window if window else 0.0,
-        "redis_cores": redis_cpu / window if window else 0.0,
-        "redis_us_per_notification": (
-            1e6 * (redis_cpu0 + redis_cpu - redis_cpu_posted) / len(records) if records else 0.0
-        ),
+        "redis_cores": (sum(redis_cpu_end.values()) - sum(redis_cpu0.values())) / window if window else 0.0,
+        "redis_us_per_notification": {
+            role: 1e6 * (redis_cpu_end[role] - redis_cpu_posted[role]) / len(records) if records else 0.0
+            for role in redis_cpu_end
+        },
         "redis_commands": commands,
         "sink_cores": sink_cpu / window if window else 0.0,
         "foreign_cores": foreign_cores,
         "sink": stats,
         "profiles": profiles,
     }
+
+
+def redis_cpu(redises: list[BenchRedis]) -> dict[str, float]:
+    """CPU seconds so far: of the one Redis, or on a cluster of RQ's queue Redis and of the
+    masters together."""
+    if len(redises) == 1:
+        return {"redis": cpu_seconds([redises[0].proc.pid])}
+    if not redises:
+        return {}
+    return {
+        "masters": cpu_seconds([r.proc.pid for r in redises[1:]]),
+        "queue": cpu_seconds([redises[0].proc.pid]),
+    }
+
+
+def command_calls(redises: list[BenchRedis]) -> Counter[str]:
+    """Commands run so far by every Redis, by name (INFO commandstats)."""
+    calls: Counter[str] = Counter()
+    for r in redises:
+        for name, stat in r.info("commandstats").items():
+            calls[name.removeprefix("cmdstat_")] += stat["calls"]
+    return calls
 
 
 def fmt_s(x: float) -> str:
@@ -201,9 +235,10 @@ def main() -> int:
     args = parse_args()
     require_binaries(args.servers.split(","))
     print(f"machine: {machine_summary()}")
+    backend = "redis-server" if args.redis == "plain" else "three-master Redis Cluster, RQ on a redis-server"
     print(
         f"{args.groups:,} groups (one alert each), group_wait {args.group_wait:g}s, webhook sink on "
-        f"loopback; alerter web {args.web_workers}x{args.web_threads} on a private redis-server\n",
+        f"loopback; alerter web {args.web_workers}x{args.web_threads} on a private {backend}\n",
         flush=True,
     )
     runs: list[tuple[str, int]] = []
@@ -244,8 +279,8 @@ def main() -> int:
                     f"   Redis commands per notification (posting included): "
                     f"{total / r['notifications']:.1f} = "
                     + ", ".join(f"{k} {c / r['notifications']:.1f}" for k, c in per[:10])
-                    + f"\n   Redis CPU per notification (after the posting): "
-                    f"{r['redis_us_per_notification']:.0f} us"
+                    + "\n   Redis CPU per notification (after the posting): "
+                    + ", ".join(f"{role} {us:.0f} us" for role, us in r["redis_us_per_notification"].items())
                 )
             if r["profiles"]:
                 print(f"   py-spy profiles: {', '.join(map(str, r['profiles']))}")
