@@ -27,7 +27,7 @@ import requests
 from redis.crc import key_slot
 
 from app.redis_keys import Keys
-from tests.e2e.conftest import alert, start_split, webhook_receiver, write_config
+from tests.e2e.conftest import Deployment, alert, start_split, webhook_receiver, write_config
 from tests.ha.harness import (
     PlannedGroup,
     Pusher,
@@ -53,16 +53,7 @@ def test_a_killed_master_is_replaced_and_every_group_is_told_once(tmp_path: Path
         RedisServer() as queue,
         HttpSink() as sink,
     ):
-        config = write_config(
-            tmp_path / "am.yml", [webhook_receiver(sink.url)], route={"repeat_interval": "1h"}
-        )
-        flags = [
-            f"--redis.url={cluster.url}",
-            f"--redis.queue-url={queue.url}",
-            "--cluster.label=failover",
-            "--cluster.peer-timeout=3s",
-        ]
-        dep = start_split(config, flags, webs=1, workers=2)
+        dep = deploy(tmp_path, cluster, queue, sink.url, "failover")
         try:
             dep.post([alert(name, instance="i:1") for name in first])
             sink.wait_for(30, timeout=30)
@@ -116,16 +107,7 @@ def test_a_master_killed_with_a_send_in_flight_loses_no_group_and_sends_twice_on
         RedisServer() as queue,
         SlowSink(SINK_DELAY) as sink,
     ):
-        config = write_config(
-            tmp_path / "am.yml", [webhook_receiver(sink.url)], route={"repeat_interval": "1h"}
-        )
-        flags = [
-            f"--redis.url={cluster.url}",
-            f"--redis.queue-url={queue.url}",
-            "--cluster.label=inflight",
-            f"--cluster.peer-timeout={PEER_TIMEOUT:g}s",
-        ]
-        dep = start_split(config, flags, webs=1, workers=2)
+        dep = deploy(tmp_path, cluster, queue, sink.url, "inflight")
         pusher: Pusher | None = None
         try:
             t0 = time.time()
@@ -176,6 +158,21 @@ def test_a_master_killed_with_a_send_in_flight_loses_no_group_and_sends_twice_on
         print_duplicates(dups)
         assert not pusher.stats.errors, pusher.stats.errors
         assert_explained(dups)
+
+
+def deploy(
+    tmp_path: Path, cluster: RedisClusterNodes, queue: RedisServer, sink_url: str, label: str
+) -> Deployment:
+    """One `alerter web` and two workers on the cluster, RQ on `queue`, group_wait 1s,
+    group_interval 2s, repeat_interval 1h, one webhook to `sink_url`."""
+    config = write_config(tmp_path / "am.yml", [webhook_receiver(sink_url)], route={"repeat_interval": "1h"})
+    flags = [
+        f"--redis.url={cluster.url}",
+        f"--redis.queue-url={queue.url}",
+        f"--cluster.label={label}",
+        f"--cluster.peer-timeout={PEER_TIMEOUT:g}s",
+    ]
+    return start_split(config, flags, webs=1, workers=2)
 
 
 def master_holding_a_lease(cluster: RedisClusterNodes, keys: Keys) -> tuple[RedisServer, int] | None:
