@@ -10,9 +10,10 @@ Alertmanager's dispatch/route.go:
   Alertmanager. `route_id` adds each route's position among its siblings and is unique.
 * `group_key` is `<route key>:<group labels>`, the key webhooks receive as `groupKey`.
 
-Ingest routes every alert, so `match_routes` memoises its result per label set on the root route
-(a bounded LRU): a config reload builds a new tree and so starts with a fresh cache. Keys and ids
-are memoised on each route too. Trees are treated as immutable once routed.
+Ingest routes every alert, so `match_routes` memoises its result on the root route (a bounded LRU)
+per value of the labels the tree's matchers read, which alerts share far more often than whole
+label sets: a config reload builds a new tree and so starts with a fresh cache. Keys and ids are
+memoised on each route too. Trees are treated as immutable once routed.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def _match(route: Route, labels: Mapping[str, str]) -> list[Route]:
 
 
 def _matcher_for(root: Route) -> Any:
-    """The root's memoised `labels -> routes` function (functools' LRU is thread-safe)."""
+    """The root's memoised `matcher key -> routes` function (functools' LRU is thread-safe)."""
     cached = root.cache.get("match")
     if cached is None:
 
@@ -99,9 +100,24 @@ def _routing_names(root: Route) -> tuple[str, ...]:
     return tuple(sorted(names)) or ("",)
 
 
-def match_routes(root: Route, labels: Mapping[str, str]) -> list[Route]:
-    """The routes an alert with these labels is sent to, in tree order (never empty for a root)."""
-    return list(_matcher_for(root)(routing_key(root, labels)))
+def _matcher_names(root: Route) -> tuple[str, ...]:
+    """Sorted label names the tree's matchers read: all that decides which routes match."""
+    return tuple(sorted({m.name for route in walk(root) for m in route.matchers}))
+
+
+def match_routes(root: Route, labels: Mapping[str, str]) -> tuple[Route, ...]:
+    """The routes an alert with these labels is sent to, in tree order (never empty for a root).
+
+    Memoised per value of the labels the matchers read, not of those the routes group by too:
+    an alert storm of new alertnames under `group_by: [alertname]` then hits the cache (it is
+    one entry when no route has matchers), which a worker meeting each new alert for the first
+    time relies on (Dispatcher._plan).
+    """
+    names = root.cache.get("matcher_names")
+    if names is None:
+        names = root.cache["matcher_names"] = _matcher_names(root)
+    matched: tuple[Route, ...] = _matcher_for(root)(tuple([(n, labels[n]) for n in names if n in labels]))
+    return matched
 
 
 def route_key(route: Route) -> str:

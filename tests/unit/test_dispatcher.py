@@ -134,12 +134,7 @@ def test_an_alert_that_routes_elsewhere_after_a_reload_leaves_its_old_group_unan
             {"name": "other", "webhook_configs": [{"url": "http://127.0.0.1:9/"}]},
         ],
     }
-    Path(rt.settings.config_file).write_text(yaml.safe_dump(moved))
-    assert rt.reload() is None
-    labels = {"alertname": "Disk"}
-    now = time.time()
-    again = Alert(labels, {}, now - 60, now + 300, "", now, False, fingerprint(labels))
-    rt.dispatcher.put_alerts([again], now)
+    reload_then_send_again(rt, moved, {"alertname": "Disk"})
     (new_gid,) = set(rt.store.group_ids()) - {old_gid}
 
     result = flush(rt, old_gid)
@@ -147,6 +142,41 @@ def test_an_alert_that_routes_elsewhere_after_a_reload_leaves_its_old_group_unan
     assert load(rt, old_gid) is None
     flush(rt, new_gid)
     assert sent == ["firing"]
+
+
+def test_an_alert_grouped_by_other_labels_after_a_reload_leaves_its_old_group_unannounced(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same route (same id) with another group_by puts the alert in another group of it."""
+    sent = record_sends(monkeypatch)
+    labels = {"alertname": "Disk", "instance": "h1"}
+    post(rt, labels)
+    (old_gid,) = rt.store.group_ids()
+    regrouped = {**CONFIG, "route": {"receiver": "team", "group_by": ["instance"]}}
+    reload_then_send_again(rt, regrouped, labels)
+    (new_gid,) = set(rt.store.group_ids()) - {old_gid}
+
+    result = flush(rt, old_gid)
+    assert result is not None and result.deleted and result.notified == 0
+    flush(rt, new_gid)
+    assert sent == ["firing"]
+    group = load(rt, new_gid)
+    assert group is not None and group.labels == {"instance": "h1"}
+
+
+def reload_then_send_again(rt: Runtime, config: dict[str, Any], labels: dict[str, str]) -> None:
+    """Reload `config`, then post the alert with `labels` again under it (a Prometheus re-send)."""
+    Path(rt.settings.config_file).write_text(yaml.safe_dump(config))
+    assert rt.reload() is None
+    post(rt, labels)
+
+
+def post(rt: Runtime, labels: dict[str, str]) -> None:
+    """An alert with `labels`, started a minute ago, firing for five more minutes."""
+    now = time.time()
+    rt.dispatcher.put_alerts(
+        [Alert(labels, {}, now - 60, now + 300, "", now, False, fingerprint(labels))], now
+    )
 
 
 def test_a_retryable_failure_gives_the_group_a_retry_that_sends_only_what_failed(

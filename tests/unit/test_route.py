@@ -222,15 +222,24 @@ def test_format_label_set_quotes_like_go() -> None:
     assert format_label_set({"b": "x\ny", "a": "ü\x01"}) == '{a="ü\\x01", b="x\\ny"}'
 
 
-def test_match_results_are_cached_per_label_set_and_per_tree() -> None:
+def test_match_results_are_cached_per_value_of_the_labels_matchers_read_and_per_tree() -> None:
     config = tree()
     root = config.route
-    first = match_routes(root, {"owner": "team-A", "env": "production"})
-    first.clear()  # callers get their own list
-    again = match_routes(root, {"env": "production", "owner": "team-A"})  # same set, other order
+    first = match_routes(root, {"owner": "team-A", "env": "production", "alertname": "A"})
+    # Another order, another alertname, an instance: labels no matcher reads share the entry,
+    # though a route groups by every label ('...') and another by `job`.
+    again = match_routes(root, {"instance": "h1", "env": "production", "owner": "team-A", "alertname": "B"})
+    assert again is first
     assert [r.receiver for r in again] == ["notify-productionA", "notify-productionB"]
     info = root.cache["match"].cache_info()
     assert (info.hits, info.misses) == (1, 1)
+    # A label a matcher reads is part of the entry: `job` (a regex matcher that an absent job
+    # matches too) and `wait`.
+    assert [r.receiver for r in match_routes(root, {"owner": "team-A", "env": "production", "job": "x"})] == [
+        "notify-productionA",
+        "notify-productionB",
+    ]
+    assert root.cache["match"].cache_info().misses == 2
     assert "match" not in tree().route.cache  # a reloaded config starts with its own cache
 
 
