@@ -23,7 +23,7 @@ from app.alerts import Alert
 from app.config import Config, Route
 from app.notify.pipeline import IntegrationTarget, Notifier, NotifyTask, Outcome
 from app.retries import RetrySchedule
-from app.route import find_route, group_key, group_labels, match_routes, route_id, routing_key
+from app.route import LabelKey, find_route, group_key, group_labels, match_routes, route_id, routing_keyer
 from app.snapshot import ConfigSnapshot
 from app.store import AlertStore, GroupRef, GroupRefs, GroupState
 
@@ -97,18 +97,26 @@ class Dispatcher:
     def _lookup(self) -> GroupLookup:
         """groups_for bound to the current config, for a whole batch: the config check and the
         attribute lookups then happen once per batch instead of once per alert."""
+        cached, key = self._route_cache()
+        return lambda labels: cached(key(labels))
+
+    def _route_cache(self) -> tuple[Callable[[LabelKey], GroupRefs], Callable[[dict[str, str]], LabelKey]]:
+        """The current config's cached `routing key -> groups` and its routing key function."""
         snapshot = self._snapshot()
         if snapshot is not self._cache_owner:
             self._routes_for.cache_clear()
             self._cache_owner = snapshot
-        root, cached = snapshot.config.route, self._routes_for
-        return lambda labels: cached(routing_key(root, labels))
+        return self._routes_for, routing_keyer(snapshot.config.route)
 
     def put_alerts(self, alerts: list[Alert], now: float) -> int:
-        """Store a validated batch and insert it into its groups; one Redis round trip."""
-        lookup = self._lookup()
+        """Store a validated batch and insert it into its groups; one Redis round trip.
+
+        The groups are looked up in a list comprehension over the two parts of `_lookup`, not
+        through it in a generator: a generator's resumption and the lookup's own call cost
+        per alert as much as the cache lookup itself."""
+        cached, key = self._route_cache()
         with metrics.alert_processing.time():
-            return self.store.put(((a, lookup(a.labels)) for a in alerts), now)
+            return self.store.put([(a, cached(key(a.labels))) for a in alerts], now)
 
     def receivers_for(self, labels: dict[str, str]) -> list[str]:
         return list(dict.fromkeys(g.receiver for g in self.groups_for(labels)))
