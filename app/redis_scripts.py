@@ -73,6 +73,8 @@ local group_stem, members_stem = ARGV[2], ARGV[3]
 local limit, bucket_stem, shared = tonumber(ARGV[6]), ARGV[7], ARGV[8]
 local limited = limit > 0
 local find, sub, byte, match = string.find, string.sub, string.byte, string.match
+-- Globals read per alert or per group, as locals: a global is a table lookup at every use.
+local call, unpack, min, argv = redis.call, unpack, math.min, ARGV
 local CHUNK = 1000
 -- Times as numbers, by their texts, converted once per script run: Lua's tonumber is C's strtod,
 -- which a float's 17-digit text makes the most expensive step of a merge, and the alerts of a
@@ -119,11 +121,7 @@ if shared ~= '' then
   sh_tail = sub(shared, #sh_s_t + #sh_e_t + 2)
 end
 -- An incoming value is `v` whole, or, when `bare` is set, the body that follows the batch's
--- times (see ARGV[5]). Its times, as times() reads them:
-local function new_times(bare, v)
-  if bare then return sh_s_t, sh_e_t, sh_u_t, sh_timeout end
-  return times(v, 1)
-end
+-- times (see ARGV[5]).
 local function whole(bare, v)
   return bare and (shared .. v) or v
 end
@@ -133,7 +131,8 @@ end
 -- without times (a later startsAt, kept from the stored value) is one concatenation.
 local function merge(old_raw, bare, v)
   local os_t, oe_t, ou_t, o_timeout = times(old_raw, 1)
-  local ns_t, ne_t, nu_t, n_timeout = new_times(bare, v)
+  local ns_t, ne_t, nu_t, n_timeout = sh_s_t, sh_e_t, sh_u_t, sh_timeout
+  if not bare then ns_t, ne_t, nu_t, n_timeout = times(v, 1) end
   local os, oe, ns, ne = num[os_t], num[oe_t], num[ns_t], num[ne_t]
   -- Merge only when the activity ranges overlap; otherwise the incoming alert replaces.
   if not ((ne > os and ne < oe) or (ns > os and ns < oe)) then
@@ -166,14 +165,14 @@ end
 local function admitted(bucket, fp, value)
   local _, ends = times(value, 1)
   local key = bucket_stem .. bucket
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%.17g', now))
-  if not redis.call('ZSCORE', key, fp) and redis.call('ZCARD', key) >= limit then
+  call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%.17g', now))
+  if not call('ZSCORE', key, fp) and call('ZCARD', key) >= limit then
     return false
   end
-  redis.call('ZADD', key, string.format('%.17g', tonumber(ends)), fp)
+  call('ZADD', key, string.format('%.17g', tonumber(ends)), fp)
   -- Relative to the batch's `now`, not the server's clock, like every time in these scripts.
-  local last_end = tonumber(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])
-  redis.call('PEXPIRE', key, math.ceil((last_end - now) * 1000) + 1000)
+  local last_end = tonumber(call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])
+  call('PEXPIRE', key, math.ceil((last_end - now) * 1000) + 1000)
   return true
 end
 -- The alerts' values are arguments of their own (ARGV[9+i]), written as they came unless the
@@ -200,16 +199,19 @@ while pos <= last do
 end
 local merged_count = 0
 local out = {0}  -- merged_count, then the fingerprints the limit dropped
-local members, order, due = {}, {}, {}
+-- The batch's members of each group: its first alone (most groups of a batch get one alert, and
+-- a table per group cost more than the rest of a group's bookkeeping), all of them in a table
+-- once there is a second; the groups in the order the batch names them.
+local first, more, order, ng, due = {}, {}, {}, 0, {}
 -- A fingerprint twice in one batch merges with its own earlier value, as Alertmanager's
 -- one-by-one Put does.
 local written = {}
 for c = 1, n, CHUNK do
-  local upto = math.min(n, c + CHUNK - 1)
-  local olds = redis.call('HMGET', KEYS[1], unpack(fps, c, upto))
+  local upto = min(n, c + CHUNK - 1)
+  local olds = call('HMGET', KEYS[1], unpack(fps, c, upto))
   local hset, h = {}, 0
   for i = c, upto do
-    local fp, bare, value, starts = fps[i], bares[i], ARGV[9 + i], nil
+    local fp, bare, value, starts = fps[i], bares[i], argv[9 + i], nil
     local old = written[fp] or olds[i - c + 1]
     if old then
       value, starts = merge(old, bare, value)
@@ -235,24 +237,32 @@ for c = 1, n, CHUNK do
         local comma = find(gids, ',', at, true)
         local gid = comma and sub(gids, at, comma - 1) or (at == 1 and gids or sub(gids, at))
         at = comma and comma + 1
-        local list = members[gid]
-        if not list then
-          list = {}
-          members[gid] = list
-          order[#order + 1] = gid
+        local had = first[gid]
+        if not had then
+          first[gid] = fp
+          ng = ng + 1
+          order[ng] = gid
+        else
+          local list = more[gid]
+          if list then list[#list + 1] = fp else more[gid] = {had, fp} end
         end
-        list[#list + 1] = fp
         -- An alert older than group_wait makes a group that never flushed due at once.
         if starts + least_wait < now and starts + waits[gid] < now then due[gid] = true end
       end
     end
   end
-  if h > 0 then redis.call('HSET', KEYS[1], unpack(hset, 1, h)) end
+  if h > 0 then call('HSET', KEYS[1], unpack(hset, 1, h)) end
 end
-for _, gid in ipairs(order) do
-  local list, added = members[gid], 0
-  for c = 1, #list, CHUNK do
-    added = added + redis.call('SADD', members_stem .. gid, unpack(list, c, math.min(#list, c + CHUNK - 1)))
+for g = 1, ng do
+  local gid = order[g]
+  local list, added = more[gid], 0
+  if list then
+    local key = members_stem .. gid
+    for c = 1, #list, CHUNK do
+      added = added + call('SADD', key, unpack(list, c, min(#list, c + CHUNK - 1)))
+    end
+  else
+    added = call('SADD', members_stem .. gid, first[gid])
   end
   -- A group's member set and its hash come and go together (this script creates both, every
   -- deletion drops both in one step), so a set that held every member already belongs to an
@@ -260,17 +270,17 @@ for _, gid in ipairs(order) do
   -- create it. A re-send into an existing group costs one call instead of two.
   if added > 0 or due[gid] then
     local gkey = group_stem .. gid
-    local flushed = redis.call('HGET', gkey, 'flushed')
+    local flushed = call('HGET', gkey, 'flushed')
     if not flushed then
       local gi, meta = match(select(2, group_line(gid)), '^([^\\t]*)\\t(.*)$')
-      redis.call('HSET', gkey, 'meta', meta, 'gi', gi, 'flushed', '0')
-      redis.call('SADD', KEYS[3], gid)
-      redis.call('ZADD', KEYS[2], now + waits[gid], gid)
+      call('HSET', gkey, 'meta', meta, 'gi', gi, 'flushed', '0')
+      call('SADD', KEYS[3], gid)
+      call('ZADD', KEYS[2], now + waits[gid], gid)
       flushed = '0'
     end
     if due[gid] and flushed == '0' then
-      local at = redis.call('ZSCORE', KEYS[2], gid)
-      if at and tonumber(at) > now then redis.call('ZADD', KEYS[2], now, gid) end
+      local at = call('ZSCORE', KEYS[2], gid)
+      if at and tonumber(at) > now then call('ZADD', KEYS[2], now, gid) end
     end
   end
 end
