@@ -25,7 +25,12 @@ from __future__ import annotations
 #   ARGV[2]  the stem of the group hashes, P:group: (the script appends each gid)
 #   ARGV[3]  the stem of the group member sets, P:gmembers: (the script appends each gid)
 #   ARGV[4]  the batch's groups, each "NEWLINE gid TAB group_wait TAB group_interval TAB metadata
-#            JSON" (GroupRef.line); read only for a group the batch creates or may make due now
+#            JSON" (GroupRef.line); read only for a group the batch creates or may make due now.
+#            Or empty, when the caller knows every group of the batch to exist and all of them
+#            to have the group_wait ARGV[9], and there is no limit (ARGV[6] = 0): the lines were
+#            a third of the call's bytes, each hashed by Lua as an argument, and a re-send needs
+#            none of them. The script then checks that every group exists before it writes
+#            anything, and returns {-1} (nothing written) when one does not.
 #   ARGV[5]  the alerts as lines "fingerprint TAB gid,gid,... TAB head" without a limit
 #            (ARGV[6] = 0), "fingerprint TAB gid,gid,... TAB bucket TAB head" with one (bucket:
 #            the hex digest of the alertname); head is empty, or "=" when the alert's value
@@ -50,7 +55,7 @@ from __future__ import annotations
 #            the batch's other times in front of the body, one concatenation, and the script
 #            reads the batch's times once instead of out of every value.
 #   Returns  {how many alerts merged with a stored version, the fingerprint of each alert the
-#            limit dropped...}.
+#            limit dropped...}, or {-1} (above).
 # The group keys are built here from ARGV[2] and ARGV[3] because the groups come with the batch
 # (a gid per line); a new group is created with its metadata, "gi" and "flushed" = "0", and
 # armed for group_wait.
@@ -90,6 +95,9 @@ end})
 -- line starts with a newline, which JSON never holds unescaped: "NEWLINE gid TAB" is found
 -- nowhere else.
 local gtext, least_wait = ARGV[4], tonumber(ARGV[9])
+-- Without lines (ARGV[4] empty) the caller says every group of the batch exists and has the
+-- group_wait ARGV[9]; the script checks the first before it writes anything.
+local lineless = gtext == ''
 local function group_line(gid)
   local t1 = find(gtext, '\\n' .. gid .. '\\t', 1, true) + #gid + 2
   local t2 = find(gtext, '\\t', t1, true)
@@ -98,7 +106,7 @@ local function group_line(gid)
 end
 -- Groups' group_wait, read from their lines on first use.
 local waits = setmetatable({}, {__index = function(t, gid)
-  local v = num[(group_line(gid))]
+  local v = lineless and least_wait or num[(group_line(gid))]
   t[gid] = v
   return v
 end})
@@ -206,10 +214,11 @@ local first, more, order, ng, due = {}, {}, {}, 0, {}
 -- A fingerprint twice in one batch merges with its own earlier value, as Alertmanager's
 -- one-by-one Put does.
 local written = {}
+-- The alerts' writes, made once every alert is merged (and, without lines, the groups checked).
+local hset, h = {}, 0
 for c = 1, n, CHUNK do
   local upto = min(n, c + CHUNK - 1)
   local olds = call('HMGET', KEYS[1], unpack(fps, c, upto))
-  local hset, h = {}, 0
   for i = c, upto do
     local fp, bare, value, starts = fps[i], bares[i], argv[9 + i], nil
     local old = written[fp] or olds[i - c + 1]
@@ -251,18 +260,28 @@ for c = 1, n, CHUNK do
       end
     end
   end
-  if h > 0 then call('HSET', KEYS[1], unpack(hset, 1, h)) end
 end
+-- The groups' member sets, by the batch's order of the groups.
+local mkeys = {}
+for g = 1, ng do mkeys[g] = members_stem .. order[g] end
+if lineless then
+  -- A group's member set and its hash come and go together (below), so one EXISTS over the
+  -- sets tells whether every group exists; when one does not, nothing is written and the
+  -- caller calls again with the lines.
+  local found = 0
+  for c = 1, ng, CHUNK do found = found + call('EXISTS', unpack(mkeys, c, min(ng, c + CHUNK - 1))) end
+  if found < ng then return {-1} end
+end
+for c = 1, h, 2 * CHUNK do call('HSET', KEYS[1], unpack(hset, c, min(h, c + 2 * CHUNK - 1))) end
 for g = 1, ng do
   local gid = order[g]
   local list, added = more[gid], 0
   if list then
-    local key = members_stem .. gid
     for c = 1, #list, CHUNK do
-      added = added + call('SADD', key, unpack(list, c, min(#list, c + CHUNK - 1)))
+      added = added + call('SADD', mkeys[g], unpack(list, c, min(#list, c + CHUNK - 1)))
     end
   else
-    added = call('SADD', members_stem .. gid, first[gid])
+    added = call('SADD', mkeys[g], first[gid])
   end
   -- A group's member set and its hash come and go together (this script creates both, every
   -- deletion drops both in one step), so a set that held every member already belongs to an
@@ -271,7 +290,9 @@ for g = 1, ng do
   if added > 0 or due[gid] then
     local gkey = group_stem .. gid
     local flushed = call('HGET', gkey, 'flushed')
-    if not flushed then
+    -- (Without lines a group whose hash went without its member set, which none of alerter's
+    -- writes does, is left as it is: its metadata did not come.)
+    if not flushed and not lineless then
       local gi, meta = match(select(2, group_line(gid)), '^([^\\t]*)\\t(.*)$')
       call('HSET', gkey, 'meta', meta, 'gi', gi, 'flushed', '0')
       call('SADD', KEYS[3], gid)
