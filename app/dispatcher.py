@@ -132,9 +132,9 @@ class Dispatcher:
     def put_alerts(self, alerts: list[Alert], now: float) -> int:
         """Store a validated batch and insert it into its groups; one Redis round trip.
 
-        The groups are looked up in a list comprehension over the two parts of `_lookup`, not
-        through it in a generator: a generator's resumption and the lookup's own call cost
-        per alert as much as the cache lookup itself."""
+        The groups are looked up in a list comprehension, straight in the route cache, not
+        through `_lookup` in a generator: a generator's resumption and the lookup's own call
+        cost per alert as much as the cache lookup itself."""
         routes, key = self._route_cache()
         with metrics.alert_processing.time():
             return self.store.put([(a, routes[key(a.labels)]) for a in alerts], now)
