@@ -11,6 +11,7 @@ import pytest
 from app.alerts import Alert, parse_postable_alerts
 from app.labels import fingerprint
 from app.redis_keys import Keys
+from app.rediscluster import run_script
 from app.store import AlertStore, GroupRef
 
 NOW = 1_700_000_000.0
@@ -374,3 +375,34 @@ def test_a_group_of_a_batch_takes_alerts_with_and_without_times_and_unchanged_re
     [g] = store.load_groups(["g1"])
     assert sorted(a.fingerprint for a in g.alerts) == sorted(a.fingerprint for a in alerts)
     assert store.r.zscore("t:timers", "g1") == NOW + 3600
+
+
+def test_on_a_cluster_only_the_shard_whose_group_went_is_called_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each shard's call of a batch goes without lines once its groups are known; the one that
+    finds its group deleted is sent again with them, the other is not repeated."""
+    lines: list[list[str]] = []  # ARGV[4] of each call, by run_script call
+
+    def recorded(client: Any, script: Any, calls: Any) -> Any:
+        lines.append([args[3] for _, args in calls])
+        return run_script(client, script, calls)
+
+    monkeypatch.setattr("app.store.run_script", recorded)
+    keys = Keys("t", cluster=True)
+    store = AlertStore(fakeredis.FakeRedis(server=fakeredis.FakeServer()), keys)
+    g1, g2 = group("g1"), group("g2")
+    assert keys.shard("g1") is not keys.shard("g2")
+    one = Alert({"alertname": "A"}, {}, NOW - 5, NOW + 300, "", NOW, False, fingerprint({"alertname": "A"}))
+    two = Alert({"alertname": "B"}, {}, NOW - 5, NOW + 300, "", NOW, False, fingerprint({"alertname": "B"}))
+    store.put([(one, [g1]), (two, [g2])], NOW)
+    assert store.put([(one, [g1]), (two, [g2])], NOW + 1) == 2
+    AlertStore(store.r, keys).delete_group("g2")  # another process
+    assert store.put([(one, [g1]), (two, [g2])], NOW + 2) == 2
+    sent_lines = [[bool(text) for text in run] for run in lines]
+    assert sent_lines == [[True, True], [False, False], [False, False], [True]]
+    groups = {g.gid: [a.fingerprint for a in g.alerts] for g in store.load_groups(["g1", "g2"])}
+    assert groups == {"g1": [one.fingerprint], "g2": [two.fingerprint]}
+    assert store.r.hget(keys.shard("g2").group("g2"), "flushed") == b"0"
+    assert store.r.zscore(keys.shard("g1").timers, "g1") == NOW + 30
+    assert store.r.zscore(keys.shard("g2").timers, "g2") == NOW + 32  # created anew at NOW + 2
