@@ -25,7 +25,12 @@ from __future__ import annotations
 #   ARGV[2]  the stem of the group hashes, P:group: (the script appends each gid)
 #   ARGV[3]  the stem of the group member sets, P:gmembers: (the script appends each gid)
 #   ARGV[4]  the batch's groups, each "NEWLINE gid TAB group_wait TAB group_interval TAB metadata
-#            JSON" (GroupRef.line); read only for a group the batch creates or may make due now
+#            JSON" (GroupRef.line); read only for a group the batch creates or may make due now.
+#            Or empty, when the caller knows every group of the batch to exist and all of them
+#            to have the group_wait ARGV[9], and there is no limit (ARGV[6] = 0): the lines were
+#            a third of the call's bytes, each hashed by Lua as an argument, and a re-send needs
+#            none of them. The script then checks that every group exists before it writes
+#            anything, and returns {-1} (nothing written) when one does not.
 #   ARGV[5]  the alerts as lines "fingerprint TAB gid,gid,... TAB head" without a limit
 #            (ARGV[6] = 0), "fingerprint TAB gid,gid,... TAB bucket TAB head" with one (bucket:
 #            the hex digest of the alertname); head is empty, or "=" when the alert's value
@@ -50,7 +55,7 @@ from __future__ import annotations
 #            the batch's other times in front of the body, one concatenation, and the script
 #            reads the batch's times once instead of out of every value.
 #   Returns  {how many alerts merged with a stored version, the fingerprint of each alert the
-#            limit dropped...}.
+#            limit dropped...}, or {-1} (above).
 # The group keys are built here from ARGV[2] and ARGV[3] because the groups come with the batch
 # (a gid per line); a new group is created with its metadata, "gi" and "flushed" = "0", and
 # armed for group_wait.
@@ -73,6 +78,8 @@ local group_stem, members_stem = ARGV[2], ARGV[3]
 local limit, bucket_stem, shared = tonumber(ARGV[6]), ARGV[7], ARGV[8]
 local limited = limit > 0
 local find, sub, byte, match = string.find, string.sub, string.byte, string.match
+-- Globals read per alert or per group, as locals: a global is a table lookup at every use.
+local call, unpack, min, argv = redis.call, unpack, math.min, ARGV
 local CHUNK = 1000
 -- Times as numbers, by their texts, converted once per script run: Lua's tonumber is C's strtod,
 -- which a float's 17-digit text makes the most expensive step of a merge, and the alerts of a
@@ -88,6 +95,9 @@ end})
 -- line starts with a newline, which JSON never holds unescaped: "NEWLINE gid TAB" is found
 -- nowhere else.
 local gtext, least_wait = ARGV[4], tonumber(ARGV[9])
+-- Without lines (ARGV[4] empty) the caller says every group of the batch exists and has the
+-- group_wait ARGV[9]; the script checks the first before it writes anything.
+local lineless = gtext == ''
 local function group_line(gid)
   local t1 = find(gtext, '\\n' .. gid .. '\\t', 1, true) + #gid + 2
   local t2 = find(gtext, '\\t', t1, true)
@@ -96,7 +106,7 @@ local function group_line(gid)
 end
 -- Groups' group_wait, read from their lines on first use.
 local waits = setmetatable({}, {__index = function(t, gid)
-  local v = num[(group_line(gid))]
+  local v = lineless and least_wait or num[(group_line(gid))]
   t[gid] = v
   return v
 end})
@@ -119,11 +129,7 @@ if shared ~= '' then
   sh_tail = sub(shared, #sh_s_t + #sh_e_t + 2)
 end
 -- An incoming value is `v` whole, or, when `bare` is set, the body that follows the batch's
--- times (see ARGV[5]). Its times, as times() reads them:
-local function new_times(bare, v)
-  if bare then return sh_s_t, sh_e_t, sh_u_t, sh_timeout end
-  return times(v, 1)
-end
+-- times (see ARGV[5]).
 local function whole(bare, v)
   return bare and (shared .. v) or v
 end
@@ -133,7 +139,8 @@ end
 -- without times (a later startsAt, kept from the stored value) is one concatenation.
 local function merge(old_raw, bare, v)
   local os_t, oe_t, ou_t, o_timeout = times(old_raw, 1)
-  local ns_t, ne_t, nu_t, n_timeout = new_times(bare, v)
+  local ns_t, ne_t, nu_t, n_timeout = sh_s_t, sh_e_t, sh_u_t, sh_timeout
+  if not bare then ns_t, ne_t, nu_t, n_timeout = times(v, 1) end
   local os, oe, ns, ne = num[os_t], num[oe_t], num[ns_t], num[ne_t]
   -- Merge only when the activity ranges overlap; otherwise the incoming alert replaces.
   if not ((ne > os and ne < oe) or (ns > os and ns < oe)) then
@@ -166,14 +173,14 @@ end
 local function admitted(bucket, fp, value)
   local _, ends = times(value, 1)
   local key = bucket_stem .. bucket
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%.17g', now))
-  if not redis.call('ZSCORE', key, fp) and redis.call('ZCARD', key) >= limit then
+  call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%.17g', now))
+  if not call('ZSCORE', key, fp) and call('ZCARD', key) >= limit then
     return false
   end
-  redis.call('ZADD', key, string.format('%.17g', tonumber(ends)), fp)
+  call('ZADD', key, string.format('%.17g', tonumber(ends)), fp)
   -- Relative to the batch's `now`, not the server's clock, like every time in these scripts.
-  local last_end = tonumber(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])
-  redis.call('PEXPIRE', key, math.ceil((last_end - now) * 1000) + 1000)
+  local last_end = tonumber(call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])
+  call('PEXPIRE', key, math.ceil((last_end - now) * 1000) + 1000)
   return true
 end
 -- The alerts' values are arguments of their own (ARGV[9+i]), written as they came unless the
@@ -200,16 +207,20 @@ while pos <= last do
 end
 local merged_count = 0
 local out = {0}  -- merged_count, then the fingerprints the limit dropped
-local members, order, due = {}, {}, {}
+-- The batch's members of each group: its first alone (most groups of a batch get one alert, and
+-- a table per group cost more than the rest of a group's bookkeeping), all of them in a table
+-- once there is a second; the groups in the order the batch names them.
+local first, more, order, ng, due = {}, {}, {}, 0, {}
 -- A fingerprint twice in one batch merges with its own earlier value, as Alertmanager's
 -- one-by-one Put does.
 local written = {}
+-- The alerts' writes, made once every alert is merged (and, without lines, the groups checked).
+local hset, h = {}, 0
 for c = 1, n, CHUNK do
-  local upto = math.min(n, c + CHUNK - 1)
-  local olds = redis.call('HMGET', KEYS[1], unpack(fps, c, upto))
-  local hset, h = {}, 0
+  local upto = min(n, c + CHUNK - 1)
+  local olds = call('HMGET', KEYS[1], unpack(fps, c, upto))
   for i = c, upto do
-    local fp, bare, value, starts = fps[i], bares[i], ARGV[9 + i], nil
+    local fp, bare, value, starts = fps[i], bares[i], argv[9 + i], nil
     local old = written[fp] or olds[i - c + 1]
     if old then
       value, starts = merge(old, bare, value)
@@ -235,24 +246,42 @@ for c = 1, n, CHUNK do
         local comma = find(gids, ',', at, true)
         local gid = comma and sub(gids, at, comma - 1) or (at == 1 and gids or sub(gids, at))
         at = comma and comma + 1
-        local list = members[gid]
-        if not list then
-          list = {}
-          members[gid] = list
-          order[#order + 1] = gid
+        local had = first[gid]
+        if not had then
+          first[gid] = fp
+          ng = ng + 1
+          order[ng] = gid
+        else
+          local list = more[gid]
+          if list then list[#list + 1] = fp else more[gid] = {had, fp} end
         end
-        list[#list + 1] = fp
         -- An alert older than group_wait makes a group that never flushed due at once.
         if starts + least_wait < now and starts + waits[gid] < now then due[gid] = true end
       end
     end
   end
-  if h > 0 then redis.call('HSET', KEYS[1], unpack(hset, 1, h)) end
 end
-for _, gid in ipairs(order) do
-  local list, added = members[gid], 0
-  for c = 1, #list, CHUNK do
-    added = added + redis.call('SADD', members_stem .. gid, unpack(list, c, math.min(#list, c + CHUNK - 1)))
+-- The groups' member sets, by the batch's order of the groups.
+local mkeys = {}
+for g = 1, ng do mkeys[g] = members_stem .. order[g] end
+if lineless then
+  -- A group's member set and its hash come and go together (below), so one EXISTS over the
+  -- sets tells whether every group exists; when one does not, nothing is written and the
+  -- caller calls again with the lines.
+  local found = 0
+  for c = 1, ng, CHUNK do found = found + call('EXISTS', unpack(mkeys, c, min(ng, c + CHUNK - 1))) end
+  if found < ng then return {-1} end
+end
+for c = 1, h, 2 * CHUNK do call('HSET', KEYS[1], unpack(hset, c, min(h, c + 2 * CHUNK - 1))) end
+for g = 1, ng do
+  local gid = order[g]
+  local list, added = more[gid], 0
+  if list then
+    for c = 1, #list, CHUNK do
+      added = added + call('SADD', mkeys[g], unpack(list, c, min(#list, c + CHUNK - 1)))
+    end
+  else
+    added = call('SADD', mkeys[g], first[gid])
   end
   -- A group's member set and its hash come and go together (this script creates both, every
   -- deletion drops both in one step), so a set that held every member already belongs to an
@@ -260,17 +289,19 @@ for _, gid in ipairs(order) do
   -- create it. A re-send into an existing group costs one call instead of two.
   if added > 0 or due[gid] then
     local gkey = group_stem .. gid
-    local flushed = redis.call('HGET', gkey, 'flushed')
-    if not flushed then
+    local flushed = call('HGET', gkey, 'flushed')
+    -- (Without lines a group whose hash went without its member set, which none of alerter's
+    -- writes does, is left as it is: its metadata did not come.)
+    if not flushed and not lineless then
       local gi, meta = match(select(2, group_line(gid)), '^([^\\t]*)\\t(.*)$')
-      redis.call('HSET', gkey, 'meta', meta, 'gi', gi, 'flushed', '0')
-      redis.call('SADD', KEYS[3], gid)
-      redis.call('ZADD', KEYS[2], now + waits[gid], gid)
+      call('HSET', gkey, 'meta', meta, 'gi', gi, 'flushed', '0')
+      call('SADD', KEYS[3], gid)
+      call('ZADD', KEYS[2], now + waits[gid], gid)
       flushed = '0'
     end
     if due[gid] and flushed == '0' then
-      local at = redis.call('ZSCORE', KEYS[2], gid)
-      if at and tonumber(at) > now then redis.call('ZADD', KEYS[2], now, gid) end
+      local at = call('ZSCORE', KEYS[2], gid)
+      if at and tonumber(at) > now then call('ZADD', KEYS[2], now, gid) end
     end
   end
 end

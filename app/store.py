@@ -29,6 +29,10 @@ from app.rediscluster import Call, run_script
 
 log = logging.getLogger(__name__)
 
+# The most group ids an AlertStore remembers as stored (AlertStore._known), a few MB; past it
+# they are forgotten at once, which costs the next batch of each group its lines again.
+KNOWN_GROUPS = 1 << 15
+
 # Groups read per LOAD_GROUPS call: a listing of every group (the API, the metrics) then holds
 # Redis up a few milliseconds at a time rather than for the whole read.
 LOAD_CHUNK = 500
@@ -66,6 +70,11 @@ class GroupRefs(tuple[GroupRef, ...]):
         self = super().__new__(cls, refs)
         self.gid_list = ",".join([g.gid for g in self])
         return self
+
+
+def _group_lines(groups: dict[str, GroupRef]) -> str:
+    """PUT_ALERTS' ARGV[4] for these groups: their lines, which create a group that is missing."""
+    return "".join([g.line for g in groups.values()])
 
 
 @dataclass(slots=True)
@@ -114,6 +123,10 @@ class AlertStore:
         self._drop_from_group = client.register_script(redis_scripts.DROP_FROM_GROUP)
         self._set_muted = client.register_script(redis_scripts.SET_GROUP_MUTED)
         self._load_groups = client.register_script(redis_scripts.LOAD_GROUPS)
+        # Ids of groups this process has stored alerts into: a batch going only to such groups
+        # is sent without their lines (PUT_ALERTS checks that they still exist). A hint, never
+        # trusted: a group deleted since costs a second call.
+        self._known: set[str] = set()
 
     def put(self, routed: Iterable[tuple[Alert, Sequence[GroupRef]]], now: float) -> int:
         """Merge a batch of alerts and insert them into their groups in one round trip (one
@@ -141,27 +154,50 @@ class AlertStore:
                     groups[self.keys.shard(g.gid)][g.gid] = g
         else:  # one shard: no call per group to find it
             groups = {self.keys: {g.gid: g for refs in seen.values() for g in refs}}
-        calls: list[Call] = [
-            (
-                [shard.alerts, shard.timers, shard.groups, *self._declared(groups[shard], shard)],
-                [
-                    now,
-                    shard.group_stem,
-                    shard.members_stem,
-                    "".join([g.line for g in groups[shard].values()]),
-                    "\n".join(lines),
-                    self.limit,
-                    self.keys.alertname_limit_stem,
-                    shared[0].encode_times() if shared else b"",
-                    min([g.group_wait for g in groups[shard].values()], default=0.0),
-                    *values,
-                ],
-            )
-            for shard, (lines, values) in batches.items()
-        ]
+        calls: list[Call] = []
+        learn = []  # the groups of the calls sent with lines, known once those succeed
+        for shard, (lines, values) in batches.items():
+            gmap = groups[shard]
+            waits = [g.group_wait for g in gmap.values()]
+            least = min(waits, default=0.0)
+            # Without a limit, a batch whose groups this process has stored before and share one
+            # group_wait goes without the groups' lines (PUT_ALERTS' ARGV[4]).
+            lineless = not self.limit and least == max(waits, default=0.0) and self._known.issuperset(gmap)
+            keys = [shard.alerts, shard.timers, shard.groups, *self._declared(gmap, shard)]
+            args = [
+                now,
+                shard.group_stem,
+                shard.members_stem,
+                "" if lineless else _group_lines(gmap),
+                "\n".join(lines),
+                self.limit,
+                self.keys.alertname_limit_stem,
+                shared[0].encode_times() if shared else b"",
+                least,
+                *values,
+            ]
+            calls.append((keys, args))
+            if not lineless:
+                learn.append(gmap)
+        replies = run_script(self.r, self._put, calls)
+        # A call sent without lines that found a group missing (deleted since this process
+        # stored into it) wrote nothing: it goes again with them.
+        again = [i for i, reply in enumerate(replies) if int(reply[0]) == -1]
+        if again:
+            shards = list(batches)
+            redo: list[Call] = []
+            for i in again:
+                keys, args = calls[i]
+                redo.append((keys, [*args[:3], _group_lines(groups[shards[i]]), *args[4:]]))
+            for i, reply in zip(again, run_script(self.r, self._put, redo), strict=True):
+                replies[i] = reply
+        if learn and len(self._known) > KNOWN_GROUPS:
+            self._known.clear()
+        for gmap in learn:
+            self._known.update(gmap)
         merged = 0
         dropped = []
-        for reply in run_script(self.r, self._put, calls):
+        for reply in replies:
             merged += int(reply[0])
             dropped += reply[1:]
         for fp in dropped:

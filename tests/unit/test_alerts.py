@@ -110,6 +110,15 @@ def test_wrongly_typed_json_refuses_the_whole_body_with_400(body, message: str) 
             [{"labels": {"a": "b"}, "generatorURL": "http://host:port/"}],
             "generatorURL in body must be of type uri: 'http://host:port/' \\(invalid port",
         ),
+        (  # the valid URL of the first alerts is not checked again; another one is
+            [{"labels": {"a": "b"}, "generatorURL": "http://p/g"}] * 2
+            + [{"labels": {"a": "c"}, "generatorURL": "not a uri"}],
+            "alert 2: generatorURL in body must be of type uri: 'not a uri'",
+        ),
+        (
+            [{"labels": {"a": "b"}, "generatorURL": "http://p/g"}, {"generatorURL": "http://p/g"}],
+            "alert 1: labels in body is required",
+        ),
     ],
 )
 def test_schema_errors_refuse_the_whole_body_with_422(body, message: str) -> None:

@@ -12,13 +12,13 @@ import pytest
 import yaml
 
 from app.alerts import Alert
-from app.dispatcher import FlushResult
+from app.dispatcher import FlushResult, _RouteCache
 from app.labels import fingerprint
 from app.notify import integrations
 from app.notify.errors import NotifyError
 from app.runtime import Runtime
 from app.settings import Settings
-from app.store import GroupState
+from app.store import GroupRefs, GroupState
 from app.timers import TimerLoop
 
 CONFIG = {
@@ -218,3 +218,23 @@ def test_a_retryable_failure_gives_the_group_a_retry_that_sends_only_what_failed
     assert result is not None and result.notified == 1 and result.failed == 0
     assert sorted(calls) == ["down", "down", "ok"]
     assert rt.client.zscore(rt.keys.timers, gid) == timer
+
+
+def test_the_route_cache_computes_a_key_once_and_starts_afresh_when_full(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    computed: list[Any] = []
+
+    def compute(key: Any) -> Any:
+        computed.append(key)
+        return GroupRefs([])
+
+    monkeypatch.setattr(_RouteCache, "SIZE", 2)
+    routes = _RouteCache(compute)
+    a, b, c = ((("alertname", n),) for n in "abc")
+    assert routes[a] is routes[a] and routes[b] is routes[b]
+    assert computed == [a, b]
+    routes[c]  # full: forgets a and b
+    assert list(routes) == [c]
+    routes[a]
+    assert computed == [a, b, c, a]

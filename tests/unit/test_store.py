@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import fakeredis
 import orjson
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from app.alerts import Alert, parse_postable_alerts
 from app.labels import fingerprint
 from app.redis_keys import Keys
+from app.rediscluster import run_script
 from app.store import AlertStore, GroupRef
 
 NOW = 1_700_000_000.0
@@ -298,3 +301,108 @@ def test_the_cluster_layout_keeps_a_copy_per_shard_and_lists_the_newest() -> Non
     summaries = {g.gid: g.alerts[0].annotations["summary"] for g in store.load_groups(["g1", "g2"])}
     assert summaries == {"g1": "newer", "g2": "both"}
     assert store.group_ids() == ["g1", "g2"]
+
+
+class _RecordedLines:
+    """PUT_ALERTS as the store calls it, recording each call's group lines (ARGV[4])."""
+
+    def __init__(self, script: Any) -> None:
+        self.script = script
+        self.lines: list[str] = []
+
+    def __call__(self, keys: list[str], args: list[Any]) -> Any:
+        self.lines.append(args[3])
+        return self.script(keys=keys, args=args)
+
+
+def test_a_batch_into_groups_stored_before_goes_without_their_lines(store: AlertStore) -> None:
+    """Groups this process stored into are sent without their lines (PUT_ALERTS' ARGV[4] empty);
+    one deleted since (here by another process's flush) makes that call write nothing and the
+    store call again with the lines, which create the group anew."""
+    calls = store._put = _RecordedLines(store._put)  # type: ignore[method-assign]
+    store.put([(alert(NOW - 10, NOW + 300, NOW), [group()])], NOW)
+    store.put([(alert(NOW - 10, NOW + 300, NOW + 5), [group()])], NOW + 5)
+    assert [bool(lines) for lines in calls.lines] == [True, False]
+    other = AlertStore(store.r, Keys("t"))  # another process: it deletes the group
+    other.delete_group("g1")
+    assert store.put([(alert(NOW - 10, NOW + 300, NOW + 40), [group()])], NOW + 40) == 1
+    assert [bool(lines) for lines in calls.lines] == [True, False, False, True]
+    [g] = store.load_groups(["g1"])
+    assert g.receiver == "team" and [a.fingerprint for a in g.alerts] == [fingerprint(LABELS)]
+    assert store.r.zscore("t:timers", "g1") == NOW + 40  # created due: older than group_wait
+
+
+def test_without_lines_a_missing_group_leaves_everything_unwritten(store: AlertStore) -> None:
+    keys = store.keys
+    value = alert(NOW - 10, NOW + 300, NOW).encode()
+    line = f"{fingerprint(LABELS)}\tg1\t"
+    args = [NOW, keys.group_stem, keys.members_stem, "", line, 0, keys.alertname_limit_stem, b"", 30.0, value]
+    assert store._put(keys=[keys.alerts, keys.timers, keys.groups], args=args) == [-1]
+    assert store.r.keys("*") == []
+
+
+def test_groups_with_different_group_waits_or_a_limit_always_go_with_their_lines() -> None:
+    for limit, groups in ((0, [group("g1", 30.0), group("g2", 60.0)]), (5, [group()])):
+        store = AlertStore(fakeredis.FakeRedis(server=fakeredis.FakeServer()), Keys("t"), limit)
+        calls = store._put = _RecordedLines(store._put)  # type: ignore[method-assign]
+        for t in (NOW, NOW + 5):
+            store.put([(alert(NOW - 10, NOW + 300, t), groups)], t)
+        assert all(calls.lines), limit
+
+
+def test_a_group_of_a_batch_takes_alerts_with_and_without_times_and_unchanged_resends(
+    store: AlertStore,
+) -> None:
+    """One group gets three alerts in a batch (the script keeps its first member alone, then a
+    table): one posted with times, one without, and the re-send of an unchanged one, twice."""
+    body = orjson.dumps(
+        [
+            {"labels": {"alertname": "A", "i": "1"}, "startsAt": "2023-11-14T22:13:00Z"},
+            {"labels": {"alertname": "A", "i": "2"}},
+            {"labels": {"alertname": "A", "i": "3"}, "annotations": {"s": "x"}},
+        ]
+    )
+    for now in (NOW, NOW + 60):
+        alerts, errors = parse_postable_alerts(body, now, 300.0)
+        assert errors == []
+        store.put([(a, [group(wait=3600.0)]) for a in alerts], now)
+    raw = dict(store.iter_raw_alerts(store.keys))
+    a1, a2, a3 = alerts
+    assert raw[a1.fingerprint].split(" ", 1)[0] == repr(a1.starts_at)
+    for a in (a2, a3):  # without times: the first post's startsAt, the re-send's other times
+        body_json = orjson.dumps({"l": a.labels, "a": a.annotations, "g": ""}).decode()
+        assert raw[a.fingerprint] == f"{NOW!r} {NOW + 360!r} {NOW + 60!r} 1 {body_json}"
+    [g] = store.load_groups(["g1"])
+    assert sorted(a.fingerprint for a in g.alerts) == sorted(a.fingerprint for a in alerts)
+    assert store.r.zscore("t:timers", "g1") == NOW + 3600
+
+
+def test_on_a_cluster_only_the_shard_whose_group_went_is_called_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each shard's call of a batch goes without lines once its groups are known; the one that
+    finds its group deleted is sent again with them, the other is not repeated."""
+    lines: list[list[str]] = []  # ARGV[4] of each call, by run_script call
+
+    def recorded(client: Any, script: Any, calls: Any) -> Any:
+        lines.append([args[3] for _, args in calls])
+        return run_script(client, script, calls)
+
+    monkeypatch.setattr("app.store.run_script", recorded)
+    keys = Keys("t", cluster=True)
+    store = AlertStore(fakeredis.FakeRedis(server=fakeredis.FakeServer()), keys)
+    g1, g2 = group("g1"), group("g2")
+    assert keys.shard("g1") is not keys.shard("g2")
+    one = Alert({"alertname": "A"}, {}, NOW - 5, NOW + 300, "", NOW, False, fingerprint({"alertname": "A"}))
+    two = Alert({"alertname": "B"}, {}, NOW - 5, NOW + 300, "", NOW, False, fingerprint({"alertname": "B"}))
+    store.put([(one, [g1]), (two, [g2])], NOW)
+    assert store.put([(one, [g1]), (two, [g2])], NOW + 1) == 2
+    AlertStore(store.r, keys).delete_group("g2")  # another process
+    assert store.put([(one, [g1]), (two, [g2])], NOW + 2) == 2
+    sent_lines = [[bool(text) for text in run] for run in lines]
+    assert sent_lines == [[True, True], [False, False], [False, False], [True]]
+    groups = {g.gid: [a.fingerprint for a in g.alerts] for g in store.load_groups(["g1", "g2"])}
+    assert groups == {"g1": [one.fingerprint], "g2": [two.fingerprint]}
+    assert store.r.hget(keys.shard("g2").group("g2"), "flushed") == b"0"
+    assert store.r.zscore(keys.shard("g1").timers, "g1") == NOW + 30
+    assert store.r.zscore(keys.shard("g2").timers, "g2") == NOW + 32  # created anew at NOW + 2
