@@ -2,7 +2,8 @@
 
     bench/inprocess --what=ingest [--batches=1500] [--resend] [--notimes] [--callgrind]
                                                      POST /api/v2/alerts, 64-alert batches
-    bench/inprocess --what=notify [--groups=3000]    flush batches of one-alert groups to a webhook
+    bench/inprocess --what=notify [--groups=3000] [--callgrind]
+                                                     flush batches of one-alert groups to a webhook
     bench/inprocess --what=history [--groups=3000]   record one delivery attempt per group
     bench/inprocess --what=reads [--alerts=100000]   GET /api/v2/alerts and /alerts/groups
 
@@ -14,10 +15,12 @@ of its own, so that its CPU is not counted; it also prints the Redis commands pe
 (client calls and pipelines this process made) and Redis's CPU. `--profile` adds cProfile's top
 functions over every thread of the process, by own time (env PROFILE_SORT=cumulative, or another
 pstats key, for another order; profiling slows everything down: compare figures only between runs
-with the same setting). The ingest run prints Redis's commands per request too;
-with `--callgrind` it runs this process and redis-server under valgrind's callgrind and prints the
-instructions each spends per timed request instead of times: on a shared machine CPU times move
-by 10-25 % between identical runs, instruction counts by well under 1 %. These figures are for
+with the same setting). The ingest run prints Redis's commands per request too.
+With `--callgrind` (ingest, notify) it runs this process and redis-server under valgrind's
+callgrind and prints the instructions each spends per timed request or notification instead of
+times (this process's over all its threads; valgrind runs them one at a time, which changes no
+count; the notify run's sink stays outside valgrind): on a shared machine CPU times move by
+10-25 % between identical runs, instruction counts by well under 1 %. These figures are for
 deciding between two versions of the code; bench/ingest, bench/scale and bench/notify measure the
 real deployment.
 """
@@ -309,15 +312,15 @@ def notify(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
                 raise SystemExit("sends still running 30 s after the sink got the last one")
             history.flush()  # the notification history's writes are part of a notification's cost
 
-        with _RedisCost(redis.client()) as cost:
-            measure(
-                f"claim and flush batches of {args.batch} (webhook sink)",
-                groups,
-                "notifications",
-                flush_all,
-                args.profile,
-            )
-        print(cost.report(groups, "notification"))
+        what = f"claim and flush batches of {args.batch} (webhook sink)"
+        if args.callgrind:
+            counts = _instructions({"alerter": _CALLGRIND_SELF, "Redis": redis}, flush_all)
+            each = ", ".join(f"{name} {n / groups / 1e6:.4f}M" for name, n in counts.items())
+            print(f"{what}: instructions per notification (callgrind, {groups:,} notifications): {each}")
+        else:
+            with _RedisCost(redis.client()) as cost:
+                measure(what, groups, "notifications", flush_all, args.profile)
+            print(cost.report(groups, "notification"))
         delivered = sink_count(sink)["count"]
         if delivered != groups:
             raise SystemExit(f"the sink got {delivered:,} notifications for {groups:,} groups")
@@ -370,13 +373,14 @@ def main() -> int:
     parser.add_argument(
         "--callgrind",
         action="store_true",
-        help="ingest: instructions per request (this process, Redis) under valgrind; slow: --batches=200",
+        help="ingest, notify: instructions per request or notification (this process, Redis) under"
+        " valgrind; slow: --batches=200, --groups=1000",
     )
     args = parser.parse_args()
     require_binaries([], *(["valgrind", "callgrind_control"] if args.callgrind else []))
     if args.callgrind and _CALLGRIND_ENV not in os.environ:
-        if args.what != "ingest":
-            sys.exit("--callgrind measures --what=ingest only")
+        if args.what not in ("ingest", "notify"):
+            sys.exit("--callgrind measures --what=ingest or --what=notify only")
         with tempfile.TemporaryDirectory(prefix="alerter-callgrind-") as tmp:
             out = str(Path(tmp) / "python.callgrind")
             argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, *sys.argv]
