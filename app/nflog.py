@@ -21,8 +21,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from dataclasses import field as dataclass_field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 import redis
@@ -48,8 +47,9 @@ _TOKEN_RANDOM = os.urandom(6).hex()
 _token_numbers = itertools.count()
 
 
-def _new_token() -> str:
-    return f"{os.getpid()}.{_TOKEN_RANDOM}.{next(_token_numbers)}"
+def _token_prefix() -> str:
+    """What this process's tokens start with; a batch of leases reads it once."""
+    return f"{os.getpid()}.{_TOKEN_RANDOM}."
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +79,15 @@ class Entry:
 LogRead = tuple["Entry | None", str]
 
 
-@dataclass(frozen=True, slots=True)
-class Lease:
+class Lease(NamedTuple):
+    """A lease as taken. A named tuple rather than a frozen dataclass: one is made per
+    notification, and a frozen dataclass sets each field through object.__setattr__."""
+
     field: str
     key: str
     token: str
     seen: str  # the log entry as read when the lease was taken; the commit must find it unchanged
-    taken_at: float = dataclass_field(default_factory=time.monotonic)
+    taken_at: float  # time.monotonic() before the lease was asked for
 
     def age(self) -> float:
         return time.monotonic() - self.taken_at
@@ -144,10 +146,13 @@ class NotificationLog:
 
     def _shard(self, field: str) -> Keys:
         """The keys of the shard of the group a log field belongs to."""
-        return self.keys.shard(field.partition(":")[0])
+        return self.keys.shard(field.partition(":")[0]) if self.keys.cluster else self.keys
 
     def _by_shard(self, fields: list[str]) -> dict[Keys, list[int]]:
-        """The positions of `fields` per shard (one shard in the plain layout)."""
+        """The positions of `fields` per shard (one shard in the plain layout, found without
+        looking at each field: per field, that cost 3 % of a worker's CPU per notification)."""
+        if not self.keys.cluster:
+            return {self.keys: list(range(len(fields)))} if fields else {}
         out: dict[Keys, list[int]] = {}
         for i, field in enumerate(fields):
             out.setdefault(self._shard(field), []).append(i)
@@ -187,8 +192,15 @@ class NotificationLog:
         takes all its leases at once instead of one round trip per notification."""
         if not wanted:
             return []
+        prefix, taken_at = _token_prefix(), time.monotonic()
         leases = [
-            Lease(field, self.lease_key(field, firing, resolved), _new_token(), seen)
+            Lease(
+                field,
+                self.lease_key(field, firing, resolved),
+                f"{prefix}{next(_token_numbers)}",
+                seen,
+                taken_at,
+            )
             for field, seen, firing, resolved in wanted
         ]
         shards = self._by_shard([lease.field for lease in leases])

@@ -110,7 +110,7 @@ def measure(what: str, units: int, unit: str, work: Callable[[], None], profile:
         f" ({waits / units:.1f} voluntary context switches per {unit[:-1]})"
     )
     if profiler:
-        profiler.print_stats(25)
+        profiler.print_stats(int(os.environ.get("PROFILE_TOP", 25)))
 
 
 def _waits() -> int:

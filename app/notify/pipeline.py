@@ -316,16 +316,17 @@ class Notifier:
             for d in sent:
                 log.exception("notifying failed", extra={"fields": _fields(d.task)})
             outcome = Outcome.FAILED
+        with self._held_lock:
+            self._held.difference_update(sent)
+        if outcome is Outcome.SENT:
+            history.record_attempts(self.nflog, [(d.task, _attempt_number(d.task)) for d in sent], "sent")
         for d in sent:
-            self._unhold(d)
             if outcome is Outcome.SENT:
                 task = d.task
-                attempt = _attempt_number(task)
-                history.record_attempt(self.nflog, task, attempt, "sent")
                 # Alertmanager's levels: a first attempt's success is debug, a retry's is info.
                 # The fields are built only for a record that is logged: at the default level
                 # they cost more than the rest of the line.
-                level = logging.INFO if attempt > 1 else logging.DEBUG
+                level = logging.INFO if task.retry else logging.DEBUG
                 if log.isEnabledFor(level):
                     fields = {**_fields(task), "alerts": len(d.notification.alerts), "retry": task.retry}
                     log.log(level, "notify success", extra={"fields": fields})
