@@ -165,9 +165,15 @@ class Dispatcher:
         # An alert that no longer routes here (the config was reloaded) leaves the group
         # unannounced, as Alertmanager's rebuilt groups would not have it: the group reads each
         # alert's current value, so it would otherwise go on notifying it.
-        members, strays = [], []
+        # A loop rather than any() over a generator: this runs for every alert of every flush.
+        members, strays, gid = [], [], group.gid
         for a in group.alerts:
-            (members if any(ref.gid == group.gid for ref in lookup(a.labels)) else strays).append(a)
+            for ref in lookup(a.labels):
+                if ref.gid == gid:
+                    members.append(a)
+                    break
+            else:
+                strays.append(a)
         alerts = members
         for stage in self.mute_stages:
             if not alerts:
@@ -180,8 +186,10 @@ class Dispatcher:
                 IntegrationTarget(receiver.name, name, index, cfg)
                 for name, index, cfg in receiver.integrations()
             ]
-        firing = [a for a in alerts if not a.resolved(now)]
-        resolved = [a for a in alerts if a.resolved(now)]
+        firing: list[Alert] = []
+        resolved: list[Alert] = []
+        for a in alerts:
+            (resolved if a.resolved(now) else firing).append(a)
         deadline = now + max(route.group_interval, 10.0)
         # As in Alertmanager's pipeline, nothing left after muting means nothing to notify or log.
         tasks = [

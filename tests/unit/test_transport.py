@@ -41,8 +41,10 @@ def send(cfg: HTTPConfig, url: str, timeout: float = 5) -> Response:
 def fresh_transports() -> Iterator[None]:
     """Transports are cached per process; tests that change the environment need new ones."""
     transport._transport.cache_clear()
+    transport._by_settings.clear()
     yield
     transport._transport.cache_clear()
+    transport._by_settings.clear()
 
 
 # --- redirects ------------------------------------------------------------------------------
