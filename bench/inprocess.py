@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import os
 import pstats
 import re
@@ -59,10 +60,10 @@ from common import (
     run_main,
     sink_count,
     start_sink,
-    wait_for,
 )
 
 from app import history
+from app.dispatcher import Dispatcher, FlushDone, FlushResult
 from app.gcpause import freeze_startup_objects
 from app.jobs import bind_runtime
 from app.notify.pipeline import IntegrationTarget, NotifyTask
@@ -74,14 +75,21 @@ from tests.support.redis_server import RedisServer
 from workers.flush import flush_groups
 
 
-def runtime(redis: RedisServer, workdir: Path, url: str, group_wait: str) -> Runtime:
+def runtime(
+    redis: RedisServer, workdir: Path, url: str, group_wait: str, peer_timeout: float | None = None
+) -> Runtime:
+    """A runtime on `redis` with one webhook receiver at `url`; `peer_timeout` (the send leases'
+    TTL among others) when given."""
     config = {
         "route": {"receiver": "w", "group_by": ["alertname"], "group_wait": group_wait},
         "receivers": [{"name": "w", "webhook_configs": [{"url": url, "send_resolved": False}]}],
     }
     path = workdir / "am.yml"
     path.write_text(yaml.safe_dump(config))
-    return Runtime(Settings(config_file=str(path), storage_path=str(workdir)), redis.client())
+    settings = Settings(config_file=str(path), storage_path=str(workdir))
+    if peer_timeout is not None:
+        settings = dataclasses.replace(settings, peer_timeout=peer_timeout)
+    return Runtime(settings, redis.client())
 
 
 def bodies(count: int, groups: int, offset: int = 0, timestamps: bool = True) -> list[bytes]:
@@ -281,7 +289,9 @@ def notify(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
     with Bench("inprocess") as bench:
         sink = start_sink(bench)
         freeze_startup_objects()  # as `alerter worker` does before it loads the config
-        rt = runtime(redis, workdir, f"{sink.url}/", "1h")
+        # Under callgrind a send waits seconds for its turn, not milliseconds: leases that live an
+        # hour are not refreshed before their sends (a Redis call each), as at full speed.
+        rt = runtime(redis, workdir, f"{sink.url}/", "1h", 3600.0 if args.callgrind else None)
         bind_runtime(rt)
         client = create_app(rt).test_client()
         for body in bodies(-(-args.groups // 64), args.groups):
@@ -298,6 +308,8 @@ def notify(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
             sweep_interval=3600,
         )
 
+        finished = _GroupsDone(rt.dispatcher)
+
         def flush_all() -> None:
             due = time.time() + 7200  # past every group's group_wait
             while len(got := timers.claim_due(due)) == timers.batch:
@@ -305,9 +317,10 @@ def notify(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
             claimed.extend(got)
             for i in range(0, len(claimed), args.batch):
                 flush_groups(claimed[i : i + args.batch])  # what RQ runs: the job waits for its sends
-            # A job that saw its sends stall (under --profile) left them to the send pool: wait
-            # until the sink has them all, then for their commits.
-            wait_for(lambda: sink_count(sink)["count"] >= groups, 60, "every notification", sink.proc)
+            # A job that saw its sends stall (under --profile or callgrind) left them to the send
+            # pool: wait until every group's sends are over (committed too).
+            if not finished.wait(groups, 60):
+                raise SystemExit("groups still unfinished 60 s after the last flush job")
             if not rt.notifier.drain(30):
                 raise SystemExit("sends still running 30 s after the sink got the last one")
             history.flush()  # the notification history's writes are part of a notification's cost
@@ -324,6 +337,32 @@ def notify(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
         delivered = sink_count(sink)["count"]
         if delivered != groups:
             raise SystemExit(f"the sink got {delivered:,} notifications for {groups:,} groups")
+
+
+class _GroupsDone:
+    """Counts the groups whose flush is over (sends answered and committed), so that the run can
+    wait for the last without polling the sink: a poll is an HTTP request, and under callgrind
+    the number of polls (and their instructions) followed the machine's load."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.count = 0
+        self.cond = threading.Condition()
+        flush_many = dispatcher.flush_many
+
+        def counted(gids: list[str], external_url: str, done: FlushDone, retry: bool = False) -> int:
+            def each(result: FlushResult | None) -> None:
+                done(result)
+                with self.cond:
+                    self.count += 1
+                    self.cond.notify()
+
+            return flush_many(gids, external_url, each, retry=retry)
+
+        dispatcher.flush_many = counted  # type: ignore[method-assign]
+
+    def wait(self, groups: int, timeout: float) -> bool:
+        with self.cond:
+            return self.cond.wait_for(lambda: self.count >= groups, timeout)
 
 
 def history_writes(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
