@@ -29,7 +29,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import orjson
 import redis
@@ -59,8 +59,10 @@ AttemptOutcome = Literal["sent", "retrying", "failed"]
 _HOST = socket.gethostname()
 
 
-@dataclass(frozen=True, slots=True)
-class _Pending:
+class _Pending(NamedTuple):
+    """One queued record; a named tuple, as a frozen dataclass sets each field through
+    object.__setattr__ and a worker queues one per notification."""
+
     client: redis.Redis
     keys: Keys
     gid: str

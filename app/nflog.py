@@ -60,19 +60,20 @@ class Entry:
     expires_at: float
 
     def encode(self) -> str:
-        return orjson.dumps(
-            {
-                "f": sorted(self.firing),
-                "r": sorted(self.resolved),
-                "ts": self.timestamp,
-                "x": self.expires_at,
-            }
-        ).decode()
+        return _encode_entry(self.firing, self.resolved, self.timestamp, self.expires_at)
 
     @classmethod
     def decode(cls, raw: str) -> Entry:
         d = orjson.loads(raw)
         return cls(frozenset(d["f"]), frozenset(d["r"]), d["ts"], d["x"])
+
+
+def _encode_entry(
+    firing: frozenset[str], resolved: frozenset[str], timestamp: float, expires_at: float
+) -> str:
+    """An entry's stored text; commits encode without making an Entry (one per notification)."""
+    entry = {"f": sorted(firing), "r": sorted(resolved), "ts": timestamp, "x": expires_at}
+    return orjson.dumps(entry).decode()
 
 
 # An entry as read (None when absent) with its raw text, which acquire() compares against.
@@ -268,7 +269,7 @@ class NotificationLog:
         keys, args, encoded = [shard.nflog], [], []
         for lease, firing, resolved, repeat_interval in sent:
             expiry = min(self.retention, 2 * repeat_interval) if repeat_interval > 0 else self.retention
-            entry = Entry(firing, resolved, now, now + expiry).encode()
+            entry = _encode_entry(firing, resolved, now, now + expiry)
             encoded.append(entry)
             keys.append(lease.key)
             args += [lease.field, entry, lease.token, lease.seen]

@@ -182,14 +182,17 @@ class SilenceStore:
             raise
         finally:
             metrics.silence_query_duration.observe(max(time.perf_counter() - started, 0))
-        metrics.silences_scanned.inc(len(silences))
+        if silences:  # adding 0 changes nothing, and costs the counter's lock
+            metrics.silences_scanned.inc(len(silences))
         return silences
 
     def _read(self, max_age: float) -> list[Silence]:
         if max_age > 0 and time.monotonic() - self._checked_at < max_age:
-            with self._lock:
-                if self._cache[0] != b"unset":
-                    return self._cache[1]
+            # No lock: the cache is one tuple, replaced whole, so this reads a consistent pair
+            # (a flush's silence stage comes here once per group).
+            version, silences = self._cache
+            if version != b"unset":
+                return silences
         checked_at = time.monotonic()
         version = self.r.get(self.version_key)
         with self._lock:

@@ -465,29 +465,30 @@ class _ConnectionSettings(Protocol):
     proxy_connect_header: dict[str, list[str]]
 
 
-# id(settings) -> (the settings, pid, their transport), in front of `_transport`: a receiver's
-# sends pass the same settings object every time, and deriving the key from its fields cost
-# about 2 % of a worker's CPU per notification. The entry holds the settings, so that their id
-# is not reused while it exists; settings are not changed once loaded (a reload makes new ones).
+# id(settings) -> (the settings, their transport), in front of `_transport`: a receiver's sends
+# pass the same settings object every time, and deriving the key from its fields cost about 2 %
+# of a worker's CPU per notification. The entry holds the settings, so that their id is not
+# reused while it exists; settings are not changed once loaded (a reload makes new ones). A
+# forked child forgets the entries, whose transports are its parent's.
 _KNOWN_SETTINGS = 256
-_by_settings: dict[int, tuple[_ConnectionSettings, int, _Transport]] = {}
+_by_settings: dict[int, tuple[_ConnectionSettings, _Transport]] = {}
+os.register_at_fork(after_in_child=_by_settings.clear)
 
 
 def transport_for(cfg: _ConnectionSettings) -> _Transport:
     """The shared transport for these settings; raises ValueError for a bad TLS or proxy setup."""
-    pid = os.getpid()
     known = _by_settings.get(id(cfg))
-    if known is not None and known[0] is cfg and known[1] == pid:
-        return known[2]
+    if known is not None and known[0] is cfg:
+        return known[1]
     # vars() rather than dataclasses.astuple, which deep-copies and cost 15 % of a send: the
     # fields are plain strings and booleans, in definition order.
     tls = tuple(vars(cfg.tls_config).values())
     connect = tuple((name, tuple(values)) for name, values in cfg.proxy_connect_header.items())
     key = (tls, cfg.proxy_url, cfg.no_proxy, cfg.proxy_from_environment, connect)
-    transport = _transport(key, pid)
+    transport = _transport(key, os.getpid())
     if len(_by_settings) >= _KNOWN_SETTINGS:
         _by_settings.clear()  # reloads make new settings objects: keep this bounded
-    _by_settings[id(cfg)] = (cfg, pid, transport)
+    _by_settings[id(cfg)] = (cfg, transport)
     return transport
 
 
