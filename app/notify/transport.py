@@ -454,6 +454,12 @@ def _transport(key: tuple[Any, ...], pid: int) -> _Transport:
     return _Transport(TLSConfig(*tls), proxy_url, no_proxy, proxy_from_environment, connect_headers)
 
 
+# lru_cache does not hold the other callers back while it computes: a worker's first sends, on
+# several threads at once, each built the same transport, and its SSL context loads the CA
+# bundle (about 150 M instructions with OpenSSL 3). One at a time, the first builds it.
+_building = threading.Lock()
+
+
 class _ConnectionSettings(Protocol):
     """What a transport is built from: an http_config, or the oauth2 block inside one (which
     reaches its token endpoint with its own TLS and proxy settings)."""
@@ -485,7 +491,8 @@ def transport_for(cfg: _ConnectionSettings) -> _Transport:
     tls = tuple(vars(cfg.tls_config).values())
     connect = tuple((name, tuple(values)) for name, values in cfg.proxy_connect_header.items())
     key = (tls, cfg.proxy_url, cfg.no_proxy, cfg.proxy_from_environment, connect)
-    transport = _transport(key, os.getpid())
+    with _building:
+        transport = _transport(key, os.getpid())
     if len(_by_settings) >= _KNOWN_SETTINGS:
         _by_settings.clear()  # reloads make new settings objects: keep this bounded
     _by_settings[id(cfg)] = (cfg, transport)
