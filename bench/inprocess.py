@@ -14,15 +14,17 @@ of its own, so that its CPU is not counted; it also prints the Redis commands pe
 (all of them, those the Lua scripts run included, from INFO commandstats), the round trips
 (client calls and pipelines this process made) and Redis's CPU. `--profile` adds cProfile's top
 functions over every thread of the process, by own time (env PROFILE_SORT=cumulative, or another
-pstats key, for another order; profiling slows everything down: compare figures only between runs
-with the same setting). The ingest run prints Redis's commands per request too.
-With `--callgrind` (ingest, notify) it runs this process and redis-server under valgrind's
-callgrind and prints the instructions each spends per timed request or notification instead of
-times (this process's over all its threads; valgrind runs them one at a time, which changes no
-count; the notify run's sink stays outside valgrind): on a shared machine CPU times move by
-10-25 % between identical runs, instruction counts by well under 1 %. These figures are for
-deciding between two versions of the code; bench/ingest, bench/scale and bench/notify measure the
-real deployment.
+pstats key, for another order; PROFILE_TOP for more than 25 functions; profiling slows everything
+down: compare figures only between runs with the same setting). The ingest run prints Redis's
+commands per request too. With `--callgrind` (ingest, notify) it runs this process and
+redis-server under valgrind's callgrind and prints the instructions each spends per timed request
+or notification instead of times (this process's over all its threads, which valgrind runs one at
+a time; the notify run's sink stays outside valgrind). On a shared machine CPU times move by
+10-25 % between identical runs; ingest's instruction counts by well under 1 %, notify's by a few
+% (up to 15 % while another process keeps the machine busy: its threads hand sends and commits to
+each other, and how many wait, wake or share a commit follows the wall clock), so compare
+versions with interleaved runs there. These figures are for deciding between two versions of the
+code; bench/ingest, bench/scale and bench/notify measure the real deployment.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ from app import history
 from app.dispatcher import Dispatcher, FlushDone, FlushResult
 from app.gcpause import freeze_startup_objects
 from app.jobs import bind_runtime
+from app.notify import transport
 from app.notify.pipeline import IntegrationTarget, NotifyTask
 from app.runtime import FLUSH_BATCH, Runtime
 from app.settings import Settings
@@ -309,6 +312,12 @@ def notify(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
         )
 
         finished = _GroupsDone(rt.dispatcher)
+        # A worker's first send to a receiver builds its transport (an SSL context loading the
+        # CA bundle, about a tenth of the instructions of a 1,000-group run): before the timing,
+        # which is of a worker that has sent before.
+        for receiver in rt.config.receivers.values():
+            for _, _, cfg in receiver.integrations():
+                transport.transport_for(cfg.http_config)
 
         def flush_all() -> None:
             due = time.time() + 7200  # past every group's group_wait
