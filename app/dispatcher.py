@@ -31,9 +31,6 @@ log = logging.getLogger(__name__)
 # Stages that drop alerts before dedup (inhibition, time intervals, silences).
 MuteStage = Callable[[list[Alert], GroupState, Route, float], list[Alert]]
 
-# labels -> the groups an alert with them belongs to, under one config.
-GroupLookup = Callable[[dict[str, str]], GroupRefs]
-
 
 class _RouteCache(dict[LabelKey, GroupRefs]):
     """routing key -> the groups it leads to under one config, computed on a key's first use.
@@ -113,13 +110,8 @@ class Dispatcher:
     def groups_for(self, labels: dict[str, str]) -> GroupRefs:
         """The groups an alert with these labels belongs to, cached per config and per the
         labels routing reads (route.routing_key)."""
-        return self._lookup()(labels)
-
-    def _lookup(self) -> GroupLookup:
-        """groups_for bound to the current config, for a whole batch: the config check and the
-        attribute lookups then happen once per batch instead of once per alert."""
         routes, key = self._route_cache()
-        return lambda labels: routes[key(labels)]
+        return routes[key(labels)]
 
     def _route_cache(self) -> tuple[_RouteCache, Callable[[dict[str, str]], LabelKey]]:
         """The current config's `routing key -> groups` cache and its routing key function."""
@@ -133,7 +125,7 @@ class Dispatcher:
         """Store a validated batch and insert it into its groups; one Redis round trip.
 
         The groups are looked up in a list comprehension, straight in the route cache, not
-        through `_lookup` in a generator: a generator's resumption and the lookup's own call
+        through `groups_for` in a generator: a generator's resumption and the lookup's own call
         cost per alert as much as the cache lookup itself."""
         routes, key = self._route_cache()
         with metrics.alert_processing.time():
@@ -216,8 +208,10 @@ class Dispatcher:
                 IntegrationTarget(receiver.name, name, index, cfg)
                 for name, index, cfg in receiver.integrations()
             ]
-        firing = [a for a in alerts if not a.resolved(now)]
-        resolved = [a for a in alerts if a.resolved(now)]
+        firing: list[Alert] = []
+        resolved: list[Alert] = []
+        for a in alerts:
+            (resolved if a.resolved(now) else firing).append(a)
         deadline = now + max(route.group_interval, 10.0)
         # As in Alertmanager's pipeline, nothing left after muting means nothing to notify or log.
         tasks = [

@@ -3,7 +3,7 @@
 The notification log (app/nflog.py) keeps what each integration was last told, which is all
 deduplication needs. An operator in an incident asks more: when did this group go out, to which
 integration, from which worker, after how many tries, and what did the receiver answer. The
-notifier records each attempt here (`record_attempt`, one call per attempt) and the UI's history
+notifier records each attempt here (`record_attempt`, or `record_attempts` for many) and the UI's history
 pages read it back through `HistoryLog`.
 
 Bounded twice: a group keeps its last PER_GROUP attempts (enough for a couple of flushes of a
@@ -29,7 +29,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import orjson
 import redis
@@ -59,8 +59,10 @@ AttemptOutcome = Literal["sent", "retrying", "failed"]
 _HOST = socket.gethostname()
 
 
-@dataclass(frozen=True, slots=True)
-class _Pending:
+class _Pending(NamedTuple):
+    """One queued record; a named tuple, as a frozen dataclass sets each field through
+    object.__setattr__ and a worker queues one per notification."""
+
     client: redis.Redis
     keys: Keys
     gid: str
@@ -82,12 +84,15 @@ class _Writer:
         self._pid = 0  # the process whose thread runs; a forked child starts its own
         self._warned_at = -1e9
 
-    def add(self, item: _Pending) -> None:
+    def add(self, items: list[_Pending]) -> None:
+        """Queue records; one wake-up for all of them (a sender's batch of commits brings many)."""
         if self._pid != os.getpid():
             self._start()
-        if len(self._pending) >= MAX_PENDING:
-            self._pending.popleft()
-        self._pending.append(item)
+        pending = self._pending
+        for item in items:
+            if len(pending) >= MAX_PENDING:
+                pending.popleft()
+            pending.append(item)
         self._wake.set()
 
     def _start(self) -> None:
@@ -150,25 +155,37 @@ def record_attempt(
 
     `error` is the NotifyError's text, which by its contract names no secret.
     """
-    target, group = task.target, task.group
+    record_attempts(nflog, [(task, attempt)], outcome, error)
+
+
+def record_attempts(
+    nflog: NotificationLog, attempts: list[tuple[NotifyTask, int]], outcome: AttemptOutcome, error: str = ""
+) -> None:
+    """`record_attempt` for (task, attempt) pairs with the same outcome, recorded at the same
+    moment: a sender's batch of commits queues its records at once."""
     now = time.time()
-    record = {
-        "t": now,
-        "r": target.receiver,
-        "i": target.integration,
-        "n": target.index,
-        "o": outcome,
-        "a": attempt,
-        # Which process sent: host and pid, as the cluster view names a worker that has no
-        # advertised address (host/worker/pid).
-        "w": f"{_HOST}/{os.getpid()}",
-        "f": len(task.firing),
-        "s": len(task.resolved) if target.send_resolved else 0,
-    }
-    if error:
-        record["e"] = error[:MAX_ERROR]
-    meta = {"key": group.key, "receiver": target.receiver, "labels": group.labels}
-    _writer.add(_Pending(nflog.r, nflog.keys, group.gid, now, orjson.dumps(record), orjson.dumps(meta)))
+    # Which process sent: host and pid, as the cluster view names a worker that has no
+    # advertised address (host/worker/pid).
+    worker = f"{_HOST}/{os.getpid()}"
+    queued = []
+    for task, attempt in attempts:
+        target, group = task.target, task.group
+        record = {
+            "t": now,
+            "r": target.receiver,
+            "i": target.integration,
+            "n": target.index,
+            "o": outcome,
+            "a": attempt,
+            "w": worker,
+            "f": len(task.firing),
+            "s": len(task.resolved) if target.send_resolved else 0,
+        }
+        if error:
+            record["e"] = error[:MAX_ERROR]
+        meta = {"key": group.key, "receiver": target.receiver, "labels": group.labels}
+        queued.append(_Pending(nflog.r, nflog.keys, group.gid, now, orjson.dumps(record), orjson.dumps(meta)))
+    _writer.add(queued)
 
 
 def flush() -> None:

@@ -340,7 +340,8 @@ class AlertStore:
                     continue
                 meta = orjson.loads(meta_raw)
                 # A member without a value is one a concurrent flush and GC have just let go of.
-                members = sorted(zip(pairs[::2], pairs[1::2], strict=True), key=lambda member: member[0])
+                # Sorted by fingerprint: no two are equal, so the values are never compared.
+                members = sorted(zip(pairs[::2], pairs[1::2], strict=True))
                 raw = {fp.decode(): v.decode() for fp, v in members if v is not None}
                 out.append(
                     GroupState(

@@ -2,7 +2,8 @@
 
     bench/inprocess --what=ingest [--batches=1500] [--resend] [--notimes] [--callgrind]
                                                      POST /api/v2/alerts, 64-alert batches
-    bench/inprocess --what=notify [--groups=3000]    flush batches of one-alert groups to a webhook
+    bench/inprocess --what=notify [--groups=3000] [--callgrind]
+                                                     flush batches of one-alert groups to a webhook
     bench/inprocess --what=history [--groups=3000]   record one delivery attempt per group
     bench/inprocess --what=reads [--alerts=100000]   GET /api/v2/alerts and /alerts/groups
 
@@ -13,19 +14,24 @@ of its own, so that its CPU is not counted; it also prints the Redis commands pe
 (all of them, those the Lua scripts run included, from INFO commandstats), the round trips
 (client calls and pipelines this process made) and Redis's CPU. `--profile` adds cProfile's top
 functions over every thread of the process, by own time (env PROFILE_SORT=cumulative, or another
-pstats key, for another order; profiling slows everything down: compare figures only between runs
-with the same setting). The ingest run prints Redis's commands per request too;
-with `--callgrind` it runs this process and redis-server under valgrind's callgrind and prints the
-instructions each spends per timed request instead of times: on a shared machine CPU times move
-by 10-25 % between identical runs, instruction counts by well under 1 %. These figures are for
-deciding between two versions of the code; bench/ingest, bench/scale and bench/notify measure the
-real deployment.
+pstats key, for another order; PROFILE_TOP for more than 25 functions; profiling slows everything
+down: compare figures only between runs with the same setting). The ingest run prints Redis's
+commands per request too. With `--callgrind` (ingest, notify) it runs this process and
+redis-server under valgrind's callgrind and prints the instructions each spends per timed request
+or notification instead of times (this process's over all its threads, which valgrind runs one at
+a time; the notify run's sink stays outside valgrind). On a shared machine CPU times move by
+10-25 % between identical runs; ingest's instruction counts by well under 1 %, notify's by a few
+% (up to 15 % while another process keeps the machine busy: its threads hand sends and commits to
+each other, and how many wait, wake or share a commit follows the wall clock), so compare
+versions with interleaved runs there. These figures are for deciding between two versions of the
+code; bench/ingest, bench/scale and bench/notify measure the real deployment.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import os
 import pstats
 import re
@@ -56,12 +62,13 @@ from common import (
     run_main,
     sink_count,
     start_sink,
-    wait_for,
 )
 
 from app import history
+from app.dispatcher import Dispatcher, FlushDone, FlushResult
 from app.gcpause import freeze_startup_objects
 from app.jobs import bind_runtime
+from app.notify import transport
 from app.notify.pipeline import IntegrationTarget, NotifyTask
 from app.runtime import FLUSH_BATCH, Runtime
 from app.settings import Settings
@@ -71,14 +78,21 @@ from tests.support.redis_server import RedisServer
 from workers.flush import flush_groups
 
 
-def runtime(redis: RedisServer, workdir: Path, url: str, group_wait: str) -> Runtime:
+def runtime(
+    redis: RedisServer, workdir: Path, url: str, group_wait: str, peer_timeout: float | None = None
+) -> Runtime:
+    """A runtime on `redis` with one webhook receiver at `url`; `peer_timeout` (the send leases'
+    TTL among others) when given."""
     config = {
         "route": {"receiver": "w", "group_by": ["alertname"], "group_wait": group_wait},
         "receivers": [{"name": "w", "webhook_configs": [{"url": url, "send_resolved": False}]}],
     }
     path = workdir / "am.yml"
     path.write_text(yaml.safe_dump(config))
-    return Runtime(Settings(config_file=str(path), storage_path=str(workdir)), redis.client())
+    settings = Settings(config_file=str(path), storage_path=str(workdir))
+    if peer_timeout is not None:
+        settings = dataclasses.replace(settings, peer_timeout=peer_timeout)
+    return Runtime(settings, redis.client())
 
 
 def bodies(count: int, groups: int, offset: int = 0, timestamps: bool = True) -> list[bytes]:
@@ -107,7 +121,7 @@ def measure(what: str, units: int, unit: str, work: Callable[[], None], profile:
         f" ({waits / units:.1f} voluntary context switches per {unit[:-1]})"
     )
     if profiler:
-        profiler.print_stats(25)
+        profiler.print_stats(int(os.environ.get("PROFILE_TOP", 25)))
 
 
 def _waits() -> int:
@@ -278,7 +292,9 @@ def notify(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
     with Bench("inprocess") as bench:
         sink = start_sink(bench)
         freeze_startup_objects()  # as `alerter worker` does before it loads the config
-        rt = runtime(redis, workdir, f"{sink.url}/", "1h")
+        # Under callgrind a send waits seconds for its turn, not milliseconds: leases that live an
+        # hour are not refreshed before their sends (a Redis call each), as at full speed.
+        rt = runtime(redis, workdir, f"{sink.url}/", "1h", 3600.0 if args.callgrind else None)
         bind_runtime(rt)
         client = create_app(rt).test_client()
         for body in bodies(-(-args.groups // 64), args.groups):
@@ -295,6 +311,14 @@ def notify(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
             sweep_interval=3600,
         )
 
+        finished = _GroupsDone(rt.dispatcher)
+        # A worker's first send to a receiver builds its transport (an SSL context loading the
+        # CA bundle, about a tenth of the instructions of a 1,000-group run): before the timing,
+        # which is of a worker that has sent before.
+        for receiver in rt.config.receivers.values():
+            for _, _, cfg in receiver.integrations():
+                transport.transport_for(cfg.http_config)
+
         def flush_all() -> None:
             due = time.time() + 7200  # past every group's group_wait
             while len(got := timers.claim_due(due)) == timers.batch:
@@ -302,25 +326,52 @@ def notify(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
             claimed.extend(got)
             for i in range(0, len(claimed), args.batch):
                 flush_groups(claimed[i : i + args.batch])  # what RQ runs: the job waits for its sends
-            # A job that saw its sends stall (under --profile) left them to the send pool: wait
-            # until the sink has them all, then for their commits.
-            wait_for(lambda: sink_count(sink)["count"] >= groups, 60, "every notification", sink.proc)
+            # A job that saw its sends stall (under --profile or callgrind) left them to the send
+            # pool: wait until every group's sends are over (committed too).
+            if not finished.wait(groups, 60):
+                raise SystemExit("groups still unfinished 60 s after the last flush job")
             if not rt.notifier.drain(30):
                 raise SystemExit("sends still running 30 s after the sink got the last one")
             history.flush()  # the notification history's writes are part of a notification's cost
 
-        with _RedisCost(redis.client()) as cost:
-            measure(
-                f"claim and flush batches of {args.batch} (webhook sink)",
-                groups,
-                "notifications",
-                flush_all,
-                args.profile,
-            )
-        print(cost.report(groups, "notification"))
+        what = f"claim and flush batches of {args.batch} (webhook sink)"
+        if args.callgrind:
+            counts = _instructions({"alerter": _CALLGRIND_SELF, "Redis": redis}, flush_all)
+            each = ", ".join(f"{name} {n / groups / 1e6:.4f}M" for name, n in counts.items())
+            print(f"{what}: instructions per notification (callgrind, {groups:,} notifications): {each}")
+        else:
+            with _RedisCost(redis.client()) as cost:
+                measure(what, groups, "notifications", flush_all, args.profile)
+            print(cost.report(groups, "notification"))
         delivered = sink_count(sink)["count"]
         if delivered != groups:
             raise SystemExit(f"the sink got {delivered:,} notifications for {groups:,} groups")
+
+
+class _GroupsDone:
+    """Counts the groups whose flush is over (sends answered and committed), so that the run can
+    wait for the last without polling the sink: a poll is an HTTP request, and under callgrind
+    the number of polls (and their instructions) followed the machine's load."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.count = 0
+        self.cond = threading.Condition()
+        flush_many = dispatcher.flush_many
+
+        def counted(gids: list[str], external_url: str, done: FlushDone, retry: bool = False) -> int:
+            def each(result: FlushResult | None) -> None:
+                done(result)
+                with self.cond:
+                    self.count += 1
+                    self.cond.notify()
+
+            return flush_many(gids, external_url, each, retry=retry)
+
+        dispatcher.flush_many = counted  # type: ignore[method-assign]
+
+    def wait(self, groups: int, timeout: float) -> bool:
+        with self.cond:
+            return self.cond.wait_for(lambda: self.count >= groups, timeout)
 
 
 def history_writes(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
@@ -370,13 +421,14 @@ def main() -> int:
     parser.add_argument(
         "--callgrind",
         action="store_true",
-        help="ingest: instructions per request (this process, Redis) under valgrind; slow: --batches=200",
+        help="ingest, notify: instructions per request or notification (this process, Redis) under"
+        " valgrind; slow: --batches=200, --groups=1000",
     )
     args = parser.parse_args()
     require_binaries([], *(["valgrind", "callgrind_control"] if args.callgrind else []))
     if args.callgrind and _CALLGRIND_ENV not in os.environ:
-        if args.what != "ingest":
-            sys.exit("--callgrind measures --what=ingest only")
+        if args.what not in ("ingest", "notify"):
+            sys.exit("--callgrind measures --what=ingest or --what=notify only")
         with tempfile.TemporaryDirectory(prefix="alerter-callgrind-") as tmp:
             out = str(Path(tmp) / "python.callgrind")
             argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, *sys.argv]

@@ -82,7 +82,8 @@ class Notification:
             )
             for a in alerts
         ]
-        data.sort(key=cmp_to_key(_alert_order))
+        if len(data) > 1:  # most notifications carry one alert
+            data.sort(key=cmp_to_key(_alert_order))
         return cls(
             receiver,
             group_key,

@@ -21,6 +21,7 @@ from enum import Enum
 from typing import Any
 
 import redis
+from prometheus_client import Counter
 
 from app import history, metrics
 from app.alerts import Alert
@@ -69,6 +70,9 @@ Done = Callable[[int, Outcome], None]
 
 @dataclass(frozen=True)
 class IntegrationTarget:
+    """One integration of a receiver; a flush batch makes one per integration and shares it
+    between its groups' tasks, so what is derived from it is derived once per batch."""
+
     receiver: str
     integration: str
     index: int
@@ -78,17 +82,18 @@ class IntegrationTarget:
     def send_resolved(self) -> bool:
         return bool(self.config.send_resolved)
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
         """ "receiver/integration/index": one integration of the config, whatever the group."""
         return f"{self.receiver}/{self.integration}/{self.index}"
 
     def log_field(self, gid: str) -> str:
-        """This integration's entry for group `gid` in the notification log."""
-        return NotificationLog.field(gid, self.receiver, self.integration, self.index)
+        """This integration's entry for group `gid` in the notification log
+        (NotificationLog.field, from the name made once)."""
+        return f"{gid}:{self.name}"
 
 
-@dataclass
+@dataclass(slots=True)
 class NotifyTask:
     """One integration of one group flush: what to report and the log entry as read.
 
@@ -145,6 +150,8 @@ class Notifier:
         wanted = [(tasks[i].log_field, reads[i][1], tasks[i].firing_set, tasks[i].resolved_set) for i in due]
         leases = dict(zip(due, self.nflog.acquire_many(wanted, self.lease_ttl), strict=True))
         works: list[Work] = []
+        # alertmanager_notifications_total, counted here and added once per series at the end.
+        notified: dict[Counter, int] = {}
         for i, task in enumerate(tasks):
             if task.log_field in refused:
                 done(i, Outcome.FAILED)  # refused for good: left to the group's next flush
@@ -159,7 +166,8 @@ class Notifier:
                     done(i, got)
                     continue
                 if not task.retry:
-                    _series(task).notifications.inc()
+                    counter = _series(task).notifications
+                    notified[counter] = notified.get(counter, 0) + 1
                 prepared = self._prepare(task, got, external_url, templates)
             except Exception:
                 log.exception("notifying failed", extra={"fields": {"group": task.group.key}})
@@ -174,6 +182,8 @@ class Notifier:
                 functools.partial(self._cancel, prepared),
             )
             works.append(Work(task.target.name, run, cancel))
+        for counter, count in notified.items():
+            counter.inc(count)
         self.pool.submit_many(works)
 
     def give_up(self, tasks: list[NotifyTask]) -> None:
@@ -316,16 +326,17 @@ class Notifier:
             for d in sent:
                 log.exception("notifying failed", extra={"fields": _fields(d.task)})
             outcome = Outcome.FAILED
+        with self._held_lock:
+            self._held.difference_update(sent)
+        if outcome is Outcome.SENT:
+            history.record_attempts(self.nflog, [(d.task, _attempt_number(d.task)) for d in sent], "sent")
         for d in sent:
-            self._unhold(d)
             if outcome is Outcome.SENT:
                 task = d.task
-                attempt = _attempt_number(task)
-                history.record_attempt(self.nflog, task, attempt, "sent")
                 # Alertmanager's levels: a first attempt's success is debug, a retry's is info.
                 # The fields are built only for a record that is logged: at the default level
                 # they cost more than the rest of the line.
-                level = logging.INFO if attempt > 1 else logging.DEBUG
+                level = logging.INFO if task.retry else logging.DEBUG
                 if log.isEnabledFor(level):
                     fields = {**_fields(task), "alerts": len(d.notification.alerts), "retry": task.retry}
                     log.log(level, "notify success", extra={"fields": fields})
@@ -356,14 +367,15 @@ class Notifier:
             self._lease_lost(d, "before sending")
         if d.lost:
             return Outcome.RETRY  # its new holder sends, or the group's retry decides again
-        _series(task).requests.inc()
+        series = _series(task)
+        series.requests.inc()
         started = time.time()
         try:
             send = sender_for(target.integration)
             send(target.config, d.notification, SendContext(templates, max(1.0, task.deadline - started)))
         except NotifyError as err:
             return self._failed(d, err, time.time() - started)
-        _series(task).latency.observe(time.time() - started)
+        series.latency.observe(time.time() - started)
         return Outcome.SENT  # sent, not yet logged: `_log_sent` commits it
 
     def _failed(self, d: _Delivery, err: NotifyError, took: float) -> Outcome:

@@ -454,6 +454,12 @@ def _transport(key: tuple[Any, ...], pid: int) -> _Transport:
     return _Transport(TLSConfig(*tls), proxy_url, no_proxy, proxy_from_environment, connect_headers)
 
 
+# lru_cache does not hold the other callers back while it computes: a worker's first sends, on
+# several threads at once, each built the same transport, and its SSL context loads the CA
+# bundle (about 150 M instructions with OpenSSL 3). One at a time, the first builds it.
+_building = threading.Lock()
+
+
 class _ConnectionSettings(Protocol):
     """What a transport is built from: an http_config, or the oauth2 block inside one (which
     reaches its token endpoint with its own TLS and proxy settings)."""
@@ -465,14 +471,32 @@ class _ConnectionSettings(Protocol):
     proxy_connect_header: dict[str, list[str]]
 
 
+# id(settings) -> (the settings, their transport), in front of `_transport`: a receiver's sends
+# pass the same settings object every time, and deriving the key from its fields cost about 2 %
+# of a worker's CPU per notification. The entry holds the settings, so that their id is not
+# reused while it exists; settings are not changed once loaded (a reload makes new ones). A
+# forked child forgets the entries, whose transports are its parent's.
+_KNOWN_SETTINGS = 256
+_by_settings: dict[int, tuple[_ConnectionSettings, _Transport]] = {}
+os.register_at_fork(after_in_child=_by_settings.clear)
+
+
 def transport_for(cfg: _ConnectionSettings) -> _Transport:
     """The shared transport for these settings; raises ValueError for a bad TLS or proxy setup."""
+    known = _by_settings.get(id(cfg))
+    if known is not None and known[0] is cfg:
+        return known[1]
     # vars() rather than dataclasses.astuple, which deep-copies and cost 15 % of a send: the
     # fields are plain strings and booleans, in definition order.
     tls = tuple(vars(cfg.tls_config).values())
     connect = tuple((name, tuple(values)) for name, values in cfg.proxy_connect_header.items())
     key = (tls, cfg.proxy_url, cfg.no_proxy, cfg.proxy_from_environment, connect)
-    return _transport(key, os.getpid())
+    with _building:
+        transport = _transport(key, os.getpid())
+    if len(_by_settings) >= _KNOWN_SETTINGS:
+        _by_settings.clear()  # reloads make new settings objects: keep this bounded
+    _by_settings[id(cfg)] = (cfg, transport)
+    return transport
 
 
 def value_or_file(value: str, path: str, what: str, strip: bool = True) -> str:

@@ -81,6 +81,24 @@ def test_a_failure_the_notifier_gives_up_on_is_recorded_as_failed(nflog, monkeyp
     assert [(a["o"], a["a"], a["e"]) for a in attempts] == [("failed", 1, "400 bad request")]
 
 
+def test_records_queued_together_are_those_queued_one_by_one(nflog) -> None:
+    """A sender's batch of commits queues its records at once (record_attempts): each is the
+    record record_attempt would have made, the batch's records sharing one time."""
+    history.record_attempt(nflog, task_for("A"), 1, "sent")
+    history.record_attempts(nflog, [(task_for("B"), 1), (task_for("C", retry=True), 2)], "sent")
+    history.flush()
+    log = HistoryLog(nflog.r, nflog.keys)
+    records = {}
+    for name in ("A", "B", "C"):
+        group, [attempt] = log.group(f"g-{name}") or (None, [])
+        assert group is not None and (group.key, group.receiver) == (f'{{}}:{{alertname="{name}"}}', "team")
+        records[name] = attempt
+    assert records["B"]["t"] == records["C"]["t"]
+    single = {k: v for k, v in records["A"].items() if k != "t"}
+    assert {k: v for k, v in records["B"].items() if k != "t"} == single
+    assert {k: v for k, v in records["C"].items() if k != "t"} == {**single, "a": 2}
+
+
 def test_each_group_keeps_its_last_attempts_only(nflog) -> None:
     task = task_for("A")
     for n in range(1, PER_GROUP + 6):

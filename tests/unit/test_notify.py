@@ -120,6 +120,20 @@ def test_a_retryable_failure_is_one_attempt_that_gives_the_lease_back_for_the_re
     assert run(notifier, task_for("A")) == [Outcome.UP_TO_DATE]  # logged: not sent again
 
 
+def test_a_batch_counts_each_notification_once_per_series_as_one_by_one_would(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """alertmanager_notifications_total is added once per series and batch: the same totals as
+    an increment per notification, retries left out, every attempt still a request."""
+    monkeypatch.setitem(integrations.SENDERS, "webhook", FakeSender())
+    counted = sample(metrics.notifications, "webhook")
+    requests = sample(metrics.notification_requests, "webhook")
+    tasks = [task_for("A"), task_for("B"), task_for("C", receiver="other"), task_for("D", retry=True)]
+    assert run(notifier, *tasks) == [Outcome.SENT] * 4
+    assert sample(metrics.notifications, "webhook") == counted + 3
+    assert sample(metrics.notification_requests, "webhook") == requests + 4
+
+
 def test_a_permanent_failure_is_not_retried_and_counts_as_failed(
     notifier: Notifier, nflog: NotificationLog, monkeypatch: pytest.MonkeyPatch
 ) -> None:

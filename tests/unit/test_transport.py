@@ -41,8 +41,10 @@ def send(cfg: HTTPConfig, url: str, timeout: float = 5) -> Response:
 def fresh_transports() -> Iterator[None]:
     """Transports are cached per process; tests that change the environment need new ones."""
     transport._transport.cache_clear()
+    transport._by_settings.clear()
     yield
     transport._transport.cache_clear()
+    transport._by_settings.clear()
 
 
 # --- redirects ------------------------------------------------------------------------------
@@ -232,6 +234,30 @@ def test_transports_are_shared_per_setup_and_process() -> None:
     assert transport.transport_for(connect) is not proxied
     key = (tuple(vars(TLSConfig()).values()), "", "", False, ())
     assert transport._transport(key, -1) is not transport._transport(key, -2)  # a fork builds its own
+
+
+def test_threads_asking_for_a_new_transport_at_once_build_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker's first sends come on several threads at once; the transport (its SSL context
+    loads the CA bundle) is built by the first of them, the others wait for it."""
+    built: list[object] = []
+    real = transport._Transport
+
+    def slow(*args: Any) -> transport._Transport:
+        built.append(args)
+        threading.Event().wait(0.05)  # long enough for every thread to ask meanwhile
+        return real(*args)
+
+    monkeypatch.setattr(transport, "_Transport", slow)
+    got: list[transport._Transport] = []
+    threads = [
+        threading.Thread(target=lambda: got.append(transport.transport_for(HTTPConfig()))) for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(built) == 1
+    assert len(got) == 8 and all(t is got[0] for t in got)
 
 
 # --- proxies ---------------------------------------------------------------------------------
