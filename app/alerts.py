@@ -164,7 +164,7 @@ def parse_postable_alerts(
     for i, item in enumerate(items):
         # Per alert, every call counts (this loop is a third of an ingest request's CPU): an
         # absent time is tested here rather than in a call, and the schema check is called only
-        # for an alert that breaks it.
+        # for an alert that may break it.
         starts_text, ends_text = item.startsAt, item.endsAt
         try:
             starts_at = _optional_time(starts_text) if starts_text else 0.0
@@ -172,10 +172,9 @@ def parse_postable_alerts(
         except ValueError as err:
             raise UnreadableBody(f"alert {i}: {err}") from None
         url = item.generatorURL
-        if item.labels is None or (url and url != valid_url and request_uri_error(url)):
-            problem = _schema_problem(item)
-        else:
-            problem, valid_url = None, url or valid_url
+        problem = _schema_problem(item) if item.labels is None or (url and url != valid_url) else None
+        if url and problem is None:
+            valid_url = url
         if problem or schema_error:
             schema_error = schema_error or SchemaError(f"alert {i}: {problem}")
             continue  # only the timestamps of the rest can still change the answer
