@@ -88,9 +88,8 @@ class IntegrationTarget:
         return f"{self.receiver}/{self.integration}/{self.index}"
 
     def log_field(self, gid: str) -> str:
-        """This integration's entry for group `gid` in the notification log
-        (NotificationLog.field, from the name made once)."""
-        return f"{gid}:{self.name}"
+        """This integration's entry for group `gid` in the notification log."""
+        return NotificationLog.field(gid, self.receiver, self.integration, self.index)
 
 
 @dataclass(slots=True)
