@@ -92,18 +92,21 @@ def routing_keyer(root: Route) -> Callable[[Mapping[str, str]], LabelKey]:
     keyer: Callable[[Mapping[str, str]], LabelKey] | None = root.cache.get("keyer")
     if keyer is None:
         names = _routing_names(root)
-        if names:
-
-            def keyer(labels: Mapping[str, str]) -> LabelKey:
-                return tuple([(n, labels[n]) for n in names if n in labels])
-
-        else:
-
-            def keyer(labels: Mapping[str, str]) -> LabelKey:
-                return tuple(sorted(labels.items()))
-
-        root.cache["keyer"] = keyer
+        keyer = root.cache["keyer"] = _keyer(names) if names else _every_label
     return keyer
+
+
+def _keyer(names: tuple[str, ...]) -> Callable[[Mapping[str, str]], LabelKey]:
+    """A cache key of a label set: the values of those of `names` (sorted) it has."""
+
+    def keyer(labels: Mapping[str, str]) -> LabelKey:
+        return tuple([(n, labels[n]) for n in names if n in labels])
+
+    return keyer
+
+
+def _every_label(labels: Mapping[str, str]) -> LabelKey:
+    return tuple(sorted(labels.items()))
 
 
 def _routing_names(root: Route) -> tuple[str, ...]:
@@ -131,10 +134,10 @@ def match_routes(root: Route, labels: Mapping[str, str]) -> tuple[Route, ...]:
     one entry when no route has matchers), which a worker meeting each new alert for the first
     time relies on (Dispatcher._plan).
     """
-    names = root.cache.get("matcher_names")
-    if names is None:
-        names = root.cache["matcher_names"] = _matcher_names(root)
-    matched: tuple[Route, ...] = _matcher_for(root)(tuple([(n, labels[n]) for n in names if n in labels]))
+    key = root.cache.get("matcher_keyer")
+    if key is None:
+        key = root.cache["matcher_keyer"] = _keyer(_matcher_names(root))
+    matched: tuple[Route, ...] = _matcher_for(root)(key(labels))
     return matched
 
 
