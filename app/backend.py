@@ -45,6 +45,7 @@ from app.config.clustertls import load_cluster_tls
 from app.durability import WriteAheadLog, Writer, fsync_directory
 from app.notify.transport import tls_context
 from app.redis_keys import Keys
+from app.respencoder import CommandPacker
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ def _options(settings: Settings, blocking_wait: float) -> dict[str, Any]:
         "socket_connect_timeout": settings.tcp_timeout,
         "socket_timeout": settings.tcp_timeout + blocking_wait,
         "health_check_interval": max(1, int(settings.probe_interval)),
+        "command_packer": CommandPacker(),
     }
 
 
@@ -162,12 +164,16 @@ def _cluster_client(
             f"{where}: --alerts.per-alertname-limit counts an alertname's alerts across every group, "
             "which a cluster spreads over its masters; unset it, or use a plain Redis"
         )
-    # RedisCluster passes neither health_check_interval nor a TLS context on to its nodes'
-    # connections (only options it knows), so --cluster.probe-interval and alerter's TLS ride on
-    # the connection class, which it passes to each node's connection pool when given a URL
-    # (tests/e2e/test_redis_cluster.py checks that both reach every node). The URL says redis://
-    # (rediss:// would swap in redis-py's own TLS class) and carries no credentials: they follow.
-    node_options: dict[str, Any] = {"health_check_interval": options["health_check_interval"]}
+    # RedisCluster passes neither health_check_interval, the command packer nor a TLS context on
+    # to its nodes' connections (only options it knows), so --cluster.probe-interval, the packer
+    # and alerter's TLS ride on the connection class, which it passes to each node's connection
+    # pool when given a URL (tests/e2e/test_redis_cluster.py checks that the probe interval and
+    # TLS reach every node). The URL says redis:// (rediss:// would swap in redis-py's own TLS
+    # class) and carries no credentials: they follow.
+    node_options: dict[str, Any] = {
+        "health_check_interval": options["health_check_interval"],
+        "command_packer": options["command_packer"],
+    }
     base: type[Connection] = Connection
     if setup.tls is not None:
         base = _TLSConnection
@@ -406,8 +412,9 @@ def redis_setup(settings: Settings) -> RedisSetup:
 
 
 def _plain(options: dict[str, Any]) -> dict[str, Any]:
-    """Options for one-off connections to peers (no periodic health checks)."""
-    return {k: v for k, v in options.items() if k != "health_check_interval"}
+    """Options for one-off connections to peers (no periodic health checks, redis-py's own
+    command packer), and those RedisCluster knows (the rest ride on its connection class)."""
+    return {k: v for k, v in options.items() if k not in ("health_check_interval", "command_packer")}
 
 
 @functools.cache

@@ -47,7 +47,7 @@ from typing import Any
 
 import orjson
 import yaml
-from redis import Redis
+from redis import ConnectionPool, Redis
 from redis.connection import AbstractConnection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -70,10 +70,12 @@ from app.gcpause import freeze_startup_objects
 from app.jobs import bind_runtime
 from app.notify import transport
 from app.notify.pipeline import IntegrationTarget, NotifyTask
+from app.respencoder import CommandPacker
 from app.runtime import FLUSH_BATCH, Runtime
 from app.settings import Settings
 from app.timers import TimerLoop
 from app.web import create_app
+from tests.support.ports import HOST
 from tests.support.redis_server import RedisServer
 from workers.flush import flush_groups
 
@@ -92,7 +94,9 @@ def runtime(
     settings = Settings(config_file=str(path), storage_path=str(workdir))
     if peer_timeout is not None:
         settings = dataclasses.replace(settings, peer_timeout=peer_timeout)
-    return Runtime(settings, redis.client())
+    # Packed as alerter's own clients pack commands (app/backend.py).
+    client = Redis.from_pool(ConnectionPool(host=HOST, port=redis.port, command_packer=CommandPacker()))
+    return Runtime(settings, client)
 
 
 def bodies(count: int, groups: int, offset: int = 0, timestamps: bool = True) -> list[bytes]:

@@ -138,6 +138,7 @@ def run_one(
     # Redis's CPU from here on is the flushes' (group_wait holds them back until the posting is
     # done): what one notification costs the one Redis (docs/scaling.md).
     redis_cpu_posted = redis_cpu(redises)
+    reads_posted = read_events(redises)
     due = {}
     for idx, batch in enumerate(batches):
         for a in batch:
@@ -159,6 +160,7 @@ def run_one(
     cpu = cpu_seconds(busy_pids()) - cpu0
     sink_cpu = cpu_seconds([sink.proc.pid]) - sink_cpu0
     redis_cpu_end = redis_cpu(redises)
+    reads_end = read_events(redises)
     commands = +(command_calls(redises) - cmd0)
     stats = sink_count(sink)
     records = sink_dump(sink)
@@ -197,6 +199,7 @@ def run_one(
             role: 1e6 * (redis_cpu_end[role] - redis_cpu_posted[role]) / len(records) if records else 0.0
             for role in redis_cpu_end
         },
+        "redis_reads_per_notification": (reads_end - reads_posted) / len(records) if records else 0.0,
         "redis_commands": commands,
         "sink_cores": sink_cpu / window if window else 0.0,
         "foreign_cores": foreign_cores,
@@ -216,6 +219,12 @@ def redis_cpu(redises: list[BenchRedis]) -> dict[str, float]:
         "masters": cpu_seconds([r.proc.pid for r in redises[1:]]),
         "queue": cpu_seconds([redises[0].proc.pid]),
     }
+
+
+def read_events(redises: list[BenchRedis]) -> int:
+    """Reads from clients' sockets so far, over every Redis (INFO stats total_reads_processed):
+    about one per round trip a client made, pipelines and script calls counted once."""
+    return sum(int(r.info("stats")["total_reads_processed"]) for r in redises)
 
 
 def command_calls(redises: list[BenchRedis]) -> Counter[str]:
@@ -278,9 +287,10 @@ def main() -> int:
                 print(
                     f"   Redis commands per notification (posting included): "
                     f"{total / r['notifications']:.1f} = "
-                    + ", ".join(f"{k} {c / r['notifications']:.1f}" for k, c in per[:10])
+                    + ", ".join(f"{k} {c / r['notifications']:.3f}" for k, c in per[:40])
                     + "\n   Redis CPU per notification (after the posting): "
                     + ", ".join(f"{role} {us:.0f} us" for role, us in r["redis_us_per_notification"].items())
+                    + f"; {r['redis_reads_per_notification']:.2f} client round trips per notification"
                 )
             if r["profiles"]:
                 print(f"   py-spy profiles: {', '.join(map(str, r['profiles']))}")

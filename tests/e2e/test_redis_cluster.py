@@ -26,6 +26,7 @@ from redis.crc import key_slot
 from app import backend, metrics
 from app.durability import ClusterReplicaAcks
 from app.redis_keys import Keys, shard_tags
+from app.respencoder import CommandPacker
 from app.settings import Settings
 from tests.e2e.conftest import Deployment, alert, start_split, webhook_receiver, write_config
 from tests.support.http_sink import HttpSink
@@ -305,8 +306,9 @@ def test_a_write_returns_once_the_replica_of_its_master_holds_it() -> None:
 def test_the_cluster_client_honours_the_connection_flags(
     cluster: RedisClusterNodes, queue_redis: RedisServer
 ) -> None:
-    """--cluster.probe-interval and --cluster.tcp-timeout reach the connections to every node
-    (redis-py's cluster client passes neither on by itself), and the queue gets its own Redis."""
+    """--cluster.probe-interval, --cluster.tcp-timeout and alerter's command packer reach the
+    connections to every node (redis-py's cluster client passes none of them on by itself), and
+    the queue gets its own Redis."""
     settings = Settings(
         redis_url=cluster.url, redis_queue_url=queue_redis.url, probe_interval=3, tcp_timeout=4
     )
@@ -321,6 +323,7 @@ def test_the_cluster_client_honours_the_connection_flags(
     ]
     assert len({c.port for c in connections}) == 3
     assert {(c.health_check_interval, c.socket_timeout) for c in connections} == {(3, 4)}
+    assert all(isinstance(c._command_packer, CommandPacker) for c in connections)
     queue = backend.connect_queue(settings)
     assert not isinstance(queue, RedisCluster)
     assert queue.connection_pool.connection_kwargs["port"] == queue_redis.port
