@@ -287,7 +287,7 @@ def main() -> int:
                 print(
                     f"   Redis commands per notification (posting included): "
                     f"{total / r['notifications']:.1f} = "
-                    + ", ".join(f"{k} {c / r['notifications']:.3f}" for k, c in per[:40])
+                    + ", ".join(f"{k} {c / r['notifications']:.1f}" for k, c in per[:10])
                     + "\n   Redis CPU per notification (after the posting): "
                     + ", ".join(f"{role} {us:.0f} us" for role, us in r["redis_us_per_notification"].items())
                     + f"; {r['redis_reads_per_notification']:.2f} client round trips per notification"
