@@ -114,6 +114,7 @@ def _timer_loop(rt: Runtime) -> TimerLoop:
             s.pushpull_interval, s.dispatch_maintenance_interval, s.maintenance_interval, s.gc_interval
         ),
         hold=delay.holds if s.dispatch_start_delay > 0 else None,
+        backlog=lambda: rt.queue.count,
     )
 
 

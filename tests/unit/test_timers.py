@@ -85,3 +85,31 @@ def test_the_cluster_layout_claims_per_shard_and_an_idle_tick_only_the_due_ones(
     calls.clear()
     loop._wait_time()  # g1 and g2 re-armed for group_interval: nothing is due
     assert loop.tick() == 0 and calls == []
+
+
+def test_claims_wait_while_every_worker_is_busy_with_queued_jobs() -> None:
+    """Two flush jobs waiting in the queue hold the claims back (they would only wait in jobs of
+    their own); the tick after one is taken claims every group due by then, in one go."""
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    for n in range(3):
+        client.hset(f"t:group:g{n}", mapping={"gi": 300, "flushed": 0})
+        client.zadd("t:timers", {f"g{n}": time.time() - 10 + n})
+    queued = [2]
+    got: list[list[str]] = []
+    keys = Keys("t")
+    loop = TimerLoop(
+        client,
+        keys,
+        RetrySchedule(client, keys),
+        lambda gids, retry: got.append(gids),
+        lambda: None,
+        inflight_ttl=15,
+        sweep_interval=60,
+        backlog=lambda: queued[0],
+    )
+    assert loop.tick() == 0 and got == []
+    assert client.zcard("t:timers") == 3 and not client.exists("t:inflight:g0")
+    assert loop._wait_time() == app.timers.BACKLOG_POLL
+    queued[0] = 1
+    assert loop.tick() == 3
+    assert got == [["g0", "g1", "g2"]]
