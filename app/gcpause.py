@@ -1,5 +1,6 @@
 """Pausing Python's cyclic garbage collector around reads that build very large responses, and
-keeping a process's start-up objects out of its full collections.
+keeping a process's start-up objects out of its full collections, and making a worker's young
+collections less frequent.
 
 Listing 100,000 alerts allocates millions of dicts and strings, none of them in reference cycles,
 and the collector's full passes over them doubled the time of `GET /api/v2/alerts` (2.9 s with
@@ -14,6 +15,9 @@ import gc
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+# New objects between two young collections in a worker (collect_young_less_often).
+YOUNG_THRESHOLD = 10_000
 
 _lock = threading.Lock()
 _readers = 0
@@ -53,3 +57,19 @@ def freeze_startup_objects() -> None:
     the objects of a config replaced by a reload stay collectable.
     """
     gc.freeze()
+
+
+def collect_young_less_often() -> None:
+    """Run the young collection after YOUNG_THRESHOLD new objects instead of Python's 700.
+
+    A worker's flush batch makes a few dozen objects per notification that live until its sends
+    are over: at 700, each young collection found many of them still alive and moved them on to
+    the older generations, whose collections then walked them again. Fewer, larger young
+    collections find most of them gone: 1.5 % fewer instructions per notification
+    (bench/inprocess --what=notify --groups=2000 --callgrind, interleaved: 0.7718M and 0.7688M
+    against 0.7877M and 0.7760M). A web worker's objects die with their request, and ingest
+    measured no difference (3.99M-4.00M instructions per request either way), so only workers
+    do this. Collections still come; garbage in a reference cycle waits longer, bounded by the
+    count.
+    """
+    gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])

@@ -20,7 +20,7 @@ from rq import SimpleWorker
 from werkzeug.serving import BaseWSGIServer
 
 from app import backend, history, metrics, rqcompat
-from app.gcpause import freeze_startup_objects
+from app.gcpause import collect_young_less_often, freeze_startup_objects
 from app.httpmetrics import HTTPMetrics
 from app.jobs import QUEUE_NAME, bind_runtime
 from app.listeners import wsgi_servers
@@ -400,6 +400,7 @@ def run_worker(settings: Settings) -> int:
     """An RQ worker (jobs run in this process, no fork per job) plus this process's timer loop."""
     _block_sighup()
     freeze_startup_objects()
+    collect_young_less_often()
     web_config = _web_config(settings)
     rt = Runtime(settings)
     bind_runtime(rt)

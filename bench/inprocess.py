@@ -66,7 +66,7 @@ from common import (
 
 from app import history
 from app.dispatcher import Dispatcher, FlushDone, FlushResult
-from app.gcpause import freeze_startup_objects
+from app.gcpause import collect_young_less_often, freeze_startup_objects
 from app.jobs import bind_runtime
 from app.notify import transport
 from app.notify.pipeline import IntegrationTarget, NotifyTask
@@ -296,6 +296,7 @@ def notify(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
     with Bench("inprocess") as bench:
         sink = start_sink(bench)
         freeze_startup_objects()  # as `alerter worker` does before it loads the config
+        collect_young_less_often()
         # Under callgrind a send waits seconds for its turn, not milliseconds: leases that live an
         # hour are not refreshed before their sends (a Redis call each), as at full speed.
         rt = runtime(redis, workdir, f"{sink.url}/", "1h", 3600.0 if args.callgrind else None)

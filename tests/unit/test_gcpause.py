@@ -7,7 +7,7 @@ import gc
 import threading
 from pathlib import Path
 
-from app.gcpause import freeze_startup_objects, gc_paused
+from app.gcpause import YOUNG_THRESHOLD, collect_young_less_often, freeze_startup_objects, gc_paused
 from app.serve import _Gunicorn
 from app.settings import Settings
 
@@ -68,3 +68,13 @@ def test_each_web_worker_freezes_its_start_up_objects_once_its_app_is_built(tmp_
         assert gc.get_freeze_count() > before
     finally:
         gc.unfreeze()
+
+
+def test_a_worker_collects_its_young_objects_less_often() -> None:
+    before = gc.get_threshold()
+    try:
+        collect_young_less_often()
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, *before[1:])
+        assert before[0] < YOUNG_THRESHOLD
+    finally:
+        gc.set_threshold(*before)
