@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import platform
@@ -200,11 +201,23 @@ nflog_lease_busy = Counter(
 # Under gunicorn each worker process keeps its own values (multiprocess mode): a reload that
 # failed in any live process shows as 0, and the newest successful reload time wins; what the
 # config holds (its hash, receivers, ...) is that of the config a process applied last.
-config_last_reload_success = Gauge(
-    "alertmanager_config_last_reload_successful",
-    "Whether the last configuration reload attempt was successful.",
-    multiprocess_mode="livemin",
-)
+
+
+@functools.cache
+def config_last_reload_success() -> Gauge:
+    """alertmanager_config_last_reload_successful, made when a process first loads its config.
+
+    Made at import like the others, it would be 0 in a process's multiprocess file from the
+    start, and `livemin` would show a failed reload while a web worker that gunicorn has just
+    forked is still loading its config (a scrape during a start or a worker's restart read 0
+    once in tests/e2e/test_metrics.py)."""
+    return Gauge(
+        "alertmanager_config_last_reload_successful",
+        "Whether the last configuration reload attempt was successful.",
+        multiprocess_mode="livemin",
+    )
+
+
 config_last_reload_time = Gauge(
     "alertmanager_config_last_reload_success_timestamp_seconds",
     "Timestamp of the last successful configuration reload.",
@@ -242,7 +255,7 @@ def config_applied(config: Config) -> None:
     those receivers) and inhibition rules it has."""
     used = {route.receiver for route in walk(config.route)}
     receivers = [r for name, r in config.receivers.items() if name in used]
-    config_last_reload_success.set(1)
+    config_last_reload_success().set(1)
     config_last_reload_time.set(time.time())
     config_hash.set(hash_as_metric_value(config.original))
     configured_receivers.set(len(receivers))

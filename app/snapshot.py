@@ -43,7 +43,7 @@ def reload_snapshot(settings: Settings) -> tuple[ConfigSnapshot | None, str | No
     try:
         new = ConfigSnapshot.load(settings)
     except (ConfigError, TemplateLoadError, OSError) as err:
-        metrics.config_last_reload_success.set(0)
+        metrics.config_last_reload_success().set(0)
         log.error(
             "loading the configuration file failed; the previous configuration stays in effect",
             extra={"fields": {"file": settings.config_file, "err": str(err)}},

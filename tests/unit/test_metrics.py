@@ -273,3 +273,31 @@ def test_the_web_tier_is_one_process_with_its_children_s_cpu_and_memory() -> Non
     _, _, usage = os.wait4(burner.pid, 0)
     after = next(m.samples[0].value for m in collector.collect() if m.name == "process_cpu_seconds")
     assert after - before >= usage.ru_utime + usage.ru_stime - 0.05
+
+
+def test_a_process_that_has_not_loaded_its_config_shows_no_failed_reload(tmp_path: Path) -> None:
+    """Under gunicorn, alertmanager_config_last_reload_successful is the least over the live
+    processes: a web worker still loading its config must not count as a 0 meanwhile."""
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(yaml.safe_dump(CONFIG))
+    files = tmp_path / "metrics"
+    files.mkdir()
+    script = f"""
+import os
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = {str(files)!r}
+from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+from app import metrics
+from app.config import load_config_file
+
+def reload_success():
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    lines = generate_latest(registry).decode().splitlines()
+    return [l for l in lines if l.startswith("alertmanager_config_last_reload_successful ")]
+
+print(reload_success())
+metrics.config_applied(load_config_file({str(config)!r}))
+print(reload_success())
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == ["[]", "['alertmanager_config_last_reload_successful 1.0']"]
