@@ -25,7 +25,7 @@ COMMANDS: list[tuple[Any, ...]] = [
 ]
 
 
-@pytest.mark.parametrize("args", COMMANDS, ids=repr)
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda args: " ".join(type(a).__name__ for a in args))
 def test_packs_as_redis_py_does(args: tuple[Any, ...]) -> None:
     assert b"".join(CommandPacker().pack(*args)) == b"".join(HiredisRespSerializer().pack(*args))
 
