@@ -1,7 +1,7 @@
 """Notification benchmark: how late is each group's first notification, and how many per second.
 
     bench/notify [--groups=10000] [--workers=1,2,4] [--group-wait=5] [--max-wait=150] [--profile=DIR]
-                 [--redis=plain|cluster]
+                 [--redis=plain|cluster] [--rounds=1]
 
 For Alertmanager 0.25 and for alerter with 1, 2 and 4 `alerter worker` processes (web tier
 `alerter web` on a private redis-server, or with --redis=cluster on a private three-master Redis
@@ -25,6 +25,7 @@ alerter workers during delivery and prints their hotspots.
 
 import argparse
 import math
+import statistics
 import sys
 import time
 from collections import Counter, defaultdict
@@ -70,6 +71,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--web-threads", type=int, default=4)
     p.add_argument(
         "--max-wait", type=float, default=150.0, help="give up this many seconds after the last group was due"
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the whole sequence this many times, interleaved, and print each round's ratios "
+        "and their medians (this VM's speed drifts between runs minutes apart)",
     )
     p.add_argument("--profile", default=None, help="directory for py-spy profiles of the alerter workers")
     p.add_argument(
@@ -240,6 +248,32 @@ def fmt_s(x: float) -> str:
     return "never" if math.isinf(x) else f"{x:.3f}"
 
 
+def print_ratios(results: list[dict[str, Any]], rounds: int) -> None:
+    """alerter against the Alertmanager run of the same round, and with several rounds the
+    medians of those ratios."""
+    ratios: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for n in range(1, rounds + 1):
+        am = next((r for r in results if r["kind"] == "alertmanager" and r["round"] == n), None)
+        if am is None:
+            return
+        for r in results:
+            if r["kind"] != "alerter" or r["round"] != n:
+                continue
+            ratios[r["workers"]].append((r["rate"] / am["rate"], r["p99"] / am["p99"]))
+            where = f" (round {n})" if rounds > 1 else ""
+            print(
+                f"alerter x{r['workers']} / Alertmanager{where}: notifications/s "
+                f"{ratio(r['rate'], am['rate'])}, p99 lateness {fmt_s(r['p99'])} s vs {fmt_s(am['p99'])} s"
+            )
+    if rounds > 1:
+        for w, pairs in sorted(ratios.items()):
+            print(
+                f"alerter x{w} / Alertmanager, median of {len(pairs)} rounds: notifications/s "
+                f"{statistics.median(p[0] for p in pairs):.2f}x, "
+                f"p99 lateness {statistics.median(p[1] for p in pairs):.2f}x Alertmanager's"
+            )
+
+
 def main() -> int:
     args = parse_args()
     require_binaries(args.servers.split(","))
@@ -259,8 +293,11 @@ def main() -> int:
     results = []
     with Bench("notify", keep=args.keep) as bench:
         profiler = Profiler(bench, Path(args.profile).resolve() if args.profile else None)
-        for kind, workers in runs:
+        for round_no, (kind, workers) in ((n, run) for n in range(1, args.rounds + 1) for run in runs):
             r = run_one(bench, kind, workers, args, profiler)
+            r["round"] = round_no
+            if args.rounds > 1:
+                r["label"] += f", round {round_no}"
             results.append(r)
             print(
                 f"== {r['label']}: posted {args.groups:,} alerts in {r['post_s']:.2f} s "
@@ -308,8 +345,7 @@ def main() -> int:
         for r in results
     ]
     print(table(rows, ["run", "lateness p50 s", "p99 s", "max s", "notifications/s", "goal p99 < 1 s"]))
-    by_workers = {r["workers"]: r for r in results if r["kind"] == "alerter"}
-    am = next((r for r in results if r["kind"] == "alertmanager"), None)
+    by_workers = {r["workers"]: r for r in results if r["kind"] == "alerter" and r["round"] == 1}
     if 1 in by_workers and 2 in by_workers:
         s = by_workers[2]["rate"] / by_workers[1]["rate"]
         print(
@@ -318,12 +354,7 @@ def main() -> int:
         )
     if 1 in by_workers and 4 in by_workers:
         print(f"scaling 1 -> 4 workers: {by_workers[4]['rate'] / by_workers[1]['rate']:.2f}x notifications/s")
-    if am:
-        for w, r in sorted(by_workers.items()):
-            print(
-                f"alerter x{w} / Alertmanager: notifications/s {ratio(r['rate'], am['rate'])}, "
-                f"p99 lateness {fmt_s(r['p99'])} s vs {fmt_s(am['p99'])} s"
-            )
+    print_ratios(results, args.rounds)
     print_reproduce("notify", args)
     return 0
 
