@@ -165,7 +165,8 @@ class Dispatcher:
 
         self.notifier.run_many(tasks, external_url, snapshot.templates, record)
         for flush in pending:
-            flush.started()
+            if not flush.plan.tasks:
+                flush.end()  # nothing to notify (all muted, or the route is gone)
         return len(pending)
 
     def _plan(
@@ -262,22 +263,21 @@ class _PendingFlush:
         self.finish = finish
         self.done = done
         self.outcomes: list[Outcome] = [Outcome.UP_TO_DATE] * len(plan.tasks)
-        self.left = len(plan.tasks) + 1  # one more for started(): a group with no task finishes too
+        self.left = len(plan.tasks)
         self.lock = threading.Lock()
 
     def record(self, k: int, outcome: Outcome) -> None:
+        """Task `k`'s outcome; the last one ends the group. (A group with no task is ended by
+        the flush itself: counting a last event for it too cost every group a second lock.)"""
         self.outcomes[k] = outcome
-        self._one_less()
-
-    def started(self) -> None:
-        """Every send of the group has been handed over."""
-        self._one_less()
-
-    def _one_less(self) -> None:
         with self.lock:
             self.left -= 1
             if self.left:
                 return
+        self.end()
+
+    def end(self) -> None:
+        """Every outcome is in: the group's result."""
         try:
             result: FlushResult | None = self.finish(self.plan, self.outcomes)
         except Exception:

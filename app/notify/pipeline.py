@@ -30,7 +30,7 @@ from app.nflog import Lease, LogRead, NotificationLog, notify_reason
 from app.notify.errors import NotifyError
 from app.notify.integrations import SendContext, sender_for
 from app.notify.message import REASON_NONE, REASON_UNKNOWN, Notification
-from app.notify.sendpool import SendPool, Work
+from app.notify.sendpool import SendPool
 from app.store import GroupState
 from app.template import Templates
 from app.template.routelabels import render_route_labels
@@ -148,7 +148,7 @@ class Notifier:
         ]
         wanted = [(tasks[i].log_field, reads[i][1], tasks[i].firing_set, tasks[i].resolved_set) for i in due]
         leases = dict(zip(due, self.nflog.acquire_many(wanted, self.lease_ttl), strict=True))
-        works: list[Work] = []
+        works: list[_Delivery] = []
         # alertmanager_notifications_total, counted here and added once per series at the end.
         notified: dict[Counter, int] = {}
         for i, task in enumerate(tasks):
@@ -167,20 +167,15 @@ class Notifier:
                 if not task.retry:
                     counter = _series(task).notifications
                     notified[counter] = notified.get(counter, 0) + 1
-                prepared = self._prepare(task, got, external_url, templates)
+                prepared = self._prepare(task, got, external_url, templates, i, done)
             except Exception:
                 log.exception("notifying failed", extra={"fields": {"group": task.group.key}})
                 prepared = Outcome.FAILED
             if isinstance(prepared, Outcome):
                 done(i, prepared)
                 continue
-            prepared.done = functools.partial(done, i)
             self._hold(prepared)
-            run, cancel = (
-                functools.partial(self._run, prepared, templates),
-                functools.partial(self._cancel, prepared),
-            )
-            works.append(Work(task.target.name, run, cancel))
+            works.append(prepared)
         for counter, count in notified.items():
             counter.inc(count)
         self.pool.submit_many(works)
@@ -259,7 +254,7 @@ class Notifier:
         return task.reason != REASON_NONE
 
     def _prepare(
-        self, task: NotifyTask, lease: Lease, external_url: str, templates: Templates
+        self, task: NotifyTask, lease: Lease, external_url: str, templates: Templates, i: int, done: Done
     ) -> Outcome | _Delivery:
         """The message to send under `lease`, or SENT when there is nothing to send."""
         # With send_resolved off, resolved alerts are left out of the message but still logged;
@@ -290,18 +285,18 @@ class Notifier:
             route_labels=route_labels,
             notification_reason=task.reason,
         )
-        return _Delivery(task, lease, notification)
+        return _Delivery(self, templates, task, lease, notification, i, done)
 
     def _commit(self, task: NotifyTask, lease: Lease) -> None:
         self.nflog.commit(lease, task.firing_set, task.resolved_set, time.time(), task.route.repeat_interval)
 
     # -- on the send pool ------------------------------------------------------------------
 
-    def _run(self, d: _Delivery, templates: Templates) -> _Delivery | None:
+    def _run(self, d: _Delivery) -> _Delivery | None:
         """One attempt; a send that reached its receiver comes back to be logged (`_log_sent`,
         batched with others by the send pool), any other ends here."""
         try:
-            outcome = self._attempt(d, templates)
+            outcome = self._attempt(d)
         except Exception:
             log.exception("notifying failed", extra={"fields": _fields(d.task)})
             outcome = Outcome.FAILED
@@ -352,7 +347,7 @@ class Notifier:
             self._unhold(d)
         d.done(Outcome.RETRY)
 
-    def _attempt(self, d: _Delivery, templates: Templates) -> Outcome:
+    def _attempt(self, d: _Delivery) -> Outcome:
         task, target = d.task, d.task.target
         if self.stopping.is_set():
             d.settled = True
@@ -371,7 +366,7 @@ class Notifier:
         started = time.time()
         try:
             send = sender_for(target.integration)
-            send(target.config, d.notification, SendContext(templates, max(1.0, task.deadline - started)))
+            send(target.config, d.notification, SendContext(d.templates, max(1.0, task.deadline - started)))
         except NotifyError as err:
             return self._failed(d, err, time.time() - started)
         series.latency.observe(time.time() - started)
@@ -443,20 +438,57 @@ class Notifier:
                     self._lease_lost(d, "while waiting to send or sending")
 
 
-@dataclass(eq=False)
 class _Delivery:
-    """A notification to send under its lease; `done` gets the outcome once the attempt ends."""
+    """A notification to send under its lease, and the send pool's Work for it (`run`,
+    `cancel`); `done` gives the outcome once the attempt ends, as task `index` of its batch.
 
-    task: NotifyTask
-    lease: Lease
-    notification: Notification
-    done: Callable[[Outcome], None] = field(init=False)
-    refreshed_at: float = field(init=False)
-    lost: bool = False  # the lease was found taken over or expired
-    settled: bool = False  # committed or released by its holder: the lease is gone on purpose
+    A plain class with slots: a dataclass with a __post_init__, a functools.partial for its
+    outcome and a Work holding two more for its steps were five objects per notification."""
 
-    def __post_init__(self) -> None:
-        self.refreshed_at = self.lease.taken_at
+    __slots__ = (
+        "index",
+        "lease",
+        "lost",
+        "notification",
+        "notifier",
+        "refreshed_at",
+        "report",
+        "settled",
+        "target",
+        "task",
+        "templates",
+    )
+
+    def __init__(
+        self,
+        notifier: Notifier,
+        templates: Templates,
+        task: NotifyTask,
+        lease: Lease,
+        notification: Notification,
+        index: int,
+        report: Done,
+    ) -> None:
+        self.notifier = notifier
+        self.templates = templates
+        self.task = task
+        self.target = task.target.name  # the send pool's line for it
+        self.lease = lease
+        self.notification = notification
+        self.index = index
+        self.report = report
+        self.refreshed_at = lease.taken_at
+        self.lost = False  # the lease was found taken over or expired
+        self.settled = False  # committed or released by its holder: the lease is gone on purpose
+
+    def run(self) -> _Delivery | None:
+        return self.notifier._run(self)
+
+    def cancel(self) -> None:
+        self.notifier._cancel(self)
+
+    def done(self, outcome: Outcome) -> None:
+        self.report(self.index, outcome)
 
     def lease_age(self) -> float:
         """Seconds since the lease was taken or last extended."""
