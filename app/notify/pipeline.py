@@ -186,10 +186,10 @@ class Notifier:
             if isinstance(prepared, Outcome):
                 done(i, prepared)
                 continue
-            self._hold(prepared)
             works.append(prepared)
         for counter, count in notified.items():
             counter.inc(count)
+        self._hold(works)
         self.pool.submit_many(works)
 
     def give_up(self, tasks: list[NotifyTask]) -> None:
@@ -422,9 +422,12 @@ class Notifier:
 
     # -- keeping leases alive --------------------------------------------------------------
 
-    def _hold(self, d: _Delivery) -> None:
+    def _hold(self, sends: list[_Delivery]) -> None:
+        """Keep the leases of `sends` alive until they are over; a batch's at once (one lock)."""
+        if not sends:
+            return
         with self._held_lock:
-            self._held.add(d)
+            self._held.update(sends)
             if self._keeper is None:
                 self._keeper = threading.Thread(target=self._keep_leases, name="lease-keeper", daemon=True)
                 self._keeper.start()
