@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app import metrics
 from app.alerts import Alert
@@ -155,18 +155,13 @@ class Dispatcher:
                 plans.append(self._plan(group, snapshot.config, retry, targets))
             except Exception:
                 _log_group_failure(group.key)
-        pending = [_PendingFlush(plan, self._finish, done) for plan in plans]
-        slots = [(flush, k) for flush in pending for k in range(len(flush.plan.tasks))]
+        pending = _PendingFlushes(plans, self._finish, done)
         tasks = [task for plan in plans for task in plan.tasks]
-
-        def record(i: int, outcome: Outcome) -> None:
-            flush, k = slots[i]
-            flush.record(k, outcome)
-
-        self.notifier.run_many(tasks, external_url, snapshot.templates, record)
-        for flush in pending:
-            flush.started()
-        return len(pending)
+        self.notifier.run_many(tasks, external_url, snapshot.templates, pending.record)
+        for plan in plans:
+            if not plan.tasks:
+                pending.end(plan)  # nothing to notify (all muted, or the route is gone)
+        return len(plans)
 
     def _plan(
         self,
@@ -251,44 +246,51 @@ def _log_group_failure(key: str) -> None:
     log.exception("flushing an aggregation group failed", extra={"fields": {"group": key}})
 
 
-class _PendingFlush:
-    """One group's flush whose sends are under way: their outcomes as they come in, and the
-    group's result (`_finish`, on the thread that brings the last outcome) once all are in."""
+class _PendingFlushes:
+    """A flush batch's groups whose sends are under way: their outcomes as they come in, and a
+    group's result (`finish`, on the thread that brings its last outcome) once all are in.
+
+    One for the batch, its lock shared by the groups (a group's count is held for a subtraction),
+    where an object with a lock of its own per group, reached through a closure, cost every
+    notification a call and every group an object and a lock."""
 
     def __init__(
-        self, plan: _Plan, finish: Callable[[_Plan, list[Outcome]], FlushResult], done: FlushDone
+        self, plans: list[_Plan], finish: Callable[[_Plan, list[Outcome]], FlushResult], done: FlushDone
     ) -> None:
-        self.plan = plan
         self.finish = finish
         self.done = done
-        self.outcomes: list[Outcome] = [Outcome.UP_TO_DATE] * len(plan.tasks)
-        self.left = len(plan.tasks) + 1  # one more for started(): a group with no task finishes too
         self.lock = threading.Lock()
+        for plan in plans:
+            plan.outcomes = [Outcome.UP_TO_DATE] * len(plan.tasks)
+            plan.left = len(plan.tasks)
+        # Task i of the batch (as run_many numbers them) is task k of plan: slots[i] == (plan, k).
+        self.slots = [(plan, k) for plan in plans for k in range(len(plan.tasks))]
 
-    def record(self, k: int, outcome: Outcome) -> None:
-        self.outcomes[k] = outcome
-        self._one_less()
-
-    def started(self) -> None:
-        """Every send of the group has been handed over."""
-        self._one_less()
-
-    def _one_less(self) -> None:
+    def record(self, i: int, outcome: Outcome) -> None:
+        """Task `i`'s outcome; the last of its group ends the group (a group with no task is
+        ended by the flush itself)."""
+        plan, k = self.slots[i]
+        plan.outcomes[k] = outcome
         with self.lock:
-            self.left -= 1
-            if self.left:
+            plan.left -= 1
+            if plan.left:
                 return
+        self.end(plan)
+
+    def end(self, plan: _Plan) -> None:
+        """Every outcome of `plan` is in: the group's result."""
         try:
-            result: FlushResult | None = self.finish(self.plan, self.outcomes)
+            result: FlushResult | None = self.finish(plan, plan.outcomes)
         except Exception:
-            _log_group_failure(self.plan.group.key)
+            _log_group_failure(plan.group.key)
             result = None
         self.done(result)
 
 
 @dataclass
 class _Plan:
-    """One group's flush after muting: a notify task per integration to run."""
+    """One group's flush after muting: a notify task per integration to run, and once they run
+    (_PendingFlushes) their outcomes and how many are still to come."""
 
     group: GroupState
     route: Route | None  # None: the route is gone from the config in effect
@@ -296,3 +298,5 @@ class _Plan:
     now: float
     members: list[Alert]  # the group's alerts that still route to it
     strays: list[str]  # fingerprints of those that no longer do
+    outcomes: list[Outcome] = field(init=False)
+    left: int = field(init=False)

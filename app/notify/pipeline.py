@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import operator
 import threading
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from app.nflog import Lease, LogRead, NotificationLog, notify_reason
 from app.notify.errors import NotifyError
 from app.notify.integrations import SendContext, sender_for
 from app.notify.message import REASON_NONE, REASON_UNKNOWN, Notification
-from app.notify.sendpool import SendPool, Work
+from app.notify.sendpool import SendPool
 from app.store import GroupState
 from app.template import Templates
 from app.template.routelabels import render_route_labels
@@ -64,6 +65,8 @@ class Outcome(Enum):
     RETRY = "retry"
 
 
+_FINGERPRINT = operator.attrgetter("fingerprint")
+
 # How a flush learns each task's outcome: done(task index, outcome).
 Done = Callable[[int, Outcome], None]
 
@@ -86,6 +89,13 @@ class IntegrationTarget:
     def name(self) -> str:
         """ "receiver/integration/index": one integration of the config, whatever the group."""
         return f"{self.receiver}/{self.integration}/{self.index}"
+
+    @functools.cached_property
+    def series(self) -> metrics.IntegrationSeries:
+        """The notification metrics' series for this integration (with its receiver's name under
+        --enable-feature=receiver-name-in-metrics), looked up once per flush batch rather than
+        twice per notification."""
+        return metrics.integration_series(self.integration, self.receiver)
 
     def log_field(self, gid: str) -> str:
         """This integration's entry for group `gid` in the notification log."""
@@ -116,8 +126,10 @@ class NotifyTask:
     log_field: str = field(init=False)
 
     def __post_init__(self) -> None:
-        self.firing_set = frozenset(a.fingerprint for a in self.firing)
-        self.resolved_set = frozenset(a.fingerprint for a in self.resolved)
+        # map() over an attrgetter runs in C; a generator expression resumed a Python frame
+        # per alert, twice per task.
+        self.firing_set = frozenset(map(_FINGERPRINT, self.firing))
+        self.resolved_set = frozenset(map(_FINGERPRINT, self.resolved))
         self.log_field = self.target.log_field(self.group.gid)
 
 
@@ -148,7 +160,7 @@ class Notifier:
         ]
         wanted = [(tasks[i].log_field, reads[i][1], tasks[i].firing_set, tasks[i].resolved_set) for i in due]
         leases = dict(zip(due, self.nflog.acquire_many(wanted, self.lease_ttl), strict=True))
-        works: list[Work] = []
+        works: list[_Delivery] = []
         # alertmanager_notifications_total, counted here and added once per series at the end.
         notified: dict[Counter, int] = {}
         for i, task in enumerate(tasks):
@@ -165,24 +177,19 @@ class Notifier:
                     done(i, got)
                     continue
                 if not task.retry:
-                    counter = _series(task).notifications
+                    counter = task.target.series.notifications
                     notified[counter] = notified.get(counter, 0) + 1
-                prepared = self._prepare(task, got, external_url, templates)
+                prepared = self._prepare(task, got, external_url, templates, i, done)
             except Exception:
                 log.exception("notifying failed", extra={"fields": {"group": task.group.key}})
                 prepared = Outcome.FAILED
             if isinstance(prepared, Outcome):
                 done(i, prepared)
                 continue
-            prepared.done = functools.partial(done, i)
-            self._hold(prepared)
-            run, cancel = (
-                functools.partial(self._run, prepared, templates),
-                functools.partial(self._cancel, prepared),
-            )
-            works.append(Work(task.target.name, run, cancel))
+            works.append(prepared)
         for counter, count in notified.items():
             counter.inc(count)
+        self._hold(works)
         self.pool.submit_many(works)
 
     def give_up(self, tasks: list[NotifyTask]) -> None:
@@ -191,7 +198,7 @@ class Notifier:
         for task in tasks:
             if task.error is None:
                 continue  # never attempted (lease lost, shutdown): the next flush sends it
-            metrics.notifications_failed.labels(*_series(task).labels, task.error.reason).inc()
+            metrics.notifications_failed.labels(*task.target.series.labels, task.error.reason).inc()
             log.warning(
                 "notification failed; giving up until the group's next flush",
                 extra={"fields": {**_fields(task), "err": str(task.error)}},
@@ -259,7 +266,7 @@ class Notifier:
         return task.reason != REASON_NONE
 
     def _prepare(
-        self, task: NotifyTask, lease: Lease, external_url: str, templates: Templates
+        self, task: NotifyTask, lease: Lease, external_url: str, templates: Templates, i: int, done: Done
     ) -> Outcome | _Delivery:
         """The message to send under `lease`, or SENT when there is nothing to send."""
         # With send_resolved off, resolved alerts are left out of the message but still logged;
@@ -290,25 +297,25 @@ class Notifier:
             route_labels=route_labels,
             notification_reason=task.reason,
         )
-        return _Delivery(task, lease, notification)
+        return _Delivery(self, templates, task, lease, notification, i, done)
 
     def _commit(self, task: NotifyTask, lease: Lease) -> None:
         self.nflog.commit(lease, task.firing_set, task.resolved_set, time.time(), task.route.repeat_interval)
 
     # -- on the send pool ------------------------------------------------------------------
 
-    def _run(self, d: _Delivery, templates: Templates) -> _Delivery | None:
+    def _run(self, d: _Delivery) -> _Delivery | None:
         """One attempt; a send that reached its receiver comes back to be logged (`_log_sent`,
         batched with others by the send pool), any other ends here."""
         try:
-            outcome = self._attempt(d, templates)
+            outcome = self._attempt(d)
         except Exception:
             log.exception("notifying failed", extra={"fields": _fields(d.task)})
             outcome = Outcome.FAILED
         if outcome is Outcome.SENT:
             return d
         self._unhold(d)
-        d.done(outcome)
+        d.report(d.index, outcome)
         return None
 
     def _log_sent(self, sent: list[_Delivery]) -> None:
@@ -329,17 +336,22 @@ class Notifier:
             self._held.difference_update(sent)
         if outcome is Outcome.SENT:
             history.record_attempts(self.nflog, [(d.task, _attempt_number(d.task)) for d in sent], "sent")
+            # Alertmanager's levels: a first attempt's success is debug, a retry's is info. The
+            # levels are asked once per batch, and the fields built only for a record that is
+            # logged: at the default level they cost more than the rest of the line.
+            debug = log.isEnabledFor(logging.DEBUG)
+            if debug or log.isEnabledFor(logging.INFO):
+                for d in sent:
+                    task = d.task
+                    if debug or task.retry:
+                        fields = {**_fields(task), "alerts": len(d.notification.alerts), "retry": task.retry}
+                        log.log(
+                            logging.INFO if task.retry else logging.DEBUG,
+                            "notify success",
+                            extra={"fields": fields},
+                        )
         for d in sent:
-            if outcome is Outcome.SENT:
-                task = d.task
-                # Alertmanager's levels: a first attempt's success is debug, a retry's is info.
-                # The fields are built only for a record that is logged: at the default level
-                # they cost more than the rest of the line.
-                level = logging.INFO if task.retry else logging.DEBUG
-                if log.isEnabledFor(level):
-                    fields = {**_fields(task), "alerts": len(d.notification.alerts), "retry": task.retry}
-                    log.log(level, "notify success", extra={"fields": fields})
-            d.done(outcome)
+            d.report(d.index, outcome)
 
     def _cancel(self, d: _Delivery) -> None:
         """Give an unsent notification back (the process stops): its retry is for any worker."""
@@ -350,9 +362,9 @@ class Notifier:
             pass  # the lease expires by itself
         finally:
             self._unhold(d)
-        d.done(Outcome.RETRY)
+        d.report(d.index, Outcome.RETRY)
 
-    def _attempt(self, d: _Delivery, templates: Templates) -> Outcome:
+    def _attempt(self, d: _Delivery) -> Outcome:
         task, target = d.task, d.task.target
         if self.stopping.is_set():
             d.settled = True
@@ -366,19 +378,20 @@ class Notifier:
             self._lease_lost(d, "before sending")
         if d.lost:
             return Outcome.RETRY  # its new holder sends, or the group's retry decides again
-        series = _series(task)
+        series = target.series
         series.requests.inc()
         started = time.time()
         try:
             send = sender_for(target.integration)
-            send(target.config, d.notification, SendContext(templates, max(1.0, task.deadline - started)))
+            send(target.config, d.notification, SendContext(d.templates, max(1.0, task.deadline - started)))
         except NotifyError as err:
             return self._failed(d, err, time.time() - started)
         series.latency.observe(time.time() - started)
         return Outcome.SENT  # sent, not yet logged: `_log_sent` commits it
 
     def _failed(self, d: _Delivery, err: NotifyError, took: float) -> Outcome:
-        task, series = d.task, _series(d.task)
+        task = d.task
+        series = task.target.series
         series.latency.observe(took)
         series.requests_failed.inc()
         task.error = err
@@ -409,9 +422,12 @@ class Notifier:
 
     # -- keeping leases alive --------------------------------------------------------------
 
-    def _hold(self, d: _Delivery) -> None:
+    def _hold(self, sends: list[_Delivery]) -> None:
+        """Keep the leases of `sends` alive until they are over; a batch's at once (one lock)."""
+        if not sends:
+            return
         with self._held_lock:
-            self._held.add(d)
+            self._held.update(sends)
             if self._keeper is None:
                 self._keeper = threading.Thread(target=self._keep_leases, name="lease-keeper", daemon=True)
                 self._keeper.start()
@@ -443,30 +459,59 @@ class Notifier:
                     self._lease_lost(d, "while waiting to send or sending")
 
 
-@dataclass(eq=False)
 class _Delivery:
-    """A notification to send under its lease; `done` gets the outcome once the attempt ends."""
+    """A notification to send under its lease, and the send pool's Work for it (`run`,
+    `cancel`); `report(index, outcome)` gives the outcome, as task `index` of its batch, once
+    the attempt ends.
 
-    task: NotifyTask
-    lease: Lease
-    notification: Notification
-    done: Callable[[Outcome], None] = field(init=False)
-    refreshed_at: float = field(init=False)
-    lost: bool = False  # the lease was found taken over or expired
-    settled: bool = False  # committed or released by its holder: the lease is gone on purpose
+    A plain class with slots: a dataclass with a __post_init__, a functools.partial for its
+    outcome and a Work holding two more for its steps were five objects per notification."""
 
-    def __post_init__(self) -> None:
-        self.refreshed_at = self.lease.taken_at
+    __slots__ = (
+        "index",
+        "lease",
+        "lost",
+        "notification",
+        "notifier",
+        "refreshed_at",
+        "report",
+        "settled",
+        "target",
+        "task",
+        "templates",
+    )
+
+    def __init__(
+        self,
+        notifier: Notifier,
+        templates: Templates,
+        task: NotifyTask,
+        lease: Lease,
+        notification: Notification,
+        index: int,
+        report: Done,
+    ) -> None:
+        self.notifier = notifier
+        self.templates = templates
+        self.task = task
+        self.target = task.target.name  # the send pool's line for it
+        self.lease = lease
+        self.notification = notification
+        self.index = index
+        self.report = report
+        self.refreshed_at = lease.taken_at
+        self.lost = False  # the lease was found taken over or expired
+        self.settled = False  # committed or released by its holder: the lease is gone on purpose
+
+    def run(self) -> _Delivery | None:
+        return self.notifier._run(self)
+
+    def cancel(self) -> None:
+        self.notifier._cancel(self)
 
     def lease_age(self) -> float:
         """Seconds since the lease was taken or last extended."""
         return time.monotonic() - self.refreshed_at
-
-
-def _series(task: NotifyTask) -> metrics.IntegrationSeries:
-    """The notification metrics' series for this task's integration (with its receiver's name
-    under --enable-feature=receiver-name-in-metrics)."""
-    return metrics.integration_series(task.target.integration, task.target.receiver)
 
 
 def _attempt_number(task: NotifyTask) -> int:

@@ -40,8 +40,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +52,21 @@ SLOW_AFTER = 0.05
 FINISH_AFTER = 0.01
 
 
-@dataclass(frozen=True, slots=True)
-class Work:
+class Work(Protocol):
     """One send: `run` does it and returns its last step to take later in a batch (None: there
-    is none, the send is over); `cancel` gives it up unsent (the process is stopping)."""
+    is none, the send is over); `cancel` gives it up unsent (the process is stopping). A
+    protocol, not a class of its own, so that the notifier's object for a send is its Work too:
+    a frozen Work around two functools.partial, and a third for the outcome, were three more
+    objects per notification (with the dispatcher's second lock per group, which went at the
+    same time: 0.804-0.859M instructions per notification, 0.845M the median of three runs,
+    against 0.781-0.796M; bench/inprocess --what=notify --groups=1000 --callgrind)."""
 
-    target: str
-    run: Callable[[], Any]
-    cancel: Callable[[], None]
+    @property
+    def target(self) -> str: ...
+
+    def run(self) -> Any: ...
+
+    def cancel(self) -> None: ...
 
 
 def _nothing_later(later: list[Any]) -> None:

@@ -6,11 +6,22 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
-from app.notify.sendpool import SendPool, Work
+from app.notify.sendpool import SendPool
 from tests.support.processes import wait_until
+
+
+@dataclass(frozen=True)
+class Work:
+    """A send as the pool sees it (sendpool.Work), made of the test's own steps."""
+
+    target: str
+    run: Callable[[], Any]
+    cancel: Callable[[], None]
 
 
 def blocking(started: list[str], name: str, release: threading.Event) -> Callable[[], None]:
