@@ -20,10 +20,10 @@ from urllib.parse import parse_qs
 
 import orjson
 import pytest
-import urllib3
 
 from app.config import Authorization, BasicAuth, Header, HTTPConfig, OAuth2, TLSConfig
 from app.notify import transport
+from app.notify.curlhttp import Answer
 from app.notify.errors import NotifyError
 from app.notify.transport import MAX_REDIRECTS, USER_AGENT, Response, _ProxyBypass, post
 from tests.support.http_sink import HttpSink, ReceivedRequest
@@ -209,11 +209,13 @@ def test_a_line_break_in_a_credential_is_refused_without_quoting_it(tmp_path: Pa
 
 
 def test_response_text_uses_the_declared_charset() -> None:
-    headers = urllib3.HTTPHeaderDict({"Content-Type": "text/plain; charset=latin-1"})
-    assert Response(400, headers, "café".encode("latin-1")).text == "café"
-    assert Response(400, urllib3.HTTPHeaderDict(), b"\xff ok").text == "\ufffd ok"
-    unknown = urllib3.HTTPHeaderDict({"Content-Type": "text/plain; charset=klingon"})
-    assert Response(400, unknown, "é".encode()).text == "é"
+    def response(header_lines: list[bytes], content: bytes) -> Response:
+        return Response(400, Answer(400, header_lines, content), content)
+
+    latin = [b"HTTP/1.1 400 Bad Request\r\n", b"Content-Type: text/plain; charset=latin-1\r\n"]
+    assert response(latin, "café".encode("latin-1")).text == "café"
+    assert response([], b"\xff ok").text == "\ufffd ok"
+    assert response([b"Content-Type: text/plain; charset=klingon\r\n"], "é".encode()).text == "é"
 
 
 def test_a_silent_receiver_times_out_as_retryable() -> None:
