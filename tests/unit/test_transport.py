@@ -20,10 +20,10 @@ from urllib.parse import parse_qs
 
 import orjson
 import pytest
-import urllib3
 
 from app.config import Authorization, BasicAuth, Header, HTTPConfig, OAuth2, TLSConfig
 from app.notify import transport
+from app.notify.curlhttp import Answer
 from app.notify.errors import NotifyError
 from app.notify.transport import MAX_REDIRECTS, USER_AGENT, Response, _ProxyBypass, post
 from tests.support.http_sink import HttpSink, ReceivedRequest
@@ -209,11 +209,13 @@ def test_a_line_break_in_a_credential_is_refused_without_quoting_it(tmp_path: Pa
 
 
 def test_response_text_uses_the_declared_charset() -> None:
-    headers = urllib3.HTTPHeaderDict({"Content-Type": "text/plain; charset=latin-1"})
-    assert Response(400, headers, "café".encode("latin-1")).text == "café"
-    assert Response(400, urllib3.HTTPHeaderDict(), b"\xff ok").text == "\ufffd ok"
-    unknown = urllib3.HTTPHeaderDict({"Content-Type": "text/plain; charset=klingon"})
-    assert Response(400, unknown, "é".encode()).text == "é"
+    def response(header_lines: list[bytes], content: bytes) -> Response:
+        return Response(400, Answer(400, header_lines, content), content)
+
+    latin = [b"HTTP/1.1 400 Bad Request\r\n", b"Content-Type: text/plain; charset=latin-1\r\n"]
+    assert response(latin, "café".encode("latin-1")).text == "café"
+    assert response([], b"\xff ok").text == "\ufffd ok"
+    assert response([b"Content-Type: text/plain; charset=klingon\r\n"], "é".encode()).text == "é"
 
 
 def test_a_silent_receiver_times_out_as_retryable() -> None:
@@ -837,3 +839,42 @@ def test_a_latin_1_header_value_is_sent_as_latin_1() -> None:
         with pytest.raises(NotifyError, match="a header value is not valid"):
             transport.request(HTTPConfig(), "POST", sink.url, BODY, {"X-Team": "チーム"}, 5, "webhook")
     assert seen.headers["X-Team"] == "équipe"  # http.server reads header lines as Latin-1
+
+
+def test_a_threads_handle_sets_again_whatever_changed_between_posts(tmp_path: Path) -> None:
+    """The curl handle keeps the URL, header lines and timeout of its last POST: a second URL on
+    the same receiver, a credentials file rewritten with a value of the same length, a body of
+    another length and another Content-Type must each reach the wire as if the handle were new."""
+    password = tmp_path / "password"
+    password.write_text("aaaa")
+    cfg = HTTPConfig(basic_auth=BasicAuth("u", password_file=str(password)))
+    json = {"Content-Type": "application/json"}
+    with HttpSink() as sink:
+        transport.request(cfg, "POST", sink.url + "one", BODY, json, 5, "t")
+        transport.request(cfg, "POST", sink.url + "two", BODY, json, 4, "t")
+        password.write_text("bbbb")
+        transport.request(cfg, "POST", sink.url + "two", BODY, json, 4, "t")
+        transport.request(cfg, "POST", sink.url + "two", b"{}", json, 4, "t")
+        transport.request(cfg, "POST", sink.url + "one", BODY, {"Content-Type": "text/plain"}, 5, "t")
+        seen = sink.wait_for(5, timeout=5)
+    basic = {word: "Basic " + base64.b64encode(f"u:{word}".encode()).decode() for word in ("aaaa", "bbbb")}
+    assert [r.path for r in seen] == ["/one", "/two", "/two", "/two", "/one"]
+    authorization = [r.headers["Authorization"] for r in seen]
+    assert authorization == [basic["aaaa"], basic["aaaa"], basic["bbbb"], basic["bbbb"], basic["bbbb"]]
+    assert [(r.body, r.headers["Content-Length"]) for r in seen[2:4]] == [
+        (BODY, str(len(BODY))),
+        (b"{}", "2"),
+    ]
+    assert [r.headers["Content-Type"] for r in seen] == ["application/json"] * 4 + ["text/plain"]
+
+
+def test_a_refused_header_is_refused_again_on_the_next_post() -> None:
+    """A header line the handle refused is not taken for the lines it holds."""
+    with HttpSink() as sink:
+        bad = {"Content-Type": "application/json", "X-Key": "a\r\nX-Injected: 1"}
+        for _ in range(2):
+            with pytest.raises(NotifyError, match="a header value is not valid"):
+                transport.request(HTTPConfig(), "POST", sink.url, BODY, bad, 5, "webhook")
+        send(HTTPConfig(), sink.url)
+        [seen] = sink.wait_for(1, timeout=5)
+    assert "X-Injected" not in seen.headers and "X-Key" not in seen.headers
