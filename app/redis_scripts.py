@@ -133,12 +133,34 @@ end
 local function whole(bare, v)
   return bare and (shared .. v) or v
 end
+-- The times of a stored value that an alert posted without times merges with, as times() reads
+-- them, remembering the last value's "endsAt updatedAt timeout " (rt_tail): the stored values
+-- of alerts re-sent together were written by one earlier request, so they share all of it (the
+-- startsAt differs when they were first posted apart). A value whose text after its startsAt
+-- begins with rt_tail has those times: rt_tail holds exactly their two spaces and the one after
+-- the timeout. One find and two subs instead of three and three, and fewer strings for Lua to
+-- intern and collect: with bench/inprocess --resend --notimes, 2.86M -> 2.73M instructions per
+-- call of this script (callgrind counting inside EVALSHA only). Only there: with times
+-- (Prometheus) the stored endsAt differs between rule groups, and where every one differs the
+-- failed comparison cost 5.9 % more per call. merge() picks the reader in one expression: an
+-- if/else there cost re-sends with times 0.6 % (one expression: 0.3 %).
+local rt_tail, rt_e_t, rt_u_t, rt_timeout
+local function resent_times(v)
+  local a = find(v, ' ', 1, true)
+  local s_t = sub(v, 1, a - 1)
+  if rt_tail and sub(v, a + 1, a + #rt_tail) == rt_tail then return s_t, rt_e_t, rt_u_t, rt_timeout end
+  local b = find(v, ' ', a + 1, true)
+  local c = find(v, ' ', b + 1, true)
+  rt_e_t, rt_u_t, rt_timeout = sub(v, a + 1, b - 1), sub(v, b + 1, c - 1), byte(v, c + 1) == 49
+  rt_tail = sub(v, a + 1, c + 2)
+  return s_t, rt_e_t, rt_u_t, rt_timeout
+end
 -- Returns the merged value and its startsAt. A value is "startsAt endsAt updatedAt timeout
 -- body"; the result is the younger value with the startsAt and endsAt the merge picks, so a
 -- re-send (same startsAt, later endsAt) comes back as the very string it came as, and one
 -- without times (a later startsAt, kept from the stored value) is one concatenation.
 local function merge(old_raw, bare, v)
-  local os_t, oe_t, ou_t, o_timeout = times(old_raw, 1)
+  local os_t, oe_t, ou_t, o_timeout = (bare and resent_times or times)(old_raw, 1)
   local ns_t, ne_t, nu_t, n_timeout = sh_s_t, sh_e_t, sh_u_t, sh_timeout
   if not bare then ns_t, ne_t, nu_t, n_timeout = times(v, 1) end
   local os, oe, ns, ne = num[os_t], num[oe_t], num[ns_t], num[ne_t]

@@ -275,6 +275,41 @@ def test_resend_without_times_keeps_the_stored_start_and_takes_the_rest_of_the_n
     assert raw[fresh.fingerprint].encode() == fresh.encode()
 
 
+def test_a_resend_without_times_merges_each_alert_with_its_own_stored_times() -> None:
+    """PUT_ALERTS reuses the times read from the last stored value when the next one's text
+    after its startsAt starts the same (resent_times): stored values that differ only in their
+    timeout flag, in an endsAt that extends another's digits, or in their startsAt must each
+    merge as they do alone, in a call of their own."""
+    stored_times = {  # startsAt, endsAt, updatedAt, timeout
+        "A0": (NOW - 100, NOW + 900.5, NOW - 10, True),
+        "A1": (NOW - 100, NOW + 900.5, NOW - 10, False),  # A0's text but its timeout flag
+        "A2": (NOW - 100, NOW + 900.55, NOW - 10, False),  # A1's endsAt digits, and one more
+        "A3": (NOW - 40, NOW + 900.55, NOW - 10, False),  # A2's times but its startsAt
+        "A4": (NOW - 100, NOW + 900.5, NOW - 10, True),  # back to A0's
+        "A5": (NOW - 100, NOW + 30, NOW - 10, True),
+    }
+    fps = {name: fingerprint({"alertname": name}) for name in stored_times}
+    first = [
+        (Alert({"alertname": n}, {}, s, e, "", u, t, fps[n]), []) for n, (s, e, u, t) in stored_times.items()
+    ]
+    stores = [AlertStore(fakeredis.FakeRedis(server=fakeredis.FakeServer()), Keys("t")) for _ in range(2)]
+    for st in stores:
+        st.put(first, NOW - 10)
+    again, _ = parse_postable_alerts(
+        orjson.dumps([{"labels": {"alertname": n}} for n in stored_times]), NOW, 600.0
+    )
+    assert stores[0].put([(a, []) for a in again], NOW) == len(again)
+    for a in again:
+        stores[1].put([(a, [])], NOW)
+    together, alone = (dict(st.iter_raw_alerts(st.keys)) for st in stores)
+    assert together == alone
+    assert together[fps["A0"]].startswith(f"{NOW - 100!r} {NOW + 600!r} {NOW!r} 1 ")
+    assert together[fps["A1"]].startswith(f"{NOW - 100!r} {NOW + 900.5!r} {NOW!r} 1 ")
+    assert together[fps["A2"]].startswith(f"{NOW - 100!r} {NOW + 900.55!r} ")
+    assert together[fps["A3"]].startswith(f"{NOW - 40!r} {NOW + 900.55!r} ")
+    assert together[fps["A4"]].startswith(f"{NOW - 100!r} {NOW + 600!r} ")
+
+
 def test_a_fingerprint_twice_in_one_batch_merges_with_its_earlier_copy(store: AlertStore) -> None:
     other = Alert({"alertname": "B"}, {}, NOW - 5, NOW + 300, "", NOW, False, fingerprint({"alertname": "B"}))
     store.put([(other, []), (alert(NOW - 100, NOW + 240, NOW - 1, summary="first"), [])], NOW)
