@@ -314,7 +314,12 @@ def _target(r: ReceivedRequest) -> tuple[str, str]:
 
 def _by_target(requests: list[ReceivedRequest]) -> dict[tuple[str, str], ReceivedRequest]:
     out = {_target(r): r for r in requests}
-    assert len(out) == len(requests), f"two requests to one target: {[(r.method, r.path) for r in requests]}"
+    # Each request with who sent it, from which port and when: a duplicate is then attributable
+    # (Alertmanager's own retries under load, or a sender of alerter's).
+    seen = [
+        (r.method, r.path[:60], r.headers.get("User-Agent"), r.client_port, r.received_at) for r in requests
+    ]
+    assert len(out) == len(requests), f"two requests to one target: {seen}"
     return out
 
 
