@@ -167,9 +167,9 @@ def _cluster_client(
     # RedisCluster passes neither health_check_interval, the command packer nor a TLS context on
     # to its nodes' connections (only options it knows), so --cluster.probe-interval, the packer
     # and alerter's TLS ride on the connection class, which it passes to each node's connection
-    # pool when given a URL (tests/e2e/test_redis_cluster.py checks that the probe interval and
-    # TLS reach every node). The URL says redis:// (rediss:// would swap in redis-py's own TLS
-    # class) and carries no credentials: they follow.
+    # pool when given a URL (tests/e2e/test_redis_cluster.py checks that the probe interval, the
+    # packer and TLS reach every node). The URL says redis:// (rediss:// would swap in
+    # redis-py's own TLS class) and carries no credentials: they follow.
     node_options: dict[str, Any] = {
         "health_check_interval": options["health_check_interval"],
         "command_packer": options["command_packer"],

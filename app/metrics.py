@@ -198,11 +198,11 @@ nflog_lease_busy = Counter(
     "Notifications skipped because another worker held the lease to send them.",
     ["integration"],
 )
+
+
 # Under gunicorn each worker process keeps its own values (multiprocess mode): a reload that
 # failed in any live process shows as 0, and the newest successful reload time wins; what the
 # config holds (its hash, receivers, ...) is that of the config a process applied last.
-
-
 @functools.cache
 def config_last_reload_success() -> Gauge:
     """alertmanager_config_last_reload_successful, made when a process first loads its config.

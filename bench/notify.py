@@ -87,7 +87,10 @@ def parse_args() -> argparse.Namespace:
         help="alerter on one redis-server, or on a three-master Redis Cluster (RQ on a plain one)",
     )
     add_run_options(p)
-    return p.parse_args()
+    args = p.parse_args()
+    if args.rounds < 1:
+        p.error(f"--rounds={args.rounds}: give 1 or more (how many times to run the sequence)")
+    return args
 
 
 def gw_text(seconds: float) -> str:
