@@ -14,6 +14,20 @@ from tests.support import processes
 from tests.support.ports import free_port as _free_port
 from tests.support.redis_server import RedisServer
 
+# Directories in the order their tests start: the slowest (HA failovers and crashes, real
+# Prometheus and Alertmanager, a few at 20-45 s each) first, so that the run's last minutes go to
+# short unit tests spread over every xdist process instead of one process finishing a failover
+# test while the others sit idle (the order within a directory is kept).
+_FIRST = ("tests/ha/", "tests/interop/", "tests/e2e/", "tests/ui/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid
+        return next((i for i, prefix in enumerate(_FIRST) if path.startswith(prefix)), len(_FIRST))
+
+    items.sort(key=rank)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _cleanup_processes() -> Iterator[None]:

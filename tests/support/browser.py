@@ -14,7 +14,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.common.exceptions import (
+    StaleElementReferenceException,
+    TimeoutException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
@@ -50,10 +54,26 @@ def start_chromium(size: tuple[int, int] = LAPTOP) -> WebDriver:
 
 def wait_for(driver: WebDriver, condition: Callable[[WebDriver], T], timeout: float, message: str) -> T:
     """Poll `condition` until it returns something truthy (an element that went stale while the
-    page refreshed counts as not yet), failing with `message` at the deadline."""
-    return WebDriverWait(
-        driver, timeout, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
-    ).until(condition, message)
+    page refreshed counts as not yet), failing with `message` at the deadline, followed by what
+    the page was showing then: a timeout in a loaded CI run is otherwise impossible to tell apart
+    from a page that showed an error or never loaded."""
+    try:
+        return WebDriverWait(
+            driver, timeout, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(condition, message)
+    except TimeoutException as err:
+        raise TimeoutException(f"{message} after {timeout:g} s; {_page_state(driver)}") from err
+
+
+def _page_state(driver: WebDriver) -> str:
+    """The page's address, the start of its visible text and its console's errors, for a
+    failure message (never raises: the browser itself may be what stopped answering)."""
+    try:
+        shown = driver.execute_script("return document.body ? document.body.innerText : ''") or ""
+        errors = page_errors(driver)
+        return f"the page at {driver.current_url} shows {shown[:400]!r}, console errors {errors!r}"
+    except WebDriverException as err:
+        return f"and the browser did not answer: {err.msg}"
 
 
 def wait_css(driver: WebDriver, css: str, timeout: float = 20) -> WebElement:
