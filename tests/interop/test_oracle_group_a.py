@@ -270,8 +270,13 @@ def _send_direct(url: str, alerts: list[dict[str, Any]], external_url: str) -> N
 @pytest.fixture(scope="module")
 def exchanges(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Phases]]:
     """What Alertmanager, alerter's senders and an embedded alerter sent, per notification."""
-    started = time.time() - 60
-    first = [_alert("a:9100", started, None), _alert("b:9100", started, time.time() - 5)]
+    # Alertmanager flushes a new group at once when an alert inserted into it started more than
+    # group_wait ago, with whatever alerts the group holds at that moment. Had both alerts
+    # started long ago, its first flush could hold "a" alone under load (a Slack group of one
+    # run did: one alert, then both a group_interval later). "a" starts now and goes first, so
+    # the flush the old, resolved "b" sets off always holds both.
+    started = time.time()
+    first = [_alert("a:9100", started, None), _alert("b:9100", started - 60, started - 5)]
     with (
         HttpSink(responder=_ok, keep_alive=False) as am_sink,
         HttpSink(responder=_ok, keep_alive=False) as direct,
@@ -288,7 +293,7 @@ def exchanges(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ph
             _send_direct(direct.url, first, am.url)
             sinks = (am_sink, direct, full)
             firsts = [sink.wait_for(FIRST_COUNT, timeout=20) for sink in sinks]
-            second = [_alert("a:9100", started, time.time() - 1)]
+            second = [_alert("a:9100", started, time.time())]
             am.post(second)
             embedded.post(second)
             _send_direct(direct.url, second, am.url)

@@ -169,12 +169,16 @@ def config(sinks: dict[str, HttpSink]) -> dict[str, Any]:
     return {"route": {"receiver": "team-x", "group_by": ["case"], **TIMING}, "receivers": [receiver]}
 
 
-def alert(case: str, instance: str, resolved: bool = False) -> dict[str, Any]:
+def alert(case: str, instance: str, resolved: bool = False, new: bool = False) -> dict[str, Any]:
+    """One alert as posted to both; `new` starts it now instead of 30 s ago. Alertmanager flushes
+    a group at once when an alert that started more than group_wait ago joins it, with the alerts
+    it holds at that moment: the first alert of a group of several is new, so that flush always
+    holds them all (with every alert old, the first could go out alone under load)."""
     now = time.time()
     return {
         "labels": {"alertname": "Down", "case": case, "instance": instance, "team": "ops & dev"},
         "annotations": {"summary": "down <now>", "runbook": f"http://runbooks.test/{case}?a=1&b=2+3"},
-        "startsAt": format_rfc3339(now - 30),
+        "startsAt": format_rfc3339(now if new else now - 30),
         "endsAt": format_rfc3339(now - 5 if resolved else now + 600),
         "generatorURL": f"http://prometheus.test/graph?g0.expr=up{{case=%22{case}%22}}&x=1+2",
     }
@@ -213,9 +217,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Run, Run]]:
     am, alerter = Run(am_sinks, oracle.url, oracle.url), Run(our_sinks, ours.web_urls[0], external)
     try:
         first = [
-            alert("mixed", "a<1>"),
+            alert("mixed", "a<1>", new=True),
             alert("mixed", "b'2'", resolved=True),
-            alert("firing", 'c"3"'),
+            alert("firing", 'c"3"', new=True),
             alert("firing", "d+4"),
             alert("resolved", "e&5"),
         ]
