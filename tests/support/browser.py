@@ -30,6 +30,10 @@ from tests.support.processes import require_binary
 T = TypeVar("T")
 
 LAPTOP = (1366, 900)
+# How long a page may take to show what a test waits for. Generous: the suite runs three test
+# processes on two cores beside failover tests, and a just-started Chromium's first page once
+# took more than 20 s there; a page that works shows it in well under a second when idle.
+PAGE_DEADLINE = 40.0
 PHONE = (390, 844)
 
 
@@ -76,7 +80,7 @@ def _page_state(driver: WebDriver) -> str:
         return f"and the browser did not answer: {err.msg}"
 
 
-def wait_css(driver: WebDriver, css: str, timeout: float = 20) -> WebElement:
+def wait_css(driver: WebDriver, css: str, timeout: float = PAGE_DEADLINE) -> WebElement:
     """The first element matching `css` once it is displayed."""
 
     def shown(d: WebDriver) -> WebElement | None:
@@ -86,7 +90,7 @@ def wait_css(driver: WebDriver, css: str, timeout: float = 20) -> WebElement:
     return wait_for(driver, shown, timeout, f"nothing displayed matches {css}")
 
 
-def wait_text(driver: WebDriver, css: str, expected: str, timeout: float = 20) -> WebElement:
+def wait_text(driver: WebDriver, css: str, expected: str, timeout: float = PAGE_DEADLINE) -> WebElement:
     """The first displayed element matching `css` whose text contains `expected`."""
 
     def showing(d: WebDriver) -> WebElement | None:
@@ -105,7 +109,7 @@ def wait_text(driver: WebDriver, css: str, expected: str, timeout: float = 20) -
         raise AssertionError(message()) from err
 
 
-def click(driver: WebDriver, css: str, text: str | None = None, timeout: float = 20) -> None:
+def click(driver: WebDriver, css: str, text: str | None = None, timeout: float = PAGE_DEADLINE) -> None:
     """Click the first displayed element matching `css` (and showing `text`, when given); found
     again when a self-refreshing page rebuilt it between finding and clicking."""
 
@@ -119,7 +123,9 @@ def click(driver: WebDriver, css: str, text: str | None = None, timeout: float =
     wait_for(driver, attempt, timeout, f"nothing to click at {css}" + (f" showing {text!r}" if text else ""))
 
 
-def rebuilt(driver: WebDriver, css: str, action: Callable[[], object], timeout: float = 20) -> WebElement:
+def rebuilt(
+    driver: WebDriver, css: str, action: Callable[[], object], timeout: float = PAGE_DEADLINE
+) -> WebElement:
     """Do `action` (a filter applied, a link followed within the page) and return the element
     matching `css` once the page has built it anew: until then the old page is still there,
     and what a test reads or clicks on it would be stale."""
