@@ -30,6 +30,17 @@ the last send has nothing more to start, when room runs short, or `finish_after`
 the oldest was left (an idle thread sees to that). A send whose last step is pending still
 counts against `threads`: the sends running and those not yet finished are never more than
 `threads`, so a kill still leaves at most that many notifications sent and not logged.
+
+Sends whose requests libcurl can make without waiting on anything else (`Work.multi`: a
+webhook's plain-http POST) do not take a thread: one more thread, the curl driver, starts every
+such send that may start (its steps, app/notify/steps.py, up to their first request), hands the
+requests to one curl multi handle (app/notify/curlhttp.py) and waits in one poll for whichever
+answer comes first. On threads, each send blocked in its own `perform`, and the interpreter
+lock, the sends and their last steps passed between threads: about six futex calls and six
+context switches per notification. The driver obeys the same bounds (`threads` counts its
+sends, `per_target` and `at_once` apply to their targets, its last steps are finished in the
+same batches), and a request it cannot make through curl (a redirect to https, say) is handed
+with the rest of its send to a thread.
 """
 
 from __future__ import annotations
@@ -41,6 +52,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
+
+from app.notify import steps
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +77,28 @@ class Work(Protocol):
     @property
     def target(self) -> str: ...
 
+    @property
+    def multi(self) -> bool:
+        """Whether the send starts on the curl driver (`begin`), not on a thread (`run`)."""
+
     def run(self) -> Any: ...
 
+    def begin(self) -> steps.Steps[Any]:
+        """The send as the generator of its requests, which returns what `run` returns."""
+
     def cancel(self) -> None: ...
+
+
+class Curl(Protocol):
+    """What the curl driver needs of app/notify/curlhttp.py's CurlMulti."""
+
+    def __len__(self) -> int: ...
+
+    def add(self, request: steps.Request, token: object) -> bool: ...
+
+    def wait(self, timeout: float | None) -> list[tuple[object, Any]]: ...
+
+    def wake(self) -> None: ...
 
 
 def _nothing_later(later: list[Any]) -> None:
@@ -82,6 +114,7 @@ class SendPool:
         slow_after: float = SLOW_AFTER,
         finish_many: Callable[[list[Any]], None] = _nothing_later,
         finish_after: float = FINISH_AFTER,
+        curl: Callable[[], Curl] | None = None,
     ) -> None:
         self.threads = threads
         self.per_target = per_target
@@ -89,10 +122,17 @@ class SendPool:
         self.slow_after = slow_after
         self.finish_many = finish_many
         self.finish_after = finish_after
+        # Makes the curl driver's multi handle; None: every send runs on a thread.
+        self._make_curl = curl
         self._cond = threading.Condition()
         # Targets with waiting work, oldest first; a target goes to the back once served, so
-        # that targets take turns.
+        # that targets take turns. The threads' sends, and the curl driver's.
         self._waiting: dict[str, deque[Work]] = {}
+        self._curl_waiting: dict[str, deque[Work]] = {}
+        # Sends the curl driver started and handed over to a thread with their next request.
+        self._handed: deque[tuple[Work, steps.Steps[Any], steps.Request, float]] = deque()
+        self._curl: Curl | None = None  # the driver's, once started
+        self._driver = 0  # the driver thread's ident
         # Each target's running sends: when they started (time.monotonic()).
         self._running: dict[str, list[float]] = {}
         # Sends started and not over: running, or their last step not yet finished.
@@ -109,15 +149,21 @@ class SendPool:
             return
         with self._cond:
             if not self._stopping:
+                threads, driver = set(), False
                 for work in works:
-                    self._waiting.setdefault(work.target, deque()).append(work)
-                if not self._started:
-                    self._started = True
-                    for n in range(self.threads):
-                        threading.Thread(target=self._serve, name=f"send-{n}", daemon=True).start()
-                # A thread for each target: it starts the target's next send, or waits until
-                # the target's running sends have been slow long enough to admit another.
-                self._cond.notify(len({work.target for work in works}))
+                    if work.multi and self._make_curl is not None:
+                        self._curl_waiting.setdefault(work.target, deque()).append(work)
+                        driver = True
+                    else:
+                        self._waiting.setdefault(work.target, deque()).append(work)
+                        threads.add(work.target)
+                if driver:
+                    self._wake_driver()
+                if threads:
+                    self._start_threads()
+                    # A thread for each target: it starts the target's next send, or waits until
+                    # the target's running sends have been slow long enough to admit another.
+                    self._cond.notify(len(threads))
                 return
         for work in works:
             work.cancel()
@@ -127,9 +173,13 @@ class SendPool:
         running (and their last steps). True when none is left."""
         with self._cond:
             self._stopping = True
-            cancelled = [w for q in self._waiting.values() for w in q]
+            lines = (*self._waiting.values(), *self._curl_waiting.values())
+            cancelled = [work for line in lines for work in line]
             self._waiting.clear()
+            self._curl_waiting.clear()
             self._cond.notify_all()
+            if self._curl is not None:
+                self._curl.wake()  # to finish its last steps
         for work in cancelled:
             work.cancel()
         deadline = time.monotonic() + timeout
@@ -137,6 +187,24 @@ class SendPool:
             while self._open and (left := deadline - time.monotonic()) > 0:
                 self._cond.wait(left)
             return not self._open
+
+    def _start_threads(self) -> None:
+        """Start the send threads unless they run (the caller holds the lock)."""
+        if not self._started:
+            self._started = True
+            for n in range(self.threads):
+                threading.Thread(target=self._serve, name=f"send-{n}", daemon=True).start()
+
+    def _wake_driver(self) -> None:
+        """Start the curl driver, or wake it to look at its lines (the caller holds the lock)."""
+        if self._curl is None:
+            assert self._make_curl is not None
+            self._curl = curl = self._make_curl()
+            driver = threading.Thread(target=self._drive, args=(curl,), name="send-curl", daemon=True)
+            driver.start()
+            self._driver = driver.ident or 0
+        else:
+            self._curl.wake()
 
     def _admits_in(self, target: str, now: float) -> float:
         """Seconds until another send of `target` may start (0: now; inf: at its cap)."""
@@ -155,18 +223,19 @@ class SendPool:
         running = len(self._running.get(target, ()))
         return min(self.per_target - running, max(1, self.at_once - running))
 
-    def _take(self, now: float) -> tuple[Work | None, float]:
-        """The next send to start, or None and how long until one may (inf: none in sight)."""
+    def _take(self, now: float, waiting: dict[str, deque[Work]]) -> tuple[Work | None, float]:
+        """The next send of `waiting` (the threads' lines or the driver's) to start, or None and
+        how long until one may (inf: none in sight)."""
         if self._open >= self.threads:
             return None, math.inf  # a thread finishing what it holds makes room
         soonest = math.inf
-        for target, line in self._waiting.items():
+        for target, line in waiting.items():
             wait = self._admits_in(target, now)
             if wait == 0.0:
                 work = line.popleft()
-                del self._waiting[target]
+                del waiting[target]
                 if line:
-                    self._waiting[target] = line
+                    waiting[target] = line
                 self._running.setdefault(target, []).append(now)
                 self._open += 1
                 return work, 0.0
@@ -176,11 +245,16 @@ class SendPool:
     def _serve(self) -> None:
         ran = False  # this thread has just run a send
         while True:
+            handed = None
             with self._cond:
                 while True:
+                    if self._handed:
+                        handed = self._handed.popleft()
+                        work, now = handed[0], handed[3]
+                        break
                     now = time.monotonic()
                     due = bool(self._later) and now - self._later_since >= self.finish_after
-                    work, wait = (None, math.inf) if due else self._take(now)
+                    work, wait = (None, math.inf) if due else self._take(now, self._waiting)
                     if work is not None:
                         break
                     # Nothing to start: finish the last steps left if they are due, if the
@@ -201,24 +275,113 @@ class SendPool:
             ran = True
             step = None
             try:
-                step = work.run()
+                step = work.run() if handed is None else steps.run(handed[1], handed[2])
             except Exception:
                 log.exception(
                     "a notification send failed unexpectedly", extra={"fields": {"target": work.target}}
                 )
             finally:
-                with self._cond:
-                    running = self._running[work.target]
-                    running.remove(now)
-                    if not running:
-                        del self._running[work.target]
-                    if step is None:
-                        self._close(1)
-                    else:
-                        self._later.append(step)
-                        if len(self._later) == 1:
-                            self._later_since = time.monotonic()
-                            self._cond.notify()  # an idle thread keeps the time
+                self._ended(work, now, step)
+
+    def _drive(self, curl: Curl) -> None:
+        """The curl driver: start the sends of its lines as they may start, make their requests
+        through `curl`, resume each send with its answer, and finish last steps as `_serve`
+        does (a send that hangs holds up nothing here either: its request just stays open)."""
+        ran = False  # answers came in since the last look at the lines
+        while True:
+            starts: list[tuple[Work, float]] = []
+            later: list[Any] = []
+            with self._cond:
+                now = time.monotonic()
+                while True:
+                    work, wait = self._take(now, self._curl_waiting)
+                    if work is None:
+                        break
+                    starts.append((work, now))
+                    wait = 0.0
+                due = bool(self._later) and now - self._later_since >= self.finish_after
+                ended = ran and not starts  # the stream of sends that left them has ended
+                if self._later and (due or ended or self._stopping or self._open >= self.threads):
+                    later, self._later = self._later, []
+                elif self._later:
+                    wait = min(wait, self._later_since + self.finish_after - now)
+            for work, started in starts:
+                try:
+                    begun = work.begin()
+                except Exception:
+                    log.exception(
+                        "a notification send failed unexpectedly", extra={"fields": {"target": work.target}}
+                    )
+                    self._ended(work, started, None)
+                    continue
+                self._advance(curl, work, begun, started, None, None)
+            if later:
+                self._finish(later)
+                wait = 0.0  # the room made may let more start
+            ran = False
+            for token, answer in curl.wait(None if wait == math.inf else wait):
+                work, begun, started = token  # type: ignore[misc]
+                if isinstance(answer, Exception):
+                    self._advance(curl, work, begun, started, None, answer)
+                else:
+                    self._advance(curl, work, begun, started, answer, None)
+                ran = True
+
+    def _advance(
+        self,
+        curl: Curl,
+        work: Work,
+        begun: steps.Steps[Any],
+        started: float,
+        answer: Any,
+        error: BaseException | None,
+    ) -> None:
+        """Resume a send the driver runs with its last request's answer (or `error`): its next
+        request goes to `curl`, or to a thread when curl cannot make it; its end is `_ended`."""
+        while True:
+            try:
+                request = begun.send(answer) if error is None else begun.throw(error)
+            except StopIteration as end:
+                self._ended(work, started, end.value)
+                return
+            except Exception:
+                log.exception(
+                    "a notification send failed unexpectedly", extra={"fields": {"target": work.target}}
+                )
+                self._ended(work, started, None)
+                return
+            try:
+                if curl.add(request, (work, begun, started)):
+                    return
+            except ValueError as err:
+                answer, error = None, err  # as `perform` would have raised it
+                continue
+            with self._cond:
+                self._handed.append((work, begun, request, started))
+                self._start_threads()
+                self._cond.notify()
+            return
+
+    def _ended(self, work: Work, started: float, step: Any) -> None:
+        """A send that started at `started` is over; `step` is its last step, if it left one."""
+        with self._cond:
+            running = self._running[work.target]
+            running.remove(started)
+            if not running:
+                del self._running[work.target]
+            if step is None:
+                self._close(1)
+            else:
+                self._later.append(step)
+                if len(self._later) == 1:
+                    self._later_since = time.monotonic()
+                    if threading.get_ident() != self._driver:
+                        self._cond.notify()  # an idle thread keeps the time (the driver keeps its own)
+            if threading.get_ident() == self._driver:
+                if work.target in self._waiting:
+                    self._cond.notify()  # a thread may start the target's next send now
+            elif self._curl_waiting and self._curl is not None:
+                self._curl.wake()  # room or a target's turn for the driver
 
     def _finish(self, later: list[Any]) -> None:
         try:
@@ -239,12 +402,18 @@ class SendPool:
         fewer running), and one to keep the time for the targets that may later (a thread
         waiting for room waits without a timeout). Waking them all let 15 threads race for one
         receiver's next send each time its batched commits made room: about one needless
-        thread switch per notification."""
+        thread switch per notification. The curl driver is woken when room frees while its
+        own sends wait, unless it is the caller."""
         full = self._open >= self.threads
         self._open -= sends
         if self._stopping:
             self._cond.notify_all()
-        elif full and self._waiting:
+            return
+        if not full:
+            return
+        if self._curl_waiting and self._curl is not None and threading.get_ident() != self._driver:
+            self._curl.wake()
+        if self._waiting:
             now, startable, later = time.monotonic(), 0, False
             for target, line in self._waiting.items():
                 wait = self._admits_in(target, now)
@@ -252,6 +421,8 @@ class SendPool:
                     startable += min(len(line), self._startable_now(target))
                 elif wait != math.inf:
                     later = True
+            if threading.get_ident() == self._driver:
+                startable += 1  # the driver starts none of the threads' sends itself
             wake = min(sends, startable + int(later)) - 1  # the caller starts (or times) one itself
             if wake > 0:
                 self._cond.notify(wake)
