@@ -16,9 +16,11 @@ HTTP/1.1, no proxy whatever the environment says (curl would read `http_proxy` b
 redirects followed (transport.py follows them by Go's rules), and header values with line breaks
 refused as http.client refuses them, so that a credentials file cannot inject header lines.
 
-Each thread keeps its own curl handle per transport (a handle is not thread-safe), and with it
-the handle's kept-alive connections; a forked worker has its own transports (transport.py keys
-them by process), so no socket is shared across a fork.
+A POST is a `CurlPost`, which a send's steps yield (app/notify/steps.py). A send thread makes
+it on a curl handle of its own (a handle is not thread-safe), which keeps its kept-alive
+connections; the send pool's curl driver makes many at once on a `CurlMulti`, whose handles share
+the multi handle's connections. A forked child forgets its parent's handles (and the send pool
+its curl driver), so no socket is shared across a fork.
 """
 
 from __future__ import annotations
@@ -250,6 +252,9 @@ class CurlMulti:
             if fd == self._wake_read:
                 with contextlib.suppress(BlockingIOError):
                     os.read(fd, 512)
+                continue
+            if events & select.POLLNVAL:  # closed without curl saying so: nothing to watch
+                self._poll.unregister(fd)
                 continue
             mask = 0
             if events & _READABLE:

@@ -47,8 +47,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -63,6 +65,9 @@ SLOW_AFTER = 0.05
 # SLOW_AFTER, so that a flush job waiting for its groups' outcomes sees them come in well
 # before it would take its sends for stalled.
 FINISH_AFTER = 0.01
+# How long the curl driver pauses after its wait failed unexpectedly, so that a failure that
+# repeats does not spin.
+_AFTER_FAILURE = 0.1
 
 
 class Work(Protocol):
@@ -133,6 +138,7 @@ class SendPool:
         self._handed: deque[tuple[Work, steps.Steps[Any], steps.Request, float]] = deque()
         self._curl: Curl | None = None  # the driver's, once started
         self._driver = 0  # the driver thread's ident
+        self._drove = False  # sends of the driver's ended since it last looked at its lines
         # Each target's running sends: when they started (time.monotonic()).
         self._running: dict[str, list[float]] = {}
         # Sends started and not over: running, or their last step not yet finished.
@@ -142,6 +148,15 @@ class SendPool:
         self._later_since = 0.0
         self._started = False
         self._stopping = False
+        _pools.add(self)
+
+    def _forked(self) -> None:
+        """In a forked child: the parent's threads, sends and curl handles are not the child's
+        (its sockets must not be used from two processes); it starts its own when it sends."""
+        self._cond = threading.Condition()
+        self._waiting, self._curl_waiting, self._handed = {}, {}, deque()
+        self._running, self._open, self._later = {}, 0, []
+        self._started, self._curl, self._driver, self._drove = False, None, 0, False
 
     def submit_many(self, works: list[Work]) -> None:
         """Queue `works`; once the pool is stopping they are cancelled at once instead."""
@@ -286,25 +301,22 @@ class SendPool:
     def _drive(self, curl: Curl) -> None:
         """The curl driver: start the sends of its lines as they may start, make their requests
         through `curl`, resume each send with its answer, and finish last steps as `_serve`
-        does (a send that hangs holds up nothing here either: its request just stays open)."""
-        ran = False  # answers came in since the last look at the lines
+        does (a send that hangs holds up nothing here either: its request just stays open).
+
+        The driver finishes last steps itself (a Redis round trip for the notifier): its POSTs
+        in flight wait meanwhile, as they wait for any other work of this thread."""
         while True:
             starts: list[tuple[Work, float]] = []
             later: list[Any] = []
             with self._cond:
                 now = time.monotonic()
-                while True:
-                    work, wait = self._take(now, self._curl_waiting)
-                    if work is None:
-                        break
+                while (work := self._take(now, self._curl_waiting)[0]) is not None:
                     starts.append((work, now))
-                    wait = 0.0
                 due = bool(self._later) and now - self._later_since >= self.finish_after
-                ended = ran and not starts  # the stream of sends that left them has ended
+                ended = self._drove and not starts  # the stream of sends that left them has ended
+                self._drove = False
                 if self._later and (due or ended or self._stopping or self._open >= self.threads):
                     later, self._later = self._later, []
-                elif self._later:
-                    wait = min(wait, self._later_since + self.finish_after - now)
             for work, started in starts:
                 try:
                     begun = work.begin()
@@ -317,15 +329,36 @@ class SendPool:
                 self._advance(curl, work, begun, started, None, None)
             if later:
                 self._finish(later)
-                wait = 0.0  # the room made may let more start
-            ran = False
-            for token, answer in curl.wait(None if wait == math.inf else wait):
+            with self._cond:
+                wait = self._driver_wait(time.monotonic())
+            try:
+                answers = curl.wait(None if wait == math.inf else wait)
+            except Exception:
+                # Nothing it should raise; the sends it holds still end by their timeouts.
+                log.exception("the curl driver's wait failed")
+                time.sleep(_AFTER_FAILURE)
+                continue
+            for token, answer in answers:
                 work, begun, started = token  # type: ignore[misc]
                 if isinstance(answer, Exception):
                     self._advance(curl, work, begun, started, None, answer)
                 else:
                     self._advance(curl, work, begun, started, answer, None)
-                ran = True
+
+    def _driver_wait(self, now: float) -> float:
+        """How long the driver may wait for answers before it has something else to do: start
+        a send, or finish last steps (the caller holds the lock). 0: at once; inf: no limit."""
+        wait = math.inf
+        if self._open < self.threads:
+            for target in self._curl_waiting:
+                wait = min(wait, self._admits_in(target, now))
+                if wait == 0.0:
+                    return wait
+        if self._later:
+            if self._drove or self._stopping or self._open >= self.threads:
+                return 0.0
+            wait = min(wait, max(0.0, self._later_since + self.finish_after - now))
+        return wait
 
     def _advance(
         self,
@@ -378,6 +411,7 @@ class SendPool:
                     if threading.get_ident() != self._driver:
                         self._cond.notify()  # an idle thread keeps the time (the driver keeps its own)
             if threading.get_ident() == self._driver:
+                self._drove = True
                 if work.target in self._waiting:
                     self._cond.notify()  # a thread may start the target's next send now
             elif self._curl_waiting and self._curl is not None:
@@ -426,3 +460,14 @@ class SendPool:
             wake = min(sends, startable + int(later)) - 1  # the caller starts (or times) one itself
             if wake > 0:
                 self._cond.notify(wake)
+
+
+_pools: weakref.WeakSet[SendPool] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for pool in list(_pools):
+        pool._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork)
