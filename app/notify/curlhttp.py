@@ -218,10 +218,6 @@ class CurlMulti:
         self._busy: dict[pycurl.Curl, tuple[_Handle, object]] = {}
         self._timer_at: float | None = None  # when curl wants socket_action(SOCKET_TIMEOUT)
 
-    def __len__(self) -> int:
-        """POSTs in progress."""
-        return len(self._busy)
-
     def add(self, request: object, token: object) -> bool:
         """Start `request` if it is a CurlPost (False: it is not, nothing is started); `wait`
         returns its outcome with `token`. Raises ValueError for a header line http.client would

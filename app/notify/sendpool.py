@@ -97,8 +97,6 @@ class Work(Protocol):
 class Curl(Protocol):
     """What the curl driver needs of app/notify/curlhttp.py's CurlMulti."""
 
-    def __len__(self) -> int: ...
-
     def add(self, request: steps.Request, token: object) -> bool: ...
 
     def wait(self, timeout: float | None) -> list[tuple[object, Any]]: ...
@@ -414,8 +412,8 @@ class SendPool:
                 self._drove = True
                 if work.target in self._waiting:
                     self._cond.notify()  # a thread may start the target's next send now
-            elif self._curl_waiting and self._curl is not None:
-                self._curl.wake()  # room or a target's turn for the driver
+            elif work.target in self._curl_waiting and self._curl is not None:
+                self._curl.wake()  # the target's turn may have come (room frees in `_close`)
 
     def _finish(self, later: list[Any]) -> None:
         try:
@@ -455,9 +453,9 @@ class SendPool:
                     startable += min(len(line), self._startable_now(target))
                 elif wait != math.inf:
                     later = True
-            if threading.get_ident() == self._driver:
-                startable += 1  # the driver starts none of the threads' sends itself
-            wake = min(sends, startable + int(later)) - 1  # the caller starts (or times) one itself
+            # A thread calling starts (or times) one itself; the driver starts no thread's send.
+            own = 0 if threading.get_ident() == self._driver else 1
+            wake = min(sends, startable + int(later)) - own
             if wake > 0:
                 self._cond.notify(wake)
 
