@@ -238,12 +238,21 @@ class CurlMulti:
         """Wait until a socket is ready, `wake` is called, curl's timer is due or `timeout`
         seconds (None: no limit) have passed; then move the POSTs on and return those that
         ended, with their tokens: an Answer, or a CurlError for a POST that got none."""
+        multi = self._multi
         timer_at = self._timer_at
+        if timer_at is not None and timer_at <= time.monotonic():
+            # Due already (curl asks for 0 ms after each add): POSTs just added go out now, and
+            # the poll below waits for their answers, rather than returning at once first.
+            self._timer_at = None
+            multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
+            ended = self._ended()
+            if ended:
+                return ended
+            timer_at = self._timer_at
         if timer_at is not None:
             left = timer_at - time.monotonic()
             timeout = left if timeout is None or left < timeout else timeout
         millis = -1 if timeout is None else math.ceil(timeout * 1000) if timeout > 0 else 0
-        multi = self._multi
         for fd, events in self._poll.poll(millis):
             if fd == self._wake_read:
                 with contextlib.suppress(BlockingIOError):
