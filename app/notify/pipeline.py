@@ -40,9 +40,10 @@ from app.template.routelabels import render_route_labels
 
 log = logging.getLogger(__name__)
 
-# Sends running at once in a process (a SIGKILL costs at most this many sent-but-unlogged
-# notifications, each sent again once its lease expires), and at most this many of them to one
-# receiver integration, so that a receiver that hangs keeps only its own share.
+# Sends running at once in a process, on the send threads and the curl driver together, their
+# commits pending included (a SIGKILL costs at most this many sent-but-unlogged notifications,
+# each sent again once its lease expires), and at most this many of them to one receiver
+# integration, so that a receiver that hangs keeps only its own share.
 SEND_THREADS = 16
 SENDS_PER_TARGET = 4
 # Sends to one integration started at once while it answers quickly (app/notify/sendpool.py).
