@@ -189,6 +189,13 @@ class CurlPost(NamedTuple):
         return handle.answer()
 
 
+# Whether this libcurl resolves host names without blocking (a resolver thread or c-ares). A
+# multi handle on a libcurl that resolves them in the calling thread would hold up the curl
+# driver, and every send it has in flight, for as long as a slow DNS server takes to answer;
+# the send pool then sends on its threads only.
+MULTI_SAFE = bool(pycurl.version_info()[4] & pycurl.VERSION_ASYNCHDNS)
+
+
 class CurlMulti:
     """Many `CurlPost`s in progress at once, all driven by the one thread that calls `wait`.
 

@@ -29,7 +29,7 @@ from app.alerts import Alert
 from app.config import Route
 from app.nflog import Lease, LogRead, NotificationLog, notify_reason
 from app.notify import steps, transport
-from app.notify.curlhttp import CurlMulti
+from app.notify.curlhttp import MULTI_SAFE, CurlMulti
 from app.notify.errors import NotifyError
 from app.notify.integrations import SendContext, SendSteps, sender_for, steps_for
 from app.notify.message import REASON_NONE, REASON_UNKNOWN, Notification
@@ -155,7 +155,11 @@ class Notifier:
         self.nflog = nflog
         self.lease_ttl = lease_ttl
         self.pool = SendPool(
-            SEND_THREADS, SENDS_PER_TARGET, SENDS_AT_ONCE, finish_many=self._log_sent, curl=CurlMulti
+            SEND_THREADS,
+            SENDS_PER_TARGET,
+            SENDS_AT_ONCE,
+            finish_many=self._log_sent,
+            curl=CurlMulti if MULTI_SAFE else None,
         )
         # Set when the process shuts down: sends not started yet are given back (their groups'
         # retries let another worker make them) instead of holding the shutdown up.
