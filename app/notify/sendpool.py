@@ -38,9 +38,10 @@ requests to one curl multi handle (app/notify/curlhttp.py) and waits in one poll
 answer comes first. On threads, each send blocked in its own `perform`, and the interpreter
 lock, the sends and their last steps passed between threads: about six futex calls and six
 context switches per notification. The driver obeys the same bounds (`threads` counts its
-sends, `per_target` and `at_once` apply to their targets, its last steps are finished in the
-same batches), and a request it cannot make through curl (a redirect to https, say) is handed
-with the rest of its send to a thread.
+sends, `per_target` applies to their targets, its last steps are finished in the same batches),
+and a request it cannot make through curl (a redirect to https, say) is handed with the rest of
+its send to a thread. Its own `curl_at_once` replaces `at_once`: a send in flight there costs
+no thread, and more answers per poll cost fewer wake-ups.
 """
 
 from __future__ import annotations
@@ -118,10 +119,12 @@ class SendPool:
         finish_many: Callable[[list[Any]], None] = _nothing_later,
         finish_after: float = FINISH_AFTER,
         curl: Callable[[], Curl] | None = None,
+        curl_at_once: int | None = None,
     ) -> None:
         self.threads = threads
         self.per_target = per_target
         self.at_once = at_once
+        self.curl_at_once = at_once if curl_at_once is None else curl_at_once
         self.slow_after = slow_after
         self.finish_many = finish_many
         self.finish_after = finish_after
@@ -219,14 +222,15 @@ class SendPool:
         else:
             self._curl.wake()
 
-    def _admits_in(self, target: str, now: float) -> float:
-        """Seconds until another send of `target` may start (0: now; inf: at its cap)."""
+    def _admits_in(self, target: str, now: float, at_once: int) -> float:
+        """Seconds until another send of `target` may start (0: now; inf: at its cap), when
+        `at_once` may start together (`at_once` or `curl_at_once`)."""
         running = self._running.get(target)
         if not running:
             return 0.0
         if len(running) >= self.per_target:
             return math.inf
-        if len(running) < self.at_once:
+        if len(running) < at_once:
             return 0.0
         return max(0.0, max(running) + self.slow_after - now)
 
@@ -236,14 +240,14 @@ class SendPool:
         running = len(self._running.get(target, ()))
         return min(self.per_target - running, max(1, self.at_once - running))
 
-    def _take(self, now: float, waiting: dict[str, deque[Work]]) -> tuple[Work | None, float]:
-        """The next send of `waiting` (the threads' lines or the driver's) to start, or None and
-        how long until one may (inf: none in sight)."""
+    def _take(self, now: float, waiting: dict[str, deque[Work]], at_once: int) -> tuple[Work | None, float]:
+        """The next send of `waiting` (the threads' lines or the driver's, whose `at_once` is
+        given) to start, or None and how long until one may (inf: none in sight)."""
         if self._open >= self.threads:
             return None, math.inf  # a thread finishing what it holds makes room
         soonest = math.inf
         for target, line in waiting.items():
-            wait = self._admits_in(target, now)
+            wait = self._admits_in(target, now, at_once)
             if wait == 0.0:
                 work = line.popleft()
                 del waiting[target]
@@ -267,7 +271,7 @@ class SendPool:
                         break
                     now = time.monotonic()
                     due = bool(self._later) and now - self._later_since >= self.finish_after
-                    work, wait = (None, math.inf) if due else self._take(now, self._waiting)
+                    work, wait = (None, math.inf) if due else self._take(now, self._waiting, self.at_once)
                     if work is not None:
                         break
                     # Nothing to start: finish the last steps left if they are due, if the
@@ -308,7 +312,7 @@ class SendPool:
             later: list[Any] = []
             with self._cond:
                 now = time.monotonic()
-                while (work := self._take(now, self._curl_waiting)[0]) is not None:
+                while (work := self._take(now, self._curl_waiting, self.curl_at_once)[0]) is not None:
                     starts.append((work, now))
                 due = bool(self._later) and now - self._later_since >= self.finish_after
                 ended = self._drove and not starts  # the stream of sends that left them has ended
@@ -349,7 +353,7 @@ class SendPool:
         wait = math.inf
         if self._open < self.threads:
             for target in self._curl_waiting:
-                wait = min(wait, self._admits_in(target, now))
+                wait = min(wait, self._admits_in(target, now, self.curl_at_once))
                 if wait == 0.0:
                     return wait
         if self._later:
@@ -448,7 +452,7 @@ class SendPool:
         if self._waiting:
             now, startable, later = time.monotonic(), 0, False
             for target, line in self._waiting.items():
-                wait = self._admits_in(target, now)
+                wait = self._admits_in(target, now, self.at_once)
                 if wait == 0.0:
                     startable += min(len(line), self._startable_now(target))
                 elif wait != math.inf:
