@@ -16,17 +16,24 @@ HTTP/1.1, no proxy whatever the environment says (curl would read `http_proxy` b
 redirects followed (transport.py follows them by Go's rules), and header values with line breaks
 refused as http.client refuses them, so that a credentials file cannot inject header lines.
 
-Each thread keeps its own curl handle per transport (a handle is not thread-safe), and with it
-the handle's kept-alive connections; a forked worker has its own transports (transport.py keys
-them by process), so no socket is shared across a fork.
+A POST is a `CurlPost`, which a send's steps yield (app/notify/steps.py). A send thread makes
+it on a curl handle of its own (a handle is not thread-safe), which keeps its kept-alive
+connections; the send pool's curl driver makes many at once on a `CurlMulti`, whose handles share
+the multi handle's connections. A forked child forgets its parent's handles (and the send pool
+its curl driver), so no socket is shared across a fork.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
+import select
 import threading
+import time
 from collections.abc import Mapping
 from functools import lru_cache
+from typing import NamedTuple
 
 import pycurl
 import urllib3
@@ -74,7 +81,7 @@ class CurlError(Exception):
 
 
 class _Handle:
-    """A thread's curl handle, what was last set on it, and the lists its callbacks fill.
+    """A curl handle, what was last set on it, and the lists its callbacks fill.
 
     An option is set again only when it changes: setting the seven per-POST options cost about
     14,000 instructions of a 115,000-instruction POST (pycurl parses its arguments, copies the
@@ -104,51 +111,225 @@ class _Handle:
         self.header_key: tuple[tuple[tuple[str, str], ...], int] | None = None
         self.millis = 0
 
+    def prepare(self, post: CurlPost) -> None:
+        """Set what `post` needs that differs from the handle's last POST. Raises ValueError for
+        a header line http.client would refuse."""
+        curl = self.curl
+        url, body = post.url, post.body
+        if url != self.url:
+            curl.setopt(pycurl.URL, url)
+            self.url = url
+        items = tuple(post.headers.items())
+        header_key = (items, len(body))
+        if header_key != self.header_key:
+            lines = [_IDENTITY, b"Content-Length: %d" % len(body), *_header_lines(items)]
+            curl.setopt(pycurl.HTTPHEADER, lines)
+            self.header_key = header_key
+        millis = int(post.timeout * 1000)
+        if millis < 1:
+            millis = 1
+        if millis != self.millis:
+            curl.setopt(pycurl.TIMEOUT_MS, millis)
+            self.millis = millis
+        curl.setopt(pycurl.POSTFIELDS, body)
+
+    def answer(self) -> Answer:
+        """The answer of the POST just made; the lists are emptied for the next."""
+        heads, chunks = self.heads, self.chunks
+        answer = Answer(self.curl.getinfo(pycurl.RESPONSE_CODE), heads[:], b"".join(chunks))
+        heads.clear()
+        chunks.clear()
+        return answer
+
+    def failure(self, code: int, message: str) -> CurlError:
+        """Why the POST just made got no answer (curl's error `code`)."""
+        self.heads.clear()
+        self.chunks.clear()
+        return _failure(self.curl, code, message)
+
 
 # Longer than any send's timeout (about 24 days, the largest a curl long takes on every platform).
 _NO_CONNECT_LIMIT = 2**31 - 1
 
+# Each thread's handle for `CurlPost.perform` (a handle is not thread-safe), and with it its
+# kept-alive connections. A forked child starts without: its parent's sockets are not its own.
+_local = threading.local()
 
-class CurlSender:
-    """POSTs for one transport setup; one curl handle (and its connections) per thread."""
+
+def _forget_handles() -> None:
+    global _local
+    _local = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_handles)
+
+
+class CurlPost(NamedTuple):
+    """A POST of `body` to the absolute http:// `url` with exactly `headers` (plus Host and
+    Content-Length); `timeout` bounds the whole exchange. A send's steps yield it
+    (app/notify/steps.py): `perform` makes it on the calling thread, a `CurlMulti` among others."""
+
+    url: str
+    body: bytes
+    headers: Mapping[str, str]
+    timeout: float
+
+    def perform(self) -> Answer:
+        """Make the POST on this thread's handle. Raises CurlError when no answer came,
+        ValueError for a header line http.client would refuse."""
+        try:
+            handle: _Handle = _local.handle
+        except AttributeError:
+            handle = _local.handle = _Handle()
+        handle.prepare(self)
+        try:
+            handle.curl.perform()
+        except pycurl.error as err:
+            raise handle.failure(*err.args) from None
+        return handle.answer()
+
+
+# Whether this libcurl resolves host names without blocking (a resolver thread or c-ares). A
+# multi handle on a libcurl that resolves them in the calling thread would hold up the curl
+# driver, and every send it has in flight, for as long as a slow DNS server takes to answer;
+# the send pool then sends on its threads only.
+MULTI_SAFE = bool(pycurl.version_info()[4] & pycurl.VERSION_ASYNCHDNS)
+
+
+class CurlMulti:
+    """Many `CurlPost`s in progress at once, all driven by the one thread that calls `wait`.
+
+    Sends on threads that each block in `perform` cost a worker about six futex calls and six
+    context switches per notification, handing the interpreter lock, the sends and their commits
+    between threads; here one thread starts every POST it is given, and one `poll` waits for
+    whichever answers first (docs/performance.md, "Tenth session"). libcurl's socket interface
+    (`socket_action`) tells which sockets to watch, so the poll is over those sockets and a pipe
+    that `wake` writes to, which other threads use to hand over more work. The multi handle
+    keeps the kept-alive connections of every handle added to it; finished handles are kept for
+    the next POSTs, with the options they had (`_Handle.prepare`).
+
+    Not thread-safe, but for `wake`. A process makes its own (a forked child must not share its
+    parent's sockets).
+    """
 
     def __init__(self) -> None:
-        self._local = threading.local()
+        self._multi = multi = pycurl.CurlMulti()
+        multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
+        multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
+        self._poll = select.poll()
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._wake_write, False)
+        self._poll.register(self._wake_read, select.POLLIN)
+        self._free: list[_Handle] = []
+        self._busy: dict[pycurl.Curl, tuple[_Handle, object]] = {}
+        self._timer_at: float | None = None  # when curl wants socket_action(SOCKET_TIMEOUT)
 
-    def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Answer:
-        """POST `body` to the absolute http:// `url` with exactly `headers` (plus Host and
-        Content-Length); `timeout` bounds the whole exchange. Raises CurlError when no answer
-        came, ValueError for a header line http.client would refuse."""
+    def add(self, request: object, token: object) -> bool:
+        """Start `request` if it is a CurlPost (False: it is not, nothing is started); `wait`
+        returns its outcome with `token`. Raises ValueError for a header line http.client would
+        refuse (nothing is started then)."""
+        if type(request) is not CurlPost:
+            return False
+        handle = self._free.pop() if self._free else _Handle()
         try:
-            handle: _Handle = self._local.handle
-        except AttributeError:
-            handle = self._local.handle = _Handle()
-        curl = handle.curl
-        if url != handle.url:
-            curl.setopt(pycurl.URL, url)
-            handle.url = url
-        items = tuple(headers.items())
-        header_key = (items, len(body))
-        if header_key != handle.header_key:
-            lines = [_IDENTITY, b"Content-Length: %d" % len(body), *_header_lines(items)]
-            curl.setopt(pycurl.HTTPHEADER, lines)
-            handle.header_key = header_key
-        millis = int(timeout * 1000)
-        if millis < 1:
-            millis = 1
-        if millis != handle.millis:
-            curl.setopt(pycurl.TIMEOUT_MS, millis)
-            handle.millis = millis
-        curl.setopt(pycurl.POSTFIELDS, body)
-        heads, chunks = handle.heads, handle.chunks
-        try:
-            curl.perform()
-            return Answer(curl.getinfo(pycurl.RESPONSE_CODE), heads[:], b"".join(chunks))
-        except pycurl.error as err:
-            raise _failure(curl, err) from None
-        finally:
-            heads.clear()
-            chunks.clear()
+            handle.prepare(request)
+        except ValueError:
+            self._free.append(handle)
+            raise
+        self._busy[handle.curl] = (handle, token)
+        self._multi.add_handle(handle.curl)
+        return True
+
+    def wait(self, timeout: float | None) -> list[tuple[object, Answer | CurlError]]:
+        """Wait until a socket is ready, `wake` is called, curl's timer is due or `timeout`
+        seconds (None: no limit) have passed; then move the POSTs on and return those that
+        ended, with their tokens: an Answer, or a CurlError for a POST that got none."""
+        multi = self._multi
+        timer_at = self._timer_at
+        if timer_at is not None and timer_at <= time.monotonic():
+            # Due already (curl asks for 0 ms after each add): POSTs just added go out now, and
+            # the poll below waits for their answers, rather than returning at once first.
+            self._timer_at = None
+            multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
+            ended = self._ended()
+            if ended:
+                return ended
+            timer_at = self._timer_at
+        if timer_at is not None:
+            left = timer_at - time.monotonic()
+            timeout = left if timeout is None or left < timeout else timeout
+        millis = -1 if timeout is None else math.ceil(timeout * 1000) if timeout > 0 else 0
+        for fd, events in self._poll.poll(millis):
+            if fd == self._wake_read:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(fd, 512)
+                continue
+            if events & select.POLLNVAL:  # closed without curl saying so: nothing to watch
+                self._poll.unregister(fd)
+                continue
+            mask = 0
+            if events & _READABLE:
+                mask |= pycurl.CSELECT_IN
+            if events & select.POLLOUT:
+                mask |= pycurl.CSELECT_OUT
+            if events & select.POLLERR:
+                mask |= pycurl.CSELECT_ERR
+            multi.socket_action(fd, mask)
+        timer_at = self._timer_at
+        if timer_at is not None and timer_at <= time.monotonic():
+            self._timer_at = None
+            multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
+        return self._ended()
+
+    def wake(self) -> None:
+        """Make a `wait` in progress (or the next) return; from any thread."""
+        with contextlib.suppress(BlockingIOError):  # the pipe is full: a wake-up is pending
+            os.write(self._wake_write, b"w")
+
+    def close(self) -> None:
+        for curl in list(self._busy):
+            self._multi.remove_handle(curl)
+        self._busy.clear()
+        self._multi.close()
+        os.close(self._wake_read)
+        os.close(self._wake_write)
+
+    def _ended(self) -> list[tuple[object, Answer | CurlError]]:
+        ended: list[tuple[object, Answer | CurlError]] = []
+        multi, busy = self._multi, self._busy
+        while True:
+            queued, ok, failed = multi.info_read()
+            for curl in ok:
+                handle, token = busy.pop(curl)
+                multi.remove_handle(curl)
+                ended.append((token, handle.answer()))
+                self._free.append(handle)
+            for curl, code, message in failed:
+                handle, token = busy.pop(curl)
+                multi.remove_handle(curl)
+                ended.append((token, handle.failure(code, message)))
+                self._free.append(handle)
+            if not queued:
+                return ended
+
+    def _on_socket(self, what: int, fd: int, multi: pycurl.CurlMulti, data: object) -> None:
+        if what == pycurl.POLL_REMOVE:
+            with contextlib.suppress(KeyError):
+                self._poll.unregister(fd)
+        else:
+            self._poll.register(fd, _POLL_EVENTS[what])
+
+    def _on_timer(self, millis: int) -> None:
+        self._timer_at = None if millis < 0 else time.monotonic() + millis / 1000
+
+
+_READABLE = select.POLLIN | select.POLLHUP
+_POLL_EVENTS = {
+    pycurl.POLL_IN: select.POLLIN,
+    pycurl.POLL_OUT: select.POLLOUT,
+    pycurl.POLL_INOUT: select.POLLIN | select.POLLOUT,
+}
 
 
 @lru_cache(maxsize=256)
@@ -187,8 +368,7 @@ def _header_dict(lines: list[bytes]) -> urllib3.HTTPHeaderDict:
     return headers
 
 
-def _failure(handle: pycurl.Curl, err: pycurl.error) -> CurlError:
-    code, message = err.args
+def _failure(handle: pycurl.Curl, code: int, message: str) -> CurlError:
     errno = handle.getinfo(pycurl.OS_ERRNO)
     detail = os.strerror(errno) if errno else str(message)
     if code in _CONNECT_FAILURES:

@@ -57,7 +57,8 @@ from urllib3.util import Retry, parse_url
 from app import __version__
 from app.config import HTTPConfig, OAuth2, TLSConfig
 from app.config.httpconfig import canonical_header
-from app.notify.curlhttp import Answer, CurlError, CurlSender
+from app.notify import steps
+from app.notify.curlhttp import Answer, CurlError, CurlPost
 from app.notify.errors import NotifyError
 
 USER_AGENT = f"alerter/{__version__}"
@@ -349,7 +350,6 @@ class _Transport:
             "server_hostname": tls_cfg.server_name or None,
         }
         self.direct = urllib3.PoolManager(**pool_kw)
-        self.curl = CurlSender()
         self._pool_keys: dict[tuple[str, str, int], PoolKey] = {}
         # Per scheme of the target: the manager of its proxy, or None to go direct.
         self._proxies: dict[str, urllib3.ProxyManager | None] = {"http": None, "https": None}
@@ -398,6 +398,25 @@ class _Transport:
             key = self._pool_keys[place] = self.direct.key_fn_by_scheme[target.scheme](context)
         return self.direct.connection_from_pool_key(key, request_context=context)
 
+    def request(
+        self,
+        method: str,
+        target: _Target,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: float,
+    ) -> CurlPost | _PooledRequest:
+        """One request, no retries or redirects, for a send's steps to yield (app/notify/steps.py).
+
+        A POST straight to an http:// host (a notification, usually) goes through libcurl,
+        which costs a tenth of urllib3's CPU (app/notify/curlhttp.py), and may go through the
+        send pool's curl driver with others; the rest through urllib3, on a send thread.
+        """
+        curl = method == "POST" and body is not None and target.scheme == "http"
+        if curl and self.manager_for(target) is self.direct:
+            return CurlPost(target.url, body or b"", headers, timeout)
+        return _PooledRequest(self, method, target, body, headers, timeout)
+
     def send(
         self,
         method: str,
@@ -405,16 +424,10 @@ class _Transport:
         body: bytes | None,
         headers: Mapping[str, str],
         timeout: float,
-    ) -> urllib3.BaseHTTPResponse | Answer:
-        """One request, no retries or redirects; the body is read and the connection released.
-
-        A POST straight to an http:// host (a notification, usually) goes through libcurl,
-        which costs a tenth of urllib3's CPU (app/notify/curlhttp.py); the rest through urllib3.
-        """
+    ) -> urllib3.BaseHTTPResponse:
+        """One request through urllib3; the body is read and the connection released."""
         manager = self.manager_for(target)
         if manager is self.direct:
-            if method == "POST" and body is not None and target.scheme == "http":
-                return self.curl.post(target.url, body, headers, timeout)
             # Straight to the host's pool: PoolManager.urlopen would parse the URL once more.
             pool = self._direct_pool(target)
             return pool.urlopen(
@@ -438,6 +451,21 @@ class _Transport:
             timeout=timeout,
             preload_content=True,
         )
+
+
+class _PooledRequest(NamedTuple):
+    """A request through urllib3's pools (TLS, a proxy, a method other than POST), for a send's
+    steps to yield; only a send thread makes it (`perform`)."""
+
+    transport: _Transport
+    method: str
+    target: _Target
+    body: bytes | None
+    headers: Mapping[str, str]
+    timeout: float
+
+    def perform(self) -> urllib3.BaseHTTPResponse:
+        return self.transport.send(self.method, self.target, self.body, self.headers, self.timeout)
 
 
 @lru_cache(maxsize=128)
@@ -623,7 +651,7 @@ def _token_request(
     except ValueError as err:  # the oauth2 block's TLS or proxy settings, or its token_url
         raise _TokenError(f"oauth2 {err}") from None
     try:
-        answer = _exchange(transport, "POST", target, body, headers, deadline, True)
+        answer = steps.run(_exchange(transport, "POST", target, body, headers, deadline, True))
     except (urllib3.exceptions.HTTPError, CurlError, ValueError, _TooManyRedirects, _BadRedirect) as err:
         # Not str(err): http.client quotes a refused header value, here the client secret.
         problem = _transport_problem(err)[0]
@@ -721,9 +749,10 @@ class _BadRedirect(Exception):
     """A redirect to a URL alerter cannot follow (unparseable, not http or https)."""
 
 
-def post(cfg: HTTPConfig, url: str, body: bytes, content_type: str, timeout: float, what: str) -> Response:
-    """POST `body` as `content_type`; see `request`."""
-    return request(cfg, "POST", url, body, {"Content-Type": content_type}, timeout, what)
+def direct_curl(cfg: HTTPConfig) -> bool:
+    """Whether this http_config's plain-http POSTs go straight to libcurl, with nothing that
+    waits on the network before them: no proxy, no oauth2 token to fetch."""
+    return cfg.oauth2 is None and not cfg.proxy_url and not cfg.proxy_from_environment
 
 
 def request(
@@ -735,6 +764,19 @@ def request(
     timeout: float,
     what: str,
 ) -> Response:
+    """`request_steps`, its requests made on this thread."""
+    return steps.run(request_steps(cfg, method, url, body, headers, timeout, what))
+
+
+def request_steps(
+    cfg: HTTPConfig,
+    method: str,
+    url: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    timeout: float,
+    what: str,
+) -> steps.Steps[Response]:
     """One request with the http_config's auth, headers, TLS, proxy and redirect settings.
 
     `headers` are the integration's own (Content-Type, API keys); they are sent after the
@@ -764,7 +806,8 @@ def request(
     except NotifyError as err:
         raise NotifyError(f"{_where(what, method, url)}: {err}", retryable=err.retryable) from None
     try:
-        return _exchange(transport, method, target, body, all_headers, deadline, cfg.follow_redirects)
+        follow = cfg.follow_redirects
+        return (yield from _exchange(transport, method, target, body, all_headers, deadline, follow))
     except (urllib3.exceptions.HTTPError, CurlError, ValueError, _TooManyRedirects, _BadRedirect) as err:
         problem, retryable = _transport_problem(err)
         raise NotifyError(f"{_where(what, method, url)}: {problem}", retryable=retryable) from None
@@ -819,8 +862,9 @@ def _exchange(
     headers: Mapping[str, str],
     deadline: float,
     follow_redirects: bool,
-) -> Response:
-    """The request and, when allowed, the redirects after it, by Go's net/http rules.
+) -> steps.Steps[Response]:
+    """The request and, when allowed, the redirects after it, by Go's net/http rules; each hop
+    is yielded for the caller to make (app/notify/steps.py).
 
     Every hop gets what is left until `deadline` (a time.monotonic(); connect and read each, at
     least a millisecond), so redirects cannot stretch a send past the flush's deadline. Once a
@@ -838,7 +882,7 @@ def _exchange(
         left = deadline - time.monotonic()
         if left < 0.001:  # not max(): a builtin call cost 750 instructions, 1 % of a send
             left = 0.001
-        raw = transport.send(method, target, body, hop_headers, left)
+        raw = yield transport.request(method, target, body, hop_headers, left)
         location = raw.headers.get("Location") if raw.status in _REDIRECT_STATUSES else None
         if not follow_redirects or not location:
             return Response(raw.status, raw, raw.data)

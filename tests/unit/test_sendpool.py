@@ -22,6 +22,7 @@ class Work:
     target: str
     run: Callable[[], Any]
     cancel: Callable[[], None]
+    multi: bool = False  # on a thread (test_curldriver.py has the curl driver's)
 
 
 def blocking(started: list[str], name: str, release: threading.Event) -> Callable[[], None]:

@@ -25,7 +25,7 @@ from app.config import Authorization, BasicAuth, Header, HTTPConfig, OAuth2, TLS
 from app.notify import transport
 from app.notify.curlhttp import Answer
 from app.notify.errors import NotifyError
-from app.notify.transport import MAX_REDIRECTS, USER_AGENT, Response, _ProxyBypass, post
+from app.notify.transport import MAX_REDIRECTS, USER_AGENT, Response, _ProxyBypass, request
 from tests.support.http_sink import HttpSink, ReceivedRequest
 
 BODY = b'{"status":"firing"}'
@@ -34,7 +34,7 @@ DIRECT_FAILURE = "connection failed|timed out connecting"
 
 
 def send(cfg: HTTPConfig, url: str, timeout: float = 5) -> Response:
-    return post(cfg, url, BODY, "application/json", timeout, "webhook")
+    return request(cfg, "POST", url, BODY, {"Content-Type": "application/json"}, timeout, "webhook")
 
 
 @pytest.fixture(autouse=True)

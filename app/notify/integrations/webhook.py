@@ -15,9 +15,9 @@ from typing import Any
 
 from app.config import WebhookConfig
 from app.config.addresses import url_problem
-from app.notify import transport
+from app.notify import steps, transport
 from app.notify.errors import NotifyError, reason_for_status
-from app.notify.integrations import SendContext, integration
+from app.notify.integrations import SendContext, integration_steps
 from app.notify.integrations._common import go_json, rendered_structure
 from app.notify.message import Notification
 from app.template.data import common_pairs, quote_meta, template_data
@@ -100,9 +100,11 @@ def _status_hint(code: int) -> str:
     return "the receiver refused the request; it will not be retried"
 
 
-@integration("webhook")
-def send_webhook(cfg: WebhookConfig, n: Notification, ctx: SendContext) -> None:
-    """POST the notification; raise NotifyError when the receiver did not take it.
+@integration_steps("webhook")
+def send_webhook(cfg: WebhookConfig, n: Notification, ctx: SendContext) -> steps.Steps[None]:
+    """POST the notification; raise NotifyError when the receiver did not take it. A generator
+    that yields the POST (app/notify/steps.py), so that it may go through the send pool's curl
+    driver with other sends.
 
     `max_alerts` cuts the alerts before anything is rendered, so a custom payload and a
     templated URL see the alerts sent. `ctx.timeout` is what is left of the flush; the webhook's
@@ -119,7 +121,9 @@ def send_webhook(cfg: WebhookConfig, n: Notification, ctx: SendContext) -> None:
         body = go_json(custom)
     url = _target_url(cfg, n, ctx)
     timeout = min(ctx.timeout, cfg.timeout) if cfg.timeout > 0 else ctx.timeout
-    response = transport.post(cfg.http_config, url, body, "application/json", timeout, "webhook")
+    response = yield from transport.request_steps(
+        cfg.http_config, "POST", url, body, {"Content-Type": "application/json"}, timeout, "webhook"
+    )
     if 200 <= response.status_code < 300:
         return
     code = response.status_code
