@@ -49,13 +49,14 @@ class Alert:
         return _times_text(self.starts_at, self.ends_at, self.updated_at, self.timeout) + body
 
     def encode_times(self) -> bytes:
-        """The stored form's times, with the space that follows them (cached: see _times_text)."""
-        return _times_text(self.starts_at, self.ends_at, self.updated_at, self.timeout)
+        """The stored form's times without the space that follows them, as P:alert-times holds
+        a split alert's (app/redis_keys.py)."""
+        return _times_text(self.starts_at, self.ends_at, self.updated_at, self.timeout)[:-1]
 
     def encode_body(self) -> bytes:
-        """The stored form after its times: for PUT_ALERTS, which puts the times of a batch's
-        alerts posted without startsAt and endsAt (all the same) in front of their bodies
-        itself, instead of being sent them once per alert and cutting them out to merge."""
+        """The stored form after its times: for PUT_ALERTS, which is sent the times of a batch's
+        alerts posted without startsAt and endsAt (all the same) once, and stores such an alert
+        split, its body and its times apart (app/redis_keys.py, P:alert-times)."""
         return orjson.dumps({"l": self.labels, "a": self.annotations, "g": self.generator_url})
 
     @classmethod
