@@ -268,7 +268,7 @@ for c = 1, n, CHUNK do
   -- P:alert-times, where its earlier posts left their times, and P:alerts only for the alerts it
   -- finds none for (new, or stored whole); any other batch reads P:alerts, and P:alert-times for
   -- a value there that is a body.
-  local olds, wholes
+  local olds, wholes, bodies_times
   if all_bare then
     olds, wholes = call('HMGET', KEYS[4], unpack(fps, c, upto)), {}
     local missing, m = {}, 0
@@ -291,6 +291,24 @@ for c = 1, n, CHUNK do
     end
   else
     olds = call('HMGET', KEYS[1], unpack(fps, c, upto))
+    if shared ~= '' then
+      -- Lines with and without times in one batch: the times of the bodies among the stored
+      -- values in one read (a pure batch with times meets a body only for an alert last posted
+      -- without times, and reads its times alone).
+      local sf, sj, k = {}, {}, 0
+      for j = 1, upto - c + 1 do
+        local v = olds[j]
+        if v and byte(v, 1) == 123 then
+          k = k + 1
+          sf[k], sj[k] = fps[c + j - 1], j
+        end
+      end
+      if k > 0 then
+        bodies_times = {}
+        local got = call('HMGET', KEYS[4], unpack(sf, 1, k))
+        for x = 1, k do bodies_times[sj[x]] = got[x] end
+      end
+    end
   end
   for i = c, upto do
     local fp, bare, value = fps[i], bares[i], argv[9 + i]
@@ -304,7 +322,9 @@ for c = 1, n, CHUNK do
       old = olds[i - c + 1]
       -- A body ("{" first): its times are in P:alert-times (an alert posted without times
       -- before; none there, which none of alerter's writes leaves, is no stored alert).
-      if old and byte(old, 1) == 123 then old, osplit = call('HGET', KEYS[4], fp), true end
+      if old and byte(old, 1) == 123 then
+        old, osplit = bodies_times and bodies_times[i - c + 1] or call('HGET', KEYS[4], fp), true
+      end
     end
     local text, split, body, starts
     if bare and old and old == m_old then
