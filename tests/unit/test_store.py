@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import fakeredis
 import orjson
 import pytest
 
+from app import backend
 from app.alerts import Alert, parse_postable_alerts
+from app.durability import Writer
 from app.labels import fingerprint
 from app.redis_keys import Keys
 from app.rediscluster import run_script
+from app.settings import Settings
 from app.store import AlertStore, GroupRef
 
 NOW = 1_700_000_000.0
@@ -567,3 +571,17 @@ def test_gc_and_drops_compare_a_split_alert_whole(store: AlertStore) -> None:
     assert store.drop_unchanged_alerts(g, [done.fingerprint]) is True
     assert store.gc_resolved(NOW) == 1
     assert split_parts(store, done) == (None, None)
+
+
+def test_the_embedded_snapshot_keeps_a_split_alert(store: AlertStore, tmp_path: Path) -> None:
+    """--storage.path: the snapshot saves P:alert-times with P:alerts, and a restart merges the
+    next re-send without times with the restored times."""
+    store.put([(a, [group()]) for a in posted_without_times(NOW, ("A", "1"))], NOW)
+    settings = Settings(storage_path=str(tmp_path))
+    backend.save_snapshot(store.r, store.keys, settings, Writer())
+    restored = AlertStore(fakeredis.FakeRedis(server=fakeredis.FakeServer()), Keys("t"))
+    backend.load_snapshot(restored.r, settings)
+    assert restored.alerts() == store.alerts()
+    restored.put([(a, [group()]) for a in posted_without_times(NOW + 60, ("A", "2"))], NOW + 60)
+    [a] = restored.alerts()
+    assert (a.starts_at, a.ends_at, a.annotations) == (NOW, NOW + 360, {"summary": "2"})
