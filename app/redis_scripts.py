@@ -35,18 +35,21 @@ from __future__ import annotations
 #   ARGV[5]  the alerts as lines "fingerprint TAB gid,gid,... TAB head" without a limit
 #            (ARGV[6] = 0), "fingerprint TAB gid,gid,... TAB bucket TAB head" with one (bucket:
 #            the hex digest of the alertname); head is empty, or "=" when the alert's value
-#            (ARGV[9+i]) is its body only and its times are ARGV[8] (below)
+#            (ARGV[10+i]) is its body only and its times are ARGV[8] (below)
 #   ARGV[6]  --alerts.per-alertname-limit (0: none)
 #   ARGV[7]  the stem of the per-alertname sets, P:alertname-limit: (the script appends the bucket)
 #   ARGV[8]  "startsAt endsAt updatedAt 1", the times of the batch's alerts posted without
 #            startsAt and endsAt (Alert.encode_times), which are the same for all of them
 #            (now, now + resolve_timeout, now, from resolve_timeout); empty when it has none
 #   ARGV[9]  the least group_wait of the batch's groups
+#   ARGV[10]  "1" when a fingerprint is on more than one line, else empty: only then does the
+#            script remember each line's result for a later line of the same alert (a table
+#            filled per line cost 1.5 % of a call's instructions, and batches repeat no alert)
 #   KEYS[5..]  on a Redis Cluster only: each group's P:group:<gid> and P:gmembers:<gid>, unread
 #            (the script builds them from the stems) but declared, so that a slot half-way
 #            through a migration refuses the whole call up front (TRYAGAIN, ASK) instead of
 #            failing at the first key already moved, after some writes.
-#   ARGV[9+i]  the encoded alert (Alert.encode) of line i, or, when the line's head is "=",
+#   ARGV[10+i]  the encoded alert (Alert.encode) of line i, or, when the line's head is "=",
 #            its body (Alert.encode_body). An argument of its own, which the script writes as it
 #            is whenever the merge keeps the incoming value (every re-send with times, every new
 #            alert): Redis makes each argument a Lua string, and its Lua hashes every byte of
@@ -221,7 +224,7 @@ local function admitted(bucket, fp, value)
   call('PEXPIRE', key, math.ceil((last_end - now) * 1000) + 1000)
   return true
 end
--- The alerts' values are arguments of their own (ARGV[9+i]), written as they came unless the
+-- The alerts' values are arguments of their own (ARGV[10+i]), written as they came unless the
 -- merge splices them. Making a Lua string of an alert's length costs more than all the merge's
 -- arithmetic: Lua interns every string, hashing every byte of it (Redis's Lua) and comparing it
 -- with those of the same hash, and a batch's values differ in few characters.
@@ -251,10 +254,9 @@ local out = {0}  -- merged_count, then the fingerprints the limit dropped
 -- a table per group cost more than the rest of a group's bookkeeping), all of them in a table
 -- once there is a second; the groups in the order the batch names them.
 local first, more, order, ng, due = {}, {}, {}, 0, {}
--- A fingerprint twice in one batch merges with its own earlier result, as Alertmanager's
--- one-by-one Put does: its times-bearing text, split when it holds no body ("{"). (Not a second
--- table for that: filling one per alert cost re-sends with times 2 %.)
-local written, dup = {}, false
+-- A fingerprint twice in one batch (ARGV[10]) merges with its own earlier result, as
+-- Alertmanager's one-by-one Put does: its times-bearing text, split when it holds no body ("{").
+local twice, written, dup = ARGV[10] ~= '', {}, false
 -- The writes, made once every alert is merged (and, without lines, the groups checked): to
 -- P:alerts (bodies, whole values), to P:alert-times, and the P:alert-times entries a whole value
 -- replaces.
@@ -311,8 +313,8 @@ for c = 1, n, CHUNK do
     end
   end
   for i = c, upto do
-    local fp, bare, value = fps[i], bares[i], argv[9 + i]
-    local old, osplit = written[fp], false
+    local fp, bare, value = fps[i], bares[i], argv[10 + i]
+    local old, osplit = twice and written[fp], false
     if old then
       osplit, dup = not find(old, '{', 1, true), true
     elseif all_bare then
@@ -343,7 +345,7 @@ for c = 1, n, CHUNK do
       out[#out + 1] = fp
     else
       if old then merged_count = merged_count + 1 end
-      written[fp] = text
+      if twice then written[fp] = text end
       if split then
         if body then
           hset[h + 1], hset[h + 2] = fp, body

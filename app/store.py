@@ -145,7 +145,7 @@ class AlertStore:
         # trusted: a group deleted since costs a second call.
         self._known: set[str] = set()
 
-    def put(self, routed: Iterable[tuple[Alert, Sequence[GroupRef]]], now: float) -> int:
+    def put(self, routed: Sequence[tuple[Alert, Sequence[GroupRef]]], now: float) -> int:
         """Merge a batch of alerts and insert them into their groups in one round trip (one
         script call per shard the batch touches, on a cluster).
 
@@ -171,6 +171,9 @@ class AlertStore:
                     groups[self.keys.shard(g.gid)][g.gid] = g
         else:  # one shard: no call per group to find it
             groups = {self.keys: {g.gid: g for refs in seen.values() for g in refs}}
+        # Whether an alert is on two lines: the script then remembers each line's result for the
+        # next (one set comprehension here instead of a table filled per line in Redis).
+        twice = "1" if len({a.fingerprint for a, _ in routed}) < len(routed) else ""
         calls: list[Call] = []
         learn = []  # the groups of the calls sent with lines, known once those succeed
         for shard, (lines, values) in batches.items():
@@ -191,6 +194,7 @@ class AlertStore:
                 self.keys.alertname_limit_stem,
                 shared[0].encode_times() if shared else b"",
                 least,
+                twice,
                 *values,
             ]
             calls.append((keys, args))

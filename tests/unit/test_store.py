@@ -376,8 +376,20 @@ def test_without_lines_a_missing_group_leaves_everything_unwritten(store: AlertS
     keys = store.keys
     value = alert(NOW - 10, NOW + 300, NOW).encode()
     line = f"{fingerprint(LABELS)}\tg1\t"
-    args = [NOW, keys.group_stem, keys.members_stem, "", line, 0, keys.alertname_limit_stem, b"", 30.0, value]
-    assert store._put(keys=[keys.alerts, keys.timers, keys.groups], args=args) == [-1]
+    args = [
+        NOW,
+        keys.group_stem,
+        keys.members_stem,
+        "",
+        line,
+        0,
+        keys.alertname_limit_stem,
+        b"",
+        30.0,
+        "",
+        value,
+    ]
+    assert store._put(keys=[keys.alerts, keys.timers, keys.groups, keys.alert_times], args=args) == [-1]
     assert store.r.keys("*") == []
 
 
