@@ -8,7 +8,6 @@ that concurrent posts from several web processes stay atomic.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -20,12 +19,16 @@ from app.requesturi import request_uri_error
 from app.timeutil import GO_ZERO_EPOCH, format_rfc3339, parse_rfc3339
 
 
-@dataclass(slots=True)
-class Alert:
-    """One alert. Times are epoch seconds; `timeout` marks an endsAt filled from resolve_timeout."""
+class Alert(msgspec.Struct):
+    """One alert. Times are epoch seconds; `timeout` marks an endsAt filled from resolve_timeout.
+
+    A msgspec Struct, built in C: ingest builds one per posted alert, and a flush or a listing one
+    per stored alert. As a slotted dataclass its Python __init__ cost about 3,300 instructions a
+    build against 1,650 (callgrind), 2.7 % of an ingest request's instructions in the web tier.
+    """
 
     labels: dict[str, str]
-    annotations: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = msgspec.field(default_factory=dict)
     starts_at: float = 0.0
     ends_at: float = 0.0
     generator_url: str = ""
@@ -49,13 +52,14 @@ class Alert:
         return _times_text(self.starts_at, self.ends_at, self.updated_at, self.timeout) + body
 
     def encode_times(self) -> bytes:
-        """The stored form's times, with the space that follows them (cached: see _times_text)."""
-        return _times_text(self.starts_at, self.ends_at, self.updated_at, self.timeout)
+        """The stored form's times without the space that follows them, as P:alert-times holds
+        a split alert's (app/redis_keys.py)."""
+        return _times_text(self.starts_at, self.ends_at, self.updated_at, self.timeout)[:-1]
 
     def encode_body(self) -> bytes:
-        """The stored form after its times: for PUT_ALERTS, which puts the times of a batch's
-        alerts posted without startsAt and endsAt (all the same) in front of their bodies
-        itself, instead of being sent them once per alert and cutting them out to merge."""
+        """The stored form after its times: for PUT_ALERTS, which is sent the times of a batch's
+        alerts posted without startsAt and endsAt (all the same) once, and stores such an alert
+        split, its body and its times apart (app/redis_keys.py, P:alert-times)."""
         return orjson.dumps({"l": self.labels, "a": self.annotations, "g": self.generator_url})
 
     @classmethod

@@ -10,7 +10,16 @@ key                  type        holds
 P:alerts             hash        fingerprint -> "startsAt endsAt updatedAt timeout {json}"
                                  (Alert.encode): times as epoch seconds, timeout 0 or 1, then
                                  JSON {"l": labels, "a": annotations, "g": generatorURL}. The
-                                 only copy of each alert.
+                                 only copy of each alert. An alert last posted without startsAt
+                                 and endsAt holds its JSON alone here ("{" first), and its times
+                                 in P:alert-times: see there.
+P:alert-times        hash        fingerprint -> "startsAt endsAt updatedAt timeout", the times of
+                                 each alert whose P:alerts value is its JSON alone, and of no
+                                 other (PUT_ALERTS keeps the two together). A re-send without
+                                 times changes only these times and rewrites the JSON it came
+                                 with, so PUT_ALERTS neither reads nor builds a whole value for
+                                 it. The times, a space and the JSON are the alert's whole value
+                                 (Alert.decode), as every reader puts them together.
 P:groups             set         the id of every aggregation group (dispatcher.group_id, a hash
                                  of the route and the group key).
 P:group:<gid>        hash        "meta": JSON {"key": group key, "route": route id, "receiver":
@@ -93,11 +102,12 @@ each change of their fields between snapshots.
 Redis Cluster layout (`Keys(prefix, cluster=True)`, chosen by app/backend.py when --redis.url is
 a cluster node; docs/scaling.md): a cluster runs a script only on keys of one slot, so the keys
 are spread over SHARDS logical shards by aggregation group, each shard's keys carrying a hash tag
-that puts them in one slot: `P:{T}:alerts`, `P:{T}:groups`, `P:{T}:timers`, `P:{T}:retries`,
-`P:{T}:nflog`, `P:{T}:group:<gid>`, `P:{T}:gmembers:<gid>`, `P:{T}:inflight:<gid>`,
-`P:{T}:refused:<gid>` and `P:{T}:lease:<sha1>`, T being the tag of shard `shard_of(gid)`
-(`Keys.shard(gid)` names them). A shard's alerts hash holds the alerts of the shard's groups, so
-an alert routed to groups of two shards is stored in both. Everything else (silences, peers,
+that puts them in one slot: `P:{T}:alerts`, `P:{T}:alert-times`, `P:{T}:groups`, `P:{T}:timers`,
+`P:{T}:retries`, `P:{T}:nflog`, `P:{T}:group:<gid>`, `P:{T}:gmembers:<gid>`,
+`P:{T}:inflight:<gid>`, `P:{T}:refused:<gid>` and `P:{T}:lease:<sha1>`, T being the tag of
+shard `shard_of(gid)` (`Keys.shard(gid)` names them). A shard's alerts hash (and its
+alert-times) holds the alerts of the shard's groups, so an alert routed to groups of two shards
+is stored in both. Everything else (silences, peers,
 locks, the history) carries the tag `{global}`: one slot, so PUT_SILENCES and RECORD_ATTEMPTS
 keep their several keys together. The plain layout above is unchanged by all this: an existing
 deployment's state stays readable.
@@ -148,6 +158,7 @@ class Keys:
 
     # Per-shard names (absent from a cluster layout's top object).
     alerts: str
+    alert_times: str
     groups: str
     timers: str
     retries: str
@@ -200,6 +211,7 @@ class Keys:
 
     def _name_shard(self, base: str) -> None:
         self.alerts = f"{base}:alerts"
+        self.alert_times = f"{base}:alert-times"
         self.groups = f"{base}:groups"
         self.timers = f"{base}:timers"
         self.retries = f"{base}:retries"

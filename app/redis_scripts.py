@@ -21,6 +21,7 @@ from __future__ import annotations
 #   KEYS[1]  P:alerts, the alerts hash
 #   KEYS[2]  P:timers, the group timers
 #   KEYS[3]  P:groups, the group index
+#   KEYS[4]  P:alert-times, the times of the alerts last posted without times
 #   ARGV[1]  now (epoch seconds)
 #   ARGV[2]  the stem of the group hashes, P:group: (the script appends each gid)
 #   ARGV[3]  the stem of the group member sets, P:gmembers: (the script appends each gid)
@@ -34,26 +35,33 @@ from __future__ import annotations
 #   ARGV[5]  the alerts as lines "fingerprint TAB gid,gid,... TAB head" without a limit
 #            (ARGV[6] = 0), "fingerprint TAB gid,gid,... TAB bucket TAB head" with one (bucket:
 #            the hex digest of the alertname); head is empty, or "=" when the alert's value
-#            (ARGV[9+i]) is its body only and its times are ARGV[8] (below)
+#            (ARGV[10+i]) is its body only and its times are ARGV[8] (below)
 #   ARGV[6]  --alerts.per-alertname-limit (0: none)
 #   ARGV[7]  the stem of the per-alertname sets, P:alertname-limit: (the script appends the bucket)
-#   ARGV[8]  "startsAt endsAt updatedAt 1 ", the times of the batch's alerts posted without
+#   ARGV[8]  "startsAt endsAt updatedAt 1", the times of the batch's alerts posted without
 #            startsAt and endsAt (Alert.encode_times), which are the same for all of them
 #            (now, now + resolve_timeout, now, from resolve_timeout); empty when it has none
 #   ARGV[9]  the least group_wait of the batch's groups
-#   KEYS[4..]  on a Redis Cluster only: each group's P:group:<gid> and P:gmembers:<gid>, unread
+#   ARGV[10]  "1" when a fingerprint is on more than one line, else empty: only then does the
+#            script remember each line's result for a later line of the same alert (a table
+#            filled per line cost 1.5 % of a call's instructions, and batches repeat no alert)
+#   KEYS[5..]  on a Redis Cluster only: each group's P:group:<gid> and P:gmembers:<gid>, unread
 #            (the script builds them from the stems) but declared, so that a slot half-way
 #            through a migration refuses the whole call up front (TRYAGAIN, ASK) instead of
 #            failing at the first key already moved, after some writes.
-#   ARGV[9+i]  the encoded alert (Alert.encode) of line i, or, when the line's head is "=",
+#   ARGV[10+i]  the encoded alert (Alert.encode) of line i, or, when the line's head is "=",
 #            its body (Alert.encode_body). An argument of its own, which the script writes as it
 #            is whenever the merge keeps the incoming value (every re-send with times, every new
 #            alert): Redis makes each argument a Lua string, and its Lua hashes every byte of
 #            every string it makes, so cutting the value out of one long text of lines made each
 #            value's bytes cost that twice. An alert posted without times comes as its body, as
-#            its re-send keeps the stored startsAt: its value is then the stored startsAt and
-#            the batch's other times in front of the body, one concatenation, and the script
-#            reads the batch's times once instead of out of every value.
+#            its re-send keeps the stored startsAt, and is stored split (P:alert-times): the body
+#            goes to P:alerts as it came, and its times, the stored startsAt in front of the
+#            batch's other times, to P:alert-times. Its re-send reads and builds only those times
+#            (about 56 bytes) where a whole value (about 280 in bench/ingest) cost Lua the
+#            hashing of every byte twice, once read and once built, and alerts re-sent together
+#            with the same stored times share one merge (bench/inprocess --resend --notimes
+#            --callgrind: 2.93M -> 2.15M instructions of Redis per 64-alert request).
 #   Returns  {how many alerts merged with a stored version, the fingerprint of each alert the
 #            limit dropped...}, or {-1} (above).
 # The group keys are built here from ARGV[2] and ARGV[3] because the groups come with the batch
@@ -63,6 +71,11 @@ from __future__ import annotations
 # their endsAt (after the merge). An alert already in it, or one that finds it holding fewer
 # than the limit once the ended ones are dropped, is stored; any other is dropped (not written,
 # in no group, not counted as merged), and the alertname's set lives until its last endsAt.
+# A stored alert is whole (its value in P:alerts) or split (its body there, "{" first, and its
+# times in P:alert-times). A merge's result takes the form of the alert whose body it keeps:
+# split for a line without times, whole for a line with them, the stored form when the stored
+# alert is younger; a whole value that replaces a split one drops its P:alert-times entry.
+# Values written before the split existed are whole, and merge as they always did.
 #
 # Redis runs one script at a time, so its CPU per alert is what one Redis can ingest
 # (docs/scaling.md). Hence: one HMGET and one HSET per batch (chunked, as Lua's unpack has a
@@ -119,31 +132,27 @@ local function times(v, at)
   local c = find(v, ' ', b + 1, true)
   return sub(v, at, a - 1), sub(v, a + 1, b - 1), sub(v, b + 1, c - 1), byte(v, c + 1) == 49
 end
--- The batch's times for the alerts posted without any (ARGV[8]), read once: as times() reads
--- them, and the texts a merged value takes from them after its startsAt ("endsAt updatedAt 1 ")
--- and after its endsAt (" updatedAt 1 ").
+-- The batch's times for the alerts posted without any (ARGV[8], as P:alert-times holds them),
+-- read once: as times() reads them, and the texts a merged entry takes from them after its
+-- startsAt ("endsAt updatedAt 1") and after its endsAt (" updatedAt 1").
 local sh_s_t, sh_e_t, sh_u_t, sh_timeout, sh_rest, sh_tail
 if shared ~= '' then
   sh_s_t, sh_e_t, sh_u_t, sh_timeout = times(shared, 1)
   sh_rest = sub(shared, #sh_s_t + 2)
   sh_tail = sub(shared, #sh_s_t + #sh_e_t + 2)
 end
--- An incoming value is `v` whole, or, when `bare` is set, the body that follows the batch's
--- times (see ARGV[5]).
-local function whole(bare, v)
-  return bare and (shared .. v) or v
-end
--- The times of a stored value that an alert posted without times merges with, as times() reads
--- them, remembering the last value's "endsAt updatedAt timeout " (rt_tail): the stored values
--- of alerts re-sent together were written by one earlier request, so they share all of it (the
--- startsAt differs when they were first posted apart). A value whose text after its startsAt
--- begins with rt_tail has those times: rt_tail holds exactly their two spaces and the one after
--- the timeout. One find and two subs instead of three and three, and fewer strings for Lua to
--- intern and collect: with bench/inprocess --resend --notimes, 2.86M -> 2.73M instructions per
--- call of this script (callgrind counting inside EVALSHA only). Only there: with times
--- (Prometheus) the stored endsAt differs between rule groups, and where every one differs the
--- failed comparison cost 5.9 % more per call. merge() picks the reader in one expression: an
--- if/else there cost re-sends with times 0.6 % (one expression: 0.3 %).
+-- The times of a stored alert that an alert posted without times merges with, as times() reads
+-- them, remembering the last one's "endsAt updatedAt timeout" (rt_tail, with the character that
+-- follows in a whole value): the stored alerts re-sent together were written by one earlier
+-- request, so they share all of it (the startsAt differs when they were first posted apart). A
+-- text whose part after its startsAt begins with rt_tail has those times: rt_tail holds exactly
+-- their two spaces and the timeout's one digit. One find and two subs instead of three and
+-- three, and fewer strings for Lua to intern and collect: with bench/inprocess --resend
+-- --notimes, 2.86M -> 2.73M instructions per call of this script (callgrind counting inside
+-- EVALSHA only). Only there: with times (Prometheus) the stored endsAt differs between rule
+-- groups, and where every one differs the failed comparison cost 5.9 % more per call. merge()
+-- picks the reader in one expression: an if/else there cost re-sends with times 0.6 % (one
+-- expression: 0.3 %).
 local rt_tail, rt_e_t, rt_u_t, rt_timeout
 local function resent_times(v)
   local a = find(v, ' ', 1, true)
@@ -155,18 +164,25 @@ local function resent_times(v)
   rt_tail = sub(v, a + 1, c + 2)
   return s_t, rt_e_t, rt_u_t, rt_timeout
 end
--- Returns the merged value and its startsAt. A value is "startsAt endsAt updatedAt timeout
--- body"; the result is the younger value with the startsAt and endsAt the merge picks, so a
--- re-send (same startsAt, later endsAt) comes back as the very string it came as, and one
--- without times (a later startsAt, kept from the stored value) is one concatenation.
-local function merge(old_raw, bare, v)
-  local os_t, oe_t, ou_t, o_timeout = (bare and resent_times or times)(old_raw, 1)
+-- Alertmanager's merge of a stored alert with an incoming one. `old` is the stored alert's
+-- times-bearing text: its P:alert-times entry when `osplit` (its body alone is in P:alerts), else
+-- its whole value. The incoming alert is the batch's shared times and the body `v` when `bare`,
+-- else the whole value `v`. Returns what to store: the times-bearing text (times alone when the
+-- result is split, else the whole value), whether the result is split, the body P:alerts takes
+-- for a split result (nil: the stored one stays), and the merged startsAt.
+-- The result is the younger alert with the startsAt and endsAt the merge picks, so a re-send
+-- with times (same startsAt, later endsAt) comes back as the very string it came as, and one
+-- without times is its body as it came, and the stored startsAt in front of the batch's other
+-- times: a short string, where a whole value would be one of the body's length to make.
+local function merge(old, osplit, bare, v)
+  local os_t, oe_t, ou_t, o_timeout = (bare and resent_times or times)(old, 1)
   local ns_t, ne_t, nu_t, n_timeout = sh_s_t, sh_e_t, sh_u_t, sh_timeout
   if not bare then ns_t, ne_t, nu_t, n_timeout = times(v, 1) end
   local os, oe, ns, ne = num[os_t], num[oe_t], num[ns_t], num[ne_t]
   -- Merge only when the activity ranges overlap; otherwise the incoming alert replaces.
   if not ((ne > os and ne < oe) or (ns > os and ns < oe)) then
-    return whole(bare, v), ns
+    if bare then return shared, true, v, ns end
+    return v, false, nil, ns
   end
   local old_younger = num[nu_t] < num[ou_t]
   local ys_t, ye_t, ys, ye = ns_t, ne_t, ns, ne
@@ -183,15 +199,18 @@ local function merge(old_raw, bare, v)
     e_t = xe_t
   end
   if old_younger then
-    if s_t == ys_t and e_t == ye_t then return old_raw, s end
-    return s_t .. ' ' .. e_t .. sub(old_raw, #ys_t + #ye_t + 2), s
+    if s_t == ys_t and e_t == ye_t then return old, osplit, nil, s end
+    return s_t .. ' ' .. e_t .. sub(old, #ys_t + #ye_t + 2), osplit, nil, s
   end
-  if s_t == ys_t and e_t == ye_t then return whole(bare, v), s end
-  if not bare then return s_t .. ' ' .. e_t .. sub(v, #ys_t + #ye_t + 2), s end
-  if e_t == ye_t then return s_t .. ' ' .. sh_rest .. v, s end
-  return s_t .. ' ' .. e_t .. sh_tail .. v, s
+  if not bare then
+    if s_t == ys_t and e_t == ye_t then return v, false, nil, s end
+    return s_t .. ' ' .. e_t .. sub(v, #ys_t + #ye_t + 2), false, nil, s
+  end
+  if s_t == ys_t and e_t == ye_t then return shared, true, v, s end
+  if e_t == ye_t then return s_t .. ' ' .. sh_rest, true, v, s end
+  return s_t .. ' ' .. e_t .. sh_tail, true, v, s
 end
--- Whether the per-alertname limit lets alert `fp` (stored as `value`) into `bucket`.
+-- Whether the per-alertname limit lets alert `fp` (its times-bearing text `value`) into `bucket`.
 local function admitted(bucket, fp, value)
   local _, ends = times(value, 1)
   local key = bucket_stem .. bucket
@@ -205,11 +224,11 @@ local function admitted(bucket, fp, value)
   call('PEXPIRE', key, math.ceil((last_end - now) * 1000) + 1000)
   return true
 end
--- The alerts' values are arguments of their own (ARGV[9+i]), written as they came unless the
+-- The alerts' values are arguments of their own (ARGV[10+i]), written as they came unless the
 -- merge splices them. Making a Lua string of an alert's length costs more than all the merge's
 -- arithmetic: Lua interns every string, hashing every byte of it (Redis's Lua) and comparing it
 -- with those of the same hash, and a batch's values differ in few characters.
-local fps, gid_lists, buckets, bares, n = {}, {}, {}, {}, 0
+local fps, gid_lists, buckets, bares, n, all_bare = {}, {}, {}, {}, 0, true
 local text = ARGV[5]
 local pos, last = 1, #text
 while pos <= last do
@@ -224,7 +243,9 @@ while pos <= last do
     t2 = t3
   end
   local nl = find(text, '\\n', t2 + 1, true) or (last + 1)
-  bares[n] = nl > t2 + 1
+  local bare = nl > t2 + 1
+  bares[n] = bare
+  all_bare = all_bare and bare
   pos = nl + 1
 end
 local merged_count = 0
@@ -233,33 +254,117 @@ local out = {0}  -- merged_count, then the fingerprints the limit dropped
 -- a table per group cost more than the rest of a group's bookkeeping), all of them in a table
 -- once there is a second; the groups in the order the batch names them.
 local first, more, order, ng, due = {}, {}, {}, 0, {}
--- A fingerprint twice in one batch merges with its own earlier value, as Alertmanager's
--- one-by-one Put does.
-local written = {}
--- The alerts' writes, made once every alert is merged (and, without lines, the groups checked).
-local hset, h = {}, 0
+-- A fingerprint twice in one batch (ARGV[10]) merges with its own earlier result, as
+-- Alertmanager's one-by-one Put does: its times-bearing text, split when it holds no body ("{").
+local twice, written, dup = ARGV[10] ~= '', {}, false
+-- The writes, made once every alert is merged (and, without lines, the groups checked): to
+-- P:alerts (bodies, whole values), to P:alert-times, and the P:alert-times entries a whole value
+-- replaces.
+local hset, h, tset, t, tdel, d = {}, 0, {}, 0, {}, 0
+-- The last merge of an alert posted without times, by its stored times: alerts posted together
+-- are stored with the same times, and merge the same way when they are re-sent together.
+local m_old, m_text, m_split, m_body, m_starts
 for c = 1, n, CHUNK do
   local upto = min(n, c + CHUNK - 1)
-  local olds = call('HMGET', KEYS[1], unpack(fps, c, upto))
-  for i = c, upto do
-    local fp, bare, value, starts = fps[i], bares[i], argv[9 + i], nil
-    local old = written[fp] or olds[i - c + 1]
-    if old then
-      value, starts = merge(old, bare, value)
-    elseif bare then
-      starts = num[sh_s_t]
-      value = shared .. value
-    else
-      starts = num[sub(value, 1, find(value, ' ', 1, true) - 1)]
+  -- The stored alerts. A batch posted without times (amtool, scripts: every line bare) reads
+  -- P:alert-times, where its earlier posts left their times, and P:alerts only for the alerts it
+  -- finds none for (new, or stored whole); any other batch reads P:alerts, and P:alert-times for
+  -- a value there that is a body.
+  local olds, wholes, bodies_times
+  if all_bare then
+    olds, wholes = call('HMGET', KEYS[4], unpack(fps, c, upto)), {}
+    local missing, m = {}, 0
+    for i = c, upto do
+      if not olds[i - c + 1] then
+        m = m + 1
+        missing[m] = fps[i]
+      end
     end
-    if limited and not admitted(buckets[i], fp, value) then
+    if m > 0 then
+      local got, j = call('HMGET', KEYS[1], unpack(missing, 1, m)), 0
+      for i = c, upto do
+        if not olds[i - c + 1] then
+          j = j + 1
+          -- (A body without times, which none of alerter's writes leaves, is no stored alert.)
+          local v = got[j]
+          if v and byte(v, 1) ~= 123 then wholes[i - c + 1] = v end
+        end
+      end
+    end
+  else
+    olds = call('HMGET', KEYS[1], unpack(fps, c, upto))
+    if shared ~= '' then
+      -- Lines with and without times in one batch: the times of the bodies among the stored
+      -- values in one read (a pure batch with times meets a body only for an alert last posted
+      -- without times, and reads its times alone).
+      local sf, sj, k = {}, {}, 0
+      for j = 1, upto - c + 1 do
+        local v = olds[j]
+        if v and byte(v, 1) == 123 then
+          k = k + 1
+          sf[k], sj[k] = fps[c + j - 1], j
+        end
+      end
+      if k > 0 then
+        bodies_times = {}
+        local got = call('HMGET', KEYS[4], unpack(sf, 1, k))
+        for x = 1, k do bodies_times[sj[x]] = got[x] end
+      end
+    end
+  end
+  for i = c, upto do
+    local fp, bare, value = fps[i], bares[i], argv[10 + i]
+    local old, osplit = twice and written[fp], false
+    if old then
+      osplit, dup = not find(old, '{', 1, true), true
+    elseif all_bare then
+      old = olds[i - c + 1]
+      if old then osplit = true else old = wholes[i - c + 1] end
+    else
+      old = olds[i - c + 1]
+      -- A body ("{" first): its times are in P:alert-times (an alert posted without times
+      -- before; none there, which none of alerter's writes leaves, is no stored alert).
+      if old and byte(old, 1) == 123 then
+        old, osplit = bodies_times and bodies_times[i - c + 1] or call('HGET', KEYS[4], fp), true
+      end
+    end
+    local text, split, body, starts
+    if bare and old and old == m_old then
+      -- The same stored times as the line before: the same merge.
+      text, split, body, starts = m_text, m_split, m_body and value, m_starts
+    elseif old then
+      text, split, body, starts = merge(old, osplit, bare, value)
+      if bare then m_old, m_text, m_split, m_body, m_starts = old, text, split, body ~= nil, starts end
+    elseif bare then
+      text, split, body, starts = shared, true, value, num[sh_s_t]
+    else
+      text, split, starts = value, false, num[sub(value, 1, find(value, ' ', 1, true) - 1)]
+    end
+    if limited and not admitted(buckets[i], fp, text) then
       -- Not written and in no group: a later copy in this batch merges with the stored value.
       out[#out + 1] = fp
     else
       if old then merged_count = merged_count + 1 end
-      written[fp] = value
-      hset[h + 1], hset[h + 2] = fp, value
-      h = h + 2
+      if twice then written[fp] = text end
+      if split then
+        if body then
+          hset[h + 1], hset[h + 2] = fp, body
+          h = h + 2
+        end
+        if text ~= old then
+          tset[t + 1], tset[t + 2] = fp, text
+          t = t + 2
+        end
+      else
+        if text ~= old then
+          hset[h + 1], hset[h + 2] = fp, text
+          h = h + 2
+        end
+        if osplit then
+          d = d + 1
+          tdel[d] = fp
+        end
+      end
       -- The gids, split with plain finds: most alerts route to one group, whose id is then the
       -- list itself, with neither a pattern nor a new string.
       local gids = gid_lists[i]
@@ -295,6 +400,22 @@ if lineless then
   if found < ng then return {-1} end
 end
 for c = 1, h, 2 * CHUNK do call('HSET', KEYS[1], unpack(hset, c, min(h, c + 2 * CHUNK - 1))) end
+if dup then
+  -- A fingerprint met twice may have been split, then whole, or the other way round: its last
+  -- result alone decides its P:alert-times entry.
+  tset, t, tdel, d = {}, 0, {}, 0
+  for fp, text in pairs(written) do
+    if not find(text, '{', 1, true) then
+      tset[t + 1], tset[t + 2] = fp, text
+      t = t + 2
+    else
+      d = d + 1
+      tdel[d] = fp
+    end
+  end
+end
+for c = 1, t, 2 * CHUNK do call('HSET', KEYS[4], unpack(tset, c, min(t, c + 2 * CHUNK - 1))) end
+for c = 1, d, CHUNK do call('HDEL', KEYS[4], unpack(tdel, c, min(d, c + CHUNK - 1))) end
 for g = 1, ng do
   local gid = order[g]
   local list, added = more[gid], 0
@@ -331,20 +452,36 @@ out[1] = merged_count
 return out
 """
 
+# Lua, put in front of the scripts that compare an alert's value with one read earlier: the
+# alert's whole value ("startsAt endsAt updatedAt timeout {json}", what Alert.decode reads and
+# GroupState.raw holds) and whether it is stored split, or nil when the alert is gone. A split
+# alert's body is in P:alerts ("{" first) and its times in P:alert-times (PUT_ALERTS).
+_lua_whole_value = """
+local function whole_value(alerts, times, fp)
+  local v = redis.call('HGET', alerts, fp)
+  if v and string.byte(v, 1) == 123 then
+    local t = redis.call('HGET', times, fp)
+    return t and (t .. ' ' .. v), true
+  end
+  return v, false
+end
+"""
+
 # LOAD_GROUPS: read aggregation groups with their alerts, and drop their in-flight marks when a
 # flush is about to run. One call instead of a pipeline of two commands per group and an HMGET:
 # packing and parsing a command per group was most of what reading a flush batch cost a worker.
 #   KEYS[1]  P:alerts, the alerts hash
+#   KEYS[2]  P:alert-times, the times of the alerts stored split
 #   ARGV[1]  the stem of the group hashes, P:group: (the script appends each gid)
 #   ARGV[2]  the stem of the group member sets, P:gmembers: (the script appends each gid)
 #   ARGV[3]  the stem of the in-flight marks, P:inflight: (the script appends each gid), or '' to
 #            leave them
 #   ARGV[4..]  the group ids
-#   KEYS[2..]  on a Redis Cluster only: each group's P:group:<gid>, P:gmembers:<gid> (and
+#   KEYS[3..]  on a Redis Cluster only: each group's P:group:<gid>, P:gmembers:<gid> (and
 #            P:inflight:<gid> when they are dropped), declared for the reason PUT_ALERTS gives
 #   Returns  for each group in turn: its "meta" (nil when the group is gone), its "muted" (nil when
-#            none), its member count n, then n pairs of a fingerprint and the alert's value (nil
-#            when the alert is gone).
+#            none), its member count n, then n pairs of a fingerprint and the alert's whole value
+#            (nil when the alert is gone); a split alert's (PUT_ALERTS) is put together here.
 # The keys are built here from the stems because the caller's batch names its groups by id.
 LOAD_GROUPS = """
 local group_stem, members_stem, inflight_stem = ARGV[1], ARGV[2], ARGV[3]
@@ -363,9 +500,22 @@ for i = 4, #ARGV do
   end
 end
 local CHUNK = 1000
+-- The split alerts' fingerprints and places, for one more HMGET when there are any.
+local sfps, sslots = {}, {}
 for c = 1, #fps, CHUNK do
   local values = redis.call('HMGET', KEYS[1], unpack(fps, c, math.min(#fps, c + CHUNK - 1)))
-  for j = 1, #values do out[slots[c + j - 1]] = values[j] end
+  for j = 1, #values do
+    local v, slot = values[j], slots[c + j - 1]
+    out[slot] = v
+    if v and string.byte(v, 1) == 123 then sfps[#sfps + 1], sslots[#sslots + 1] = fps[c + j - 1], slot end
+  end
+end
+for c = 1, #sfps, CHUNK do
+  local times = redis.call('HMGET', KEYS[2], unpack(sfps, c, math.min(#sfps, c + CHUNK - 1)))
+  for j = 1, #times do
+    local slot = sslots[c + j - 1]
+    out[slot] = times[j] and (times[j] .. ' ' .. out[slot])
+  end
 end
 if inflight_stem ~= '' then
   for c = 4, #ARGV, CHUNK do
@@ -385,12 +535,15 @@ return out
 #   KEYS[3]  P:group:<gid>, the group
 #   KEYS[4]  P:groups, the group index
 #   KEYS[5]  P:timers, the group timers
+#   KEYS[6]  P:alert-times, the times of the alerts stored split
 #   ARGV[1]  the group id
-#   ARGV[2i], ARGV[2i+1] (i >= 1)  a fingerprint and its value as the flush read it
+#   ARGV[2i], ARGV[2i+1] (i >= 1)  a fingerprint and its whole value as the flush read it
 #   Returns  -1 when the group went, else 0.
-DROP_FROM_GROUP = """
+DROP_FROM_GROUP = (
+    _lua_whole_value
+    + """
 for i = 2, #ARGV, 2 do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then redis.call('SREM', KEYS[2], ARGV[i]) end
+  if whole_value(KEYS[1], KEYS[6], ARGV[i]) == ARGV[i + 1] then redis.call('SREM', KEYS[2], ARGV[i]) end
 end
 if redis.call('SCARD', KEYS[2]) == 0 then
   redis.call('DEL', KEYS[3])
@@ -400,6 +553,7 @@ if redis.call('SCARD', KEYS[2]) == 0 then
 end
 return 0
 """
+)
 
 # SET_GROUP_MUTED: record the time intervals muting a group (its "muted" field), only while the
 # group exists: a flush that raced the group's deletion must not leave a hash without "meta",
@@ -421,18 +575,30 @@ return 1
 # must not drop an entry that was updated meanwhile). Used on P:alerts (app/store.py), P:nflog
 # (app/nflog.py) and P:silences (app/silence.py).
 #   KEYS[1]  the hash
+#   KEYS[2]  P:alert-times when KEYS[1] is P:alerts (absent otherwise): the values compared are
+#            then the alerts' whole values, and a split alert's times go with it
 #   ARGV[2i-1], ARGV[2i] (i >= 1)  a field and its value as the caller read it
 #   Returns  how many fields went.
-DELETE_UNCHANGED = """
-local deleted = 0
+DELETE_UNCHANGED = (
+    _lua_whole_value
+    + """
+local times, deleted = KEYS[2], 0
 for i = 1, #ARGV, 2 do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+  local v, split
+  if times then
+    v, split = whole_value(KEYS[1], times, ARGV[i])
+  else
+    v = redis.call('HGET', KEYS[1], ARGV[i])
+  end
+  if v == ARGV[i + 1] then
     redis.call('HDEL', KEYS[1], ARGV[i])
+    if split then redis.call('HDEL', times, ARGV[i]) end
     deleted = deleted + 1
   end
 end
 return deleted
 """
+)
 
 # ---------------------------------------------------------------------------------------------
 # Silences (app/silence.py)

@@ -72,6 +72,23 @@ class GroupRefs(tuple[GroupRef, ...]):
         return self
 
 
+# The first byte of a split alert's value in P:alerts, its JSON body ("{"); a whole value starts
+# with its startsAt.
+_BODY = ord("{")
+
+
+def _whole_values(values: dict[bytes, bytes], times: dict[bytes, bytes | None]) -> dict[bytes, bytes]:
+    """`values` (fingerprint -> an alerts hash's value) with each split alert's whole value put
+    together from its times (`times`, fingerprint -> its P:alert-times entry), in place: a
+    re-send without times changes only the times (PUT_ALERTS). A body whose times are missing
+    stays a body, for the caller to leave out."""
+    for fp, t in times.items():
+        body = values.get(fp)
+        if t is not None and body is not None and body[0] == _BODY:
+            values[fp] = t + b" " + body
+    return values
+
+
 def _group_lines(groups: dict[str, GroupRef]) -> str:
     """PUT_ALERTS' ARGV[4] for these groups: their lines, which create a group that is missing."""
     return "".join([g.line for g in groups.values()])
@@ -128,7 +145,7 @@ class AlertStore:
         # trusted: a group deleted since costs a second call.
         self._known: set[str] = set()
 
-    def put(self, routed: Iterable[tuple[Alert, Sequence[GroupRef]]], now: float) -> int:
+    def put(self, routed: Sequence[tuple[Alert, Sequence[GroupRef]]], now: float) -> int:
         """Merge a batch of alerts and insert them into their groups in one round trip (one
         script call per shard the batch touches, on a cluster).
 
@@ -154,6 +171,9 @@ class AlertStore:
                     groups[self.keys.shard(g.gid)][g.gid] = g
         else:  # one shard: no call per group to find it
             groups = {self.keys: {g.gid: g for refs in seen.values() for g in refs}}
+        # Whether an alert is on two lines: the script then remembers each line's result for the
+        # next (one set comprehension here instead of a table filled per line in Redis).
+        twice = "1" if len({a.fingerprint for a, _ in routed}) < len(routed) else ""
         calls: list[Call] = []
         learn = []  # the groups of the calls sent with lines, known once those succeed
         for shard, (lines, values) in batches.items():
@@ -163,7 +183,7 @@ class AlertStore:
             # Without a limit, a batch whose groups this process has stored before and share one
             # group_wait goes without the groups' lines (PUT_ALERTS' ARGV[4]).
             lineless = not self.limit and least == max(waits, default=0.0) and self._known.issuperset(gmap)
-            keys = [shard.alerts, shard.timers, shard.groups, *self._declared(gmap, shard)]
+            keys = [shard.alerts, shard.timers, shard.groups, shard.alert_times, *self._declared(gmap, shard)]
             args = [
                 now,
                 shard.group_stem,
@@ -174,6 +194,7 @@ class AlertStore:
                 self.keys.alertname_limit_stem,
                 shared[0].encode_times() if shared else b"",
                 least,
+                twice,
                 *values,
             ]
             calls.append((keys, args))
@@ -257,8 +278,9 @@ class AlertStore:
         An alert posted without startsAt and endsAt (it starts as it arrives, its endsAt from
         resolve_timeout) has the times every such alert of the batch has: they go to the script
         once, those of the first such alert (`shared`), and the alert as its body only, with the
-        head "=". A re-send of it then merges without a time cut out of its value. (Its times
-        are told apart by startsAt and endsAt: updatedAt is its startsAt, timeout is set.)
+        head "=". The script stores it split, the body as it came and the times apart
+        (P:alert-times), so that its re-send rewrites only a short times text. (Its times are
+        told apart by startsAt and endsAt: updatedAt is its startsAt, timeout is set.)
         """
         head = ""
         if alert.timeout and alert.starts_at == alert.updated_at:
@@ -296,23 +318,40 @@ class AlertStore:
         order, so copies differ only while a post is half-way through its shards: the one
         updated last is kept."""
         shards = self.keys.shards()
-        if len(shards) == 1:
-            return [Alert.decode(fp.decode(), raw) for fp, raw in self.r.hgetall(shards[0].alerts).items()]
-        newest: dict[bytes, tuple[float, bytes]] = {}
         pipe = self.r.pipeline(transaction=False)
         for shard in shards:
             pipe.hgetall(shard.alerts)
-        for copies in pipe.execute():
-            for fp, raw in copies.items():
+            pipe.hgetall(shard.alert_times)
+        replies = pipe.execute()
+        if len(shards) == 1:
+            whole = _whole_values(*replies)
+            return [Alert.decode(fp.decode(), raw) for fp, raw in whole.items() if raw[0] != _BODY]
+        newest: dict[bytes, tuple[float, bytes]] = {}
+        for i in range(0, len(replies), 2):
+            for fp, raw in _whole_values(replies[i], replies[i + 1]).items():
+                if raw[0] == _BODY:
+                    continue
                 updated = float(raw.split(b" ", 3)[2])
                 if fp not in newest or updated > newest[fp][0]:
                     newest[fp] = (updated, raw)
         return [Alert.decode(fp.decode(), raw) for fp, (_, raw) in newest.items()]
 
     def iter_raw_alerts(self, shard: Keys, batch: int = 1000) -> Iterator[tuple[str, str]]:
-        """The alerts of one shard (the plain layout's only one: `store.keys`) as stored."""
-        for fp, raw in self.r.hscan_iter(shard.alerts, count=batch):
-            yield fp.decode(), raw.decode()
+        """The alerts of one shard (the plain layout's only one: `store.keys`), each as its whole
+        value: a split alert's (PUT_ALERTS) put together from its times, read right after its
+        body. An alert that changed in between comes as a value Redis no longer holds, which a
+        compare-and-delete (DELETE_UNCHANGED) leaves alone; one no longer split is left out."""
+        cursor = 0
+        while True:
+            cursor, page = self.r.hscan(shard.alerts, cursor, count=batch)
+            split = [fp for fp, raw in page.items() if raw[0] == _BODY]
+            if split:
+                _whole_values(page, dict(zip(split, self.r.hmget(shard.alert_times, split), strict=True)))
+            for fp, raw in page.items():
+                if raw[0] != _BODY:
+                    yield fp.decode(), raw.decode()
+            if not cursor:
+                return
 
     def group_ids(self, shard: Keys | None = None) -> list[str]:
         """The ids of the groups of `shard`, or of every shard."""
@@ -370,7 +409,10 @@ class AlertStore:
                 chunks.append(chunk)
                 declared = self._declared(chunk, shard, release_inflight)
                 calls.append(
-                    ([shard.alerts, *declared], [shard.group_stem, shard.members_stem, inflight, *chunk])
+                    (
+                        [shard.alerts, shard.alert_times, *declared],
+                        [shard.group_stem, shard.members_stem, inflight, *chunk],
+                    )
                 )
         together = len(calls) if self.keys.cluster else 1
         for start in range(0, len(calls), together):
@@ -394,7 +436,14 @@ class AlertStore:
         for fp in fingerprints:
             args += [fp, group.raw[fp]]
         shard = self.keys.shard(group.gid)
-        keys = [shard.alerts, shard.members(group.gid), shard.group(group.gid), shard.groups, shard.timers]
+        keys = [
+            shard.alerts,
+            shard.members(group.gid),
+            shard.group(group.gid),
+            shard.groups,
+            shard.timers,
+            shard.alert_times,
+        ]
         return int(self._drop_from_group(keys=keys, args=args)) == -1
 
     def delete_group(self, gid: str) -> None:
@@ -424,10 +473,10 @@ class AlertStore:
             if fp not in held and float(raw.split(" ", 2)[1]) <= now:
                 batch += [fp, raw]
             if len(batch) >= 1000:
-                removed += int(self._delete_unchanged(keys=[shard.alerts], args=batch))
+                removed += int(self._delete_unchanged(keys=[shard.alerts, shard.alert_times], args=batch))
                 batch = []
         if batch:
-            removed += int(self._delete_unchanged(keys=[shard.alerts], args=batch))
+            removed += int(self._delete_unchanged(keys=[shard.alerts, shard.alert_times], args=batch))
         return removed
 
     def _grouped_fingerprints(self, shard: Keys, chunk: int = 1000) -> set[str]:

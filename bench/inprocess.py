@@ -1,7 +1,8 @@
 """In-process micro-benchmarks: the CPU cost of alerter's hot paths without HTTP servers around.
 
-    bench/inprocess --what=ingest [--batches=1500] [--resend] [--notimes] [--callgrind]
+    bench/inprocess --what=ingest [--batches=1500] [--resend] [--notimes] [--size=64] [--callgrind]
                                                      POST /api/v2/alerts, 64-alert batches
+                                                     (--size=256: bench/ingest's batch256)
     bench/inprocess --what=notify [--groups=3000] [--callgrind]
                                                      flush batches of one-alert groups to a webhook
     bench/inprocess --what=history [--groups=3000]   record one delivery attempt per group
@@ -99,13 +100,13 @@ def runtime(
     return Runtime(settings, client)
 
 
-def bodies(count: int, groups: int, offset: int = 0, timestamps: bool = True) -> list[bytes]:
-    """`count` 64-alert request bodies; without `timestamps` the alerts carry neither startsAt
-    nor endsAt, as amtool and scripts post them (bench/ingest's notimes scenario)."""
+def bodies(count: int, groups: int, offset: int = 0, timestamps: bool = True, size: int = 64) -> list[bytes]:
+    """`count` request bodies of `size` alerts; without `timestamps` the alerts carry neither
+    startsAt nor endsAt, as amtool and scripts post them (bench/ingest's notimes scenario)."""
     now = time.time()
     starts, ends = (rfc3339(now - 60), rfc3339(now + 3600)) if timestamps else (None, None)
     return [
-        orjson.dumps([make_alert(offset + b * 64 + i, groups, starts, ends) for i in range(64)])
+        orjson.dumps([make_alert(offset + b * size + i, groups, starts, ends) for i in range(size)])
         for b in range(count)
     ]
 
@@ -224,7 +225,7 @@ class _RedisCost:
 
 def ingest(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
     client = create_app(runtime(redis, workdir, "http://127.0.0.1:9/", "1h")).test_client()
-    batches = bodies(args.batches, 1000, timestamps=not args.notimes)
+    batches = bodies(args.batches, 1000, timestamps=not args.notimes, size=args.size)
     # Warm the caches; with --resend, store every alert first so that each timed one merges.
     for body in batches if args.resend else batches[:50]:
         client.post("/api/v2/alerts", data=body, content_type="application/json")
@@ -237,11 +238,13 @@ def ingest(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
     if args.callgrind:
         counts = _instructions({"alerter": _CALLGRIND_SELF, "Redis": redis}, post_all)
         each = ", ".join(f"{name} {n / args.batches / 1e6:.3f}M" for name, n in counts.items())
-        print(f"POST /api/v2/alerts (64 alerts each): instructions per request (callgrind): {each}")
+        print(f"POST /api/v2/alerts ({args.size} alerts each): instructions per request (callgrind): {each}")
         return
     before = redis.client().info("commandstats")["cmdstat_evalsha"]
     with _RedisCost(redis.client()) as cost:
-        measure("POST /api/v2/alerts (64 alerts each)", args.batches, "requests", post_all, args.profile)
+        measure(
+            f"POST /api/v2/alerts ({args.size} alerts each)", args.batches, "requests", post_all, args.profile
+        )
     after = redis.client().info("commandstats")["cmdstat_evalsha"]
     per_call = (after["usec"] - before["usec"]) / (after["calls"] - before["calls"])
     print(f"Redis: {per_call:.0f} us CPU per EVALSHA (the ingest script, one per request)")
@@ -419,6 +422,7 @@ def main() -> int:
     parser.add_argument("--batches", type=int, default=1500, help="ingest: requests to time")
     parser.add_argument("--resend", action="store_true", help="ingest: time re-sends of stored alerts")
     parser.add_argument("--notimes", action="store_true", help="ingest: alerts without startsAt and endsAt")
+    parser.add_argument("--size", type=int, default=64, help="ingest: alerts per request")
     parser.add_argument("--groups", type=int, default=3000, help="notify, history: one-alert groups")
     parser.add_argument("--batch", type=int, default=FLUSH_BATCH, help="notify: groups per flush job")
     parser.add_argument("--alerts", type=int, default=100_000, help="reads: alerts stored")

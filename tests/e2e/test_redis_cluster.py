@@ -83,12 +83,13 @@ def group_keys_per_master(cluster: RedisClusterNodes, label: str) -> list[int]:
     return counts
 
 
-def stored_alerts(cluster: RedisClusterNodes, label: str) -> int:
-    """How many alerts the shards' alerts hashes hold under `label`, on every master."""
+def stored_alerts(cluster: RedisClusterNodes, label: str, hash_name: str = "alerts") -> int:
+    """How many alerts the shards' alerts hashes (or another per-shard hash, as "alert-times")
+    hold under `label`, on every master."""
     stored = 0
     for node in cluster.nodes:
         with node.client() as c:
-            stored += sum(c.hlen(key) for key in c.scan_iter(match=f"{label}:{{*}}:alerts", count=1000))
+            stored += sum(c.hlen(key) for key in c.scan_iter(match=f"{label}:{{*}}:{hash_name}", count=1000))
     return stored
 
 
@@ -129,6 +130,33 @@ def test_groups_spread_over_the_masters_and_notify_once_each(on_cluster, cluster
         wait_until(lambda: group_keys_per_master(cluster, label) == [0, 0, 0], 15, message="groups stayed")
         wait_until(lambda: stored_alerts(cluster, label) == 0, 15, message="the resolved alerts stayed")
         holds(lambda: len(sink.requests) == 60, 2.5, lambda: f"{len(sink.requests)} requests, not 60")
+
+
+def test_alerts_without_times_are_stored_split_in_their_shards(on_cluster, cluster, tmp_path: Path) -> None:
+    """Alerts posted without startsAt and endsAt (amtool, scripts) keep their times apart in their
+    shard's alert-times hash: a re-send keeps each startsAt and takes the new annotations, the
+    API lists them whole, and a resolution posted with times makes them whole again, notified,
+    then collected from every shard with nothing left in either hash."""
+    names = [f"Bare{n:02d}" for n in range(12)]
+    label = "test_alerts_without_times_are_stored_split_in_their_shards"
+    with HttpSink() as sink:
+        config = write_config(tmp_path / "am.yml", [webhook_receiver(sink.url)], route=NO_REPEAT)
+        dep = on_cluster(config, "--alerts.gc-interval=1s")
+        bare = [{"labels": {"alertname": n, "instance": "x:1"}, "annotations": {"s": "1"}} for n in names]
+        dep.post(bare)
+        sink.wait_for(12, timeout=30)
+        assert stored_alerts(cluster, label) == stored_alerts(cluster, label, "alert-times") == 12
+        first = {a["labels"]["alertname"]: a["startsAt"] for a in dep.get("/api/v2/alerts")}
+        dep.post([{**a, "annotations": {"s": "2"}} for a in bare])
+        listed = dep.get("/api/v2/alerts")
+        assert {a["labels"]["alertname"]: a["startsAt"] for a in listed} == first
+        assert all(a["annotations"] == {"s": "2"} and a["status"]["state"] == "active" for a in listed)
+
+        dep.post([alert(name, ends_in=-1, started_ago=30, instance="x:1") for name in names])
+        sink.wait_for(24, timeout=30)
+        assert all(r.json["status"] == "resolved" for r in sink.requests[12:])
+        assert stored_alerts(cluster, label, "alert-times") == 0  # whole again
+        wait_until(lambda: stored_alerts(cluster, label) == 0, 15, message="the resolved alerts stayed")
 
 
 def test_an_alert_in_groups_of_two_shards(on_cluster, tmp_path: Path) -> None:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import fakeredis
 import orjson
 import pytest
 
+from app import backend
 from app.alerts import Alert, parse_postable_alerts
+from app.durability import Writer
 from app.labels import fingerprint
 from app.redis_keys import Keys
 from app.rediscluster import run_script
+from app.settings import Settings
 from app.store import AlertStore, GroupRef
 
 NOW = 1_700_000_000.0
@@ -102,13 +106,13 @@ def test_an_alert_that_starts_as_it_arrives_merges_by_the_same_rules(store: Aler
     store.put([(arrives, [])], NOW)
     assert raw() == f"{NOW - 100!r} {NOW + 3600!r} {NOW!r} 1 {body}"
     # The stored value is younger (another sender's clock runs ahead): it stays as it is.
-    store.r.delete("t:alerts")
+    store.r.delete("t:alerts", "t:alert-times")
     store.put([(alert(NOW - 10, NOW + 300, NOW + 5, summary="old"), [])], NOW)
     before = raw()
     store.put([(arrives, [])], NOW)
     assert raw() == before
     # No overlap with the stored one (resolved long ago): the alert replaces it as it came.
-    store.r.delete("t:alerts")
+    store.r.delete("t:alerts", "t:alert-times")
     store.put([(alert(NOW - 1000, NOW - 900, NOW - 900), [])], NOW)
     store.put([(arrives, [])], NOW)
     assert raw() == f"{NOW!r} {NOW + 300!r} {NOW!r} 1 {body}"
@@ -129,10 +133,11 @@ def test_alert_older_than_group_wait_makes_an_unflushed_group_due_now(store: Ale
 
 
 @pytest.mark.parametrize("limit", [0, 10])
-def test_alerts_posted_without_times_are_stored_whole(limit: int) -> None:
+def test_alerts_posted_without_times_read_back_as_encode_has_them(limit: int) -> None:
     """The batch's times for such alerts go to the script once (ARGV[8]); an alert whose times
     differ from the first one's (another endsAt) goes whole, and a fingerprint twice in a batch
-    merges with its own earlier value, each stored as encode() has it, with or without a limit."""
+    merges with its own earlier value, each read back as encode() has it, with or without a
+    limit."""
     store = AlertStore(fakeredis.FakeRedis(server=fakeredis.FakeServer()), Keys("t"), limit)
 
     def posted(name: str, ends: float, summary: str) -> Alert:
@@ -371,8 +376,20 @@ def test_without_lines_a_missing_group_leaves_everything_unwritten(store: AlertS
     keys = store.keys
     value = alert(NOW - 10, NOW + 300, NOW).encode()
     line = f"{fingerprint(LABELS)}\tg1\t"
-    args = [NOW, keys.group_stem, keys.members_stem, "", line, 0, keys.alertname_limit_stem, b"", 30.0, value]
-    assert store._put(keys=[keys.alerts, keys.timers, keys.groups], args=args) == [-1]
+    args = [
+        NOW,
+        keys.group_stem,
+        keys.members_stem,
+        "",
+        line,
+        0,
+        keys.alertname_limit_stem,
+        b"",
+        30.0,
+        "",
+        value,
+    ]
+    assert store._put(keys=[keys.alerts, keys.timers, keys.groups, keys.alert_times], args=args) == [-1]
     assert store.r.keys("*") == []
 
 
@@ -441,3 +458,142 @@ def test_on_a_cluster_only_the_shard_whose_group_went_is_called_again(
     assert store.r.hget(keys.shard("g2").group("g2"), "flushed") == b"0"
     assert store.r.zscore(keys.shard("g1").timers, "g1") == NOW + 30
     assert store.r.zscore(keys.shard("g2").timers, "g2") == NOW + 32  # created anew at NOW + 2
+
+
+def posted_without_times(now: float, *alerts: tuple[str, str], resolve: float = 300.0) -> list[Alert]:
+    """Alerts (alertname, summary) as a post without startsAt and endsAt makes them at `now`."""
+    body = orjson.dumps([{"labels": {"alertname": n}, "annotations": {"summary": v}} for n, v in alerts])
+    parsed, errors = parse_postable_alerts(body, now, resolve)
+    assert errors == []
+    return parsed
+
+
+def split_parts(store: AlertStore, a: Alert) -> tuple[bytes | None, bytes | None]:
+    """What Redis holds for the alert: its P:alerts value and its P:alert-times entry."""
+    return store.r.hget("t:alerts", a.fingerprint), store.r.hget("t:alert-times", a.fingerprint)
+
+
+def test_an_alert_posted_without_times_is_stored_split_and_a_resend_rewrites_its_times(
+    store: AlertStore,
+) -> None:
+    """P:alerts holds the body as it came, P:alert-times the times; a re-send without times keeps
+    the stored startsAt, takes the new endsAt, updatedAt and body, and reads back whole from
+    the listing and the groups alike."""
+    [first] = posted_without_times(NOW, ("A", "one"))
+    store.put([(first, [group()])], NOW)
+    assert split_parts(store, first) == (first.encode_body(), f"{NOW!r} {NOW + 300!r} {NOW!r} 1".encode())
+    [again] = posted_without_times(NOW + 60, ("A", "two"))
+    assert store.put([(again, [group()])], NOW + 60) == 1
+    assert split_parts(store, again) == (
+        again.encode_body(),
+        f"{NOW!r} {NOW + 360!r} {NOW + 60!r} 1".encode(),
+    )
+    [listed] = store.alerts()
+    [g] = store.load_groups(["g1"])
+    assert g.alerts == [listed]
+    assert (listed.starts_at, listed.ends_at, listed.updated_at, listed.timeout) == (
+        NOW,
+        NOW + 360,
+        NOW + 60,
+        True,
+    )
+    assert listed.annotations == {"summary": "two"}
+    assert g.raw[listed.fingerprint] == f"{NOW!r} {NOW + 360!r} {NOW + 60!r} 1 {again.encode_body().decode()}"
+
+
+def test_a_whole_value_written_before_the_split_merges_and_changes_form(store: AlertStore) -> None:
+    """A rolling upgrade: the value main's code wrote (whole, in P:alerts) merges with a re-send
+    without times (the stored startsAt kept) and is then stored split; a post with times makes it
+    whole again and drops its P:alert-times entry."""
+    [old] = posted_without_times(NOW, ("A", "one"))
+    store.r.hset("t:alerts", old.fingerprint, old.encode())  # as main's PUT_ALERTS stored it
+    store.r.sadd("t:gmembers:g1", old.fingerprint)
+    [again] = posted_without_times(NOW + 60, ("A", "two"))
+    store.put([(again, [group()])], NOW + 60)
+    assert split_parts(store, again) == (
+        again.encode_body(),
+        f"{NOW!r} {NOW + 360!r} {NOW + 60!r} 1".encode(),
+    )
+    with_times = Alert(
+        {"alertname": "A"}, {"summary": "three"}, NOW + 90, NOW + 900, "", NOW + 90, False, again.fingerprint
+    )
+    store.put([(with_times, [group()])], NOW + 90)
+    value, times = split_parts(store, again)
+    assert times is None
+    assert value == f"{NOW!r} {NOW + 900!r} {NOW + 90!r} 0 ".encode() + with_times.encode_body()
+    [listed] = store.alerts()
+    assert (listed.starts_at, listed.ends_at, listed.annotations) == (NOW, NOW + 900, {"summary": "three"})
+
+
+@pytest.mark.parametrize("times_last", [False, True])
+def test_a_fingerprint_with_and_without_times_in_one_batch_keeps_the_last_form(
+    store: AlertStore, times_last: bool
+) -> None:
+    """A split result and then a whole one for one fingerprint in a batch (or the other way round):
+    P:alert-times holds the alert's times exactly when P:alerts holds its body."""
+    [bare] = posted_without_times(NOW, ("A", "bare"))
+    whole = Alert(
+        {"alertname": "A"}, {"summary": "whole"}, NOW - 5, NOW + 600, "", NOW, False, bare.fingerprint
+    )
+    store.put([(bare, [])], NOW - 60)  # stored split already
+    batch = [(bare, []), (whole, [])] if times_last else [(whole, []), (bare, [])]
+    store.put(batch, NOW)
+    value, times = split_parts(store, bare)
+    assert value is not None
+    assert (times is None) == times_last
+    assert (value[0] == ord("{")) == (not times_last)
+    [listed] = store.alerts()
+    assert listed.annotations == {"summary": "whole" if times_last else "bare"}
+
+
+def test_alerts_resent_together_share_their_merge_and_each_keeps_its_own(store: AlertStore) -> None:
+    """PUT_ALERTS merges a line whose stored times are the line before's the same way (one merge
+    for alerts first posted together): an alert between them with other stored times, a resolved
+    one that fires again (a new startsAt) and a younger stored one (a sender whose clock runs
+    ahead: its body, endsAt and updatedAt stay, the earlier startsAt wins) each merge as they
+    would alone."""
+    store.put([(a, []) for a in posted_without_times(NOW - 120, ("A", "1"), ("B", "1"))], NOW - 120)
+    store.put([(a, []) for a in posted_without_times(NOW - 60, ("C", "1"))], NOW - 60)
+    store.put([(a, []) for a in posted_without_times(NOW - 120, ("D", "1"), resolve=10.0)], NOW - 120)
+    store.put([(a, []) for a in posted_without_times(NOW + 30, ("E", "1"))], NOW + 30)
+    again = posted_without_times(NOW, ("A", "2"), ("C", "2"), ("B", "2"), ("D", "2"), ("E", "2"))
+    assert store.put([(a, []) for a in again], NOW) == 5
+    got = {a.labels["alertname"]: a for a in store.alerts()}
+    assert {n: (a.starts_at, a.ends_at, a.annotations["summary"]) for n, a in got.items()} == {
+        "A": (NOW - 120, NOW + 300, "2"),
+        "B": (NOW - 120, NOW + 300, "2"),
+        "C": (NOW - 60, NOW + 300, "2"),
+        "D": (NOW, NOW + 300, "2"),  # resolved at NOW - 110: fired again
+        "E": (NOW, NOW + 330, "1"),
+    }
+    assert got["E"].updated_at == NOW + 30
+
+
+def test_gc_and_drops_compare_a_split_alert_whole(store: AlertStore) -> None:
+    """A resolved split alert goes with its times once its group let go of it; one that a re-send
+    changed after the flush read it stays in its group."""
+    [done] = posted_without_times(NOW - 400, ("A", "1"))
+    store.put([(done, [group()])], NOW - 400)
+    [g] = store.load_groups(["g1"])
+    [again] = posted_without_times(NOW - 390, ("A", "1"))
+    store.put([(again, [group()])], NOW - 390)  # same body, later times
+    assert store.drop_unchanged_alerts(g, [done.fingerprint]) is False
+    [g] = store.load_groups(["g1"])
+    assert store.gc_resolved(NOW) == 0  # its group still holds it
+    assert store.drop_unchanged_alerts(g, [done.fingerprint]) is True
+    assert store.gc_resolved(NOW) == 1
+    assert split_parts(store, done) == (None, None)
+
+
+def test_the_embedded_snapshot_keeps_a_split_alert(store: AlertStore, tmp_path: Path) -> None:
+    """--storage.path: the snapshot saves P:alert-times with P:alerts, and a restart merges the
+    next re-send without times with the restored times."""
+    store.put([(a, [group()]) for a in posted_without_times(NOW, ("A", "1"))], NOW)
+    settings = Settings(storage_path=str(tmp_path))
+    backend.save_snapshot(store.r, store.keys, settings, Writer())
+    restored = AlertStore(fakeredis.FakeRedis(server=fakeredis.FakeServer()), Keys("t"))
+    backend.load_snapshot(restored.r, settings)
+    assert restored.alerts() == store.alerts()
+    restored.put([(a, [group()]) for a in posted_without_times(NOW + 60, ("A", "2"))], NOW + 60)
+    [a] = restored.alerts()
+    assert (a.starts_at, a.ends_at, a.annotations) == (NOW, NOW + 360, {"summary": "2"})
