@@ -21,19 +21,16 @@ from typing import Any
 import fakeredis
 import pytest
 
-from app.alerts import Alert
-from app.config import Route, WebhookConfig
-from app.labels import fingerprint
 from app.nflog import NotificationLog
 from app.notify import steps
 from app.notify.curlhttp import Answer, CurlError, CurlMulti, CurlPost
-from app.notify.pipeline import SEND_THREADS, IntegrationTarget, Notifier, NotifyTask, Outcome
+from app.notify.pipeline import SEND_THREADS, Notifier, Outcome
 from app.notify.sendpool import SendPool
 from app.redis_keys import Keys
-from app.store import GroupState
 from app.template import Templates
 from tests.support.http_sink import HttpSink, ReceivedRequest
 from tests.support.processes import wait_until
+from tests.unit.test_notify import Outcomes, task_for
 
 JSON = {"Content-Type": "application/json", "User-Agent": "alerter/test"}
 
@@ -308,36 +305,11 @@ def nflog() -> NotificationLog:
     return NotificationLog(fakeredis.FakeRedis(server=fakeredis.FakeServer()), Keys("t"), retention=3600)
 
 
-def webhook_task(name: str, url: str, receiver: str = "team") -> NotifyTask:
-    labels = {"alertname": name}
-    now = time.time()
-    alert = Alert(labels, {}, now - 10, now + 300, "", now, False, fingerprint(labels))
-    group = GroupState(f"g-{name}", f'{{}}:{{alertname="{name}"}}', "{}", receiver, labels, [alert], {})
-    target = IntegrationTarget(receiver, "webhook", 0, WebhookConfig(url=url))
-    return NotifyTask(group, Route(receiver=receiver), target, [alert], [], now, now + 30)
-
-
-class Outcomes:
-    def __init__(self, count: int) -> None:
-        self.got: list[Outcome | None] = [None] * count
-        self.cond = threading.Condition()
-
-    def __call__(self, i: int, outcome: Outcome) -> None:
-        with self.cond:
-            self.got[i] = outcome
-            self.cond.notify_all()
-
-    def wait(self) -> list[Outcome | None]:
-        with self.cond:
-            assert self.cond.wait_for(lambda: None not in self.got, 15), self.got
-            return list(self.got)
-
-
 def test_webhook_notifications_go_through_the_driver_and_are_logged_once(nflog: NotificationLog) -> None:
     notifier = Notifier(nflog, lease_ttl=15)
     with HttpSink() as sink, HttpSink(statuses=[500]) as failing:
-        tasks = [webhook_task(f"A{i}", sink.url) for i in range(SEND_THREADS * 2)]
-        tasks.append(webhook_task("Failing", failing.url, receiver="other"))
+        tasks = [task_for(f"A{i}", url=sink.url) for i in range(SEND_THREADS * 2)]
+        tasks.append(task_for("Failing", "other", url=failing.url))
         outcomes = Outcomes(len(tasks))
         notifier.run_many(tasks, "http://am", Templates(), outcomes)
         assert outcomes.wait() == [Outcome.SENT] * (len(tasks) - 1) + [Outcome.RETRY]
@@ -347,7 +319,7 @@ def test_webhook_notifications_go_through_the_driver_and_are_logged_once(nflog: 
         assert not notifier.pool._started  # every send went through the driver
         again = Outcomes(len(tasks) - 1)
         notifier.run_many(
-            [webhook_task(f"A{i}", sink.url) for i in range(len(tasks) - 1)], "", Templates(), again
+            [task_for(f"A{i}", url=sink.url) for i in range(len(tasks) - 1)], "", Templates(), again
         )
         assert again.wait() == [Outcome.UP_TO_DATE] * (len(tasks) - 1)  # logged: not sent again
         assert len(sink.requests) == SEND_THREADS * 2
@@ -361,7 +333,7 @@ def test_a_transfer_longer_than_the_lease_ttl_keeps_its_lease(
     no other worker may send the same notification meanwhile."""
     stuck, gate = hanging
     notifier = Notifier(nflog, lease_ttl=0.4)
-    task = webhook_task("Slow", stuck.url)
+    task = task_for("Slow", url=stuck.url)
     outcomes = Outcomes(1)
     notifier.run_many([task], "http://am", Templates(), outcomes)
     stuck.wait_for(1, 5)

@@ -49,12 +49,12 @@ def notifier(nflog: NotificationLog) -> Iterator[Notifier]:
     made.drain(5)
 
 
-def task_for(name: str, receiver: str = "team", retry: bool = False) -> NotifyTask:
+def task_for(name: str, receiver: str = "team", retry: bool = False, url: str = "http://x/") -> NotifyTask:
     labels = {"alertname": name}
     now = time.time()
     alert = Alert(labels, {}, now - 10, now + 300, "", now, False, fingerprint(labels))
     group = GroupState(f"g-{name}", f'{{}}:{{alertname="{name}"}}', "{}", receiver, labels, [alert], {})
-    target = IntegrationTarget(receiver, "webhook", 0, WebhookConfig(url="http://x/"))
+    target = IntegrationTarget(receiver, "webhook", 0, WebhookConfig(url=url))
     return NotifyTask(group, Route(receiver=receiver), target, [alert], [], now, now + 30, retry)
 
 
