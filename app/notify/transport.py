@@ -469,8 +469,8 @@ class _PooledRequest(NamedTuple):
 
 
 @lru_cache(maxsize=128)
-def _transport(key: tuple[Any, ...], pid: int) -> _Transport:
-    """The transport for one setup in one process (`pid` keeps forks apart)."""
+def _transport(key: tuple[Any, ...]) -> _Transport:
+    """The transport for one setup (a forked child forgets them: `_forget_in_child`)."""
     tls, proxy_url, no_proxy, proxy_from_environment, connect_headers = key
     return _Transport(TLSConfig(*tls), proxy_url, no_proxy, proxy_from_environment, connect_headers)
 
@@ -495,11 +495,9 @@ class _ConnectionSettings(Protocol):
 # id(settings) -> (the settings, their transport), in front of `_transport`: a receiver's sends
 # pass the same settings object every time, and deriving the key from its fields cost about 2 %
 # of a worker's CPU per notification. The entry holds the settings, so that their id is not
-# reused while it exists; settings are not changed once loaded (a reload makes new ones). A
-# forked child forgets the entries, whose transports are its parent's.
+# reused while it exists; settings are not changed once loaded (a reload makes new ones).
 _KNOWN_SETTINGS = 256
 _by_settings: dict[int, tuple[_ConnectionSettings, _Transport]] = {}
-os.register_at_fork(after_in_child=_by_settings.clear)
 
 
 def transport_for(cfg: _ConnectionSettings) -> _Transport:
@@ -513,7 +511,7 @@ def transport_for(cfg: _ConnectionSettings) -> _Transport:
     connect = tuple((name, tuple(values)) for name, values in cfg.proxy_connect_header.items())
     key = (tls, cfg.proxy_url, cfg.no_proxy, cfg.proxy_from_environment, connect)
     with _building:
-        transport = _transport(key, os.getpid())
+        transport = _transport(key)
     if len(_by_settings) >= _KNOWN_SETTINGS:
         _by_settings.clear()  # reloads make new settings objects: keep this bounded
     _by_settings[id(cfg)] = (cfg, transport)
@@ -700,8 +698,8 @@ _HINT = "; check oauth2 client_id, client_secret, scopes and token_url"
 
 
 @lru_cache(maxsize=128)
-def _token_source(key: tuple[Any, ...], pid: int) -> _TokenSource:
-    """The token source of one oauth2 setup in one process (`pid` keeps forks apart)."""
+def _token_source(key: tuple[Any, ...]) -> _TokenSource:
+    """The token source of one oauth2 setup (a forked child forgets them: `_forget_in_child`)."""
     return _TokenSource()
 
 
@@ -721,7 +719,23 @@ def _token_source_for(oauth: OAuth2) -> _TokenSource:
         oauth.proxy_from_environment,
         tuple((name, tuple(values)) for name, values in oauth.proxy_connect_header.items()),
     )
-    return _token_source(key, os.getpid())
+    return _token_source(key)
+
+
+def _forget_in_child() -> None:
+    """In a forked child: its parent's transports (their pooled connections, whose sockets must
+    not be used from two processes) and token sources are not its own, nor is a build lock a
+    parent's thread may have held at the fork. The same hook as the curl handles' and the send
+    pool's (curlhttp.py, sendpool.py): every per-process state of the send path is dropped when
+    the process forks, not checked against its pid at every use."""
+    global _building
+    _building = threading.Lock()
+    _by_settings.clear()
+    _transport.cache_clear()
+    _token_source.cache_clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def redact_url(url: str) -> str:

@@ -262,7 +262,6 @@ def test_drain_cancels_what_waits_and_finishes_what_the_driver_holds(hanging: tu
     assert waiting.answers == ["cancelled"]
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_makes_its_own_connections() -> None:
     """The child's sends must not go over its parent's kept-alive sockets: the parent's handles
     and driver stay the parent's."""

@@ -234,8 +234,12 @@ def test_transports_are_shared_per_setup_and_process() -> None:
     assert proxied is not plain
     connect = HTTPConfig(proxy_url="http://proxy.test:3128", proxy_connect_header={"X-P": ["a"]})
     assert transport.transport_for(connect) is not proxied
-    key = (tuple(vars(TLSConfig()).values()), "", "", False, ())
-    assert transport._transport(key, -1) is not transport._transport(key, -2)  # a fork builds its own
+
+
+def test_a_forked_child_builds_its_own_transports() -> None:
+    parent = transport.transport_for(HTTPConfig())
+    transport._forget_in_child()  # what os.register_at_fork runs in a forked child
+    assert transport.transport_for(HTTPConfig()) is not parent
 
 
 def test_threads_asking_for_a_new_transport_at_once_build_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
