@@ -95,7 +95,10 @@ def create_app(
     settings = runtime.settings
     fast_path = IngestFastPath(app.wsgi_app, runtime, prefix)
     limited = RequestLimits(
-        BodyLimit(fast_path, settings.max_request_bytes), settings.web_timeout, settings.web_get_concurrency
+        BodyLimit(fast_path, settings.max_request_bytes),
+        settings.web_timeout,
+        settings.web_get_concurrency,
+        unlimited=f"{prefix}/assets/",
     )
     app.wsgi_app = HTTPMetrics(limited, flask_handlers(app, prefix))  # type: ignore[method-assign]
     if web_config is not None:

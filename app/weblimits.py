@@ -40,11 +40,18 @@ def _plain(start_response: Callable[..., Any], text: str, headers: list[tuple[st
 
 class RequestLimits:
     """WSGI middleware: at most `get_concurrency` GET requests at once (0 or less: the default
-    above), and with a `timeout` above 0 an answer within that time."""
+    above), and with a `timeout` above 0 an answer within that time.
 
-    def __init__(self, app: WSGIApp, timeout: float, get_concurrency: int) -> None:
+    GETs under `unlimited` (the web UI's static modules and stylesheet, `{prefix}/assets/`) take
+    no slot. A page load fetches about a dozen of them at once, where Alertmanager's UI is one
+    bundle: counted, they filled the default limit of 8 with the page's own requests, and the
+    module refused with 503 left the page blank (its script never ran). They are files served
+    from disk, not the API work the limit protects."""
+
+    def __init__(self, app: WSGIApp, timeout: float, get_concurrency: int, unlimited: str = "") -> None:
         self.app = app
         self.timeout = timeout
+        self.unlimited = unlimited
         self.limit = get_concurrency if get_concurrency > 0 else default_get_concurrency()
         self._slots = threading.BoundedSemaphore(self.limit)
         self._in_flight = metrics.http_requests_in_flight.labels("get")
@@ -56,7 +63,9 @@ class RequestLimits:
         return self._limited(environ, start_response)
 
     def _limited(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ["REQUEST_METHOD"] != "GET":
+        if environ["REQUEST_METHOD"] != "GET" or (
+            self.unlimited and environ.get("PATH_INFO", "").startswith(self.unlimited)
+        ):
             return self.app(environ, start_response)
         if not self._slots.acquire(blocking=False):
             self._refused.inc()

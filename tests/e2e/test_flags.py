@@ -133,6 +133,10 @@ def test_get_concurrency_limit_answers_503_beyond_it(redis_server: RedisServer, 
         assert refused.text == "Limit of concurrent GET requests reached (1), try again later.\n\n"
         assert refused.headers["X-Content-Type-Options"] == "nosniff"
         assert refused.headers["Content-Type"] == "text/plain; charset=utf-8"
+        # The web UI's modules take no slot: a page load fetches a dozen at once, and one refused
+        # would leave the page blank.
+        module = requests.get(f"{url}/assets/main.js", timeout=10)
+        assert module.status_code == 200 and "route()" in module.text
         assert requests.post(f"{url}/-/reload", timeout=10).status_code == 200
         redis_server.process.resume()  # type: ignore[union-attr]
         thread.join(90)
