@@ -246,16 +246,11 @@ class CurlMulti:
         seconds (None: no limit) have passed; then move the POSTs on and return those that
         ended, with their tokens: an Answer, or a CurlError for a POST that got none."""
         multi = self._multi
+        # Due already (curl asks for 0 ms after each add): POSTs just added go out now, and the
+        # poll below waits for their answers, rather than returning at once first.
+        if self._run_due_timer() and (ended := self._ended()):
+            return ended
         timer_at = self._timer_at
-        if timer_at is not None and timer_at <= time.monotonic():
-            # Due already (curl asks for 0 ms after each add): POSTs just added go out now, and
-            # the poll below waits for their answers, rather than returning at once first.
-            self._timer_at = None
-            multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
-            ended = self._ended()
-            if ended:
-                return ended
-            timer_at = self._timer_at
         if timer_at is not None:
             left = timer_at - time.monotonic()
             timeout = left if timeout is None or left < timeout else timeout
@@ -276,11 +271,17 @@ class CurlMulti:
             if events & select.POLLERR:
                 mask |= pycurl.CSELECT_ERR
             multi.socket_action(fd, mask)
-        timer_at = self._timer_at
-        if timer_at is not None and timer_at <= time.monotonic():
-            self._timer_at = None
-            multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
+        self._run_due_timer()
         return self._ended()
+
+    def _run_due_timer(self) -> bool:
+        """Tell curl its timer has fired if it is due (its timeouts, a POST just added)."""
+        timer_at = self._timer_at
+        if timer_at is None or timer_at > time.monotonic():
+            return False
+        self._timer_at = None
+        self._multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
+        return True
 
     def wake(self) -> None:
         """Make a `wait` in progress (or the next) return; from any thread."""

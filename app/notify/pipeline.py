@@ -540,7 +540,7 @@ class _Delivery:
         self.settled = False  # committed or released by its holder: the lease is gone on purpose
 
     def run(self) -> _Delivery | None:
-        return steps.run(self.notifier._steps(self))
+        return steps.run(self.begin())
 
     def begin(self) -> steps.Steps[_Delivery | None]:
         return self.notifier._steps(self)
