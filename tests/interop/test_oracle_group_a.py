@@ -274,9 +274,9 @@ def exchanges(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ph
     # group_wait ago, with whatever alerts the group holds at that moment. Had both alerts
     # started long ago, its first flush could hold "a" alone under load (a Slack group of one
     # run did: one alert, then both a group_interval later). "a" starts now and goes first, so
-    # the flush the old, resolved "b" sets off always holds both.
-    started = time.time()
-    first = [_alert("a:9100", started, None), _alert("b:9100", started - 60, started - 5)]
+    # the flush the old, resolved "b" sets off always holds both. Made right before the post:
+    # made before Alertmanager and alerter had started (seconds under load), "a" too was older
+    # than group_wait by the time it was posted.
     with (
         HttpSink(responder=_ok, keep_alive=False) as am_sink,
         HttpSink(responder=_ok, keep_alive=False) as direct,
@@ -288,6 +288,8 @@ def exchanges(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ph
         config_file.write_text(yaml.safe_dump(config(full.url), sort_keys=False))
         embedded: Deployment = start_embedded(config_file, work / "data", f"--web.external-url={am.url}")
         try:
+            started = time.time()
+            first = [_alert("a:9100", started, None), _alert("b:9100", started - 60, started - 5)]
             am.post(first)
             embedded.post(first)
             _send_direct(direct.url, first, am.url)
