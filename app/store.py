@@ -316,9 +316,14 @@ class AlertStore:
         """Every alert once. On a cluster an alert routed to groups of several shards has a copy
         in each; every copy received the same posts and the merge does not depend on their
         order, so copies differ only while a post is half-way through its shards: the one
-        updated last is kept."""
+        updated last is kept.
+
+        On one Redis the two hashes are read in one MULTI, so that a post landing between the
+        reads cannot pair an alert's body with the times of a later post (a split alert,
+        PUT_ALERTS). A cluster's shards live on different masters, which no transaction spans:
+        there the reads stay a plain pipeline and that rare mix can show in a listing."""
         shards = self.keys.shards()
-        pipe = self.r.pipeline(transaction=False)
+        pipe = self.r.pipeline(transaction=len(shards) == 1)
         for shard in shards:
             pipe.hgetall(shard.alerts)
             pipe.hgetall(shard.alert_times)
