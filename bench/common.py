@@ -415,6 +415,14 @@ def system_busy_seconds() -> float:
     return (fields[0] + fields[1] + fields[2]) / CLK_TCK
 
 
+def stolen_seconds() -> float:
+    """CPU seconds the hypervisor gave to other guests while this VM wanted them, since boot
+    (all cores, /proc/stat's steal). On a shared VM this moves from run to run and takes the
+    time from whatever runs: a run with much of it is slower for reasons outside both servers."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return fields[7] / CLK_TCK
+
+
 def own_cpu_seconds(bench: Bench) -> float:
     """CPU seconds of this benchmark: this process, finished children, and live children."""
     import resource
@@ -434,11 +442,17 @@ class ForeignLoad:
         self.t0 = time.monotonic()
         self.sys0 = system_busy_seconds()
         self.own0 = own_cpu_seconds(bench)
+        self.steal0 = stolen_seconds()
 
     def cores(self) -> float:
         elapsed = time.monotonic() - self.t0
         foreign = (system_busy_seconds() - self.sys0) - (own_cpu_seconds(self.bench) - self.own0)
         return max(0.0, foreign / elapsed) if elapsed > 0 else 0.0
+
+    def stolen(self) -> float:
+        """Cores the hypervisor took away over the interval (`stolen_seconds`)."""
+        elapsed = time.monotonic() - self.t0
+        return max(0.0, (stolen_seconds() - self.steal0) / elapsed) if elapsed > 0 else 0.0
 
 
 def wait_quiet(max_wait: float, threshold: float = 0.25) -> float:

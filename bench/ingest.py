@@ -208,7 +208,7 @@ def run_one(
         profiler.start(f"ingest-{name}", children(server.proc.pid), max(1, args.duration - 2))
     foreign = ForeignLoad(bench)
     res = run_wrk(bench, server.url, args, scenario, args.duration, args.alerts, starts, "host")
-    foreign_cores = foreign.cores()
+    foreign_cores, stolen_cores = foreign.cores(), foreign.stolen()
     profiles = profiler.finish()
     cpu1 = {"server": cpu_seconds(server_pids), "redis": cpu_seconds(redis_pids)}
     per_pid = [cpu_seconds([pid]) - c for pid, c in per_pid0.items()]
@@ -242,6 +242,7 @@ def run_one(
         },
         "profiles": profiles,
         "foreign_cores": foreign_cores,
+        "stolen_cores": stolen_cores,
         "per_process_cores": [c / (res["duration_us"] / 1e6) for c in per_pid],
     }
     if redis:
@@ -305,6 +306,7 @@ def main() -> int:
                     f"    cores busy per server process: "
                     + ", ".join(f"{c:.2f}" for c in r["per_process_cores"])
                     + f"; other processes on the machine: {r['foreign_cores']:.2f} cores"
+                    + f", hypervisor steal {r['stolen_cores']:.2f} cores"
                     + ("  ** DISTURBED RUN **" if r["foreign_cores"] > 0.2 else ""),
                     flush=True,
                 )

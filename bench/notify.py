@@ -166,7 +166,7 @@ def run_one(
             break
         time.sleep(0.25)
     time.sleep(1.0)  # late duplicates, if any
-    foreign_cores = foreign.cores()
+    foreign_cores, stolen_cores = foreign.cores(), foreign.stolen()
     profiles = profiler.finish(early=True)
     cpu = cpu_seconds(busy_pids()) - cpu0
     sink_cpu = cpu_seconds([sink.proc.pid]) - sink_cpu0
@@ -214,6 +214,7 @@ def run_one(
         "redis_commands": commands,
         "sink_cores": sink_cpu / window if window else 0.0,
         "foreign_cores": foreign_cores,
+        "stolen_cores": stolen_cores,
         "sink": stats,
         "profiles": profiles,
     }
@@ -318,6 +319,7 @@ def main() -> int:
                 )
                 + f", webhook sink {r['sink_cores']:.2f}"
                 + f"; other processes on the machine: {r['foreign_cores']:.2f} cores"
+                + f", hypervisor steal {r['stolen_cores']:.2f} cores"
                 + ("  ** DISTURBED RUN **" if r["foreign_cores"] > 0.2 else ""),
                 flush=True,
             )
