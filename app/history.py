@@ -137,11 +137,14 @@ class _Writer:
 
 def _write(items: list[_Pending]) -> None:
     client, keys = items[0].client, items[0].keys
+    # EVALSHA, not EVAL: EVAL sends the script's text with every call and Redis hashes it to find
+    # the script. Registering is a hash of the text here, once per write of a batch.
+    record = client.register_script(redis_scripts.RECORD_ATTEMPTS)
     for start in range(0, len(items), WRITE_BATCH):
         args: list[str | float | bytes | int] = [keys.history_stem, PER_GROUP]
         for item in items[start : start + WRITE_BATCH]:
             args += [item.gid, item.at, item.record, item.group]
-        client.eval(redis_scripts.RECORD_ATTEMPTS, 2, keys.history_index, keys.history_groups, *args)
+        record(keys=[keys.history_index, keys.history_groups], args=args)
 
 
 _writer = _Writer()

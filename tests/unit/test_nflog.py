@@ -112,3 +112,21 @@ def test_commits_of_one_call_apply_in_order(nflog: NotificationLog) -> None:
     assert first is not None and first.firing == F({"a", "b"})
     assert second is not None and second.firing == F({"c"}) and second.expires_at == NOW + 7200
     assert nflog.r.exists(slow.key, fast.key, other.key) == 0
+
+
+def test_a_batch_of_leases_gets_each_items_own_verdict_and_commit(nflog: NotificationLog) -> None:
+    """The scripts read and write a batch's entries and leases in one command each: every item
+    still gets its own verdict, and a commit drops only the leases that are still the caller's."""
+    taken, changed, free = (nflog.field(g, "team", "webhook", 0) for g in ("g1", "g2", "g3"))
+    _, other = nflog.acquire(taken, "", F({"a"}), F(), ttl=15)  # another worker's lease
+    nflog.r.hset(nflog.keys.nflog, changed, "newer")
+    got = nflog.acquire_many(
+        [(taken, "", F({"a"}), F()), (changed, "", F({"b"}), F()), (free, "", F({"c"}), F())], ttl=15
+    )
+    assert [verdict for verdict, _ in got] == ["busy", "changed", "ok"]
+    ((_, mine),) = [item for item in got if item[1] is not None]
+    assert other is not None and mine is not None
+    nflog.r.set(mine.key, "taken-over")  # expired and taken by another worker meanwhile
+    assert nflog.commit_many([(other, F({"a"}), F(), 600), (mine, F({"c"}), F(), 600)], NOW) == [True, True]
+    assert nflog.r.exists(other.key) == 0
+    assert nflog.r.get(mine.key) == b"taken-over"
