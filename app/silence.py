@@ -154,7 +154,8 @@ class SilenceStore:
         self.limits = limits
         self.version_key = keys.silences_version
         self._lock = threading.Lock()
-        self._cache: tuple[bytes | None, list[Silence]] = (b"unset", [])
+        # (version, silences, the latest end among them): one tuple, replaced whole.
+        self._cache: tuple[bytes | None, list[Silence], float] = (b"unset", [], -math.inf)
         self._checked_at = -math.inf  # time.monotonic() of the last version check
         self._put = client.register_script(redis_scripts.PUT_SILENCES)
         self._delete_unchanged = client.register_script(redis_scripts.DELETE_UNCHANGED)
@@ -186,11 +187,21 @@ class SilenceStore:
             metrics.silences_scanned.inc(len(silences))
         return silences
 
+    def none_muting(self, now: float, max_age: float) -> bool:
+        """Whether the silences as last read, less than `max_age` seconds ago, hold none that is
+        active or pending at `now` (none ends after it); False when the read is older (`all`
+        then checks the version). Asks nothing of Redis and counts no query.
+
+        No lock: the cache is one tuple, replaced whole, so this reads a consistent triple (a
+        flush's silence stage comes here once per group)."""
+        if max_age > 0 and time.monotonic() - self._checked_at < max_age:
+            version, _, last_end = self._cache
+            return version != b"unset" and last_end < now
+        return False
+
     def _read(self, max_age: float) -> list[Silence]:
         if max_age > 0 and time.monotonic() - self._checked_at < max_age:
-            # No lock: the cache is one tuple, replaced whole, so this reads a consistent pair
-            # (a flush's silence stage comes here once per group).
-            version, silences = self._cache
+            version, silences, _ = self._cache  # no lock, as in none_muting
             if version != b"unset":
                 return silences
         checked_at = time.monotonic()
@@ -200,8 +211,9 @@ class SilenceStore:
             if version is not None and version == self._cache[0]:
                 return self._cache[1]
         silences = [Silence.decode(raw) for raw in self.r.hvals(self.keys.silences)]
+        last_end = max((s.ends_at for s in silences), default=-math.inf)
         with self._lock:
-            self._cache = (version, silences)
+            self._cache = (version, silences, last_end)
         return silences
 
     def get(self, sid: str) -> Silence:
@@ -294,6 +306,12 @@ class SilenceStage:
 
     Silences are read through the store's cache, at most `max_age` seconds old
     (--cluster.gossip-interval: how long Alertmanager takes to spread a silence to its peers).
+
+    When that cache, read less than `max_age` ago, holds no silence that is active or pending,
+    the stage makes no silence query (nothing counted in the query metrics), as Alertmanager's
+    silencer makes none for an alert when no silence was added since its last query and none
+    applied to it (its "super fast path"). A query per flushed group, with its counter, timer and
+    histogram, was about 4 us of a worker's 100-250 us of CPU per notification.
     """
 
     def __init__(self, store: SilenceStore, max_age: float) -> None:
@@ -301,6 +319,8 @@ class SilenceStage:
         self.max_age = max_age
 
     def __call__(self, alerts: list[Alert], group: object, route: object, now: float) -> list[Alert]:
+        if self.store.none_muting(now, self.max_age):
+            return alerts
         active = [s for s in self.store.all(max_age=self.max_age) if s.state(now) == "active"]
         if not active:
             return alerts

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import orjson
 import redis
 
@@ -94,13 +95,14 @@ def _group_lines(groups: dict[str, GroupRef]) -> str:
     return "".join([g.line for g in groups.values()])
 
 
-@dataclass(slots=True)
-class GroupState:
+class GroupState(msgspec.Struct):
     """An aggregation group as read back from Redis, with its raw alert values for compare-delete.
 
     A group holds its alerts' fingerprints; each alert is stored once, in the alerts hash, where
     every group it routes to reads it (two copies of every alert were half of Redis's memory).
-    """
+
+    A msgspec Struct, built in C: a flush reads one per group, and as a slotted dataclass built
+    by keyword it cost about 2 us against 0.4 us (timeit)."""
 
     gid: str
     key: str
@@ -111,7 +113,7 @@ class GroupState:
     raw: dict[str, str]
     # The time intervals that muted the group at its last flush (the "muted" field, empty when
     # none): Alertmanager's group marker, shown by the API as the alerts' `mutedBy`.
-    muted_by: list[str] = field(default_factory=list)
+    muted_by: list[str] = msgspec.field(default_factory=list)
 
 
 class AlertStore:
@@ -387,16 +389,17 @@ class AlertStore:
                 # Sorted by fingerprint: no two are equal, so the values are never compared.
                 members = sorted(zip(pairs[::2], pairs[1::2], strict=True))
                 raw = {fp.decode(): v.decode() for fp, v in members if v is not None}
+                # Positional, in field order, as Alert.decode builds its alerts.
                 out.append(
                     GroupState(
-                        gid=gid,
-                        key=meta["key"],
-                        route_id=meta["route"],
-                        receiver=meta["receiver"],
-                        labels=meta["labels"],
-                        alerts=[Alert.decode(fp, v) for fp, v in raw.items()],
-                        raw=raw,
-                        muted_by=orjson.loads(muted_raw) if muted_raw else [],
+                        gid,
+                        meta["key"],
+                        meta["route"],
+                        meta["receiver"],
+                        meta["labels"],
+                        [Alert.decode(fp, v) for fp, v in raw.items()],
+                        raw,
+                        orjson.loads(muted_raw) if muted_raw else [],
                     )
                 )
         return out

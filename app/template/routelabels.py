@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
+
+from msgspec.structs import replace
 
 from app.gotemplate.errors import FuncError
 from app.notify.message import REASON_UNKNOWN, Notification

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import fakeredis
 import pytest
+from prometheus_client import REGISTRY
 
+from app.alerts import Alert
 from app.api.postable_silence import silence_from_api
 from app.redis_keys import Keys
-from app.silence import Silence, SilenceError, SilenceNotFound, SilenceStore
+from app.silence import Silence, SilenceError, SilenceNotFound, SilenceStage, SilenceStore
 from app.timeutil import format_rfc3339
 
 NOW = 1_700_000_000.0
@@ -103,3 +105,27 @@ def test_expired_silences_are_kept_for_the_retention_then_dropped(store: Silence
     assert store.gc(NOW + 10 + 3599) == 0
     assert store.gc(NOW + 10 + 3601) == 1
     assert store.all() == []
+
+
+def test_the_silence_stage_makes_no_query_while_no_silence_is_active_or_pending(
+    store: SilenceStore,
+) -> None:
+    """Alertmanager's silencer makes no query for an alert when no silence was added and none
+    applied to it; the stage makes none while its cache holds no silence that could mute."""
+
+    def queries() -> float:
+        return REGISTRY.get_sample_value("alertmanager_silences_queries_total") or 0.0
+
+    stage = SilenceStage(store, max_age=3600)
+    alert = Alert({"alertname": "DiskFull"}, fingerprint="f")
+    before = queries()
+    assert stage([alert], None, None, NOW) == [alert]  # the first read checks the version: a query
+    assert stage([alert], None, None, NOW) == [alert]
+    assert queries() - before == 1
+    store.set(parse(body(NOW + 60, NOW + 120)), NOW)  # pending
+    assert len(store.all()) == 1  # the API's read (a query) brings the cache up to date
+    assert stage([alert], None, None, NOW) == [alert]  # pending: each flush queries
+    assert stage([alert], None, None, NOW + 90) == []  # active
+    assert queries() - before == 4
+    assert stage([alert], None, None, NOW + 121) == [alert]  # expired: no query again
+    assert queries() - before == 4
