@@ -315,17 +315,27 @@ class CurlMulti:
                 return ended
 
     def _on_socket(self, what: int, fd: int, multi: pycurl.CurlMulti, data: object) -> None:
-        if what == pycurl.POLL_REMOVE:
-            with contextlib.suppress(KeyError):
+        # Called about twice per POST (its socket watched, then removed as its transfer ends):
+        # try/except rather than contextlib.suppress, which costs an object and two Python
+        # calls (0.87-0.94 us against 0.16 us for a register and unregister, timeit).
+        if what == _POLL_REMOVE:
+            try:  # noqa: SIM105
                 self._poll.unregister(fd)
+            except KeyError:
+                pass
         else:
             self._poll.register(fd, _POLL_EVENTS[what])
 
     def _on_timer(self, millis: int) -> None:
-        self._timer_at = None if millis < 0 else time.monotonic() + millis / 1000
+        if millis > 0:
+            self._timer_at = time.monotonic() + millis / 1000
+        else:
+            # 0 (due now: curl asks so after every add) is any time past, no clock read needed.
+            self._timer_at = None if millis < 0 else 0.0
 
 
 _READABLE = select.POLLIN | select.POLLHUP
+_POLL_REMOVE = pycurl.POLL_REMOVE
 _POLL_EVENTS = {
     pycurl.POLL_IN: select.POLLIN,
     pycurl.POLL_OUT: select.POLLOUT,

@@ -130,7 +130,11 @@ class SendPool:
         self.finish_after = finish_after
         # Makes the curl driver's multi handle; None: every send runs on a thread.
         self._make_curl = curl
-        self._cond = threading.Condition()
+        # Held as `with self._lock`, not `with self._cond`: Condition's __enter__ and __exit__
+        # are Python functions around the lock's, two calls more at each of the four or so
+        # acquisitions per notification.
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
         # Targets with waiting work, oldest first; a target goes to the back once served, so
         # that targets take turns. The threads' sends, and the curl driver's.
         self._waiting: dict[str, deque[Work]] = {}
@@ -154,7 +158,8 @@ class SendPool:
     def _forked(self) -> None:
         """In a forked child: the parent's threads, sends and curl handles are not the child's
         (its sockets must not be used from two processes); it starts its own when it sends."""
-        self._cond = threading.Condition()
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
         self._waiting, self._curl_waiting, self._handed = {}, {}, deque()
         self._running, self._open, self._later = {}, 0, []
         self._started, self._curl, self._driver, self._drove = False, None, 0, False
@@ -163,7 +168,7 @@ class SendPool:
         """Queue `works`; once the pool is stopping they are cancelled at once instead."""
         if not works:
             return
-        with self._cond:
+        with self._lock:
             if not self._stopping:
                 threads, driver = set(), False
                 for work in works:
@@ -187,7 +192,7 @@ class SendPool:
     def drain(self, timeout: float) -> bool:
         """Stop: cancel the sends not yet started and wait up to `timeout` seconds for those
         running (and their last steps). True when none is left."""
-        with self._cond:
+        with self._lock:
             self._stopping = True
             lines = (*self._waiting.values(), *self._curl_waiting.values())
             cancelled = [work for line in lines for work in line]
@@ -199,7 +204,7 @@ class SendPool:
         for work in cancelled:
             work.cancel()
         deadline = time.monotonic() + timeout
-        with self._cond:
+        with self._lock:
             while self._open and (left := deadline - time.monotonic()) > 0:
                 self._cond.wait(left)
             return not self._open
@@ -263,7 +268,7 @@ class SendPool:
         ran = False  # this thread has just run a send
         while True:
             handed = None
-            with self._cond:
+            with self._lock:
                 while True:
                     if self._handed:
                         handed = self._handed.popleft()
@@ -310,7 +315,7 @@ class SendPool:
         while True:
             starts: list[tuple[Work, float]] = []
             later: list[Any] = []
-            with self._cond:
+            with self._lock:
                 now = time.monotonic()
                 while (work := self._take(now, self._curl_waiting, self.curl_at_once)[0]) is not None:
                     starts.append((work, now))
@@ -331,7 +336,7 @@ class SendPool:
                 self._advance(curl, work, begun, started, None, None)
             if later:
                 self._finish(later)
-            with self._cond:
+            with self._lock:
                 wait = self._driver_wait(time.monotonic())
             try:
                 answers = curl.wait(None if wait == math.inf else wait)
@@ -391,7 +396,7 @@ class SendPool:
             except ValueError as err:
                 answer, error = None, err  # as `perform` would have raised it
                 continue
-            with self._cond:
+            with self._lock:
                 self._handed.append((work, begun, request, started))
                 self._start_threads()
                 self._cond.notify()
@@ -399,7 +404,7 @@ class SendPool:
 
     def _ended(self, work: Work, started: float, step: Any) -> None:
         """A send that started at `started` is over; `step` is its last step, if it left one."""
-        with self._cond:
+        with self._lock:
             running = self._running[work.target]
             running.remove(started)
             if not running:
@@ -425,7 +430,7 @@ class SendPool:
         except Exception:
             log.exception("finishing notification sends failed", extra={"fields": {"sends": len(later)}})
         finally:
-            with self._cond:
+            with self._lock:
                 self._close(len(later))
 
     def _close(self, sends: int) -> None:

@@ -13,6 +13,7 @@ import pytest
 from app.alerts import Alert
 from app.config import Authorization, BasicAuth, HTTPConfig, TLSConfig, WebhookConfig
 from app.notify.errors import NotifyError
+from app.notify.integrations._common import go_json
 from app.notify.integrations.webhook import send_webhook
 from app.notify.message import Notification
 from app.notify.transport import USER_AGENT
@@ -471,3 +472,18 @@ def test_a_custom_payload_that_cannot_be_rendered_is_a_permanent_error(custom: A
         assert sink.requests == []
     assert not failure.value.retryable
     assert problem in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "encoded"),
+    [
+        ("a<b>&c", b'"a\\u003cb\\u003e\\u0026c"\n'),
+        # The line separators are escaped; other characters whose UTF-8 form starts with the
+        # same byte (U+2000 to U+2FFF: an ellipsis, an arrow) are sent as they are, as by Go.
+        ("x\u2028y\u2029z", b'"x\\u2028y\\u2029z"\n'),
+        ("a\u2026b\u2192c", '"a\u2026b\u2192c"\n'.encode()),
+        ("\u2026<\u2029", b'"\xe2\x80\xa6\\u003c\\u2029"\n'),
+    ],
+)
+def test_go_json_escapes_as_go_encodes(text: str, encoded: bytes) -> None:
+    assert go_json(text) == encoded

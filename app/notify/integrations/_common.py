@@ -188,23 +188,27 @@ def answer_object(response: transport.Response) -> dict[str, Any] | None:
 
 
 # What Go's encoding/json escapes inside strings by default (Alertmanager's integrations encode
-# with it): HTML's special characters and the two JavaScript line separators.
-_GO_ESCAPES = (
-    (b"<", b"\\u003c"),
-    (b">", b"\\u003e"),
-    (b"&", b"\\u0026"),
-    ("\u2028".encode(), b"\\u2028"),
-    ("\u2029".encode(), b"\\u2029"),
-)
+# with it): HTML's special characters, and the two JavaScript line separators, whose UTF-8 forms
+# both start with _SEPARATOR_LEAD.
+_HTML_ESCAPES = ((b"<", b"\\u003c"), (b">", b"\\u003e"), (b"&", b"\\u0026"))
+_SEPARATOR_ESCAPES = (("\u2028".encode(), b"\\u2028"), ("\u2029".encode(), b"\\u2029"))
+_SEPARATOR_LEAD = b"\xe2"
 
 
 def go_json(payload: Any) -> bytes:
     """`payload` as Go's json.Encoder writes it: compact, HTML characters escaped, and a final
     newline, so that a receiver gets the bytes Alertmanager would send. Keys keep the dict's
-    order: build payloads in the order of Alertmanager's struct fields."""
+    order: build payloads in the order of Alertmanager's struct fields.
+
+    A one-byte search runs on memchr, a three-byte one byte by byte: replacing the separators
+    cost 1-2 us each per 850-byte body, a search for their lead byte 0.2 us (timeit), so they
+    are replaced only in the bodies that have it (U+2000 to U+2FFF)."""
     body = orjson.dumps(payload)
-    for raw, escaped in _GO_ESCAPES:
+    for raw, escaped in _HTML_ESCAPES:
         body = body.replace(raw, escaped)
+    if _SEPARATOR_LEAD in body:
+        for raw, escaped in _SEPARATOR_ESCAPES:
+            body = body.replace(raw, escaped)
     return body + b"\n"
 
 
