@@ -232,10 +232,13 @@ class NotificationLog:
         shards = self._by_shard([lease.field for lease in leases])
         calls: list[Call] = []
         for shard, positions in shards.items():
+            keys: list[str] = [shard.nflog]
             args: list[str | int] = [int(ttl * 1000)]
             for i in positions:
-                args += [leases[i].field, leases[i].seen, leases[i].token]
-            calls.append(([shard.nflog, *(leases[i].key for i in positions)], args))
+                field, key, token, seen, _ = leases[i]
+                keys.append(key)
+                args += (field, seen, token)
+            calls.append((keys, args))
         replies: list[Any] = [None] * len(leases)
         answers = run_script(self.r, self._acquire_many, calls)
         for positions, verdicts in zip(shards.values(), answers, strict=True):
