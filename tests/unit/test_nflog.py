@@ -130,3 +130,15 @@ def test_a_batch_of_leases_gets_each_items_own_verdict_and_commit(nflog: Notific
     assert nflog.commit_many([(other, F({"a"}), F(), 600), (mine, F({"c"}), F(), 600)], NOW) == [True, True]
     assert nflog.r.exists(other.key) == 0
     assert nflog.r.get(mine.key) == b"taken-over"
+
+
+def test_scripts_load_again_on_a_server_that_forgot_them(nflog: NotificationLog) -> None:
+    """The scripts are called as EVALSHA straight on the client; a server that lost them (a
+    restart, a failover to a master that never ran them) answers NOSCRIPT and they are loaded."""
+    field = nflog.field("g1", "team", "webhook", 0)
+    nflog.r.script_flush()
+    _, lease = nflog.acquire(field, "", F({"a"}), F(), ttl=15)
+    assert lease is not None
+    nflog.r.script_flush()
+    assert nflog.commit(lease, F({"a"}), F(), NOW, repeat_interval=600)
+    assert nflog.read_many([field])[0][0] is not None
