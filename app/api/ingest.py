@@ -12,13 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
+from itertools import repeat
 from typing import Any
 
 import orjson
 import redis
 
 from app import metrics
-from app.alerts import SchemaError, UnreadableBody, parse_postable_alerts
+from app.alerts import Alert, SchemaError, UnreadableBody, parse_postable_alerts
 from app.runtime import Runtime
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -54,10 +55,8 @@ def ingest(rt: Runtime, data: bytes) -> tuple[int, bytes]:
     except SchemaError as err:
         # Alertmanager refuses such a body in its generated API layer, before counting alerts.
         return 422, orjson.dumps(f"request body does not match the API: {err}")
-    # Alert.resolved's rule (endsAt not after now) written out in a list comprehension: no Python
-    # call per alert. map() over the method called it 64 times a request, 45k against 25k
-    # instructions (callgrind, a 64-alert body without times).
-    resolved = sum([a.ends_at <= now for a in alerts])
+    # map() over the method, not a generator calling it: no frame resumed per alert.
+    resolved = sum(map(Alert.resolved, alerts, repeat(now)))
     _RECEIVED_FIRING.inc(len(alerts) - resolved)
     _RECEIVED_RESOLVED.inc(resolved)
     if errors:
