@@ -36,6 +36,7 @@ import redis
 
 from app import redis_scripts
 from app.redis_keys import Keys
+from app.rediscluster import register
 from app.timeutil import format_rfc3339
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ def _write(items: list[_Pending]) -> None:
     client, keys = items[0].client, items[0].keys
     # EVALSHA, not EVAL: EVAL sends the script's text with every call and Redis hashes it to find
     # the script. Registering is a hash of the text here, once per write of a batch.
-    record = client.register_script(redis_scripts.RECORD_ATTEMPTS)
+    record = register(client, redis_scripts.RECORD_ATTEMPTS)
     for start in range(0, len(items), WRITE_BATCH):
         args: list[str | float | bytes | int] = [keys.history_stem, PER_GROUP]
         for item in items[start : start + WRITE_BATCH]:
@@ -240,7 +241,7 @@ class HistoryLog:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self.r = client
         self.keys = keys
-        self._drop_old = client.register_script(redis_scripts.DROP_OLD_HISTORIES)
+        self._drop_old = register(client, redis_scripts.DROP_OLD_HISTORIES)
 
     def groups(self) -> list[GroupHistory]:
         """Every group with a recorded attempt, the latest attempted first."""

@@ -25,8 +25,6 @@ from typing import Any, Literal, NamedTuple
 
 import orjson
 import redis
-from redis.commands.core import Script
-from redis.exceptions import NoScriptError
 
 from app import metrics, redis_scripts
 from app.durability import Change, Writer, deletions
@@ -39,7 +37,7 @@ from app.notify.message import (
     REASON_REPEAT,
 )
 from app.redis_keys import Keys
-from app.rediscluster import Call, run_script
+from app.rediscluster import Call, register, run_script
 
 log = logging.getLogger(__name__)
 
@@ -126,29 +124,6 @@ def notify_reason(
     return REASON_REPEAT if entry.timestamp < now - repeat_interval else REASON_NONE
 
 
-class _Script(Script):
-    """A script called as `EVALSHA` straight on its client. redis-py's `Script.__call__` copies
-    the keys and arguments into a new tuple, imports `Pipeline` and checks the client against it
-    (a typing Protocol check) at every call: about 26,000 instructions a call (callgrind, a
-    25-argument call in a loop, 232,000 against 206,000), and a worker makes one for each batch
-    of leases and each batch of commits, a batch being a few notifications in a real deployment.
-    The same command goes out on the same client, its retries and failover handling included; a
-    server that does not know the script yet (a restart, a failover) answers NOSCRIPT, and
-    redis-py's own path then loads it (one more round trip, that once)."""
-
-    def __call__(
-        self, keys: list[Any] | None = None, args: list[Any] | None = None, client: Any = None
-    ) -> Any:
-        if client is not None or not keys:
-            return super().__call__(keys, args, client)
-        try:
-            return self.registered_client.execute_command(
-                "EVALSHA", self.sha, len(keys), *keys, *(args or ())
-            )
-        except NoScriptError:
-            return super().__call__(keys, args)
-
-
 class NotificationLog:
     """Entries in one Redis hash per shard (field = group id + integration), leases as expiring
     strings."""
@@ -160,11 +135,11 @@ class NotificationLog:
         self.keys = keys
         self.retention = retention
         self.writer = writer if writer is not None else Writer()
-        self._acquire_many = _Script(client, redis_scripts.ACQUIRE_LEASES)
-        self._commit_many = _Script(client, redis_scripts.COMMIT_LEASES)
-        self._release = _Script(client, redis_scripts.RELEASE_LEASE)
-        self._refresh = _Script(client, redis_scripts.REFRESH_LEASE)
-        self._delete_unchanged = _Script(client, redis_scripts.DELETE_UNCHANGED)
+        self._acquire_many = register(client, redis_scripts.ACQUIRE_LEASES)
+        self._commit_many = register(client, redis_scripts.COMMIT_LEASES)
+        self._release = register(client, redis_scripts.RELEASE_LEASE)
+        self._refresh = register(client, redis_scripts.REFRESH_LEASE)
+        self._delete_unchanged = register(client, redis_scripts.DELETE_UNCHANGED)
 
     @staticmethod
     def field(gid: str, receiver: str, integration: str, index: int) -> str:

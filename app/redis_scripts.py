@@ -8,7 +8,8 @@ per-group keys for group ids it only learns inside Redis (PUT_ALERTS, LOAD_GROUP
 CLAIM_DUE_GROUPS, RECORD_ATTEMPTS, DROP_OLD_HISTORIES, CLAIM_DUE_RETRIES); those take the keys' stems
 (`Keys.group_stem`, ...) in ARGV and append the group id.
 
-Users register a script with `client.register_script(TEXT)`.
+Users register a script with `app.rediscluster.register(client, TEXT)`: redis-py's
+`register_script`, called more cheaply.
 """
 
 from __future__ import annotations

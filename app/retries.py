@@ -22,7 +22,7 @@ import redis
 
 from app import redis_scripts
 from app.redis_keys import Keys
-from app.rediscluster import run_script
+from app.rediscluster import register, run_script
 
 # Alertmanager's backoff (cenkalti/backoff's ExponentialBackOff as its retry stage sets it up).
 BACKOFF_START = 0.5
@@ -36,8 +36,8 @@ class RetrySchedule:
         self.r = client
         self.keys = keys
         self.jitter = jitter or (lambda: random.uniform(1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER))
-        self._schedule = client.register_script(redis_scripts.SCHEDULE_RETRY)
-        self._claim = client.register_script(redis_scripts.CLAIM_DUE_RETRIES)
+        self._schedule = register(client, redis_scripts.SCHEDULE_RETRY)
+        self._claim = register(client, redis_scripts.CLAIM_DUE_RETRIES)
 
     def schedule(self, gid: str, now: float) -> float | None:
         """Give the group its next retry; its due time, or None when the group's next regular

@@ -25,6 +25,7 @@ from app.alerts import Alert
 from app.durability import Writer, deletions
 from app.matchers import Matcher, matches_all
 from app.redis_keys import Keys
+from app.rediscluster import register
 from app.timeutil import format_rfc3339
 
 if TYPE_CHECKING:
@@ -157,8 +158,8 @@ class SilenceStore:
         # (version, silences, the latest end among them): one tuple, replaced whole.
         self._cache: tuple[bytes | None, list[Silence], float] = (b"unset", [], -math.inf)
         self._checked_at = -math.inf  # time.monotonic() of the last version check
-        self._put = client.register_script(redis_scripts.PUT_SILENCES)
-        self._delete_unchanged = client.register_script(redis_scripts.DELETE_UNCHANGED)
+        self._put = register(client, redis_scripts.PUT_SILENCES)
+        self._delete_unchanged = register(client, redis_scripts.DELETE_UNCHANGED)
 
     def all(self, max_age: float = 0.0) -> list[Silence]:
         """Every stored silence, re-read from Redis only when another process changed them.

@@ -26,7 +26,7 @@ import redis
 from app import metrics, redis_scripts
 from app.alerts import Alert
 from app.redis_keys import Keys
-from app.rediscluster import Call, run_script
+from app.rediscluster import Call, register, run_script
 
 log = logging.getLogger(__name__)
 
@@ -137,11 +137,11 @@ class AlertStore:
         self.keys = keys
         self.limit = max(per_alertname_limit, 0)
         self.alertname_in_metrics = alertname_in_metrics
-        self._put = client.register_script(redis_scripts.PUT_ALERTS)
-        self._delete_unchanged = client.register_script(redis_scripts.DELETE_UNCHANGED)
-        self._drop_from_group = client.register_script(redis_scripts.DROP_FROM_GROUP)
-        self._set_muted = client.register_script(redis_scripts.SET_GROUP_MUTED)
-        self._load_groups = client.register_script(redis_scripts.LOAD_GROUPS)
+        self._put = register(client, redis_scripts.PUT_ALERTS)
+        self._delete_unchanged = register(client, redis_scripts.DELETE_UNCHANGED)
+        self._drop_from_group = register(client, redis_scripts.DROP_FROM_GROUP)
+        self._set_muted = register(client, redis_scripts.SET_GROUP_MUTED)
+        self._load_groups = register(client, redis_scripts.LOAD_GROUPS)
         # Ids of groups this process has stored alerts into: a batch going only to such groups
         # is sent without their lines (PUT_ALERTS checks that they still exist). A hint, never
         # trusted: a group deleted since costs a second call.

@@ -36,7 +36,7 @@ import redis
 
 from app import redis_scripts
 from app.redis_keys import Keys
-from app.rediscluster import run_script
+from app.rediscluster import register, run_script
 from app.retries import RetrySchedule
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ class TimerLoop:
         # On a cluster: each shard's first due time (timer or retry) at the last wait-time read;
         # None until then.
         self._due_at: list[float] | None = None
-        self._claim = client.register_script(redis_scripts.CLAIM_DUE_GROUPS)
+        self._claim = register(client, redis_scripts.CLAIM_DUE_GROUPS)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
