@@ -13,15 +13,55 @@ connection is waiting for a thread, so a busy client cannot keep a thread from t
 
 from __future__ import annotations
 
+import email.utils
 import select
 import threading
+import time
 from typing import Any
 
+from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
 
 # How long a thread waits for the next request on the connection it just served. A client
 # sending back to back has it on the wire well within this; a quiet one costs a thread this long.
 NEXT_REQUEST_WAIT_MS = 2
+
+
+class SettingsAsRead:
+    """gunicorn's Config as a worker reads it: each setting looked up once, then a plain attribute.
+
+    gunicorn reads its settings per request (about 25 `cfg.x` in its parser, its environ and its
+    response for one POST), each through `Config.__getattr__`, which Python calls only after the
+    ordinary lookup has failed, and `Setting.get()`: 1.6 % of a web worker's CPU in
+    `Config.__getattr__` alone (py-spy, bench/ingest notimes). Settings do not change in a worker:
+    a reload (SIGHUP to the master) starts new workers, each with the master's new Config, so the
+    value a worker read first is the value for its whole life. Properties (`is_ssl`) are kept as
+    read; methods (`forwarded_allow_networks`) stay the Config's own, and still run at each call.
+    """
+
+    def __init__(self, cfg: Any) -> None:
+        self._cfg = cfg
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._cfg, name)
+        setattr(self, name, value)
+        return value
+
+
+_date: tuple[int, str] = (0, "")
+
+
+def http_date(timestamp: float | None = None) -> str:
+    """gunicorn's `util.http_date`, formatted once a second. gunicorn formats the Date header of
+    every response with email.utils.formatdate: 2 % of a web worker's CPU (py-spy, bench/ingest
+    notimes). The header has whole seconds, so the text of the current second is the header."""
+    global _date
+    if timestamp is not None:
+        return email.utils.formatdate(timestamp, localtime=False, usegmt=True)
+    second = int(time.time())
+    if _date[0] != second:
+        _date = (second, email.utils.formatdate(second, localtime=False, usegmt=True))
+    return _date[1]
 
 
 class KeepServingWorker(ThreadWorker):
@@ -32,6 +72,16 @@ class KeepServingWorker(ThreadWorker):
         # Connections queued for a pool thread: one waiting means a busy thread lets go.
         self._queued = 0
         self._queued_lock = threading.Lock()
+
+    def init_process(self) -> None:
+        """In the worker process (after the fork): settings read once (SettingsAsRead), and
+        gunicorn's Date header formatted once a second (http_date). gunicorn's response calls
+        `util.http_date()` through its module, with no way for a worker to give it another
+        response class short of copying gthread's handle_request, hence the module attribute
+        replaced, in web worker processes only; its text is gunicorn's for every second."""
+        self.cfg = SettingsAsRead(self.cfg)
+        util.http_date = http_date
+        super().init_process()
 
     def enqueue_req(self, conn: Any) -> None:
         with self._queued_lock:

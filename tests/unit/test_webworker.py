@@ -1,19 +1,25 @@
 """The web tier's worker: a pool thread serves a kept-alive connection's next request itself
-while it comes at once and no other connection waits for a thread."""
+while it comes at once and no other connection waits for a thread; settings are read once and
+the Date header formatted once a second."""
 
 from __future__ import annotations
 
+import email.utils
 import io
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from gunicorn import util
+from gunicorn.config import Config
+from gunicorn.http.wsgi import Response
 from gunicorn.workers.gthread import ThreadWorker
 
-from app.webworker import KeepServingWorker
+from app.webworker import KeepServingWorker, SettingsAsRead, http_date
 
 
 class _Worker(KeepServingWorker):
@@ -99,3 +105,50 @@ def test_the_connection_goes_back_to_the_poller_though_its_next_request_is_there
         worker.alive = False
     assert worker.handle(_conn(server)) is True
     assert len(served) == 1
+
+
+def test_settings_are_read_once_and_then_kept() -> None:
+    cfg = Config()
+    cfg.set("keepalive", 75)
+    view = SettingsAsRead(cfg)
+    assert view.keepalive == 75
+    assert view.is_ssl == cfg.is_ssl  # a property, read as it is
+    assert view.forwarded_allow_networks() == cfg.forwarded_allow_networks()  # a method, still called
+    assert "keepalive" in vars(view)  # now a plain attribute: Config.__getattr__ is not called again
+    with pytest.raises(AttributeError):
+        view.no_such_setting  # noqa: B018
+    assert getattr(view, "http_parser_missing", "auto") == "auto"  # gunicorn's getattr defaults work
+
+
+def test_a_reloaded_config_reaches_the_new_workers() -> None:
+    """A reload starts new workers with the master's new Config: each reads its own."""
+    old, new = Config(), Config()
+    old.set("keepalive", 75)
+    new.set("keepalive", 5)
+    assert SettingsAsRead(old).keepalive == 75
+    assert SettingsAsRead(new).keepalive == 5
+
+
+def test_the_date_header_is_the_current_seconds_across_a_second_boundary(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(util, "http_date", http_date)
+    req = SimpleNamespace(version=(1, 1), method="POST", should_close=lambda: False)
+    for now in (1_700_000_000.0, 1_700_000_000.999, 1_700_000_001.0, 1_700_000_001.5, 1_700_000_003.2):
+        monkeypatch.setattr(time, "time", lambda now=now: now)
+        resp = Response(req, None, Config())
+        resp.status, resp.status_code, resp.response_length = "200 OK", 200, 0
+        assert f"Date: {email.utils.formatdate(int(now), usegmt=True)}\r\n" in resp.default_headers()
+    assert http_date(1_600_000_000.0) == email.utils.formatdate(1_600_000_000.0, usegmt=True)
+
+
+def test_a_worker_process_reads_settings_once_and_formats_the_date_once_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(util, "http_date", util.http_date)  # put back after the test
+    monkeypatch.setattr(ThreadWorker, "init_process", lambda self: None)
+    worker = _Worker()
+    worker.cfg = Config()
+    worker.init_process()
+    assert isinstance(worker.cfg, SettingsAsRead)
+    assert util.http_date is http_date
