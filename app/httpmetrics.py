@@ -72,11 +72,17 @@ class HTTPMetrics:
     def __init__(self, app: WSGIApp, handler_of: HandlerOf) -> None:
         self.app = app
         self.handler_of = handler_of
+        # The duration series by (handler, method, code), looked up once each: `.labels()` takes
+        # the metric's lock and builds its key at every call. Bounded as the series themselves:
+        # routes, their methods and the codes they answer.
+        self._durations: dict[tuple[str, str, str], Any] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
         method = environ["REQUEST_METHOD"].lower()
         handler = self.handler_of(environ)
+        if handler is None:
+            return self.app(environ, start_response)
         status = ["500"]  # an app that fails before it starts a response is answered 500
 
         def recording(status_line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -84,29 +90,35 @@ class HTTPMetrics:
             return start_response(status_line, headers, exc_info)
 
         body = self.app(environ, recording)
+        sized = not handler.startswith(_API_V2)
 
         def done(size: int) -> None:
-            if handler is None:
-                return
-            metrics.http_request_duration.labels(handler, method, status[0]).observe(
-                time.perf_counter() - started
-            )
-            if not handler.startswith(_API_V2):
+            key = (handler, method, status[0])
+            series = self._durations.get(key)
+            if series is None:
+                series = self._durations[key] = metrics.http_request_duration.labels(*key)
+            series.observe(time.perf_counter() - started)
+            if sized:
                 metrics.http_response_size.labels(handler, method).observe(size)
 
-        return _Measured(body, done)
+        return _Measured(body, done, sized)
 
 
 class _Measured:
-    """A response body that counts its bytes as the server takes them, and reports when the
-    server closes it (WSGI's signal that the response is over, sent or not)."""
+    """A response body that counts its bytes as the server takes them (when `sized`: API v2 has
+    no size series), and reports when the server closes it (WSGI's signal that the response is
+    over, sent or not)."""
 
-    def __init__(self, body: Iterable[bytes], done: Callable[[int], None]) -> None:
+    def __init__(self, body: Iterable[bytes], done: Callable[[int], None], sized: bool) -> None:
         self.body = body
         self.done = done
+        self.sized = sized
         self.size = 0
 
     def __iter__(self) -> Iterator[bytes]:
+        return self._counted() if self.sized else iter(self.body)
+
+    def _counted(self) -> Iterator[bytes]:
         for chunk in self.body:
             self.size += len(chunk)
             yield chunk

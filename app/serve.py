@@ -371,12 +371,14 @@ class _Gunicorn(BaseApplication):
         rt = Runtime(self.settings, snapshot=self.snapshot)
         rt.join_cluster("web")
         self.runtime = rt
-        return create_app(
+        app = create_app(
             rt,
             on_reload=lambda: reload_all_gunicorn_workers(rt),
             web_config=self.web_config,
             process_metrics=metrics.WebTierProcessCollector(os.getppid()),  # our parent: the master
         )
+        # Flask's __call__ only calls its wsgi_app (our middleware): gunicorn calls that itself.
+        return app.wsgi_app
 
     def _leave_cluster(self, _server: Any, _worker: Any) -> None:
         """gunicorn worker_exit hook: a web instance stopping leaves the cluster at once, as a

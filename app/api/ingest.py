@@ -87,4 +87,5 @@ class IngestFastPath:
         if body:
             headers.append(("Content-Type", "application/json"))
         start_response(_STATUS_LINES[status], headers)
-        return [body]
+        # No body part for an empty body: the server sends the head alone, one write less.
+        return [body] if body else []

@@ -152,6 +152,28 @@ def test_every_route_is_timed_under_alertmanager_s_handler_names(client: FlaskCl
     assert value("alertmanager_http_requests_in_flight", method="get") == before["in_flight"]
 
 
+def test_each_request_is_timed_and_the_ingest_fast_path_answers_an_empty_200(client: FlaskClient) -> None:
+    """Repeated requests go to the same series (looked up once); a 200 of the fast path has no
+    body and says so."""
+    before = value(
+        "alertmanager_http_request_duration_seconds_count",
+        handler="/api/v2/alerts",
+        method="post",
+        code="200",
+    )
+    for _ in range(3):
+        response = client.post("/am/api/v2/alerts", json=[{"labels": {"alertname": "A"}}], buffered=True)
+        assert (response.status_code, response.data, response.headers["Content-Length"]) == (200, b"", "0")
+        assert "Content-Type" not in response.headers
+    after = value(
+        "alertmanager_http_request_duration_seconds_count",
+        handler="/api/v2/alerts",
+        method="post",
+        code="200",
+    )
+    assert after == before + 3
+
+
 def test_a_get_is_in_flight_until_its_body_is_closed(client: FlaskClient) -> None:
     """Flask's test client closes an unbuffered body when the test closes the response, as a
     server does once it has sent it."""
