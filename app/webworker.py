@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 from gunicorn import util
+from gunicorn.http import message
 from gunicorn.workers.gthread import ThreadWorker
 
 # How long a thread waits for the next request on the connection it just served. A client
@@ -64,6 +65,27 @@ def http_date(timestamp: float | None = None) -> str:
     return _date[1]
 
 
+_gunicorn_ip_in_allow_list = message._ip_in_allow_list
+# Answers by (peer address, allow list); past this many the answer is worked out each time.
+PEERS_REMEMBERED = 4096
+_peers_allowed: dict[tuple[str, tuple[str, ...]], bool] = {}
+
+
+def ip_in_allow_list(ip: str, allow_list: list[str], networks: list[Any]) -> bool:
+    """gunicorn's `_ip_in_allow_list`, its answer remembered. gunicorn asks at every request
+    whether the peer may set the forwarded and scheme headers (forwarded_allow_ips): the peer's
+    address parsed by ipaddress and tested against each network, about a quarter of the CPU of
+    parsing a request's headers. The answer depends on the address and the list only (`networks`
+    is the list, parsed by the Config), so it is the same for every request of a peer."""
+    key = (ip, tuple(allow_list))
+    allowed = _peers_allowed.get(key)
+    if allowed is None:
+        allowed = _gunicorn_ip_in_allow_list(ip, allow_list, networks)
+        if len(_peers_allowed) < PEERS_REMEMBERED:
+            _peers_allowed[key] = allowed
+    return allowed
+
+
 class KeepServingWorker(ThreadWorker):
     """gthread, with a pool thread serving a kept-alive connection's next request itself."""
 
@@ -74,13 +96,15 @@ class KeepServingWorker(ThreadWorker):
         self._queued_lock = threading.Lock()
 
     def init_process(self) -> None:
-        """In the worker process (after the fork): settings read once (SettingsAsRead), and
-        gunicorn's Date header formatted once a second (http_date). gunicorn's response calls
-        `util.http_date()` through its module, with no way for a worker to give it another
-        response class short of copying gthread's handle_request, hence the module attribute
-        replaced, in web worker processes only; its text is gunicorn's for every second."""
+        """In the worker process (after the fork): settings read once (SettingsAsRead), gunicorn's
+        Date header formatted once a second (http_date) and the forwarded-headers trust of a peer
+        worked out once (ip_in_allow_list). gunicorn's response and request call these helpers
+        through their modules, with no way for a worker to give them others short of copying
+        gthread's handle_request and gunicorn's parser, hence the module attributes replaced, in
+        web worker processes only; each answers what gunicorn's own answers."""
         self.cfg = SettingsAsRead(self.cfg)
         util.http_date = http_date
+        message._ip_in_allow_list = ip_in_allow_list
         super().init_process()
 
     def enqueue_req(self, conn: Any) -> None:

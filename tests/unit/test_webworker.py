@@ -1,6 +1,6 @@
 """The web tier's worker: a pool thread serves a kept-alive connection's next request itself
-while it comes at once and no other connection waits for a thread; settings are read once and
-the Date header formatted once a second."""
+while it comes at once and no other connection waits for a thread; settings are read once, the
+Date header formatted once a second and a peer's forwarded-headers trust worked out once."""
 
 from __future__ import annotations
 
@@ -10,16 +10,19 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from ipaddress import ip_network
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from gunicorn import util
 from gunicorn.config import Config
+from gunicorn.http import message
 from gunicorn.http.wsgi import Response
 from gunicorn.workers.gthread import ThreadWorker
 
-from app.webworker import KeepServingWorker, SettingsAsRead, http_date
+from app import webworker
+from app.webworker import KeepServingWorker, SettingsAsRead, http_date, ip_in_allow_list
 
 
 class _Worker(KeepServingWorker):
@@ -146,9 +149,53 @@ def test_a_worker_process_reads_settings_once_and_formats_the_date_once_a_second
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(util, "http_date", util.http_date)  # put back after the test
+    monkeypatch.setattr(message, "_ip_in_allow_list", message._ip_in_allow_list)
     monkeypatch.setattr(ThreadWorker, "init_process", lambda self: None)
     worker = _Worker()
     worker.cfg = Config()
     worker.init_process()
     assert isinstance(worker.cfg, SettingsAsRead)
     assert util.http_date is http_date
+    assert message._ip_in_allow_list is ip_in_allow_list
+
+
+@pytest.mark.parametrize(
+    ("ip", "allowed"),
+    [
+        ("127.0.0.1", "127.0.0.1,::1"),
+        ("10.0.0.7", "127.0.0.1,::1"),
+        ("10.0.0.7", "10.0.0.0/8"),
+        ("::1", "127.0.0.1,::1"),
+        ("2001:db8::1", "10.0.0.0/8,2001:db8::/32"),
+        ("10.0.0.7", "*"),
+        ("not an address", "127.0.0.1"),
+    ],
+)
+def test_a_peer_s_forwarded_trust_is_gunicorn_s_and_worked_out_once(
+    monkeypatch: pytest.MonkeyPatch, ip: str, allowed: str
+) -> None:
+    monkeypatch.setattr(webworker, "_peers_allowed", {})
+    cfg = Config()
+    cfg.set("forwarded_allow_ips", allowed)
+    args = (ip, cfg.forwarded_allow_ips, cfg.forwarded_allow_networks())
+    expected = webworker._gunicorn_ip_in_allow_list(*args)
+    calls: list[str] = []
+
+    def gunicorn_s(*a: Any) -> bool:
+        calls.append(a[0])
+        return expected
+
+    monkeypatch.setattr(webworker, "_gunicorn_ip_in_allow_list", gunicorn_s)
+    assert [ip_in_allow_list(*args) for _ in range(3)] == [expected] * 3
+    assert calls == [ip]
+
+
+def test_another_allow_list_is_asked_again_and_the_remembered_peers_are_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(webworker, "_peers_allowed", {})
+    monkeypatch.setattr(webworker, "PEERS_REMEMBERED", 2)
+    assert ip_in_allow_list("10.0.0.7", ["127.0.0.1"], [ip_network("127.0.0.1")]) is False
+    assert ip_in_allow_list("10.0.0.7", ["10.0.0.0/8"], [ip_network("10.0.0.0/8")]) is True
+    assert ip_in_allow_list("10.0.0.8", ["10.0.0.0/8"], [ip_network("10.0.0.0/8")]) is True
+    assert len(webworker._peers_allowed) == 2
