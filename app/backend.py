@@ -38,7 +38,7 @@ import orjson
 import redis
 from redis.cluster import RedisCluster
 from redis.connection import Connection, SSLConnection, UnixDomainSocketConnection
-from redis.sentinel import Sentinel, SentinelManagedConnection
+from redis.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 
 from app.config import SECRET, ConfigError, TLSConfig
 from app.config.clustertls import load_cluster_tls
@@ -290,6 +290,27 @@ class _TLSConnection(SSLConnection):
         return self.tls_context.wrap_socket(sock, server_hostname=self.tls_server_name or self.host)
 
 
+# ConnectionPool.get_connection without redis-py's check for deprecated arguments around it:
+# the check builds a dict of the call's arguments at every command (about 0.7 % of a web
+# worker's CPU, py-spy, bench/ingest notimes), and alerter passes none. The pool's own work (its
+# bound, the connect and the health check of a pooled connection) is the same function's.
+_get_connection = getattr(
+    redis.ConnectionPool.get_connection, "__wrapped__", redis.ConnectionPool.get_connection
+)
+
+
+class _Pool(redis.ConnectionPool):
+    """redis-py's pool, connections handed out without the deprecated-arguments check."""
+
+    get_connection = _get_connection
+
+
+class _SentinelPool(SentinelConnectionPool):
+    """redis-py's pool of the master the Sentinels name, the same way."""
+
+    get_connection = _get_connection
+
+
 class _SentinelTLSConnection(SentinelManagedConnection, _TLSConnection):
     """A connection to the master that Sentinels name, over alerter's TLS."""
 
@@ -332,7 +353,7 @@ class RedisSetup:
                 host=address.host,
                 port=address.port,
             )
-        return redis.Redis.from_pool(redis.ConnectionPool(**kwargs))
+        return redis.Redis.from_pool(_Pool(**kwargs))
 
     def sentinel_master(self, service: str, options: dict[str, Any]) -> redis.Redis:
         """A client of the master the Sentinels name for `service`, following failovers.
@@ -350,7 +371,12 @@ class RedisSetup:
                 "tls_server_name": self.server_name,
             }
         return sentinel.master_for(
-            service, db=self.addresses[0].db, **options, **tls, **self.master_credentials()
+            service,
+            connection_pool_class=_SentinelPool,
+            db=self.addresses[0].db,
+            **options,
+            **tls,
+            **self.master_credentials(),
         )
 
     def master_credentials(self) -> dict[str, str | None]:

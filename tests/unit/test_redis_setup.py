@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import trustme
 import yaml
-from redis.connection import Connection, SSLConnection
+from redis.connection import Connection, ConnectionPool, SSLConnection
+from redis.exceptions import MaxConnectionsError
 
 from app import backend
 from app.backend import RedisAddress, parse_address, redacted, redis_setup
@@ -298,3 +299,31 @@ def test_redis_py_still_has_the_method_alerter_replaces() -> None:
     own context built from no options, so this fails first."""
     assert "self._wrap_socket_with_ssl(sock)" in inspect.getsource(SSLConnection._connect)
     assert backend._TLSConnection._wrap_socket_with_ssl is not SSLConnection._wrap_socket_with_ssl
+
+
+class _Unconnected(Connection):
+    """A pooled connection that never touches the network, with nothing to read."""
+
+    def connect(self) -> None:
+        pass
+
+    def can_read(self, timeout: float = 0) -> bool:
+        return False
+
+
+def test_pools_hand_out_connections_as_redis_py_s_do_without_its_deprecated_arguments_check() -> None:
+    """alerter's pools (backend._Pool, and _SentinelPool behind Sentinels) run redis-py's own
+    get_connection, its bound and reuse included, without the wrapper that checks for arguments
+    deprecated since redis-py 5.3 (alerter passes none)."""
+    assert backend._get_connection is not ConnectionPool.get_connection
+    assert backend._get_connection.__qualname__ == "ConnectionPool.get_connection"
+    pool = backend._Pool(connection_class=_Unconnected, max_connections=1)
+    conn = pool.get_connection()
+    with pytest.raises(MaxConnectionsError):
+        pool.get_connection()
+    pool.release(conn)
+    assert pool.get_connection() is conn
+    plain = redis_setup(parse_settings(["--redis.url=redis://r1:6379/0"]))
+    assert type(plain.client(plain.addresses[0], {}, {}).connection_pool) is backend._Pool
+    sentinels = redis_setup(parse_settings(["--cluster.peer=redis://s1:26379"]))
+    assert type(sentinels.sentinel_master("alerter", {}).connection_pool) is backend._SentinelPool
