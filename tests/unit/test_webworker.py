@@ -1,6 +1,7 @@
 """The web tier's worker: a pool thread serves a kept-alive connection's next request itself
 while it comes at once and no other connection waits for a thread; settings are read once, the
-Date header formatted once a second and a peer's forwarded-headers trust worked out once."""
+Date header formatted once a second, a peer's forwarded-headers trust worked out once, and a
+body read to its end not drained again."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ import pytest
 from gunicorn import util
 from gunicorn.config import Config
 from gunicorn.http import message
+from gunicorn.http.message import Request
+from gunicorn.http.unreader import IterUnreader
 from gunicorn.http.wsgi import Response
 from gunicorn.workers.gthread import ThreadWorker
 
@@ -199,3 +202,34 @@ def test_another_allow_list_is_asked_again_and_the_remembered_peers_are_bounded(
     assert ip_in_allow_list("10.0.0.7", ["10.0.0.0/8"], [ip_network("10.0.0.0/8")]) is True
     assert ip_in_allow_list("10.0.0.8", ["10.0.0.0/8"], [ip_network("10.0.0.0/8")]) is True
     assert len(webworker._peers_allowed) == 2
+
+
+def _request(raw: bytes) -> Any:
+    return Request(Config(), IterUnreader([raw]), ("127.0.0.1", 5555))
+
+
+@pytest.mark.parametrize(
+    ("raw", "read", "drained"),
+    [
+        (b"POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody", 4, False),  # read to its end
+        (b"GET / HTTP/1.1\r\n\r\n", 0, False),  # no body: a length of 0
+        (b"POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody", 2, True),  # half of it left
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbody\r\n0\r\n\r\n", 4, True),
+    ],
+)
+def test_only_a_body_left_unread_is_drained_before_the_connection_is_kept(
+    monkeypatch: pytest.MonkeyPatch, raw: bytes, read: int, drained: bool
+) -> None:
+    calls: list[bool] = []
+
+    def gthread_s(_self: Any, _conn: Any, keepalive: bool) -> bool:
+        calls.append(keepalive)
+        return keepalive
+
+    monkeypatch.setattr(ThreadWorker, "_keepalive_after", gthread_s)
+    req = _request(raw)
+    req.body.read(read)
+    conn = SimpleNamespace(parser=SimpleNamespace(mesg=req))
+    assert _Worker()._keepalive_after(conn, True) is True
+    assert calls == ([True] if drained else [])
+    assert _Worker()._keepalive_after(conn, False) is False  # gthread's answer: closed
