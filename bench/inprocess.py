@@ -3,8 +3,9 @@
     bench/inprocess --what=ingest [--batches=1500] [--resend] [--notimes] [--size=64] [--callgrind]
                                                      POST /api/v2/alerts, 64-alert batches
                                                      (--size=256: bench/ingest's batch256)
-    bench/inprocess --what=notify [--groups=3000] [--callgrind]
+    bench/inprocess --what=notify [--groups=3000] [--rq] [--callgrind]
                                                      flush batches of one-alert groups to a webhook
+                                                     (--rq: as RQ jobs, RQ's own cost included)
     bench/inprocess --what=history [--groups=3000]   record one delivery attempt per group
     bench/inprocess --what=reads [--alerts=100000]   GET /api/v2/alerts and /alerts/groups
 
@@ -68,10 +69,11 @@ from common import (
 from app import history
 from app.dispatcher import Dispatcher, FlushDone, FlushResult
 from app.gcpause import collect_young_less_often, freeze_startup_objects
-from app.jobs import bind_runtime
+from app.jobs import QUEUE_NAME, bind_runtime
 from app.notify import transport
 from app.notify.pipeline import IntegrationTarget, NotifyTask
 from app.respencoder import CommandPacker
+from app.rqcompat import StoppingWorker
 from app.runtime import FLUSH_BATCH, Runtime
 from app.settings import Settings
 from app.timers import TimerLoop
@@ -295,7 +297,10 @@ def _instructions(targets: dict[str, Any], work: Callable[[], None]) -> dict[str
 
 def notify(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
     """The groups' timers fire all at once: the timer loop's claim, then the flush jobs (one per
-    FLUSH_BATCH groups) that RQ would run, one after the other as in one worker."""
+    FLUSH_BATCH groups) that RQ would run, one after the other as in one worker. With `--rq` the
+    claims are queued as `alerter worker`'s timer loop queues them (Runtime.enqueue_flushes) and
+    an RQ worker of `alerter worker`'s class runs them in burst mode, so that RQ's own commands
+    and Python per job (registries, heartbeats, status) are counted too."""
     with Bench("inprocess") as bench:
         sink = start_sink(bench)
         freeze_startup_objects()  # as `alerter worker` does before it loads the config
@@ -331,9 +336,16 @@ def notify(args: argparse.Namespace, redis: RedisServer, workdir: Path) -> None:
             due = time.time() + 7200  # past every group's group_wait
             while len(got := timers.claim_due(due)) == timers.batch:
                 claimed.extend(got)
+                if args.rq:
+                    rt.enqueue_flushes(got)
             claimed.extend(got)
-            for i in range(0, len(claimed), args.batch):
-                flush_groups(claimed[i : i + args.batch])  # what RQ runs: the job waits for its sends
+            if args.rq:
+                rt.enqueue_flushes(got)
+                worker = StoppingWorker([QUEUE_NAME], connection=rt.queue.connection, on_stop=lambda: None)
+                worker.work(burst=True, logging_level="WARNING")
+            else:
+                for i in range(0, len(claimed), args.batch):
+                    flush_groups(claimed[i : i + args.batch])  # what RQ runs: the job waits for its sends
             # A job that saw its sends stall (under --profile or callgrind) left them to the send
             # pool: wait until every group's sends are over (committed too).
             if not finished.wait(groups, 60):
@@ -425,6 +437,9 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=64, help="ingest: alerts per request")
     parser.add_argument("--groups", type=int, default=3000, help="notify, history: one-alert groups")
     parser.add_argument("--batch", type=int, default=FLUSH_BATCH, help="notify: groups per flush job")
+    parser.add_argument(
+        "--rq", action="store_true", help="notify: run the flush jobs through RQ (batches of FLUSH_BATCH)"
+    )
     parser.add_argument("--alerts", type=int, default=100_000, help="reads: alerts stored")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
     parser.add_argument(
@@ -434,6 +449,8 @@ def main() -> int:
         " valgrind; slow: --batches=200, --groups=1000",
     )
     args = parser.parse_args()
+    if args.rq and args.batch != FLUSH_BATCH:
+        sys.exit(f"--rq queues the runtime's batches of {FLUSH_BATCH} groups: --batch does not apply")
     require_binaries([], *(["valgrind", "callgrind_control"] if args.callgrind else []))
     if args.callgrind and _CALLGRIND_ENV not in os.environ:
         if args.what not in ("ingest", "notify"):

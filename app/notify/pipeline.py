@@ -350,11 +350,20 @@ class Notifier:
 
     def _log_sent(self, sent: list[_Delivery]) -> None:
         """Commit the log entries of sends that reached their receivers, in one round trip, then
-        give their outcomes. Their leases stay kept until then."""
+        give their outcomes. Their leases stay kept until then. Their requests are counted here,
+        together (IntegrationSeries.requests_succeeded)."""
         logged = []
+        took: dict[metrics.IntegrationSeries, list[float]] = {}
         for d in sent:
             d.settled = True
             logged.append((d.lease, d.task.firing_set, d.task.resolved_set, d.task.route.repeat_interval))
+            series = d.task.target.series
+            if series in took:
+                took[series].append(d.took)
+            else:
+                took[series] = [d.took]
+        for series, latencies in took.items():
+            series.requests_succeeded(latencies)
         try:
             self.nflog.commit_many(logged, time.time())
             outcome = Outcome.SENT
@@ -408,8 +417,6 @@ class Notifier:
             self._lease_lost(d, "before sending")
         if d.lost:
             return Outcome.RETRY  # its new holder sends, or the group's retry decides again
-        series = target.series
-        series.requests.inc()
         started = time.time()
         ctx = SendContext(d.templates, max(1.0, task.deadline - started))
         try:
@@ -420,12 +427,17 @@ class Notifier:
                 yield from send_steps(target.config, d.notification, ctx)
         except NotifyError as err:
             return self._failed(d, err, time.time() - started)
-        series.latency.observe(time.time() - started)
+        except BaseException:
+            target.series.requests.inc()  # an attempt all the same (a sender's bug, a cancel)
+            raise
+        # Counted with the rest of its batch once logged (IntegrationSeries.requests_succeeded).
+        d.took = time.time() - started
         return Outcome.SENT  # sent, not yet logged: `_log_sent` commits it
 
     def _failed(self, d: _Delivery, err: NotifyError, took: float) -> Outcome:
         task = d.task
         series = task.target.series
+        series.requests.inc()
         series.latency.observe(took)
         series.requests_failed.inc()
         task.error = err
@@ -514,6 +526,7 @@ class _Delivery:
         "target",
         "task",
         "templates",
+        "took",
     )
 
     def __init__(
@@ -538,6 +551,7 @@ class _Delivery:
         self.refreshed_at = lease.taken_at
         self.lost = False  # the lease was found taken over or expired
         self.settled = False  # committed or released by its holder: the lease is gone on purpose
+        self.took = 0.0  # how long its request took, once it succeeded
 
     def run(self) -> _Delivery | None:
         return steps.run(self.begin())

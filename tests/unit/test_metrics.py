@@ -17,7 +17,7 @@ import orjson
 import pytest
 import yaml
 from flask.testing import FlaskClient
-from prometheus_client import REGISTRY, ProcessCollector
+from prometheus_client import REGISTRY, CollectorRegistry, Histogram, ProcessCollector, generate_latest
 
 from app import backend, metrics
 from app.config import Route, TimeInterval, load_config_file
@@ -323,3 +323,24 @@ print(reload_success())
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines() == ["[]", "['alertmanager_config_last_reload_successful 1.0']"]
+
+
+def test_observe_many_exposes_what_observing_one_by_one_does() -> None:
+    """observe_many adds to prometheus_client's own values of a histogram child: if a release
+    stores them otherwise, the two expositions differ here."""
+    amounts = [0.0, 0.2, 1.0, 1.5, 4.99, 5.0, 12.0, 20.0, 20.5, 300.0, 0.7]
+    expositions = []
+    for batched in (False, True):
+        registry = CollectorRegistry()
+        child = Histogram("h", "h", ["integration"], buckets=(1, 5, 10, 15, 20), registry=registry)
+        series = child.labels("webhook")
+        if batched:
+            metrics.observe_many(series, amounts[:4])
+            metrics.observe_many(series, amounts[4:])
+            metrics.observe_many(series, [])
+        else:
+            for amount in amounts:
+                series.observe(amount)
+        expositions.append(generate_latest(registry))
+    assert expositions[0] == expositions[1]
+    assert b'h_bucket{integration="webhook",le="1.0"} 4.0' in expositions[1]

@@ -104,9 +104,11 @@ def test_a_retryable_failure_is_one_attempt_that_gives_the_lease_back_for_the_re
     sender = FakeSender(NotifyError("503", retryable=True, reason="serverError"))
     monkeypatch.setitem(integrations.SENDERS, "webhook", sender)
     counted = sample(metrics.notifications, "webhook")
+    requests = sample(metrics.notification_requests, "webhook")
     failed_requests = sample(metrics.notification_requests_failed, "webhook")
     task = task_for("A")
     assert run(notifier, task) == [Outcome.RETRY]
+    assert sample(metrics.notification_requests, "webhook") == requests + 1
     assert len(sender.calls) == 1
     assert task.error is not None and task.error.reason == "serverError"
     assert lease_holder(nflog, task) is None
@@ -116,6 +118,7 @@ def test_a_retryable_failure_is_one_attempt_that_gives_the_lease_back_for_the_re
     assert len(sender.calls) == 2
     # One notification however many attempts; every attempt is a request.
     assert sample(metrics.notifications, "webhook") == counted + 1
+    assert sample(metrics.notification_requests, "webhook") == requests + 2
     assert sample(metrics.notification_requests_failed, "webhook") == failed_requests + 1
     assert run(notifier, task_for("A")) == [Outcome.UP_TO_DATE]  # logged: not sent again
 
@@ -128,10 +131,13 @@ def test_a_batch_counts_each_notification_once_per_series_as_one_by_one_would(
     monkeypatch.setitem(integrations.SENDERS, "webhook", FakeSender())
     counted = sample(metrics.notifications, "webhook")
     requests = sample(metrics.notification_requests, "webhook")
+    observed = metrics.notification_latency.labels("webhook")._buckets[0].get()
     tasks = [task_for("A"), task_for("B"), task_for("C", receiver="other"), task_for("D", retry=True)]
     assert run(notifier, *tasks) == [Outcome.SENT] * 4
     assert sample(metrics.notifications, "webhook") == counted + 3
     assert sample(metrics.notification_requests, "webhook") == requests + 4
+    # Each request's latency observed (all under the first bucket's second).
+    assert metrics.notification_latency.labels("webhook")._buckets[0].get() == observed + 4
 
 
 def test_a_permanent_failure_is_not_retried_and_counts_as_failed(

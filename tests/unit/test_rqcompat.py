@@ -29,3 +29,30 @@ def test_a_stop_request_is_seen_and_calls_on_stop() -> None:
         worker.request_stop(15, None)
     assert stopped == [True]
     assert rqcompat.stop_requested(worker) is True
+
+
+def test_heartbeats_repeated_within_a_second_are_left_out_and_a_new_ttl_always_goes() -> None:
+    client = fakeredis.FakeRedis()
+    worker = rqcompat.StoppingWorker(["q"], connection=client, on_stop=lambda: None)
+    client.hset(worker.key, "state", "x")
+    worker.heartbeat()
+    assert client.ttl(worker.key) == worker.worker_ttl + 60
+    client.expire(worker.key, 5)
+    worker.heartbeat()  # the same TTL a moment later: not sent again
+    assert client.ttl(worker.key) == 5
+    worker.heartbeat(3660)  # a job's TTL (RQ gives it through a pipeline or not): sent
+    assert client.ttl(worker.key) == 3660
+    worker.heartbeat()  # back to the worker's own TTL after the job: sent
+    assert client.ttl(worker.key) == worker.worker_ttl + 60
+
+
+def test_a_state_already_set_is_not_set_again() -> None:
+    client = fakeredis.FakeRedis()
+    worker = rqcompat.StoppingWorker(["q"], connection=client, on_stop=lambda: None)
+    worker.set_state("idle")
+    assert client.hget(worker.key, "state") == b"idle"
+    client.hset(worker.key, "state", "changed behind its back")
+    worker.set_state("idle")
+    assert client.hget(worker.key, "state") == b"changed behind its back"
+    worker.set_state("busy")
+    assert client.hget(worker.key, "state") == b"busy"

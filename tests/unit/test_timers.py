@@ -113,3 +113,34 @@ def test_claims_wait_while_every_worker_is_busy_with_queued_jobs() -> None:
     queued[0] = 1
     assert loop.tick() == 3
     assert got == [["g0", "g1", "g2"]]
+
+
+def test_one_loop_sweeps_per_interval_and_the_others_ask_again_only_once_the_lock_expires() -> None:
+    """The housekeeping lock is asked for once per sweep_interval, not at every tick: a loop that
+    lost it waits for its expiry, then takes it at its first tick after."""
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    keys = Keys("t")
+    swept: list[str] = []
+    asked: list[str] = []
+
+    def loop(name: str) -> TimerLoop:
+        made = TimerLoop(
+            client, keys, RetrySchedule(client, keys), lambda gids, retry: None, lambda: swept.append(name),
+            inflight_ttl=15, sweep_interval=0.3,
+        )  # fmt: skip
+        take = made._take_sweep_lock
+        made._take_sweep_lock = lambda: asked.append(name) or take()  # type: ignore[method-assign]
+        return made
+
+    one, two = loop("one"), loop("two")
+    one.tick()
+    two.tick()
+    assert swept == ["one"] and asked == ["one", "two"]
+    for _ in range(3):
+        one.tick()
+        two.tick()
+    assert swept == ["one"] and asked == ["one", "two"]  # nobody asked while the lock held
+    time.sleep(0.35)
+    two.tick()
+    one.tick()
+    assert swept == ["one", "two"] and asked == ["one", "two", "two", "one"]
