@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from app import metrics
 from app.alerts import Alert
 from app.config import Config, Route
+from app.memo import FirstUseCache
 from app.notify.pipeline import IntegrationTarget, Notifier, NotifyTask, Outcome
 from app.retries import RetrySchedule
 from app.route import LabelKey, find_route, group_key, group_labels, match_routes, route_id, routing_keyer
@@ -32,26 +33,9 @@ log = logging.getLogger(__name__)
 MuteStage = Callable[[list[Alert], GroupState, Route, float], list[Alert]]
 
 
-class _RouteCache(dict[LabelKey, GroupRefs]):
-    """routing key -> the groups it leads to under one config, computed on a key's first use.
-
-    A dict rather than functools.lru_cache: a hit is a plain subscript, all in C, where the LRU's
-    wrapper cost five times as much per alert (its key tuple, its recency list). Bounded by
-    starting afresh when full (at the LRU's former size): a config with that many routing keys
-    then routes each of them once more.
-    """
-
-    SIZE = 65536
-
-    def __init__(self, compute: Callable[[LabelKey], GroupRefs]) -> None:
-        super().__init__()
-        self.compute = compute
-
-    def __missing__(self, key: LabelKey) -> GroupRefs:
-        if len(self) >= self.SIZE:
-            self.clear()
-        refs = self[key] = self.compute(key)
-        return refs
+# Routing keys remembered per config (their groups): past this many the cache starts afresh, and
+# a config with more routing keys routes each of them once more.
+ROUTE_CACHE_SIZE = 65536
 
 
 def group_id(route_identity: str, key: str) -> str:
@@ -85,7 +69,9 @@ class Dispatcher:
         self.notifier = notifier
         self.retries = retries
         self.mute_stages = list(mute_stages)
-        self._routes = _RouteCache(self._compute_groups)
+        self._routes: FirstUseCache[LabelKey, GroupRefs] = FirstUseCache(
+            self._compute_groups, ROUTE_CACHE_SIZE
+        )
         self._cache_owner: ConfigSnapshot | None = None
 
     def _compute_groups(self, frozen_labels: tuple[tuple[str, str], ...]) -> GroupRefs:
@@ -113,7 +99,7 @@ class Dispatcher:
         routes, key = self._route_cache()
         return routes[key(labels)]
 
-    def _route_cache(self) -> tuple[_RouteCache, Callable[[dict[str, str]], LabelKey]]:
+    def _route_cache(self) -> tuple[FirstUseCache[LabelKey, GroupRefs], Callable[[dict[str, str]], LabelKey]]:
         """The current config's `routing key -> groups` cache and its routing key function."""
         snapshot = self._snapshot()
         if snapshot is not self._cache_owner:

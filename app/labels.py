@@ -14,6 +14,8 @@ from typing import Any
 
 from fnv_c.ext._fnv import lib as _fnv
 
+from app.memo import FirstUseCache
+
 # fnv-c's C function itself: its Python wrapper only re-checks the argument's type, which cost a
 # third of the hash on this path.
 _fnv1a_64 = _fnv.fnv1a_64
@@ -32,11 +34,10 @@ _SURROGATE_SEP = "\udcff"
 # one-label set's value). A plain tuple: the fingerprint unpacks it for every alert.
 _Layout = tuple[str | None, str, Callable[[Mapping[str, str]], Any]]
 
-# Layouts by the label names in a set's own order. Label sets share a handful of name lists, so
-# this stays small; it starts afresh past LAYOUTS_SIZE entries: a sender inventing label names
-# then costs a layout per alert, not unbounded memory.
+# Layouts by the label names in a set's own order (defined below, after _layout). Label sets share
+# a handful of name lists, so this stays small; it starts afresh past LAYOUTS_SIZE entries: a
+# sender inventing label names then costs a layout per alert, not unbounded memory.
 LAYOUTS_SIZE = 4096
-_LAYOUTS: dict[tuple[str, ...], _Layout] = {}
 
 CLASSIC_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -52,7 +53,7 @@ def fingerprint(labels: Mapping[str, str]) -> str:
     joined around a surrogate (two bytes a character) and encoded with surrogateescape: 11,500
     instructions a fingerprint of bench/inprocess's 4-label sets against 15,900 (callgrind).
     """
-    latin1, surrogates, sorted_values = _LAYOUTS.get(tuple(labels)) or _layout(tuple(labels))
+    latin1, surrogates, sorted_values = _LAYOUTS[tuple(labels)]
     values = sorted_values(labels)
     # "".join takes a one-label set's value character by character: the same text.
     if latin1 is not None and "".join(values).isascii():
@@ -64,24 +65,23 @@ def fingerprint(labels: Mapping[str, str]) -> str:
 
 
 def _layout(names: tuple[str, ...]) -> _Layout:
-    """The layout of label sets with these names in this order (see _LAYOUTS), remembered.
+    """The layout of label sets with these names in this order (see _LAYOUTS).
 
     Names sort as their UTF-8 bytes do, as Go sorts them; a `%` in a name is escaped for the
     templates. No labels are no text, and `tuple` gives their no values.
     """
     ordered = sorted(names)
     escaped = [name.replace("%", "%%") for name in ordered]
-    layout: _Layout = (
+    return (
         "".join([f"{name}{_LATIN1_SEP}%s{_LATIN1_SEP}" for name in escaped])
         if all(map(str.isascii, names))
         else None,
         "".join([f"{name}{_SURROGATE_SEP}%s{_SURROGATE_SEP}" for name in escaped]),
         itemgetter(*ordered) if ordered else tuple,
     )
-    if len(_LAYOUTS) >= LAYOUTS_SIZE:
-        _LAYOUTS.clear()
-    _LAYOUTS[names] = layout
-    return layout
+
+
+_LAYOUTS: FirstUseCache[tuple[str, ...], _Layout] = FirstUseCache(_layout, LAYOUTS_SIZE)
 
 
 def label_name_error(name: str, classic: bool = False) -> str | None:

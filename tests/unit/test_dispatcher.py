@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from app.alerts import Alert
-from app.dispatcher import FlushResult, _RouteCache
+from app.dispatcher import FlushResult
 from app.labels import fingerprint
+from app.memo import FirstUseCache
 from app.notify import integrations
 from app.notify.errors import NotifyError
 from app.runtime import Runtime
@@ -229,8 +230,7 @@ def test_the_route_cache_computes_a_key_once_and_starts_afresh_when_full(
         computed.append(key)
         return GroupRefs([])
 
-    monkeypatch.setattr(_RouteCache, "SIZE", 2)
-    routes = _RouteCache(compute)
+    routes: FirstUseCache[Any, Any] = FirstUseCache(compute, 2)
     a, b, c = ((("alertname", n),) for n in "abc")
     assert routes[a] is routes[a] and routes[b] is routes[b]
     assert computed == [a, b]

@@ -8,6 +8,7 @@ import pytest
 
 from app import labels as labels_module
 from app.labels import fingerprint
+from app.memo import FirstUseCache
 
 FNV_OFFSET, FNV_PRIME = 0xCBF29CE484222325, 0x100000001B3
 
@@ -80,8 +81,7 @@ def test_fingerprint_matches_the_reference_for_random_label_sets() -> None:
 
 def test_fingerprint_layouts_start_afresh_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
     """A sender inventing label names fills the layouts; they are cleared, not grown."""
-    monkeypatch.setattr(labels_module, "LAYOUTS_SIZE", 3)
-    monkeypatch.setattr(labels_module, "_LAYOUTS", {})
+    monkeypatch.setattr(labels_module, "_LAYOUTS", FirstUseCache(labels_module._layout, 3))
     for i in range(10):
         labels = {f"name{i}": "v", "job": "ÿ"}
         assert fingerprint(labels) == reference(labels)
