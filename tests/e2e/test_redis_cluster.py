@@ -27,6 +27,7 @@ from app import backend, metrics
 from app.durability import ClusterReplicaAcks
 from app.redis_keys import Keys, shard_tags
 from app.respencoder import CommandPacker
+from app.retries import BACKOFF_JITTER, BACKOFF_START
 from app.settings import Settings
 from tests.e2e.conftest import Deployment, alert, start_split, webhook_receiver, write_config
 from tests.support.http_sink import HttpSink
@@ -422,13 +423,15 @@ def test_a_failed_send_is_retried_on_the_cluster(on_cluster, tmp_path: Path) -> 
     """A receiver that answers 500 once: the group's retry (its shard's P:{T}:retries) sends the
     notification again after the backoff, and once it passes nothing more is sent."""
     with HttpSink() as sink:
-        dep = on_cluster(write_config(tmp_path / "am.yml", [webhook_receiver(sink.url)], route=NO_REPEAT))
+        # The group's next regular flush is 5 minutes away, so a second request within the wait
+        # can only be the retry, after its backoff (0.5 s, +-50 %).
+        route = {**NO_REPEAT, "group_interval": "5m"}
+        dep = on_cluster(write_config(tmp_path / "am.yml", [webhook_receiver(sink.url)], route=route))
         sink.respond_with(500)
         dep.post([alert("Flaky", instance="f:1")])
         first, second = sink.wait_for(2, timeout=15)[:2]
         assert first.json["groupLabels"] == second.json["groupLabels"] == {"alertname": "Flaky"}
-        # The retry (0.5 s backoff, +-50 %), not the group's next flush (group_interval 2s).
-        assert second.received_at - first.received_at < 1.9
+        assert second.received_at - first.received_at >= BACKOFF_START * (1 - BACKOFF_JITTER)
         holds(lambda: len(sink.requests) == 2, 3.0, lambda: f"{len(sink.requests)} requests, not 2")
 
 
