@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 
 from app import metrics
 from app.alerts import Alert
@@ -23,7 +24,16 @@ from app.config import Config, Route
 from app.memo import FirstUseCache
 from app.notify.pipeline import IntegrationTarget, Notifier, NotifyTask, Outcome
 from app.retries import RetrySchedule
-from app.route import LabelKey, find_route, group_key, group_labels, match_routes, route_id, routing_keyer
+from app.route import (
+    LabelKey,
+    find_route,
+    group_key,
+    group_labels,
+    match_routes,
+    route_id,
+    routing_keyer,
+    routing_labels,
+)
 from app.snapshot import ConfigSnapshot
 from app.store import AlertStore, GroupRef, GroupRefs, GroupState
 
@@ -69,21 +79,19 @@ class Dispatcher:
         self.notifier = notifier
         self.retries = retries
         self.mute_stages = list(mute_stages)
-        self._routes: FirstUseCache[LabelKey, GroupRefs] = FirstUseCache(
-            self._compute_groups, ROUTE_CACHE_SIZE
-        )
-        self._cache_owner: ConfigSnapshot | None = None
+        self._routes: tuple[ConfigSnapshot, FirstUseCache[LabelKey, GroupRefs]] | None = None
 
-    def _compute_groups(self, frozen_labels: tuple[tuple[str, str], ...]) -> GroupRefs:
-        labels = dict(frozen_labels)
+    @staticmethod
+    def _compute_groups(root: Route, key: LabelKey) -> GroupRefs:
+        labels = routing_labels(root, key)
         refs = []
-        for route in match_routes(self._snapshot().config.route, labels):
+        for route in match_routes(root, labels):
             rid = route_id(route)
-            key = group_key(route, labels)
+            gkey = group_key(route, labels)
             refs.append(
                 GroupRef(
-                    gid=group_id(rid, key),
-                    key=key,
+                    gid=group_id(rid, gkey),
+                    key=gkey,
                     route_id=rid,
                     receiver=route.receiver,
                     labels=group_labels(route, labels),
@@ -100,12 +108,16 @@ class Dispatcher:
         return routes[key(labels)]
 
     def _route_cache(self) -> tuple[FirstUseCache[LabelKey, GroupRefs], Callable[[dict[str, str]], LabelKey]]:
-        """The current config's `routing key -> groups` cache and its routing key function."""
+        """The current config's `routing key -> groups` cache and its routing key function.
+
+        One cache per config, its keys computed against that config's tree: a key holds only
+        the values of the labels its tree reads, so it means nothing to another tree."""
         snapshot = self._snapshot()
-        if snapshot is not self._cache_owner:
-            self._routes.clear()
-            self._cache_owner = snapshot
-        return self._routes, routing_keyer(snapshot.config.route)
+        held = self._routes
+        if held is None or held[0] is not snapshot:
+            compute = partial(self._compute_groups, snapshot.config.route)
+            held = self._routes = (snapshot, FirstUseCache(compute, ROUTE_CACHE_SIZE))
+        return held[1], routing_keyer(snapshot.config.route)
 
     def put_alerts(self, alerts: list[Alert], now: float) -> int:
         """Store a validated batch and insert it into its groups; one Redis round trip.

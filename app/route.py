@@ -28,7 +28,9 @@ from app.matchers import format_matchers, matches_all
 
 MATCH_CACHE_SIZE = 16384
 
-LabelKey = tuple[tuple[str, str], ...]
+# A cache key of a label set, as `_keyer` or `_every_label` makes it (`_labels_of` or dict()
+# turns it back).
+LabelKey = tuple[Any, ...]
 
 
 def walk(root: Route) -> Iterator[Route]:
@@ -65,9 +67,10 @@ def _matcher_for(root: Route) -> Any:
     """The root's memoised `matcher key -> routes` function (functools' LRU is thread-safe)."""
     cached = root.cache.get("match")
     if cached is None:
+        names = _matcher_names(root)
 
         def compute(key: LabelKey) -> tuple[Route, ...]:
-            return tuple(_match(root, dict(key)))
+            return tuple(_match(root, _labels_of(names, key)))
 
         cached = root.cache["match"] = lru_cache(maxsize=MATCH_CACHE_SIZE)(compute)
     return cached
@@ -75,7 +78,7 @@ def _matcher_for(root: Route) -> Any:
 
 def routing_key(root: Route, labels: Mapping[str, str]) -> LabelKey:
     """The part of a label set that routing and grouping read: the labels some route matches on
-    or groups by (all labels when a route groups by '...').
+    or groups by (all labels when a route groups by '...'); `routing_labels` turns it back.
 
     Alerts that differ only in other labels (instance, pod, ...) route and group alike, so
     caches keyed on this hit for a handful of keys instead of one per alert.
@@ -96,13 +99,28 @@ def routing_keyer(root: Route) -> Callable[[Mapping[str, str]], LabelKey]:
     return keyer
 
 
+def routing_labels(root: Route, key: LabelKey) -> dict[str, str]:
+    """The labels a routing key of this tree (`routing_key`) stands for."""
+    names = _routing_names(root)
+    return _labels_of(names, key) if names else dict(key)
+
+
 def _keyer(names: tuple[str, ...]) -> Callable[[Mapping[str, str]], LabelKey]:
-    """A cache key of a label set: the values of those of `names` (sorted) it has."""
+    """A cache key of a label set: its values of `names`, None for each it lacks.
+
+    Values alone, built in C (map over dict.get): a third of the cost of a comprehension of
+    (name, value) pairs, which runs for every alert ingested (timeit: 0.42 against 1.38 us).
+    """
 
     def keyer(labels: Mapping[str, str]) -> LabelKey:
-        return tuple([(n, labels[n]) for n in names if n in labels])
+        return tuple(map(labels.get, names))
 
     return keyer
+
+
+def _labels_of(names: tuple[str, ...], key: LabelKey) -> dict[str, str]:
+    """The labels a `_keyer(names)` key stands for."""
+    return {name: value for name, value in zip(names, key, strict=True) if value is not None}
 
 
 def _every_label(labels: Mapping[str, str]) -> LabelKey:
@@ -110,7 +128,14 @@ def _every_label(labels: Mapping[str, str]) -> LabelKey:
 
 
 def _routing_names(root: Route) -> tuple[str, ...]:
-    """Sorted label names the tree reads; empty when a route groups by every label."""
+    """Sorted label names the tree reads; empty when a route groups by every label (memoised)."""
+    cached: tuple[str, ...] | None = root.cache.get("routing_names")
+    if cached is None:
+        cached = root.cache["routing_names"] = _read_names(root)
+    return cached
+
+
+def _read_names(root: Route) -> tuple[str, ...]:
     names: set[str] = set()
     for route in walk(root):
         if route.group_by_all:

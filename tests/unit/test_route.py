@@ -253,7 +253,7 @@ def test_hand_built_trees_can_be_linked() -> None:
 
 def test_routing_key_keeps_only_the_labels_routes_read() -> None:
     from app.config import load_config
-    from app.route import routing_key
+    from app.route import routing_key, routing_labels
 
     cfg = load_config(
         "route:\n  receiver: a\n  group_by: [alertname]\n"
@@ -262,6 +262,15 @@ def test_routing_key_keeps_only_the_labels_routes_read() -> None:
     )
     one = routing_key(cfg.route, {"alertname": "X", "team": "db", "instance": "h1"})
     two = routing_key(cfg.route, {"alertname": "X", "team": "db", "instance": "h2"})
-    assert one == two == (("alertname", "X"), ("team", "db"))
+    assert one == two
+    assert routing_labels(cfg.route, one) == {"alertname": "X", "team": "db"}
+    # An absent label and an empty one are different keys, and each turns back as it was.
+    absent = routing_key(cfg.route, {"alertname": "X"})
+    empty = routing_key(cfg.route, {"alertname": "X", "team": ""})
+    assert absent != empty and len({one, absent, empty}) == 3
+    assert routing_labels(cfg.route, absent) == {"alertname": "X"}
+    assert routing_labels(cfg.route, empty) == {"alertname": "X", "team": ""}
     everything = load_config("route:\n  receiver: a\n  group_by: ['...']\nreceivers:\n- name: a\n")
-    assert routing_key(everything.route, {"b": "2", "a": "1"}) == (("a", "1"), ("b", "2"))
+    key = routing_key(everything.route, {"b": "2", "a": "1"})
+    assert key == routing_key(everything.route, {"a": "1", "b": "2"})
+    assert routing_labels(everything.route, key) == {"a": "1", "b": "2"}
