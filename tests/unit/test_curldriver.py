@@ -30,7 +30,7 @@ from app.redis_keys import Keys
 from app.template import Templates
 from tests.support.http_sink import HttpSink, ReceivedRequest
 from tests.support.processes import wait_until
-from tests.unit.test_notify import Outcomes, task_for
+from tests.unit.test_notify import SHORT_LEASE_TTL, Outcomes, task_for
 
 JSON = {"Content-Type": "application/json", "User-Agent": "alerter/test"}
 
@@ -335,14 +335,15 @@ def test_a_transfer_longer_than_the_lease_ttl_keeps_its_lease(
     """While the driver waits for a slow receiver, the lease keeper extends the send's lease:
     no other worker may send the same notification meanwhile."""
     stuck, gate = hanging
-    notifier = Notifier(nflog, lease_ttl=0.4)
+    ttl = SHORT_LEASE_TTL
+    notifier = Notifier(nflog, lease_ttl=ttl)
     task = task_for("Slow", url=stuck.url)
     outcomes = Outcomes(1)
     notifier.run_many([task], "http://am", Templates(), outcomes)
     stuck.wait_for(1, 5)
-    deadline = time.monotonic() + 1.2  # three TTLs
+    deadline = time.monotonic() + 1.5 * ttl  # past the TTL: the lease was extended
     while time.monotonic() < deadline:
-        verdict, _ = nflog.acquire(task.log_field, "", task.firing_set, task.resolved_set, ttl=0.4)
+        verdict, _ = nflog.acquire(task.log_field, "", task.firing_set, task.resolved_set, ttl=ttl)
         assert verdict == "busy"
         time.sleep(0.05)
     gate.release.set()

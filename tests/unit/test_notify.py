@@ -24,6 +24,11 @@ from app.store import GroupState
 from app.template import Templates
 from tests.support.processes import wait_until
 
+# A lease TTL for tests that outlast it: the keeper extends a lease once it is a third of a TTL
+# old, looking every quarter TTL, so a thread starved for about 0.4 TTL loses it. At 0.4 s a busy
+# CI machine's stall did; at 2 s the starvation must last 0.8 s.
+SHORT_LEASE_TTL = 2.0
+
 
 class FakeSender:
     def __init__(self, *outcomes: Exception | None) -> None:
@@ -183,7 +188,7 @@ def test_a_lease_lost_while_the_send_waits_is_not_used_and_the_group_is_retried(
     """The worker keeps the leases of its waiting sends alive; one it finds taken over (a Redis
     failover lost it, another worker took it) is not sent under, and the group's retry sorts
     it out."""
-    notifier = Notifier(nflog, lease_ttl=0.6)
+    notifier = Notifier(nflog, lease_ttl=SHORT_LEASE_TTL)
     release = threading.Event()
     first, second = task_for("First"), task_for("Second")
     calls: list[str] = []
@@ -232,15 +237,16 @@ def test_a_send_slower_than_the_lease_ttl_keeps_its_lease(
 ) -> None:
     """While a receiver takes its time, the lease stays the sender's: no other worker may send
     the same notification meanwhile."""
-    notifier = Notifier(nflog, lease_ttl=0.4)
+    ttl = SHORT_LEASE_TTL
+    notifier = Notifier(nflog, lease_ttl=ttl)
     release = threading.Event()
     monkeypatch.setitem(integrations.SENDERS, "webhook", lambda cfg, n, ctx: release.wait(10))
     task = task_for("Slow")
     outcomes = start(notifier, task)
     wait_until(lambda: lease_holder(nflog, task) is not None, 5)
-    deadline = time.monotonic() + 1.2  # three TTLs
+    deadline = time.monotonic() + 1.5 * ttl  # past the TTL: the lease was extended
     while time.monotonic() < deadline:
-        verdict, _ = nflog.acquire(task.log_field, "", task.firing_set, task.resolved_set, ttl=0.4)
+        verdict, _ = nflog.acquire(task.log_field, "", task.firing_set, task.resolved_set, ttl=ttl)
         assert verdict == "busy"
         time.sleep(0.05)
     release.set()
