@@ -6,6 +6,7 @@ must never flush someone's data) and Alertmanager (9093, 9094).
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 import threading
@@ -25,6 +26,22 @@ def _ephemeral_range() -> tuple[int, int]:
         return 32768, 60999
 
 
+def worker_slice(low: int, high: int) -> tuple[int, int]:
+    """This pytest-xdist worker's slice of [low, high), the whole range outside xdist.
+
+    Each worker remembers only the ports it handed out, so two workers drawing from one range
+    could both pick a port that is still free when each checks it, and the second server to
+    bind it fails ("Address already in use": a CI run lost a test to that). Disjoint slices
+    leave the workers nothing to share."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if count <= 1 or not worker.startswith("gw") or not worker[2:].isdigit():
+        return low, high
+    size = (high - low) // count
+    start = low + int(worker[2:]) % count * size
+    return start, start + size
+
+
 def _bindable(port: int) -> bool:
     # No SO_REUSEADDR: a port with anything on it (a listener, even a TIME_WAIT) is refused.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -40,11 +57,11 @@ def free_port() -> int:
 
     Ports come from below the kernel's ephemeral range: an ephemeral port can be taken at any
     moment by an outgoing connection (a replica connecting to its master, say), which would make
-    a later `restart()` on the same port fail. Randomised, so that test runs on the same machine
-    rarely collide.
+    a later `restart()` on the same port fail. Each pytest-xdist worker draws from its own slice
+    of that range; randomised, so that test runs on the same machine rarely collide.
     """
     low_ephemeral, _ = _ephemeral_range()
-    low, high = 10000, min(low_ephemeral, 65536)
+    low, high = worker_slice(10000, min(low_ephemeral, 65536))
     with _PORT_LOCK:
         if high - low > 1000:
             for _ in range(1000):

@@ -19,7 +19,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from tests.support import processes
-from tests.support.ports import free_port
+from tests.support.ports import free_port, worker_slice
 from tests.support.processes import ManagedProcess, alerter_command, require_binary, wait_until
 from tests.support.redis_server import RedisHACluster, RedisServer, SentinelServer
 
@@ -51,6 +51,19 @@ def test_free_port_is_bindable_distinct_and_never_6379() -> None:
     for port in ports[:5]:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", port))
+
+
+def test_each_xdist_worker_draws_ports_from_its_own_slice(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "3")
+    slices = []
+    for worker in ("gw0", "gw1", "gw2"):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+        slices.append(worker_slice(10000, 32768))
+    assert slices == [(10000, 17589), (17589, 25178), (25178, 32767)]
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
+    assert all(17589 <= free_port() < 25178 for _ in range(20))
+    monkeypatch.delenv("PYTEST_XDIST_WORKER")
+    assert worker_slice(10000, 32768) == (10000, 32768)  # outside xdist (bench/): the whole range
 
 
 def test_free_port_fixture_is_the_function(free_port: object) -> None:
